@@ -1,0 +1,22 @@
+// Writing a command's result: to stdout, or atomically to a file.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string_view>
+
+namespace hostdev::cli {
+
+// Exit codes shared by the commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 64;
+
+// Writes text to the file (atomically) or to stdout; on failure prints why on
+// stderr and returns false.
+bool emit(std::string_view text, const std::optional<std::filesystem::path>& out);
+// "hostdev: error: ..." on stderr.
+void print_error(std::string_view message);
+void print_warning(std::string_view message);
+
+}  // namespace hostdev::cli

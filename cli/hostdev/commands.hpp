@@ -1,0 +1,12 @@
+// One function per subcommand, each in its own file: it adds the subcommand
+// to the app and sets `exit_code` when it runs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace hostdev::cli {
+
+void add_groups_command(CLI::App& app, int& exit_code);
+void add_snapshot_command(CLI::App& app, int& exit_code);
+
+}  // namespace hostdev::cli

@@ -1,0 +1,23 @@
+// hostdev: host PCI topology, IOMMU groups and passthrough management.
+#include <CLI/CLI.hpp>
+
+#include "commands.hpp"
+#include "output.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"hostdev: PCI passthrough (VFIO) host manager.\n"
+                 "Lists IOMMU groups and captures host topology for checking libvirt domains.",
+                 "hostdev"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("hostdev ") + HOSTDEV_VERSION);
+    int exit_code = hostdev::cli::kExitOk;
+    hostdev::cli::add_groups_command(app, exit_code);
+    hostdev::cli::add_snapshot_command(app, exit_code);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : hostdev::cli::kExitUsage;
+    }
+    return exit_code;
+}

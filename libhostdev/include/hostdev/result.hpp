@@ -1,0 +1,65 @@
+// Result<T>: the low tier of hostdev's error handling. Library functions that can
+// fail on bad input or I/O return a Result; front ends turn errors into messages
+// and exit codes. An Error names what failed, the path involved and errno.
+#pragma once
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace hostdev {
+
+struct Error {
+    std::string message;  // what went wrong, in words
+    std::string path;     // file involved, if any
+    int err = 0;          // errno, if any
+
+    // "message: path: strerror(errno)" with the empty parts left out.
+    [[nodiscard]] std::string describe() const {
+        std::string s = message;
+        if (!path.empty()) s += (s.empty() ? "" : ": ") + path;
+        if (err != 0) s += std::string(s.empty() ? "" : ": ") + std::strerror(err);
+        return s;
+    }
+};
+
+inline Error make_error(std::string message, std::string path = {}, int err = 0) {
+    return Error{std::move(message), std::move(path), err};
+}
+
+template <class T>
+class [[nodiscard]] Result {
+public:
+    Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
+    Result(Error error) : v_(std::move(error)) {}      // NOLINT: implicit by design
+
+    [[nodiscard]] bool ok() const { return v_.index() == 0; }
+    explicit operator bool() const { return ok(); }
+
+    T& value() & { return std::get<0>(v_); }
+    const T& value() const& { return std::get<0>(v_); }
+    T&& value() && { return std::get<0>(std::move(v_)); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+
+    [[nodiscard]] const Error& error() const { return std::get<1>(v_); }
+
+    template <class U>
+    T value_or(U&& fallback) const {
+        return ok() ? value() : static_cast<T>(std::forward<U>(fallback));
+    }
+
+private:
+    std::variant<T, Error> v_;
+};
+
+// Result<void>
+struct Ok {};
+using Status = Result<Ok>;
+inline Status ok_status() { return Ok{}; }
+
+}  // namespace hostdev

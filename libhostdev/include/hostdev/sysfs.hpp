@@ -1,0 +1,31 @@
+// Reads the host model from sysfs and procfs under an FsRoot. A bad or partial
+// tree never fails the whole read: what cannot be read is recorded as a
+// device problem or a host warning, and every device is listed with what is
+// known. Only a root without any PCI device directory is an error.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+
+#include "hostdev/fsroot.hpp"
+#include "hostdev/host.hpp"
+#include "hostdev/pciids.hpp"
+#include "hostdev/result.hpp"
+
+namespace hostdev {
+
+struct ReadOptions {
+    // pci.ids to name devices with; nullopt: PciIds::default_path().
+    std::optional<std::filesystem::path> pci_ids;
+    enum class Names { Resolve, Skip } names = Names::Resolve;
+};
+
+Result<Host> read_host(const FsRoot& root, const ReadOptions& options = {});
+
+// Fills names that are still empty from the database; leaves known ones.
+void resolve_names(Host& host, const PciIds& ids);
+// Loads the database for just the vendors of this host and resolves names; a
+// missing database is a host warning, not an error.
+void resolve_names(Host& host, const std::optional<std::filesystem::path>& pci_ids);
+
+}  // namespace hostdev

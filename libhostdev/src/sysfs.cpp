@@ -1,0 +1,375 @@
+#include "hostdev/sysfs.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <set>
+#include <unordered_map>
+
+#include "hostdev/fileio.hpp"
+#include "hostdev/parse.hpp"
+
+namespace hostdev {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Closes a descriptor when it goes out of scope.
+struct Fd {
+    int fd = -1;
+    explicit Fd(int f) : fd(f) {}
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+    ~Fd() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+bool is_enoent(const Error& e) { return e.err == ENOENT; }
+
+// realpath() of a path inside the root; nullopt when it does not resolve.
+std::optional<std::string> real_path(const fs::path& p) {
+    char buf[PATH_MAX];
+    if (!::realpath(p.c_str(), buf)) return std::nullopt;
+    return std::string(buf);
+}
+
+// The PCI device nearest to a sysfs path (its last PCI component).
+std::optional<PciAddress> pci_ancestor(const fs::path& p) {
+    auto real = real_path(p);
+    if (!real) return std::nullopt;
+    auto addrs = parse::pci_addresses_in_path(*real);
+    if (addrs.empty()) return std::nullopt;
+    return addrs.back();
+}
+
+class Reader {
+public:
+    Reader(const FsRoot& root, Host& host) : root_(root), host_(host) {}
+
+    Status read() {
+        auto names = fileio::list_dir(root_.pci_devices());
+        if (!names) {
+            Error e = names.error();
+            e.message = "no PCI devices directory (is this a Linux root with /sys mounted?)";
+            return e;
+        }
+        host_.devices.reserve(names->size());
+        for (const auto& name : *names) read_device(name);
+        std::sort(host_.devices.begin(), host_.devices.end(),
+                  [](const PciDevice& a, const PciDevice& b) { return a.address < b.address; });
+        link_virtfns();
+        settle_reset_methods();
+        read_host_facts();
+        read_groups();
+        read_roles();
+        host_.normalize();
+        if (!host_.iommu_present) host_.warnings.push_back(no_iommu_advice(host_));
+        return ok_status();
+    }
+
+private:
+    void problem(PciDevice& d, const Error& e) { d.problems.push_back(e.describe()); }
+
+    void read_device(const std::string& name) {
+        auto addr = PciAddress::parse(name);
+        if (!addr) {
+            host_.warnings.push_back("ignoring " + root_.live_path(root_.pci_device(name)) + ": " +
+                                     addr.error().message);
+            return;
+        }
+        PciDevice& d = host_.devices.emplace_back();
+        d.address = *addr;
+        const fs::path link = root_.pci_device(name);
+
+        // Real location: from the bus link, lexically (no per-component lookups).
+        fs::path dir = link;
+        if (auto target = fileio::read_link(link)) {
+            dir = fileio::resolve_link_lexically(link.parent_path(), *target);
+            auto chain = parse::pci_addresses_in_path(*target);
+            if (!chain.empty() && chain.back() == d.address) chain.pop_back();
+            d.parent_bridges.assign(chain.rbegin(), chain.rend());
+        }
+        Fd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (dfd.fd < 0) {
+            problem(d, make_error("device directory is missing", root_.live_path(dir), errno));
+            return;
+        }
+        const fs::path shown = root_.live_path(dir);
+
+        auto hex_attr = [&](const char* attr, std::uint32_t max) -> std::optional<std::uint32_t> {
+            auto text = fileio::read_file_at(dfd.fd, attr, shown, 64);
+            if (!text) {
+                problem(d, text.error());
+                return std::nullopt;
+            }
+            auto v = parse::sysfs_hex(*text, max);
+            if (!v) {
+                problem(d, make_error(v.error().message, (shown / attr).string()));
+                return std::nullopt;
+            }
+            return *v;
+        };
+
+        // Identity as the kernel reports it (it may differ from config space
+        // after quirks); revision, subsystem and header type from config space.
+        auto vendor = hex_attr("vendor", 0xffff);
+        auto device = hex_attr("device", 0xffff);
+        auto cls = hex_attr("class", 0xffffff);
+        std::optional<parse::ConfigHeader> header;
+        if (auto cfg = fileio::read_file_at(dfd.fd, "config", shown, 64)) {
+            if (auto h = parse::config_header(*cfg)) header = *h;
+            else problem(d, make_error(h.error().message, (shown / "config").string()));
+        } else {
+            problem(d, cfg.error());
+        }
+        if (vendor) d.vendor = static_cast<std::uint16_t>(*vendor);
+        else if (header) d.vendor = header->vendor;
+        if (device) d.device = static_cast<std::uint16_t>(*device);
+        else if (header) d.device = header->device;
+        if (cls) d.class_code = *cls;
+        else if (header) d.class_code = header->class_code;
+        if (header) {
+            d.revision = header->revision;
+            d.header_type = header->header_type;
+            d.subsystem_vendor = header->subsystem_vendor;
+            d.subsystem_device = header->subsystem_device;
+        } else {
+            if (auto v = hex_attr("revision", 0xff)) d.revision = static_cast<std::uint8_t>(*v);
+            if (auto v = hex_attr("subsystem_vendor", 0xffff)) d.subsystem_vendor = static_cast<std::uint16_t>(*v);
+            if (auto v = hex_attr("subsystem_device", 0xffff)) d.subsystem_device = static_cast<std::uint16_t>(*v);
+        }
+
+        if (auto drv = fileio::read_link_at(dfd.fd, "driver", shown)) d.driver = parse::link_basename(*drv);
+        else if (!is_enoent(drv.error())) problem(d, drv.error());
+
+        if (auto ov = fileio::read_file_at(dfd.fd, "driver_override", shown, 256)) d.driver_override = parse::driver_override(*ov);
+        else if (!is_enoent(ov.error())) problem(d, ov.error());
+
+        if (auto grp = fileio::read_link_at(dfd.fd, "iommu_group", shown)) {
+            if (auto n = parse::iommu_group_link(*grp)) d.iommu_group = *n;
+            else problem(d, make_error(n.error().message, (shown / "iommu_group").string()));
+        } else if (!is_enoent(grp.error())) {
+            problem(d, grp.error());
+        }
+
+        if (d.is_display()) {
+            if (auto bv = fileio::read_file_at(dfd.fd, "boot_vga", shown, 16)) {
+                if (auto v = parse::sysfs_int(*bv)) d.boot_vga = *v != 0;
+                else problem(d, make_error(v.error().message, (shown / "boot_vga").string()));
+            } else if (!is_enoent(bv.error())) {
+                problem(d, bv.error());
+            }
+        }
+
+        if (auto rm = fileio::read_file_at(dfd.fd, "reset_method", shown, 256)) {
+            d.reset_methods = parse::word_list(*rm);
+            kernel_lists_reset_methods_ = true;
+        } else if (!is_enoent(rm.error())) {
+            problem(d, rm.error());
+        }
+
+        if (auto nn = fileio::read_file_at(dfd.fd, "numa_node", shown, 32)) {
+            if (auto v = parse::sysfs_int(*nn); v && *v >= 0) d.numa_node = static_cast<int>(*v);
+        }
+
+        if (auto pf = fileio::read_link_at(dfd.fd, "physfn", shown)) {
+            if (auto a = PciAddress::parse(parse::link_basename(*pf))) d.physfn = *a;
+            else problem(d, make_error(a.error().message, (shown / "physfn").string()));
+        }
+    }
+
+    void link_virtfns() {
+        for (const auto& d : host_.devices) {
+            if (!d.physfn) continue;
+            auto it = std::lower_bound(host_.devices.begin(), host_.devices.end(), *d.physfn,
+                                       [](const PciDevice& x, const PciAddress& a) { return x.address < a; });
+            if (it != host_.devices.end() && it->address == *d.physfn) it->virtfns.push_back(d.address);
+        }
+    }
+
+    // Kernels since 5.15 show reset_method on every device that can be reset:
+    // there, a missing file means no method. Older kernels say nothing.
+    void settle_reset_methods() {
+        if (!kernel_lists_reset_methods_) return;
+        for (auto& d : host_.devices)
+            if (!d.reset_methods) d.reset_methods.emplace();
+    }
+
+    void read_host_facts() {
+        if (auto units = fileio::list_dir(root_.sys("class/iommu"))) host_.iommu_units = *units;
+        if (auto cmd = fileio::read_file(root_.proc("cmdline"), 64 * 1024))
+            host_.kernel_cmdline = std::string(parse::trim(*cmd));
+        else
+            host_.warnings.push_back("kernel command line unknown: " + cmd.error().describe());
+        if (auto cpu = fileio::read_file(root_.proc("cpuinfo"), 256 * 1024)) host_.cpu_vendor = parse::cpu_vendor(*cpu);
+    }
+
+    void read_groups() {
+        auto names = fileio::list_dir(root_.iommu_groups());
+        std::set<int> with_members;
+        for (const auto& d : host_.devices)
+            if (d.iommu_group) with_members.insert(*d.iommu_group);
+        if (names) {
+            for (const auto& name : *names) {
+                auto n = parse::iommu_group_link(name);
+                if (!n) continue;
+                IommuGroup& g = host_.groups[*n];
+                g.number = *n;
+                if (auto type = fileio::read_file(root_.iommu_groups() / name / "type", 64))
+                    g.type = std::string(parse::trim(*type));
+                if (with_members.count(*n)) continue;
+                // No device links to this group: take the group's own member list.
+                if (auto members = fileio::list_dir(root_.iommu_groups() / name / "devices")) {
+                    for (const auto& m : *members) adopt_group_member(m, *n);
+                }
+            }
+        }
+        host_.iommu_present = !host_.iommu_units.empty() || !host_.groups.empty();
+        if (host_.iommu_present && host_.groups.empty())
+            host_.warnings.push_back("an IOMMU is present (" + join(host_.iommu_units) +
+                                     ") but there are no IOMMU groups: is it enabled on the kernel command line?");
+    }
+
+    void adopt_group_member(const std::string& name, int group) {
+        auto a = PciAddress::parse(name);
+        if (!a) return;
+        auto it = std::lower_bound(host_.devices.begin(), host_.devices.end(), *a,
+                                   [](const PciDevice& x, const PciAddress& y) { return x.address < y; });
+        if (it != host_.devices.end() && it->address == *a) {
+            it->iommu_group = group;
+            it->problems.push_back("iommu_group link missing; group taken from " +
+                                   root_.live_path(root_.iommu_groups() / std::to_string(group) / "devices"));
+            return;
+        }
+        PciDevice d;
+        d.address = *a;
+        d.iommu_group = group;
+        d.problems.push_back("listed in IOMMU group " + std::to_string(group) + " but absent from " +
+                             root_.live_path(root_.pci_devices()));
+        host_.devices.insert(it, std::move(d));
+    }
+
+    void add_role(const std::optional<PciAddress>& a, HostRole role) {
+        if (!a) return;
+        auto it = std::lower_bound(host_.devices.begin(), host_.devices.end(), *a,
+                                   [](const PciDevice& x, const PciAddress& y) { return x.address < y; });
+        if (it != host_.devices.end() && it->address == *a) it->roles.push_back(role);
+    }
+
+    // A block device's PCI controllers, through device-mapper/md slaves.
+    void block_controllers(const fs::path& block_dir, int depth, std::vector<PciAddress>& out) {
+        if (depth > 8) return;
+        if (auto a = pci_ancestor(block_dir)) {
+            out.push_back(*a);
+            return;
+        }
+        auto real = real_path(block_dir);
+        if (!real) return;
+        fs::path dir = *real;
+        // A partition has no slaves of its own; its disk (the parent) may.
+        for (const fs::path& d : {dir, dir.parent_path()}) {
+            if (auto slaves = fileio::list_dir(d / "slaves")) {
+                for (const auto& s : *slaves) block_controllers(root_.sys("class/block") / s, depth + 1, out);
+                return;
+            }
+        }
+    }
+
+    void read_roles() {
+        // Root filesystem.
+        if (auto mi = fileio::read_file(root_.proc("self/mountinfo"), 4u << 20)) {
+            if (auto m = parse::root_mount(*mi)) {
+                std::vector<PciAddress> ctrls;
+                if (m->major != 0)
+                    block_controllers(root_.sys("dev/block/" + std::to_string(m->major) + ":" + std::to_string(m->minor)), 0, ctrls);
+                if (ctrls.empty() && m->source.rfind("/dev/", 0) == 0)
+                    block_controllers(root_.sys("class/block") / parse::link_basename(m->source), 0, ctrls);
+                for (const auto& c : ctrls) add_role(c, HostRole::RootFilesystem);
+            }
+        }
+        // Default route, through bridges, bonds and VLANs to the physical NICs.
+        std::vector<std::string> ifaces;
+        if (auto r = fileio::read_file(root_.proc("net/route"), 4u << 20)) ifaces = parse::default_route_interfaces(*r);
+        if (auto r = fileio::read_file(root_.proc("net/ipv6_route"), 4u << 20))
+            for (auto& i : parse::default_route_interfaces_v6(*r))
+                if (std::find(ifaces.begin(), ifaces.end(), i) == ifaces.end()) ifaces.push_back(i);
+        for (const auto& i : ifaces) net_role(i, 0);
+        // Keyboards.
+        if (auto inputs = fileio::list_dir(root_.sys("class/input"))) {
+            for (const auto& in : *inputs) {
+                if (in.rfind("input", 0) != 0) continue;
+                fs::path dir = root_.sys("class/input") / in;
+                auto ev = fileio::read_file(dir / "capabilities/ev", 256);
+                if (ev && parse::input_is_keyboard(*ev)) add_role(pci_ancestor(dir), HostRole::HostKeyboard);
+            }
+        }
+        // Boot display.
+        for (auto& d : host_.devices)
+            if (d.boot_vga.value_or(false)) d.roles.push_back(HostRole::BootVga);
+    }
+
+    void net_role(const std::string& iface, int depth) {
+        if (depth > 4 || iface.find('/') != std::string::npos) return;
+        fs::path dir = root_.sys("class/net") / iface;
+        if (fileio::exists(dir / "device")) {
+            add_role(pci_ancestor(dir / "device"), HostRole::DefaultRoute);
+            return;
+        }
+        if (auto entries = fileio::list_dir(dir)) {
+            for (const auto& e : *entries)
+                if (e.rfind("lower_", 0) == 0) net_role(e.substr(6), depth + 1);
+        }
+        if (auto ports = fileio::list_dir(dir / "brif"))
+            for (const auto& p : *ports) net_role(p, depth + 1);
+    }
+
+    static std::string join(const std::vector<std::string>& v) {
+        std::string s;
+        for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+        return s;
+    }
+
+    const FsRoot& root_;
+    Host& host_;
+    bool kernel_lists_reset_methods_ = false;
+};
+
+}  // namespace
+
+Result<Host> read_host(const FsRoot& root, const ReadOptions& options) {
+    Host host;
+    Reader reader(root, host);
+    if (auto st = reader.read(); !st) return st.error();
+    if (options.names == ReadOptions::Names::Resolve) resolve_names(host, options.pci_ids);
+    return host;
+}
+
+void resolve_names(Host& host, const PciIds& ids) {
+    for (auto& d : host.devices) {
+        if (d.vendor_name.empty()) d.vendor_name = ids.vendor(d.vendor);
+        if (d.device_name.empty()) d.device_name = ids.device(d.vendor, d.device);
+        if (d.class_name.empty()) d.class_name = ids.class_name(d.class_id());
+    }
+}
+
+void resolve_names(Host& host, const std::optional<std::filesystem::path>& pci_ids) {
+    std::unordered_set<std::uint16_t> wanted;
+    bool missing = false;
+    for (const auto& d : host.devices) {
+        wanted.insert(d.vendor);
+        missing = missing || d.vendor_name.empty() || d.device_name.empty() || d.class_name.empty();
+    }
+    if (!missing) return;
+    auto ids = PciIds::load(pci_ids ? *pci_ids : PciIds::default_path(), &wanted);
+    if (!ids) {
+        host.warnings.push_back("device names unavailable: " + ids.error().describe());
+        return;
+    }
+    resolve_names(host, *ids);
+}
+
+}  // namespace hostdev

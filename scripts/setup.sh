@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One-step setup on Debian 12: installs what is missing, builds, then either
+# runs the main job on a bundled example host (demo) or the whole test suite
+# (test). Usage: scripts/setup.sh demo|test
+set -euo pipefail
+
+mode=${1:-}
+case "$mode" in
+  demo|test) ;;
+  *) echo "usage: $0 demo|test" >&2; exit 64 ;;
+esac
+
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential cmake pkg-config
+  libvirt-dev libxml2-dev libpugixml-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev
+  pci.ids pciutils libvirt0 libvirt-clients libxml2-utils
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+
+case "$mode" in
+  demo)
+    ./build/cli/hostdev groups --host examples/hosts/z170-gtx970.json
+    ;;
+  test)
+    cd build
+    ctest --output-on-failure -j"$jobs"
+    ;;
+esac
