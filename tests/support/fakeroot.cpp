@@ -1,0 +1,975 @@
+#include "fakeroot.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace hostdev::testing {
+namespace fs = std::filesystem;
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------
+
+std::string hex(unsigned value, int digits) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string s(static_cast<std::size_t>(digits), '0');
+    for (int i = digits - 1; i >= 0; --i) {
+        s[static_cast<std::size_t>(i)] = kDigits[value & 0xf];
+        value >>= 4;
+    }
+    return s;
+}
+
+std::string upper_hex(unsigned value, int digits) {
+    std::string s = hex(value, digits);
+    for (char& c : s) {
+        if (c >= 'a' && c <= 'f') c = static_cast<char>(c - 'a' + 'A');
+    }
+    return s;
+}
+
+int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// 1..max_digits hex digits, with an optional 0x prefix.
+std::optional<std::uint32_t> parse_hex(std::string_view text, std::size_t max_digits) {
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
+    if (text.empty() || text.size() > max_digits) return std::nullopt;
+    std::uint32_t v = 0;
+    for (char c : text) {
+        int d = hex_digit(c);
+        if (d < 0) return std::nullopt;
+        v = v * 16 + static_cast<std::uint32_t>(d);
+    }
+    return v;
+}
+
+// Decimal integer in [min, max], optional leading '-'.
+std::optional<int> parse_int(std::string_view text, int min, int max) {
+    bool negative = false;
+    if (!text.empty() && text[0] == '-') {
+        negative = true;
+        text.remove_prefix(1);
+    }
+    if (text.empty() || text.size() > 9) return std::nullopt;
+    long v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return std::nullopt;
+        v = v * 10 + (c - '0');
+    }
+    if (negative) v = -v;
+    if (v < min || v > max) return std::nullopt;
+    return static_cast<int>(v);
+}
+
+// "VVVV:DDDD"
+std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_id_pair(std::string_view text) {
+    auto colon = text.find(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    auto a = parse_hex(text.substr(0, colon), 4);
+    auto b = parse_hex(text.substr(colon + 1), 4);
+    if (!a || !b) return std::nullopt;
+    return std::pair{static_cast<std::uint16_t>(*a), static_cast<std::uint16_t>(*b)};
+}
+
+// A name usable as one path component in sysfs (driver, interface, IOMMU unit).
+bool valid_name(std::string_view name) {
+    if (name.empty() || name == "." || name == ".." || name.size() > 255) return false;
+    return std::none_of(name.begin(), name.end(), [](char c) {
+        return c == '/' || c == ' ' || c == '\t' || c == '\n' || c == '\0';
+    });
+}
+
+std::vector<std::string> split_commas(std::string_view text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (true) {
+        auto pos = text.find(',', start);
+        out.emplace_back(text.substr(start, pos == std::string_view::npos ? pos : pos - start));
+        if (pos == std::string_view::npos) break;
+        start = pos + 1;
+    }
+    return out;
+}
+
+bool is_known_role(std::string_view role) {
+    return role == "root-fs" || role == "default-route" || role == "keyboard";
+}
+
+std::string where(const FakeDevice& dev) {
+    if (dev.line > 0) return "line " + std::to_string(dev.line);
+    return "device " + dev.address.str();
+}
+
+// ---------------------------------------------------------------------------
+// Tokenizer
+// ---------------------------------------------------------------------------
+
+struct Token {
+    std::string text;  // quotes removed
+    std::string raw;   // as written, for messages
+};
+
+Result<std::vector<Token>> tokenize(std::string_view line, int lineno) {
+    std::vector<Token> tokens;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        char c = line[i];
+        if (c == ' ' || c == '\t' || c == '\r') {
+            ++i;
+            continue;
+        }
+        if (c == '#') break;
+        Token tok;
+        std::size_t start = i;
+        bool in_quotes = false;
+        while (i < line.size()) {
+            c = line[i];
+            if (in_quotes) {
+                if (c == '"') {
+                    in_quotes = false;
+                } else {
+                    tok.text += c;
+                }
+            } else if (c == '"') {
+                in_quotes = true;
+            } else if (c == ' ' || c == '\t' || c == '\r' || c == '#') {
+                break;
+            } else {
+                tok.text += c;
+            }
+            ++i;
+        }
+        tok.raw = std::string(line.substr(start, i - start));
+        if (in_quotes) {
+            return make_error("line " + std::to_string(lineno) + ": unterminated quote in '" +
+                              tok.raw + "'");
+        }
+        tokens.push_back(std::move(tok));
+    }
+    return tokens;
+}
+
+Error line_error(int lineno, const std::string& what) {
+    return make_error("line " + std::to_string(lineno) + ": " + what);
+}
+
+Error bad_value(int lineno, const Token& tok, std::string_view expected) {
+    return line_error(lineno, "bad value in '" + tok.raw + "': expected " + std::string(expected));
+}
+
+// Splits KEY=VALUE; fails when there is no '=' or no value.
+Result<std::pair<std::string, std::string>> key_value(int lineno, const Token& tok) {
+    auto eq = tok.text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+        return line_error(lineno, "expected KEY=VALUE, got '" + tok.raw + "'");
+    }
+    std::string key = tok.text.substr(0, eq);
+    std::string value = tok.text.substr(eq + 1);
+    return std::pair{std::move(key), std::move(value)};
+}
+
+Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpec& spec,
+                       std::set<std::string>& seen) {
+    if (tokens.size() < 2) return line_error(lineno, "'host' needs at least one KEY=VALUE");
+    for (std::size_t i = 1; i < tokens.size(); ++i) {
+        const Token& tok = tokens[i];
+        auto kv = key_value(lineno, tok);
+        if (!kv) return kv.error();
+        const auto& [key, value] = *kv;
+        if (!seen.insert(key).second) {
+            return line_error(lineno, "host key '" + key + "' given twice, again in '" + tok.raw + "'");
+        }
+        if (key == "cpu") {
+            if (!valid_name(value)) return bad_value(lineno, tok, "a CPU vendor id such as GenuineIntel");
+            spec.cpu_vendor = value;
+        } else if (key == "cmdline") {
+            if (value.find('\n') != std::string::npos) return bad_value(lineno, tok, "one line");
+            spec.cmdline = value;
+        } else if (key == "iommu") {
+            spec.iommu_units.clear();
+            if (value == "none") continue;
+            for (auto& unit : split_commas(value)) {
+                if (!valid_name(unit)) return bad_value(lineno, tok, "none or a comma list of unit names");
+                spec.iommu_units.push_back(std::move(unit));
+            }
+        } else if (key == "reset_method") {
+            if (value == "yes") {
+                spec.reset_method_files = true;
+            } else if (value == "no") {
+                spec.reset_method_files = false;
+            } else {
+                return bad_value(lineno, tok, "yes or no");
+            }
+        } else {
+            return line_error(lineno, "unknown host key '" + key + "' in '" + tok.raw +
+                                          "' (known: cpu, cmdline, iommu, reset_method)");
+        }
+    }
+    return ok_status();
+}
+
+Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) {
+    if (tokens.size() < 4) {
+        return line_error(lineno, "'dev' needs ADDR VVVV:DDDD CLASS [KEY=VALUE...]");
+    }
+    FakeDevice dev;
+    dev.line = lineno;
+
+    auto addr = PciAddress::parse(tokens[1].text);
+    if (!addr) return line_error(lineno, "bad address '" + tokens[1].raw + "': " + addr.error().message);
+    dev.address = *addr;
+
+    auto ids = parse_id_pair(tokens[2].text);
+    if (!ids) return bad_value(lineno, tokens[2], "vendor:device ids as VVVV:DDDD in hex");
+    dev.vendor = ids->first;
+    dev.device = ids->second;
+
+    auto cls = parse_hex(tokens[3].text, 6);
+    if (!cls) return bad_value(lineno, tokens[3], "a 24-bit class code such as 0x030000");
+    dev.class_code = *cls;
+
+    bool have_reset = false;
+    std::set<std::string> seen;
+    for (std::size_t i = 4; i < tokens.size(); ++i) {
+        const Token& tok = tokens[i];
+        auto kv = key_value(lineno, tok);
+        if (!kv) return kv.error();
+        const auto& [key, value] = *kv;
+        if (key != "role" && !seen.insert(key).second) {
+            return line_error(lineno, "key '" + key + "' given twice, again in '" + tok.raw + "'");
+        }
+        if (key == "group") {
+            auto n = parse_int(value, 0, 1 << 24);
+            if (!n) return bad_value(lineno, tok, "a group number >= 0");
+            dev.group = *n;
+        } else if (key == "driver") {
+            if (!valid_name(value)) return bad_value(lineno, tok, "a driver name");
+            dev.driver = value;
+        } else if (key == "override") {
+            if (!valid_name(value)) return bad_value(lineno, tok, "a driver name");
+            dev.driver_override = value;
+        } else if (key == "rev") {
+            auto v = parse_hex(value, 2);
+            if (!v) return bad_value(lineno, tok, "a revision as 1-2 hex digits");
+            dev.revision = static_cast<std::uint8_t>(*v);
+        } else if (key == "subsys") {
+            auto p = parse_id_pair(value);
+            if (!p) return bad_value(lineno, tok, "subsystem ids as VVVV:DDDD in hex");
+            dev.subsystem_vendor = p->first;
+            dev.subsystem_device = p->second;
+        } else if (key == "header") {
+            auto n = parse_int(value, 0, 2);
+            if (!n) return bad_value(lineno, tok, "0, 1 or 2");
+            dev.header_type = static_cast<std::uint8_t>(*n);
+        } else if (key == "bus") {
+            auto v = parse_hex(value, 2);
+            if (!v) return bad_value(lineno, tok, "a bus number as 1-2 hex digits");
+            dev.secondary_bus = static_cast<std::uint8_t>(*v);
+        } else if (key == "boot_vga") {
+            if (value == "0") {
+                dev.boot_vga = false;
+            } else if (value == "1") {
+                dev.boot_vga = true;
+            } else {
+                return bad_value(lineno, tok, "0 or 1");
+            }
+        } else if (key == "reset") {
+            have_reset = true;
+            std::vector<std::string> methods;
+            if (value != "none") {
+                for (auto& m : split_commas(value)) {
+                    if (!valid_name(m) || m == "none") {
+                        return bad_value(lineno, tok, "none or a comma list of methods such as flr,bus");
+                    }
+                    methods.push_back(std::move(m));
+                }
+            }
+            dev.reset_methods = std::move(methods);
+        } else if (key == "numa") {
+            auto n = parse_int(value, -1, 1023);
+            if (!n) return bad_value(lineno, tok, "a NUMA node number or -1");
+            dev.numa_node = *n;
+        } else if (key == "physfn") {
+            auto pf = PciAddress::parse(value);
+            if (!pf) return line_error(lineno, "bad address in '" + tok.raw + "': " + pf.error().message);
+            dev.physfn = *pf;
+        } else if (key == "role") {
+            for (auto& role : split_commas(value)) {
+                if (!is_known_role(role)) {
+                    return bad_value(lineno, tok, "roles root-fs, default-route or keyboard");
+                }
+                if (!dev.has_role(role)) dev.roles.push_back(std::move(role));
+            }
+        } else if (key == "net") {
+            if (!valid_name(value) || value.size() > 15) {
+                return bad_value(lineno, tok, "an interface name of at most 15 characters");
+            }
+            dev.netdev = value;
+        } else {
+            return line_error(lineno, "unknown key '" + key + "' in '" + tok.raw +
+                                          "' (known: group, driver, override, rev, subsys, header, "
+                                          "bus, boot_vga, reset, numa, physfn, role, net)");
+        }
+    }
+    if (!have_reset) dev.reset_methods = std::vector<std::string>{"flr", "bus"};
+    return dev;
+}
+
+// Gives every default-route device without an interface name one: eth0, eth1, ...
+void assign_default_netdevs(FakeHostSpec& spec) {
+    std::set<std::string> used;
+    for (const auto& d : spec.devices) {
+        if (!d.netdev.empty()) used.insert(d.netdev);
+    }
+    // In address order, so that the order of spec lines does not matter.
+    std::vector<FakeDevice*> order;
+    for (auto& d : spec.devices) order.push_back(&d);
+    std::stable_sort(order.begin(), order.end(),
+                     [](const FakeDevice* a, const FakeDevice* b) { return a->address < b->address; });
+    int next = 0;
+    for (FakeDevice* dp : order) {
+        FakeDevice& d = *dp;
+        if (!d.netdev.empty() || !d.has_role("default-route")) continue;
+        std::string name;
+        do {
+            name = "eth" + std::to_string(next++);
+        } while (used.count(name) != 0);
+        used.insert(name);
+        d.netdev = name;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Layout: where each device lives
+// ---------------------------------------------------------------------------
+
+struct Layout {
+    std::map<PciAddress, std::size_t> index;             // address -> device index
+    std::vector<std::optional<std::size_t>> parent;      // bridge above each device
+    std::vector<fs::path> dir;                           // relative to the root
+    std::vector<std::uint8_t> subordinate;               // bridges: highest bus below
+    std::vector<bool> multifunction;                     // another function in the slot
+};
+
+std::uint32_t bus_key(std::uint16_t domain, std::uint8_t bus) {
+    return (std::uint32_t{domain} << 8) | bus;
+}
+
+// Builds the layout and checks everything that could make it inconsistent.
+Result<Layout> plan(const FakeHostSpec& spec) {
+    const auto& devs = spec.devices;
+    Layout L;
+    L.parent.resize(devs.size());
+    L.dir.resize(devs.size());
+    L.subordinate.resize(devs.size(), 0);
+
+    std::map<std::uint32_t, std::size_t> bridge_of_bus;
+    std::set<std::string> netdevs;
+    const FakeDevice* root_fs = nullptr;
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        const FakeDevice& d = devs[i];
+        auto [it, inserted] = L.index.emplace(d.address, i);
+        if (!inserted) {
+            return make_error(where(d) + ": device " + d.address.str() + " already defined" +
+                              (devs[it->second].line > 0
+                                   ? " on line " + std::to_string(devs[it->second].line)
+                                   : std::string()));
+        }
+        if (d.header_type && *d.header_type > 2) {
+            return make_error(where(d) + ": header type must be 0, 1 or 2");
+        }
+        if (d.secondary_bus) {
+            if (d.effective_header_type() == 0) {
+                return make_error(where(d) + ": bus=" + hex(*d.secondary_bus, 2) + " on " +
+                                  d.address.short_str() +
+                                  ", which is not a bridge (class 0x0604xx/0x0609xx/0x0607xx or header=1/2)");
+            }
+            auto [bit, binserted] = bridge_of_bus.emplace(bus_key(d.address.domain, *d.secondary_bus), i);
+            if (!binserted) {
+                return make_error(where(d) + ": secondary bus " + hex(*d.secondary_bus, 2) +
+                                  " already belongs to bridge " + devs[bit->second].address.str());
+            }
+        }
+        if (d.group && *d.group < 0) return make_error(where(d) + ": negative group number");
+        for (const auto& role : d.roles) {
+            if (!is_known_role(role)) return make_error(where(d) + ": unknown role '" + role + "'");
+        }
+        if (d.has_role("root-fs")) {
+            if (root_fs != nullptr) {
+                return make_error(where(d) + ": role root-fs already given to " + root_fs->address.str());
+            }
+            root_fs = &d;
+        }
+        if (!d.netdev.empty()) {
+            if (!valid_name(d.netdev)) return make_error(where(d) + ": bad interface name '" + d.netdev + "'");
+            if (!netdevs.insert(d.netdev).second) {
+                return make_error(where(d) + ": interface name '" + d.netdev + "' used twice");
+            }
+        }
+        if (d.driver && !valid_name(*d.driver)) return make_error(where(d) + ": bad driver name");
+        if (d.driver_override && !valid_name(*d.driver_override)) {
+            return make_error(where(d) + ": bad driver_override name");
+        }
+    }
+    for (const auto& unit : spec.iommu_units) {
+        if (!valid_name(unit)) return make_error("bad IOMMU unit name '" + unit + "'");
+    }
+
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        const FakeDevice& d = devs[i];
+        auto it = bridge_of_bus.find(bus_key(d.address.domain, d.address.bus));
+        if (it != bridge_of_bus.end()) L.parent[i] = it->second;
+        if (d.physfn) {
+            auto pf = L.index.find(*d.physfn);
+            if (pf == L.index.end()) {
+                return make_error(where(d) + ": physfn " + d.physfn->str() + " is not in the spec");
+            }
+            if (pf->second == i) return make_error(where(d) + ": physfn names the device itself");
+            if (devs[pf->second].physfn) {
+                return make_error(where(d) + ": physfn " + d.physfn->str() +
+                                  " is itself a virtual function");
+            }
+        }
+    }
+
+    // Directories, walking up to a root bus; a walk longer than the number of
+    // devices means the bridges form a loop.
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        std::vector<std::size_t> chain{i};
+        std::size_t cur = i;
+        while (L.parent[cur]) {
+            cur = *L.parent[cur];
+            if (chain.size() > devs.size() || cur == i) {
+                return make_error(where(devs[i]) + ": bridges above " + devs[i].address.str() +
+                                  " form a loop (a bridge's bus= leads back to itself)");
+            }
+            chain.push_back(cur);
+        }
+        const PciAddress& top = devs[chain.back()].address;
+        fs::path p = fs::path("sys") / "devices" / ("pci" + hex(top.domain, 4) + ":" + hex(top.bus, 2));
+        for (auto c = chain.rbegin(); c != chain.rend(); ++c) p /= devs[*c].address.str();
+        L.dir[i] = std::move(p);
+    }
+
+    // Slots with more than one function.
+    std::map<PciAddress, int> functions_in_slot;
+    for (const auto& d : devs) ++functions_in_slot[PciAddress{d.address.domain, d.address.bus, d.address.slot, 0}];
+    L.multifunction.resize(devs.size());
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        const PciAddress& a = devs[i].address;
+        L.multifunction[i] = functions_in_slot[PciAddress{a.domain, a.bus, a.slot, 0}] > 1;
+    }
+
+    // Subordinate bus numbers: the highest secondary bus anywhere below a bridge.
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        if (devs[i].secondary_bus) L.subordinate[i] = *devs[i].secondary_bus;
+    }
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        if (!devs[i].secondary_bus) continue;
+        for (auto p = L.parent[i]; p; p = L.parent[*p]) {
+            L.subordinate[*p] = std::max(L.subordinate[*p], *devs[i].secondary_bus);
+        }
+    }
+    return L;
+}
+
+// ---------------------------------------------------------------------------
+// Writers
+// ---------------------------------------------------------------------------
+
+class Writer {
+public:
+    explicit Writer(fs::path root) : root_(std::move(root)) {}
+
+    Status dir(const fs::path& rel) {
+        std::error_code ec;
+        fs::create_directories(root_ / rel, ec);
+        if (ec) return make_error("cannot create directory", (root_ / rel).string(), ec.value());
+        return ok_status();
+    }
+
+    Status file(const fs::path& rel, std::string_view content) {
+        fs::path p = root_ / rel;
+        int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            return make_error("cannot create file (the root must not hold it already)", p.string(), errno);
+        }
+        std::size_t done = 0;
+        while (done < content.size()) {
+            ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                int err = errno;
+                ::close(fd);
+                return make_error("cannot write file", p.string(), err);
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        if (::close(fd) != 0) return make_error("cannot close file", p.string(), errno);
+        return ok_status();
+    }
+
+    // A relative symbolic link at `link` to `target` (both relative to the
+    // root), spelled the way sysfs spells it: up to the closest directory
+    // that holds the target's parent, then down.
+    Status link(const fs::path& link, const fs::path& target) {
+        fs::path up = target.parent_path().lexically_relative(link.parent_path());
+        fs::path value = (up.empty() || up == ".") ? target.filename() : up / target.filename();
+        fs::path p = root_ / link;
+        if (::symlink(value.c_str(), p.c_str()) != 0) {
+            return make_error("cannot create symbolic link to " + value.string(), p.string(), errno);
+        }
+        return ok_status();
+    }
+
+private:
+    fs::path root_;
+};
+
+#define FAKEROOT_TRY(expr)                 \
+    do {                                   \
+        auto status_ = (expr);             \
+        if (!status_) return status_.error(); \
+    } while (0)
+
+std::string config_space(const FakeDevice& d, const Layout& L,
+                         std::size_t index) {
+    std::string cfg(256, '\0');
+    auto put8 = [&](std::size_t off, unsigned v) { cfg[off] = static_cast<char>(v & 0xff); };
+    auto put16 = [&](std::size_t off, unsigned v) {
+        put8(off, v);
+        put8(off + 1, v >> 8);
+    };
+    put16(0x00, d.vendor);
+    put16(0x02, d.device);
+    put8(0x08, d.revision);
+    put8(0x09, d.class_code);
+    put8(0x0a, d.class_code >> 8);
+    put8(0x0b, d.class_code >> 16);
+    const bool multifunction = L.multifunction[index];
+    std::uint8_t header = d.effective_header_type();
+    put8(0x0e, header | (multifunction ? 0x80u : 0u));
+    if (header == 0) {
+        put16(0x2c, d.subsystem_vendor);
+        put16(0x2e, d.subsystem_device);
+    } else {
+        put8(0x18, d.address.bus);
+        put8(0x19, d.secondary_bus.value_or(0));
+        put8(0x1a, L.subordinate[index]);
+        if (header == 2) {
+            put16(0x40, d.subsystem_vendor);
+            put16(0x42, d.subsystem_device);
+        }
+    }
+    return cfg;
+}
+
+std::string cpuinfo(const std::string& vendor) {
+    std::string model = "Generic x86-64 processor";
+    std::string family = "6";
+    std::string model_no = "94";
+    std::string virt;
+    if (vendor == "GenuineIntel") {
+        model = "Intel(R) Core(TM) i7-6700K CPU @ 4.00GHz";
+        virt = " vmx";
+    } else if (vendor == "AuthenticAMD") {
+        model = "AMD Ryzen 7 3700X 8-Core Processor";
+        family = "23";
+        model_no = "113";
+        virt = " svm";
+    }
+    std::string out;
+    for (int cpu = 0; cpu < 2; ++cpu) {
+        out += "processor\t: " + std::to_string(cpu) + "\n";
+        out += "vendor_id\t: " + vendor + "\n";
+        out += "cpu family\t: " + family + "\n";
+        out += "model\t\t: " + model_no + "\n";
+        out += "model name\t: " + model + "\n";
+        out += "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 "
+               "clflush mmx fxsr sse sse2 ht syscall nx lm" + virt + " sse4_1 sse4_2 popcnt aes avx\n";
+        out += "\n";
+    }
+    return out;
+}
+
+// One /proc/net/route line, padded to 127 characters as the kernel does.
+std::string route_line(std::string text) {
+    if (text.size() < 127) text.append(127 - text.size(), ' ');
+    return text + "\n";
+}
+
+Status write_device(Writer& w, const FakeHostSpec& spec, const FakeDevice& d, const Layout& L,
+                    std::size_t i) {
+    const fs::path& dir = L.dir[i];
+    FAKEROOT_TRY(w.dir(dir));
+    FAKEROOT_TRY(w.file(dir / "vendor", "0x" + hex(d.vendor, 4) + "\n"));
+    FAKEROOT_TRY(w.file(dir / "device", "0x" + hex(d.device, 4) + "\n"));
+    FAKEROOT_TRY(w.file(dir / "subsystem_vendor", "0x" + hex(d.subsystem_vendor, 4) + "\n"));
+    FAKEROOT_TRY(w.file(dir / "subsystem_device", "0x" + hex(d.subsystem_device, 4) + "\n"));
+    FAKEROOT_TRY(w.file(dir / "class", "0x" + hex(d.class_code, 6) + "\n"));
+    FAKEROOT_TRY(w.file(dir / "revision", "0x" + hex(d.revision, 2) + "\n"));
+    FAKEROOT_TRY(w.file(dir / "config", config_space(d, L, i)));
+    FAKEROOT_TRY(w.file(dir / "driver_override",
+                        d.driver_override ? *d.driver_override + "\n" : std::string("(null)\n")));
+    FAKEROOT_TRY(w.file(dir / "numa_node", std::to_string(d.numa_node.value_or(-1)) + "\n"));
+    if (spec.reset_method_files && d.reset_methods && !d.reset_methods->empty()) {
+        std::string text;
+        for (const auto& m : *d.reset_methods) text += (text.empty() ? "" : " ") + m;
+        FAKEROOT_TRY(w.file(dir / "reset_method", text + "\n"));
+    }
+    if (auto vga = d.effective_boot_vga()) {
+        FAKEROOT_TRY(w.file(dir / "boot_vga", *vga ? "1\n" : "0\n"));
+    }
+    FAKEROOT_TRY(w.file(dir / "irq", "0\n"));
+    FAKEROOT_TRY(w.file(dir / "resource", ""));
+    FAKEROOT_TRY(w.file(dir / "enable", "1\n"));
+
+    const fs::path bus_link = fs::path("sys") / "bus" / "pci" / "devices" / d.address.str();
+    FAKEROOT_TRY(w.link(bus_link, dir));
+    if (d.driver) {
+        const fs::path drv = fs::path("sys") / "bus" / "pci" / "drivers" / *d.driver;
+        FAKEROOT_TRY(w.link(dir / "driver", drv));
+        FAKEROOT_TRY(w.link(drv / d.address.str(), dir));
+    }
+    if (d.group) {
+        const fs::path grp = fs::path("sys") / "kernel" / "iommu_groups" / std::to_string(*d.group);
+        FAKEROOT_TRY(w.link(dir / "iommu_group", grp));
+        FAKEROOT_TRY(w.link(grp / "devices" / d.address.str(), dir));
+    }
+    return ok_status();
+}
+
+Status write_driver_dir(Writer& w, const std::string& name) {
+    const fs::path drv = fs::path("sys") / "bus" / "pci" / "drivers" / name;
+    FAKEROOT_TRY(w.dir(drv));
+    for (const char* f : {"bind", "unbind", "new_id", "remove_id"}) FAKEROOT_TRY(w.file(drv / f, ""));
+    return ok_status();
+}
+
+struct InputCounter {
+    int next_input = 5;
+    int next_hid = 1;
+};
+
+Status write_input(Writer& w, const fs::path& dir, const std::string& name, const std::string& ev) {
+    FAKEROOT_TRY(w.dir(dir / "capabilities"));
+    FAKEROOT_TRY(w.file(dir / "name", name + "\n"));
+    FAKEROOT_TRY(w.file(dir / "capabilities" / "ev", ev + "\n"));
+    FAKEROOT_TRY(w.link(fs::path("sys") / "class" / "input" / dir.filename(), dir));
+    return ok_status();
+}
+
+// A USB HID device on port `port` of root hub `usb` below the PCI function dir.
+Status write_usb_hid(Writer& w, const fs::path& pci_dir, int usb, int port, const std::string& ids,
+                     const std::string& name, const std::string& ev, InputCounter& n) {
+    const std::string usb_s = std::to_string(usb);
+    const std::string dev = usb_s + "-" + std::to_string(port);
+    const std::string hid = "0003:" + ids + "." + upper_hex(static_cast<unsigned>(n.next_hid++), 4);
+    const fs::path input = pci_dir / ("usb" + usb_s) / dev / (dev + ":1.0") / hid / "input" /
+                           ("input" + std::to_string(n.next_input++));
+    return write_input(w, input, name, ev);
+}
+
+Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
+    const auto& devs = spec.devices;
+    const fs::path sys = "sys";
+    const fs::path proc = "proc";
+
+    // Root filesystem.
+    std::string mountinfo;
+    std::string root_id = "21";
+    bool have_root = false;
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        const FakeDevice& d = devs[i];
+        if (!d.has_role("root-fs")) continue;
+        const bool nvme = (d.class_code >> 8) == 0x0108;
+        const std::string disk = nvme ? "nvme0n1" : "sda";
+        const std::string part = nvme ? "nvme0n1p2" : "sda2";
+        const std::string major = nvme ? "259" : "8";
+        const fs::path disk_dir = nvme ? L.dir[i] / "nvme" / "nvme0" / disk
+                                       : L.dir[i] / "ata1" / "host0" / "target0:0:0" / "0:0:0:0" /
+                                             "block" / disk;
+        const fs::path part_dir = disk_dir / part;
+        FAKEROOT_TRY(w.dir(part_dir));
+        FAKEROOT_TRY(w.file(disk_dir / "dev", major + ":0\n"));
+        FAKEROOT_TRY(w.file(part_dir / "dev", major + ":2\n"));
+        FAKEROOT_TRY(w.file(part_dir / "partition", "2\n"));
+        FAKEROOT_TRY(w.link(sys / "dev" / "block" / (major + ":0"), disk_dir));
+        FAKEROOT_TRY(w.link(sys / "dev" / "block" / (major + ":2"), part_dir));
+        FAKEROOT_TRY(w.link(sys / "class" / "block" / disk, disk_dir));
+        FAKEROOT_TRY(w.link(sys / "class" / "block" / part, part_dir));
+        root_id = "23";
+        mountinfo += "23 1 " + major + ":2 / / rw,relatime shared:1 - ext4 /dev/" + part +
+                     " rw,errors=remount-ro\n";
+        have_root = true;
+    }
+    if (!have_root) mountinfo += "21 1 0:19 / / rw,relatime shared:1 - overlay overlay rw\n";
+    mountinfo += "25 " + root_id + " 0:24 / /run rw,nosuid,nodev,noexec,relatime shared:5 - tmpfs tmpfs rw,mode=755\n";
+    FAKEROOT_TRY(w.file(proc / "self" / "mountinfo", mountinfo));
+
+    // Network interfaces and routes.
+    std::string route = route_line("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT");
+    int route_no = 0;
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        const FakeDevice& d = devs[i];
+        if (d.netdev.empty()) continue;
+        const fs::path net = L.dir[i] / "net" / d.netdev;
+        FAKEROOT_TRY(w.dir(net));
+        FAKEROOT_TRY(w.link(net / "device", L.dir[i]));
+        FAKEROOT_TRY(w.file(net / "operstate", "up\n"));
+        FAKEROOT_TRY(w.link(sys / "class" / "net" / d.netdev, net));
+        if (d.has_role("default-route")) {
+            const std::string subnet = hex(static_cast<unsigned>(2 + route_no) & 0xff, 2);
+            const std::string metric = std::to_string(100 + route_no);
+            route += route_line(d.netdev + "\t00000000\t01" + subnet + "A8C0\t0003\t0\t0\t" + metric +
+                                "\t00000000\t0\t0\t0");
+            route += route_line(d.netdev + "\t00" + subnet + "A8C0\t00000000\t0001\t0\t0\t" + metric +
+                                "\t00FFFFFF\t0\t0\t0");
+            ++route_no;
+        }
+    }
+    FAKEROOT_TRY(w.file(proc / "net" / "route", route));
+    FAKEROOT_TRY(w.file(proc / "net" / "ipv6_route", ""));
+
+    // Keyboards, then one mouse and a power button so that not every input is one.
+    InputCounter inputs;
+    int usb = 0;
+    std::optional<std::size_t> first_keyboard;
+    for (std::size_t i = 0; i < devs.size(); ++i) {
+        if (!devs[i].has_role("keyboard")) continue;
+        if (!first_keyboard) first_keyboard = i;
+        FAKEROOT_TRY(write_usb_hid(w, L.dir[i], ++usb, 2, "046D:C31C", "Logitech USB Keyboard",
+                                   "120013", inputs));
+    }
+    if (first_keyboard) {
+        FAKEROOT_TRY(write_usb_hid(w, L.dir[*first_keyboard], 1, 3, "046D:C077",
+                                   "Logitech USB Optical Mouse", "17", inputs));
+        const fs::path button = sys / "devices" / "LNXSYSTM:00" / "LNXSYBUS:00" / "PNP0C0C:00" / "input" / "input0";
+        FAKEROOT_TRY(write_input(w, button, "Power Button", "3"));
+    }
+    return ok_status();
+}
+
+// Sorts devices so that output does not depend on the order of spec lines.
+FakeHostSpec normalized(const FakeHostSpec& spec) {
+    FakeHostSpec s = spec;
+    std::stable_sort(s.devices.begin(), s.devices.end(),
+                     [](const FakeDevice& a, const FakeDevice& b) { return a.address < b.address; });
+    assign_default_netdevs(s);
+    return s;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Public API
+// ---------------------------------------------------------------------------
+
+std::uint8_t FakeDevice::effective_header_type() const {
+    if (header_type) return *header_type;
+    const std::uint32_t cls = class_code >> 8;
+    if (cls == 0x0604 || cls == 0x0609) return 1;
+    if (cls == 0x0607) return 2;
+    return 0;
+}
+
+std::optional<bool> FakeDevice::effective_boot_vga() const {
+    if (boot_vga) return boot_vga;
+    if ((class_code >> 8) == 0x0300) return false;
+    return std::nullopt;
+}
+
+bool FakeDevice::has_role(std::string_view role) const {
+    return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+Result<FakeHostSpec> parse_fake_host_spec(std::string_view text) {
+    FakeHostSpec spec;
+    std::set<std::string> host_keys;
+    int lineno = 0;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+        auto nl = text.find('\n', pos);
+        std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        ++lineno;
+        auto tokens = tokenize(line, lineno);
+        if (!tokens) return tokens.error();
+        if (!tokens->empty()) {
+            const std::string& kind = tokens->front().text;
+            if (kind == "host") {
+                auto st = parse_host_line(*tokens, lineno, spec, host_keys);
+                if (!st) return st.error();
+            } else if (kind == "dev") {
+                auto dev = parse_dev_line(*tokens, lineno);
+                if (!dev) return dev.error();
+                spec.devices.push_back(std::move(*dev));
+            } else {
+                return line_error(lineno, "unknown statement '" + tokens->front().raw +
+                                              "' (expected 'host' or 'dev')");
+            }
+        }
+        if (nl == std::string_view::npos) break;
+        pos = nl + 1;
+    }
+    assign_default_netdevs(spec);
+    auto st = validate_fake_host_spec(spec);
+    if (!st) return st.error();
+    return spec;
+}
+
+Status validate_fake_host_spec(const FakeHostSpec& spec) {
+    auto layout = plan(spec);
+    if (!layout) return layout.error();
+    return ok_status();
+}
+
+Result<fs::path> fake_device_dir(const FakeHostSpec& spec, const PciAddress& address) {
+    auto layout = plan(spec);
+    if (!layout) return layout.error();
+    auto it = layout->index.find(address);
+    if (it == layout->index.end()) return make_error("device " + address.str() + " is not in the spec");
+    return layout->dir[it->second];
+}
+
+Status build_fake_root(const FakeHostSpec& input, const fs::path& root) {
+    const FakeHostSpec spec = normalized(input);
+    auto layout = plan(spec);
+    if (!layout) return layout.error();
+    const Layout& L = *layout;
+    Writer w(root);
+
+    const fs::path sys = "sys";
+    const fs::path proc = "proc";
+    const fs::path pci = sys / "bus" / "pci";
+    for (const fs::path& d : {pci / "devices", pci / "drivers", sys / "kernel" / "iommu_groups",
+                              sys / "class" / "iommu", sys / "class" / "net", sys / "class" / "block",
+                              sys / "class" / "input", sys / "dev" / "block", proc / "self",
+                              proc / "net"}) {
+        FAKEROOT_TRY(w.dir(d));
+    }
+    FAKEROOT_TRY(w.file(pci / "drivers_probe", ""));
+
+    // Drivers (vfio-pci always) and groups, before the devices link into them.
+    std::set<std::string> drivers{"vfio-pci"};
+    std::set<int> groups;
+    for (const auto& d : spec.devices) {
+        if (d.driver) drivers.insert(*d.driver);
+        if (d.group) groups.insert(*d.group);
+    }
+    for (const auto& name : drivers) FAKEROOT_TRY(write_driver_dir(w, name));
+    for (int g : groups) {
+        const fs::path grp = sys / "kernel" / "iommu_groups" / std::to_string(g);
+        FAKEROOT_TRY(w.dir(grp / "devices"));
+        FAKEROOT_TRY(w.file(grp / "type", "DMA\n"));
+    }
+
+    for (std::size_t i = 0; i < spec.devices.size(); ++i) {
+        FAKEROOT_TRY(write_device(w, spec, spec.devices[i], L, i));
+    }
+
+    // SR-IOV links, virtfnN in address order of the VFs (devices are sorted).
+    std::map<std::size_t, std::vector<std::size_t>> vfs_of;
+    for (std::size_t i = 0; i < spec.devices.size(); ++i) {
+        if (const auto& pf = spec.devices[i].physfn) vfs_of[L.index.at(*pf)].push_back(i);
+    }
+    for (const auto& [pf, vfs] : vfs_of) {
+        for (std::size_t n = 0; n < vfs.size(); ++n) {
+            FAKEROOT_TRY(w.link(L.dir[pf] / ("virtfn" + std::to_string(n)), L.dir[vfs[n]]));
+            FAKEROOT_TRY(w.link(L.dir[vfs[n]] / "physfn", L.dir[pf]));
+        }
+        FAKEROOT_TRY(w.file(L.dir[pf] / "sriov_numvfs", std::to_string(vfs.size()) + "\n"));
+        FAKEROOT_TRY(w.file(L.dir[pf] / "sriov_totalvfs", std::to_string(vfs.size()) + "\n"));
+    }
+
+    for (const auto& unit : spec.iommu_units) {
+        const fs::path dev = sys / "devices" / "virtual" / "iommu" / unit;
+        FAKEROOT_TRY(w.dir(dev));
+        FAKEROOT_TRY(w.link(sys / "class" / "iommu" / unit, dev));
+    }
+
+    FAKEROOT_TRY(w.file(proc / "cmdline", spec.cmdline + "\n"));
+    FAKEROOT_TRY(w.file(proc / "cpuinfo", cpuinfo(spec.cpu_vendor)));
+    FAKEROOT_TRY(w.file(proc / "modules", ""));
+    FAKEROOT_TRY(write_roles(w, spec, L));
+    return ok_status();
+}
+
+// ---------------------------------------------------------------------------
+// FakeRoot
+// ---------------------------------------------------------------------------
+
+FakeRoot::FakeRoot(std::string_view spec_text) {
+    auto spec = parse_fake_host_spec(spec_text);
+    if (!spec) throw std::runtime_error("fake host spec: " + spec.error().describe());
+    spec_ = std::move(*spec);
+    create();
+}
+
+FakeRoot::FakeRoot(FakeHostSpec spec) : spec_(std::move(spec)) {
+    auto st = validate_fake_host_spec(spec_);
+    if (!st) throw std::runtime_error("fake host spec: " + st.error().describe());
+    spec_ = normalized(spec_);
+    create();
+}
+
+void FakeRoot::create() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hostdev-fakeroot-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) {
+        throw std::runtime_error(make_error("cannot create a temporary directory", templ, errno).describe());
+    }
+    path_ = templ;
+    auto st = build_fake_root(spec_, path_);
+    if (!st) {
+        remove();
+        throw std::runtime_error("building fake root: " + st.error().describe());
+    }
+}
+
+void FakeRoot::remove() noexcept {
+    if (path_.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    path_.clear();
+}
+
+FakeRoot::~FakeRoot() { remove(); }
+
+FakeRoot::FakeRoot(FakeRoot&& other) noexcept
+    : spec_(std::move(other.spec_)), path_(std::exchange(other.path_, fs::path())) {}
+
+FakeRoot& FakeRoot::operator=(FakeRoot&& other) noexcept {
+    if (this != &other) {
+        remove();
+        spec_ = std::move(other.spec_);
+        path_ = std::exchange(other.path_, fs::path());
+    }
+    return *this;
+}
+
+fs::path FakeRoot::device_dir(std::string_view address) const {
+    auto addr = PciAddress::parse(address);
+    if (!addr) throw std::runtime_error(addr.error().describe());
+    auto rel = fake_device_dir(spec_, *addr);
+    if (!rel) throw std::runtime_error(rel.error().describe());
+    return path_ / *rel;
+}
+
+}  // namespace hostdev::testing

@@ -1,0 +1,166 @@
+// Declarative fake root: a host described one line per PCI function, laid out
+// on disk exactly as the Linux kernel lays out sysfs and procfs, so that every
+// reader in hostdev (and lspci with -A linux-sysfs) can be pointed at it.
+//
+// Spec format
+// -----------
+// One statement per line. '#' outside quotes starts a comment that runs to the
+// end of the line; blank lines are ignored. Tokens are separated by spaces or
+// tabs; a value may be "double quoted" to hold spaces (key="a b c"). Lines may
+// come in any order. Errors name the line number and the offending token.
+//
+//   host KEY=VALUE...        host-wide facts; several host lines accumulate
+//     cpu=VENDOR             vendor_id in /proc/cpuinfo (default GenuineIntel)
+//     cmdline="..."          /proc/cmdline (default empty)
+//     iommu=U1,U2,...|none   /sys/class/iommu entries (default dmar0); none = no IOMMU
+//     reset_method=yes|no    no = an old kernel: no reset_method file on any device
+//
+//   dev ADDR VVVV:DDDD CLASS KEY=VALUE...
+//     ADDR                   BB:SS.F or DDDD:BB:SS.F (hex)
+//     VVVV:DDDD              vendor and device id (hex)
+//     CLASS                  24-bit class code, e.g. 0x030000 (hex, 0x optional)
+//     group=N                IOMMU group number
+//     driver=NAME            bound driver (no key: unbound)
+//     override=NAME          driver_override (no key: "(null)")
+//     rev=HH                 revision (hex, default 00)
+//     subsys=VVVV:DDDD       subsystem vendor and device (default 0000:0000)
+//     header=N               config header layout 0/1/2 (default: 1 for class
+//                            0x0604xx and 0x0609xx, 2 for 0x0607xx, else 0)
+//     bus=BB                 secondary bus of a bridge (header 1 or 2 only);
+//                            devices on that bus are nested under the bridge
+//     boot_vga=0|1           default: a file with 0 for class 0x0300xx, no file otherwise
+//     reset=M1,M2,...|none   reset_method contents (default "flr bus");
+//                            none = no reset method, the file is absent as in the kernel
+//     numa=N                 numa_node (default -1)
+//     physfn=ADDR            this is an SR-IOV virtual function of ADDR
+//     role=R1,R2,...         root-fs | default-route | keyboard (comma list or repeated)
+//     net=IFNAME             network interface of the function (default "ethN",
+//                            only made up for a default-route device without net=)
+//
+// Example:
+//   host cpu=GenuineIntel cmdline="BOOT_IMAGE=/vmlinuz root=/dev/nvme0n1p2 ro intel_iommu=on"
+//   dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport rev=07 bus=01
+//   dev 01:00.0 10de:13c2 0x030000 group=1 driver=nouveau rev=a1 subsys=1043:8508 reset=flr,bus
+//   dev 01:00.1 10de:0fbb 0x040300 group=1 driver=snd_hda_intel rev=a1
+//   dev 00:17.0 8086:a102 0x010601 group=4 driver=ahci role=root-fs
+//   dev 00:1f.6 8086:15b8 0x020000 group=11 driver=e1000e role=default-route net=eno1
+//   dev 03:10.0 8086:1520 0x020000 group=40 driver=igbvf physfn=03:00.0
+//
+// Layout (relative to the root directory; relative symbolic links computed the
+// way sysfs computes them, so realpath works inside the root):
+//   sys/devices/pciDDDD:BB/<bridges...>/DDDD:BB:SS.F/   vendor device subsystem_vendor
+//       subsystem_device class revision config(256 bytes) driver_override numa_node
+//       reset_method boot_vga irq resource enable, links driver, iommu_group,
+//       physfn / virtfnN (+ sriov_numvfs, sriov_totalvfs)
+//   sys/bus/pci/devices/ADDR, sys/bus/pci/drivers/NAME/{bind,unbind,new_id,remove_id,ADDR},
+//       sys/bus/pci/drivers_probe, sys/bus/pci/drivers/vfio-pci (always)
+//   sys/kernel/iommu_groups/N/{type,devices/ADDR}
+//   sys/class/iommu/UNIT -> ../../devices/virtual/iommu/UNIT
+//   sys/class/{block,net,input}, sys/dev/block: the role devices (see below)
+//   proc/cmdline, proc/cpuinfo, proc/modules, proc/self/mountinfo,
+//       proc/net/route, proc/net/ipv6_route
+// Roles:
+//   root-fs        a partition below the function (nvme0n1p2, 259:2 for class
+//                  0x0108xx; sda2, 8:2 below an ATA host otherwise), reachable from
+//                  sys/dev/block/MAJ:MIN and sys/class/block, mounted on / in
+//                  mountinfo. Without this role "/" is an overlay (major 0).
+//   default-route  DEVDIR/net/IF with a device link, sys/class/net/IF, and a
+//                  default route through IF in proc/net/route.
+//   keyboard       a USB HID keyboard input below the function (capabilities/ev
+//                  120013, with EV_REP) in sys/class/input; with at least one
+//                  keyboard, a USB mouse (ev 17, no EV_REP) and an ACPI power
+//                  button (not below any PCI function) are added too.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hostdev/pci_address.hpp"
+#include "hostdev/result.hpp"
+
+namespace hostdev::testing {
+
+struct FakeDevice {
+    PciAddress address;
+    std::uint16_t vendor = 0;
+    std::uint16_t device = 0;
+    std::uint16_t subsystem_vendor = 0;
+    std::uint16_t subsystem_device = 0;
+    std::uint32_t class_code = 0;
+    std::uint8_t revision = 0;
+    std::optional<std::uint8_t> header_type;  // nullopt: derived from the class
+    std::optional<int> group;
+    std::optional<std::string> driver;
+    std::optional<std::string> driver_override;
+    std::optional<std::uint8_t> secondary_bus;  // bridges only
+    std::optional<bool> boot_vga;               // nullopt: derived from the class
+    // nullopt = no reset_method file; empty = no reset method (file absent too,
+    // as the kernel hides it); otherwise the methods in order.
+    std::optional<std::vector<std::string>> reset_methods;
+    std::optional<int> numa_node;  // nullopt: -1
+    std::optional<PciAddress> physfn;
+    std::vector<std::string> roles;  // "root-fs", "default-route", "keyboard"
+    std::string netdev;              // interface name; empty = none
+    int line = 0;                    // spec line, 0 when built in code
+
+    // Header layout actually written: header_type, else derived from the class.
+    [[nodiscard]] std::uint8_t effective_header_type() const;
+    // boot_vga file contents: nullopt = no file.
+    [[nodiscard]] std::optional<bool> effective_boot_vga() const;
+    [[nodiscard]] bool has_role(std::string_view role) const;
+};
+
+struct FakeHostSpec {
+    std::string cpu_vendor = "GenuineIntel";
+    std::string cmdline;
+    std::vector<std::string> iommu_units = {"dmar0"};
+    bool reset_method_files = true;
+    std::vector<FakeDevice> devices;
+};
+
+// Pure parser. The error message starts with "line N:" and quotes the token.
+Result<FakeHostSpec> parse_fake_host_spec(std::string_view text);
+
+// Checks a spec for consistency (unique addresses, bridges, SR-IOV links,
+// roles); parse_fake_host_spec already did this, build_fake_root does it again
+// for specs built in code.
+Status validate_fake_host_spec(const FakeHostSpec& spec);
+
+// Directory of a device relative to the root, e.g.
+// "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0".
+Result<std::filesystem::path> fake_device_dir(const FakeHostSpec& spec, const PciAddress& address);
+
+// Lays the spec out under root (created if missing; must not already hold any
+// of the files written).
+Status build_fake_root(const FakeHostSpec& spec, const std::filesystem::path& root);
+
+// A fresh fake root for one test: a new mkdtemp directory under $TMPDIR (else
+// /tmp), removed with everything in it by the destructor.
+class FakeRoot {
+public:
+    // Throws std::runtime_error on a bad spec or a failed build (tests only).
+    explicit FakeRoot(std::string_view spec_text);
+    explicit FakeRoot(FakeHostSpec spec);
+    ~FakeRoot();
+    FakeRoot(const FakeRoot&) = delete;
+    FakeRoot& operator=(const FakeRoot&) = delete;
+    FakeRoot(FakeRoot&& other) noexcept;
+    FakeRoot& operator=(FakeRoot&& other) noexcept;
+
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    [[nodiscard]] const FakeHostSpec& spec() const { return spec_; }
+    // Absolute directory of a device in this root; throws if not in the spec.
+    [[nodiscard]] std::filesystem::path device_dir(std::string_view address) const;
+
+private:
+    void create();
+    void remove() noexcept;
+    FakeHostSpec spec_;
+    std::filesystem::path path_;
+};
+
+}  // namespace hostdev::testing
