@@ -549,8 +549,7 @@ private:
         if (!status_) return status_.error(); \
     } while (0)
 
-std::string config_space(const FakeDevice& d, const Layout& L,
-                         std::size_t index) {
+std::string config_space(const FakeDevice& d, const Layout& L, std::size_t index) {
     std::string cfg(256, '\0');
     auto put8 = [&](std::size_t off, unsigned v) { cfg[off] = static_cast<char>(v & 0xff); };
     auto put16 = [&](std::size_t off, unsigned v) {
