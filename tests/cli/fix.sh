@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# hostdev-fix from the command line: every exit code, what is written where,
+# --in-place, --diff, -o, JSON report, several files in one run.
+. "$(dirname "$0")/lib.sh"
+
+Z=$SRC/examples/hosts/z170-gtx970.json
+L=$SRC/examples/hosts/hm170-laptop.json
+D=$SRC/examples/domains
+cp "$D"/*.xml "$WORK/"
+
+# 0: nothing to change; the document comes back unchanged on stdout.
+expect_rc 0 "$HOSTDEV_FIX" --host "$L" "$WORK/nvme.xml"
+expect_same "$WORK/out" "$D/nvme.xml"
+expect_grep 'ok, nothing to change' "$WORK/err"
+
+# 0: fixed XML on stdout, explanation on stderr.
+expect_rc 0 "$HOSTDEV_FIX" --host "$Z" "$WORK/win10-gtx970.xml"
+expect_grep "function='0x1'" "$WORK/out"
+expect_grep "<hidden state='on'/>" "$WORK/out"
+expect_grep 'change: add <hostdev> for 0000:02:00.1' "$WORK/err"
+cp "$WORK/out" "$WORK/fixed.xml"
+expect_same "$WORK/win10-gtx970.xml" "$D/win10-gtx970.xml"   # input untouched
+
+# 1: --check finds changes, writes nothing.
+expect_rc 1 "$HOSTDEV_FIX" --check --host "$Z" "$WORK/win10-gtx970.xml"
+if [ -s "$WORK/out" ]; then not_ok "--check printed on stdout"; else ok; fi
+# A second run on the fixed output has nothing left to do.
+expect_rc 0 "$HOSTDEV_FIX" --check --host "$Z" "$WORK/fixed.xml"
+
+# 2: blocked: nothing on stdout, -o not created.
+expect_rc 2 "$HOSTDEV_FIX" --host "$Z" -o "$WORK/never.xml" "$WORK/blocked-hda.xml"
+if [ -s "$WORK/out" ] || [ -e "$WORK/never.xml" ]; then not_ok "blocked wrote something"; else ok; fi
+expect_grep 'lpc_ich' "$WORK/err"
+expect_grep 'blocked, nothing written' "$WORK/err"
+# A device the host does not have is blocked too.
+expect_rc 2 "$HOSTDEV_FIX" --host "$Z" "$WORK/nvme.xml"
+expect_grep '0000:3d:00.0 is not on this host' "$WORK/err"
+# So is a device the host needs (the keyboard's USB controller on the Z170).
+expect_rc 2 "$HOSTDEV_FIX" --host "$Z" "$WORK/usb-xhci.xml"
+expect_grep 'host keyboard' "$WORK/err"
+
+# 3: invalid input of every kind.
+echo 'not xml at all' >"$WORK/junk.xml"
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" "$WORK/junk.xml"
+expect_grep 'junk.xml' "$WORK/err"
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" "$WORK/does-not-exist.xml"
+expect_grep 'does-not-exist.xml' "$WORK/err"
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" --hide-kvm sometimes "$WORK/nvme.xml"
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" --no-such-flag "$WORK/nvme.xml"
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z"
+sed 's/<vcpu>2<\/vcpu>/<vcpu>2<\/vcpu><bogus\/>/' "$WORK/nvme.xml" >"$WORK/schema-bad.xml"
+expect_rc 3 "$HOSTDEV_FIX" --host "$L" "$WORK/schema-bad.xml"
+expect_grep 'schema-bad.xml' "$WORK/err"
+for f in "$SRC"/tests/data/hostile/*.xml; do
+  expect_rc 3 "$HOSTDEV_FIX" --host "$Z" "$f"
+  expect_grep "$(basename "$f")" "$WORK/err"
+done
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" --schema-dir "$WORK" "$WORK/nvme.xml"
+expect_grep 'domain.rng' "$WORK/err"
+
+# Several files: the highest code wins; stdout XML needs exactly one file.
+expect_rc 2 "$HOSTDEV_FIX" --check --host "$Z" "$WORK/fixed.xml" "$WORK/win10-gtx970.xml" "$WORK/blocked-hda.xml"
+expect_rc 3 "$HOSTDEV_FIX" --check --host "$Z" "$WORK/win10-gtx970.xml" "$WORK/junk.xml"
+expect_rc 1 "$HOSTDEV_FIX" --check --host "$Z" "$WORK/fixed.xml" "$WORK/win10-gtx970.xml"
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" "$WORK/fixed.xml" "$WORK/win10-gtx970.xml"
+expect_grep 'several input files' "$WORK/err"
+
+# -o writes the fixed document; --diff shows the change.
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" -o "$WORK/out.xml" "$WORK/win10-gtx970.xml"
+expect_same "$WORK/out.xml" "$WORK/fixed.xml"
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" --diff "$WORK/win10-gtx970.xml"
+expect_grep "^\+      <hidden state='on'/>" "$WORK/out"
+expect_grep "^\+        <address domain='0x0000' bus='0x02' slot='0x00' function='0x1'/>" "$WORK/out"
+expect_grep '^--- a/' "$WORK/out"
+
+# --in-place: atomic rewrite, mode kept, nothing else left in the directory.
+mkdir "$WORK/inplace"
+cp "$WORK/win10-gtx970.xml" "$WORK/usb-xhci.xml" "$WORK/inplace/"
+chmod 0640 "$WORK/inplace/win10-gtx970.xml"
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" --in-place "$WORK/inplace/win10-gtx970.xml"
+expect_same "$WORK/inplace/win10-gtx970.xml" "$WORK/fixed.xml"
+[ "$(stat -c %a "$WORK/inplace/win10-gtx970.xml")" = 640 ] && ok || not_ok "--in-place changed the mode"
+[ "$(ls -A "$WORK/inplace" | wc -l)" = 2 ] && ok || not_ok "--in-place left files behind: $(ls -A "$WORK/inplace")"
+# A blocked file is left exactly as it was.
+cp "$WORK/blocked-hda.xml" "$WORK/inplace/"
+expect_rc 2 "$HOSTDEV_FIX" -q --host "$Z" --in-place "$WORK/inplace/blocked-hda.xml"
+expect_same "$WORK/inplace/blocked-hda.xml" "$D/blocked-hda.xml"
+
+# JSON report for CI: one object per file under "files".
+expect_rc 3 "$HOSTDEV_FIX" --check --host "$Z" --format json "$WORK/fixed.xml" "$WORK/win10-gtx970.xml" "$WORK/blocked-hda.xml" "$WORK/junk.xml"
+cp "$WORK/out" "$WORK/report.json"
+python3 - "$WORK/report.json" <<'PY' && ok || not_ok "JSON report shape"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+files = doc["files"]
+assert [f["status"] for f in files] == ["ok", "fixable", "blocked", "invalid"], [f["status"] for f in files]
+for f in files:
+    for k in ("file", "domain", "status", "groups", "changes", "problems"):
+        assert k in f, k
+fix = files[1]
+assert fix["domain"] == "win10-gaming"
+verdicts = {m["address"]: m["verdict"] for g in fix["groups"] for m in g["members"]}
+assert verdicts == {"0000:02:00.0": "covered", "0000:02:00.1": "injected"}, verdicts
+assert {c["kind"] for c in fix["changes"]} == {"inject-hostdev", "set-multifunction", "hide-kvm"}
+blocked = files[2]
+assert any(m["verdict"] == "blocked" and m["reason"] for g in blocked["groups"] for m in g["members"])
+assert blocked["changes"] == []
+assert files[3]["problems"][0]["severity"] == "error"
+assert doc["exit_code"] == 3
+PY
+
+# Standard input.
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" - <"$WORK/win10-gtx970.xml"
+expect_same "$WORK/out" "$WORK/fixed.xml"
+
+finish
