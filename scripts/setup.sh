@@ -36,7 +36,7 @@ cmake --build build -j"$jobs"
 
 case "$mode" in
   demo)
-    ./build/cli/hostdev groups --host examples/hosts/z170-gtx970.json
+    ./build/cli/hostdev-fix --host examples/hosts/z170-gtx970.json --diff examples/domains/win10-gtx970.xml
     ;;
   test)
     cd build
