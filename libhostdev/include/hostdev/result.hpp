@@ -15,6 +15,9 @@ struct Error {
     std::string message;  // what went wrong, in words
     std::string path;     // file involved, if any
     int err = 0;          // errno, if any
+    // Refused: a policy said no before anything changed (blocked group, a
+    // group held by another owner). Failed: something went wrong on the way.
+    enum class Kind { Failed, Refused } kind = Kind::Failed;
 
     // "message: path: strerror(errno)" with the empty parts left out.
     [[nodiscard]] std::string describe() const {
@@ -26,7 +29,10 @@ struct Error {
 };
 
 inline Error make_error(std::string message, std::string path = {}, int err = 0) {
-    return Error{std::move(message), std::move(path), err};
+    return Error{std::move(message), std::move(path), err, Error::Kind::Failed};
+}
+inline Error make_refusal(std::string message) {
+    return Error{std::move(message), {}, 0, Error::Kind::Refused};
 }
 
 template <class T>

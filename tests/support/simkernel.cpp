@@ -1,0 +1,442 @@
+#include "simkernel.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+namespace hostdev::testing {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kVfio = "vfio-pci";
+
+// The errno of a bind to a device that already has a driver. Kernels before 5.13 check
+// dev->driver in bind_store and return ENODEV; later ones reach
+// __driver_probe_device, which returns EBUSY.
+constexpr int kBindWhenBoundErrno = EBUSY;
+
+// sysfs_streq and driver_set_override: a value ends at its first newline.
+std::string_view strip_newline(std::string_view value) {
+    auto nl = value.find('\n');
+    return nl == std::string_view::npos ? value : value.substr(0, nl);
+}
+
+// Drops exactly one trailing newline (for the log).
+std::string_view drop_trailing_newline(std::string_view value) {
+    if (!value.empty() && value.back() == '\n') value.remove_suffix(1);
+    return value;
+}
+
+std::optional<std::string> read_text(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// driver_override contents: nullopt for "(null)" or an unreadable file.
+std::optional<std::string> read_override(const fs::path& dev_dir) {
+    auto text = read_text(dev_dir / "driver_override");
+    if (!text) return std::nullopt;
+    std::string value(strip_newline(*text));
+    if (value == "(null)" || value.empty()) return std::nullopt;
+    return value;
+}
+
+std::optional<std::string> current_driver(const fs::path& dev_dir) {
+    std::error_code ec;
+    fs::path target = fs::read_symlink(dev_dir / "driver", ec);
+    if (ec) return std::nullopt;
+    return target.filename().string();
+}
+
+std::optional<int> group_of(const fs::path& dev_dir) {
+    std::error_code ec;
+    fs::path target = fs::read_symlink(dev_dir / "iommu_group", ec);
+    if (ec) return std::nullopt;
+    const std::string name = target.filename().string();
+    if (name.empty() || name.size() > 9 ||
+        !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+    }
+    return std::stoi(name);
+}
+
+// Config header type (byte 0x0e without the multi-function bit); 0 when unreadable.
+int header_type(const fs::path& dev_dir) {
+    auto config = read_text(dev_dir / "config");
+    if (!config || config->size() <= 0x0e) return 0;
+    return static_cast<unsigned char>((*config)[0x0e]) & 0x7f;
+}
+
+bool is_under(const fs::path& inner, const fs::path& outer) {
+    auto i = inner.begin();
+    for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+        if (i == inner.end() || *i != *o) return false;
+    }
+    return true;
+}
+
+// A relative symbolic link spelled as the builder (and sysfs) spell them.
+Status make_link(const fs::path& link, const fs::path& target) {
+    fs::path up = target.parent_path().lexically_relative(link.parent_path());
+    fs::path value = (up.empty() || up == ".") ? target.filename() : up / target.filename();
+    std::error_code ec;
+    fs::remove(link, ec);  // a stale link left by a killed writer
+    if (::symlink(value.c_str(), link.c_str()) != 0) {
+        return make_error("cannot create symbolic link to " + value.string(), link.string(), errno);
+    }
+    return ok_status();
+}
+
+Status remove_path(const fs::path& path) {
+    std::error_code ec;
+    fs::remove(path, ec);
+    if (ec) return make_error("cannot remove", path.string(), ec.value());
+    return ok_status();
+}
+
+// Creates an empty regular file if missing.
+Status touch(const fs::path& path) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return make_error("cannot create", path.string(), errno);
+    ::close(fd);
+    return ok_status();
+}
+
+// Rewrites an existing file (no creation), as a write to a plain attribute.
+int overwrite(const fs::path& path, std::string_view value) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) return errno;
+    std::size_t done = 0;
+    while (done < value.size()) {
+        ssize_t n = ::write(fd, value.data() + done, value.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            ::close(fd);
+            return err;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) return errno;
+    return 0;
+}
+
+#define SIMKERNEL_TRY(expr)                    \
+    do {                                       \
+        auto status_ = (expr);                 \
+        if (!status_) return status_.error();  \
+    } while (0)
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// SimulatedKernel
+// ---------------------------------------------------------------------------
+
+SimulatedKernel::SimulatedKernel(fs::path root, const FakeHostSpec& spec) {
+    std::error_code ec;
+    root_ = fs::canonical(root, ec);
+    if (ec) {
+        throw std::runtime_error(make_error("simulated kernel: no fake root", root.string(), ec.value()).describe());
+    }
+    fsroot_ = FsRoot(root_);
+    given_root_ = FsRoot(fs::absolute(root).lexically_normal()).root();
+    for (const auto& d : spec.devices) {
+        if (d.driver) native_[d.address.str()] = *d.driver;
+    }
+    // Group nodes of the groups that are on vfio-pci already.
+    for (const auto& dev : devices()) {
+        if (current_driver(dev.dir) != kVfio) continue;
+        if (auto g = group_of(dev.dir)) {
+            auto st = ensure_group_node(*g);
+            if (!st) throw std::runtime_error("simulated kernel: " + st.error().describe());
+        }
+    }
+}
+
+void SimulatedKernel::fail_write(int k, int err) { fail_[k] = err; }
+void SimulatedKernel::hang_write(int k) { hang_.insert(k); }
+void SimulatedKernel::refuse_bind(const PciAddress& dev, std::string driver, int err) {
+    refuse_[{dev.str(), std::move(driver)}] = err;
+}
+
+Status SimulatedKernel::write(const fs::path& path, std::string_view value) {
+    const int k = ++writes_;
+    std::string live = FsRoot(given_root_).live_path(path);
+    if (live == path.string()) live = fsroot_.live_path(path);
+    log_.push_back("write " + live + " " + std::string(drop_trailing_newline(value)));
+    auto fail = [&](int err) -> Status {
+        return make_error("cannot write '" + std::string(value) + "' to", live, err);
+    };
+    if (auto it = fail_.find(k); it != fail_.end()) return fail(it->second);
+    if (hang_.count(k) != 0) return ok_status();
+
+    auto st = react(path, value);
+    if (!st && st.error().message.empty()) return fail(st.error().err);
+    return st;
+}
+
+// An Error with an empty message is the kernel's answer (an errno for the
+// writer); any other Error is a failure of the simulation itself.
+Status SimulatedKernel::react(const fs::path& path, std::string_view value) {
+    auto kernel_error = [](int err) -> Status { return Error{"", "", err}; };
+
+    fs::path p = fs::absolute(path).lexically_normal();
+    if (p.is_absolute() && !is_under(p, root_) && is_under(p, given_root_)) {
+        p = root_ / p.lexically_relative(given_root_);
+    }
+    if (!is_under(p, root_)) return kernel_error(EPERM);
+    const std::string name = p.filename().string();
+    std::error_code ec;
+    const fs::path parent = fs::canonical(p.parent_path(), ec);
+    if (ec) return kernel_error(ec.value() == ENOTDIR ? ENOTDIR : ENOENT);
+    if (!is_under(parent, root_)) return kernel_error(EPERM);
+
+    const fs::path drivers = root_ / "sys" / "bus" / "pci" / "drivers";
+    const std::string arg(strip_newline(value));
+
+    if (name == "driver_override") {
+        if (auto dev = device_by_dir(parent)) {
+            if (value.size() >= 4096) return kernel_error(EINVAL);
+            std::string text = arg.empty() ? std::string("(null)\n") : arg + "\n";
+            if (int err = overwrite(dev->dir / "driver_override", text)) return kernel_error(err);
+            return ok_status();
+        }
+    }
+
+    if ((name == "bind" || name == "unbind") && parent.parent_path() == drivers) {
+        const std::string driver = parent.filename().string();
+        auto dev = find_device(arg);
+        if (!dev) return kernel_error(ENODEV);
+        const auto cur = current_driver(dev->dir);
+        if (name == "unbind") {
+            if (cur != driver) return kernel_error(ENODEV);
+            return detach(*dev, driver);
+        }
+        if (!matches(*dev, driver)) return kernel_error(ENODEV);
+        if (cur) return kernel_error(kBindWhenBoundErrno);
+        if (int err = refusal(*dev, driver)) return kernel_error(err);
+        return attach(*dev, driver);
+    }
+
+    if (name == "drivers_probe" && parent == drivers.parent_path()) {
+        auto dev = find_device(arg);
+        if (!dev) return kernel_error(ENODEV);
+        if (current_driver(dev->dir)) return ok_status();
+        std::optional<std::string> candidate = read_override(dev->dir);
+        if (!candidate) {
+            auto it = native_.find(dev->name);
+            if (it != native_.end()) candidate = it->second;
+        }
+        if (!candidate || !fs::is_directory(drivers / *candidate) || !matches(*dev, *candidate)) {
+            return ok_status();
+        }
+        if (refusal(*dev, *candidate) != 0) return ok_status();
+        return attach(*dev, *candidate);
+    }
+
+    // A plain attribute: written as is, no reaction.
+    const fs::path target = parent / name;
+    if (fs::is_symlink(target, ec)) {
+        const fs::path resolved = fs::canonical(target, ec);
+        if (ec) return kernel_error(ENOENT);
+        if (!is_under(resolved, root_)) return kernel_error(EPERM);
+    }
+    if (int err = overwrite(target, value)) return kernel_error(err);
+    return ok_status();
+}
+
+Status SimulatedKernel::load_module(std::string_view name) {
+    if (name != "vfio-pci" && name != "vfio_pci") return ok_status();
+    const fs::path dir = root_ / "sys" / "bus" / "pci" / "drivers" / kVfio;
+    if (fs::is_directory(dir)) return ok_status();  // loaded already
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error("simulated kernel: cannot create", dir.string(), ec.value());
+    for (const char* f : {"bind", "unbind", "new_id", "remove_id"}) SIMKERNEL_TRY(touch(dir / f));
+    // driver_register: the new driver probes every unbound device it matches.
+    for (const auto& dev : devices()) {
+        if (current_driver(dev.dir) || !matches(dev, kVfio)) continue;
+        if (refusal(dev, kVfio) != 0) continue;
+        SIMKERNEL_TRY(attach(dev, kVfio));
+    }
+    return ok_status();
+}
+
+std::vector<SimulatedKernel::Device> SimulatedKernel::devices() const {
+    std::vector<Device> out;
+    const fs::path bus = root_ / "sys" / "bus" / "pci" / "devices";
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(bus, ec)) {
+        fs::path dir = fs::canonical(e.path(), ec);
+        if (ec) continue;
+        out.push_back(Device{e.path().filename().string(), std::move(dir)});
+    }
+    std::sort(out.begin(), out.end(), [](const Device& a, const Device& b) { return a.name < b.name; });
+    return out;
+}
+
+std::optional<SimulatedKernel::Device> SimulatedKernel::find_device(std::string_view name) const {
+    if (name.empty() || name.find('/') != std::string_view::npos || name == "." || name == "..") {
+        return std::nullopt;
+    }
+    const fs::path link = root_ / "sys" / "bus" / "pci" / "devices" / std::string(name);
+    std::error_code ec;
+    fs::path dir = fs::canonical(link, ec);
+    if (ec) return std::nullopt;
+    return Device{std::string(name), std::move(dir)};
+}
+
+std::optional<SimulatedKernel::Device> SimulatedKernel::device_by_dir(const fs::path& canonical_dir) const {
+    auto dev = find_device(canonical_dir.filename().string());
+    if (dev && dev->dir == canonical_dir) return dev;
+    return std::nullopt;
+}
+
+bool SimulatedKernel::matches(const Device& dev, const std::string& driver) const {
+    if (auto override = read_override(dev.dir)) return *override == driver;
+    auto it = native_.find(dev.name);
+    return it != native_.end() && it->second == driver;
+}
+
+int SimulatedKernel::refusal(const Device& dev, const std::string& driver) const {
+    if (auto it = refuse_.find({dev.name, driver}); it != refuse_.end()) return it->second;
+    if (driver == kVfio) {
+        // vfio_pci_probe: endpoints only, and only behind an IOMMU.
+        if (header_type(dev.dir) != 0) return EINVAL;
+        if (!group_of(dev.dir)) return EINVAL;
+    }
+    return 0;
+}
+
+Status SimulatedKernel::attach(const Device& dev, const std::string& driver) {
+    const fs::path drv = root_ / "sys" / "bus" / "pci" / "drivers" / driver;
+    SIMKERNEL_TRY(make_link(dev.dir / "driver", drv));
+    SIMKERNEL_TRY(make_link(drv / dev.name, dev.dir));
+    if (driver == kVfio) {
+        if (auto g = group_of(dev.dir)) SIMKERNEL_TRY(ensure_group_node(*g));
+    }
+    return ok_status();
+}
+
+Status SimulatedKernel::detach(const Device& dev, const std::string& driver) {
+    SIMKERNEL_TRY(remove_path(dev.dir / "driver"));
+    SIMKERNEL_TRY(remove_path(root_ / "sys" / "bus" / "pci" / "drivers" / driver / dev.name));
+    if (driver != kVfio) return ok_status();
+    auto g = group_of(dev.dir);
+    if (!g) return ok_status();
+    const fs::path members = root_ / "sys" / "kernel" / "iommu_groups" / std::to_string(*g) / "devices";
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(members, ec)) {
+        if (e.path().filename() == dev.name) continue;
+        if (current_driver(e.path()) == kVfio) return ok_status();  // the group stays in use
+    }
+    return remove_path(fsroot_.dev("vfio/" + std::to_string(*g)));
+}
+
+Status SimulatedKernel::ensure_group_node(int group) {
+    const fs::path dir = fsroot_.dev("vfio");
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return make_error("cannot create directory", dir.string(), ec.value());
+    SIMKERNEL_TRY(touch(dir / "vfio"));
+    return touch(dir / std::to_string(group));
+}
+
+// ---------------------------------------------------------------------------
+// DriverState
+// ---------------------------------------------------------------------------
+
+namespace {
+
+std::string show(const std::optional<std::string>& v, const char* none) { return v ? *v : none; }
+
+std::string group_node(int group) { return FsRoot().dev("vfio/" + std::to_string(group)).string(); }
+
+}  // namespace
+
+std::string DriverState::diff(const DriverState& other) const {
+    std::string out;
+    std::set<PciAddress> all;
+    for (const auto& [a, s] : devices) all.insert(a);
+    for (const auto& [a, s] : other.devices) all.insert(a);
+    for (const auto& a : all) {
+        auto mine = devices.find(a);
+        auto theirs = other.devices.find(a);
+        if (mine == devices.end()) {
+            out += a.str() + ": absent -> present\n";
+            continue;
+        }
+        if (theirs == other.devices.end()) {
+            out += a.str() + ": present -> absent\n";
+            continue;
+        }
+        const auto& x = mine->second;
+        const auto& y = theirs->second;
+        if (x.driver != y.driver) {
+            out += a.str() + ": driver " + show(x.driver, "(none)") + " -> " + show(y.driver, "(none)") + "\n";
+        }
+        if (x.override != y.override) {
+            out += a.str() + ": driver_override " + show(x.override, "(null)") + " -> " +
+                   show(y.override, "(null)") + "\n";
+        }
+    }
+    std::set<int> groups = vfio_groups;
+    groups.insert(other.vfio_groups.begin(), other.vfio_groups.end());
+    for (int g : groups) {
+        const bool before = vfio_groups.count(g) != 0;
+        const bool after = other.vfio_groups.count(g) != 0;
+        if (before != after) {
+            out += group_node(g) + (before ? ": present -> absent\n" : ": absent -> present\n");
+        }
+    }
+    return out;
+}
+
+std::string DriverState::str() const {
+    std::string out;
+    for (const auto& [a, s] : devices) {
+        out += a.str() + " driver=" + show(s.driver, "(none)") + " driver_override=" +
+               show(s.override, "(null)") + "\n";
+    }
+    for (int g : vfio_groups) out += group_node(g) + "\n";
+    return out;
+}
+
+void PrintTo(const DriverState& state, std::ostream* os) { *os << "\n" << state.str(); }
+
+DriverState capture_driver_state(const fs::path& root) {
+    const FsRoot fsroot(root);
+    DriverState state;
+    std::error_code ec;
+    const fs::path bus = fsroot.pci_devices();
+    fs::directory_iterator it(bus, ec);
+    if (ec) throw std::runtime_error(make_error("no PCI devices under the root", bus.string(), ec.value()).describe());
+    for (const auto& e : it) {
+        auto addr = PciAddress::parse(e.path().filename().string());
+        if (!addr) throw std::runtime_error("not a PCI address: " + e.path().string());
+        state.devices[*addr] = DeviceDriverState{current_driver(e.path()), read_override(e.path())};
+    }
+    for (const auto& e : fs::directory_iterator(fsroot.dev("vfio"), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.empty() || name.size() > 9 ||
+            !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            continue;
+        }
+        state.vfio_groups.insert(std::stoi(name));
+    }
+    return state;
+}
+
+}  // namespace hostdev::testing

@@ -1,0 +1,506 @@
+// Tests of the simulated kernel used by the binder tests: each reaction to a
+// sysfs write, libvirt's detach and reattach sequences, failure injection,
+// state shared through the fake root, and the driver-state snapshot.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "hostdev/fsroot.hpp"
+#include "support/fakeroot.hpp"
+#include "support/simkernel.hpp"
+
+namespace fs = std::filesystem;
+using hostdev::FsRoot;
+using hostdev::PciAddress;
+using hostdev::Status;
+using hostdev::testing::capture_driver_state;
+using hostdev::testing::DriverState;
+using hostdev::testing::FakeRoot;
+using hostdev::testing::SimulatedKernel;
+
+namespace {
+
+// A GPU with its audio function behind a root port (group 1), a NIC alone
+// (group 11), an unbound USB controller with no native driver (group 2), a
+// sound card waiting with driver_override=vfio-pci (group 7), a function with
+// no IOMMU group, and a NIC already on vfio-pci in group 9.
+constexpr const char* kHost = R"(
+dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport bus=01
+dev 01:00.0 10de:13c2 0x030000 group=1 driver=nouveau
+dev 01:00.1 10de:0fbb 0x040300 group=1 driver=snd_hda_intel
+dev 00:1f.6 8086:15b8 0x020000 group=11 driver=e1000e
+dev 00:14.0 8086:a12f 0x0c0330 group=2
+dev 00:1b.0 1102:0002 0x040100 group=7 override=vfio-pci
+dev 00:1f.3 8086:a170 0x040300 driver=snd_hda_intel
+dev 00:19.0 8086:1533 0x020000 group=9 driver=vfio-pci
+)";
+
+constexpr const char* kGpu = "0000:01:00.0";
+constexpr const char* kAudio = "0000:01:00.1";
+constexpr const char* kBridge = "0000:00:01.0";
+constexpr const char* kNic = "0000:00:1f.6";
+constexpr const char* kUsb = "0000:00:14.0";
+constexpr const char* kSound = "0000:00:1b.0";
+constexpr const char* kNoGroup = "0000:00:1f.3";
+constexpr const char* kVfioNic = "0000:00:19.0";
+
+PciAddress addr(std::string_view text) {
+    auto a = PciAddress::parse(text);
+    EXPECT_TRUE(a.ok()) << text;
+    return a.ok() ? *a : PciAddress{};
+}
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+class SimKernelTest : public ::testing::Test {
+protected:
+    SimKernelTest() : root_(kHost), fs_(root_.path()), kernel_(root_.path(), root_.spec()) {}
+
+    fs::path device(std::string_view a) const { return fs_.pci_device(a); }
+    fs::path override_file(std::string_view a) const { return device(a) / "driver_override"; }
+    fs::path driver_file(std::string_view driver, const char* file) const {
+        return fs_.pci_drivers() / std::string(driver) / file;
+    }
+    fs::path probe_file() const { return fs_.sys("bus/pci/drivers_probe"); }
+    fs::path group_node(int n) const { return fs_.dev("vfio/" + std::to_string(n)); }
+
+    std::optional<std::string> driver_of(std::string_view a) const {
+        std::error_code ec;
+        fs::path target = fs::read_symlink(device(a) / "driver", ec);
+        if (ec) return std::nullopt;
+        return target.filename().string();
+    }
+    std::string override_of(std::string_view a) const { return slurp(override_file(a)); }
+
+    Status set_override(SimulatedKernel& k, std::string_view a, std::string_view v) {
+        return k.write(override_file(a), v);
+    }
+    Status unbind(SimulatedKernel& k, std::string_view a, std::string_view driver) {
+        return k.write(driver_file(driver, "unbind"), a);
+    }
+    Status bind(SimulatedKernel& k, std::string_view a, std::string_view driver) {
+        return k.write(driver_file(driver, "bind"), a);
+    }
+    Status probe(SimulatedKernel& k, std::string_view a) { return k.write(probe_file(), a); }
+
+    // libvirt's detach and reattach of one device.
+    void detach(SimulatedKernel& k, std::string_view a) {
+        ASSERT_TRUE(set_override(k, a, "vfio-pci").ok());
+        if (auto d = driver_of(a)) {
+            ASSERT_TRUE(unbind(k, a, *d).ok());
+        }
+        ASSERT_TRUE(probe(k, a).ok());
+    }
+    void reattach(SimulatedKernel& k, std::string_view a) {
+        ASSERT_TRUE(set_override(k, a, "\n").ok());
+        ASSERT_TRUE(unbind(k, a, "vfio-pci").ok());
+        ASSERT_TRUE(probe(k, a).ok());
+    }
+
+    static int err_of(const Status& s) { return s.ok() ? 0 : s.error().err; }
+
+    FakeRoot root_;
+    FsRoot fs_;
+    SimulatedKernel kernel_;
+};
+
+// --- driver_override ------------------------------------------------------
+
+TEST_F(SimKernelTest, OverrideIsSetAndClearedThroughEitherSpelling) {
+    EXPECT_EQ(override_of(kGpu), "(null)\n");
+    ASSERT_TRUE(set_override(kernel_, kGpu, "vfio-pci").ok());
+    EXPECT_EQ(override_of(kGpu), "vfio-pci\n");
+    ASSERT_TRUE(set_override(kernel_, kGpu, "\n").ok());
+    EXPECT_EQ(override_of(kGpu), "(null)\n");
+
+    // The real directory under sys/devices, with a trailing newline.
+    const fs::path real = root_.device_dir(kGpu) / "driver_override";
+    ASSERT_NE(real, override_file(kGpu));
+    ASSERT_TRUE(kernel_.write(real, "vfio-pci\n").ok());
+    EXPECT_EQ(override_of(kGpu), "vfio-pci\n");
+    ASSERT_TRUE(kernel_.write(real, "").ok());
+    EXPECT_EQ(override_of(kGpu), "(null)\n");
+    // Setting the override moves nothing by itself.
+    EXPECT_EQ(driver_of(kGpu), "nouveau");
+}
+
+// --- unbind ---------------------------------------------------------------
+
+TEST_F(SimKernelTest, UnbindRemovesBothLinksOnlyFromTheBoundDriver) {
+    EXPECT_EQ(err_of(unbind(kernel_, kGpu, "snd_hda_intel")), ENODEV);  // bound to nouveau
+    EXPECT_EQ(driver_of(kGpu), "nouveau");
+
+    ASSERT_TRUE(unbind(kernel_, kGpu, "nouveau").ok());
+    EXPECT_FALSE(fs::exists(fs::symlink_status(device(kGpu) / "driver")));
+    EXPECT_FALSE(fs::exists(fs::symlink_status(fs_.pci_drivers() / "nouveau" / kGpu)));
+    EXPECT_EQ(err_of(unbind(kernel_, kGpu, "nouveau")), ENODEV);  // not bound any more
+
+    EXPECT_EQ(err_of(unbind(kernel_, "0000:05:00.0", "nouveau")), ENODEV);  // no such device
+    EXPECT_EQ(err_of(unbind(kernel_, "01:00.1", "snd_hda_intel")), ENODEV);  // not the kernel's name
+    EXPECT_EQ(err_of(unbind(kernel_, kAudio, "no_such_driver")), ENOENT);
+    EXPECT_EQ(driver_of(kAudio), "snd_hda_intel");
+}
+
+TEST_F(SimKernelTest, UnbindAcceptsTrailingNewlineAndTheDevicesDriverSpelling) {
+    ASSERT_TRUE(kernel_.write(driver_file("nouveau", "unbind"), std::string(kGpu) + "\n").ok());
+    EXPECT_EQ(driver_of(kGpu), std::nullopt);
+    // DEVDIR/driver/unbind reaches the same attribute.
+    ASSERT_TRUE(kernel_.write(device(kNic) / "driver" / "unbind", kNic).ok());
+    EXPECT_EQ(driver_of(kNic), std::nullopt);
+    EXPECT_FALSE(fs::exists(fs::symlink_status(fs_.pci_drivers() / "e1000e" / kNic)));
+}
+
+// --- bind -----------------------------------------------------------------
+
+TEST_F(SimKernelTest, BindMatchesTheNativeDriverOrTheOverride) {
+    EXPECT_EQ(err_of(bind(kernel_, kGpu, "nouveau")), EBUSY);  // already bound (Linux >= 5.13)
+    ASSERT_TRUE(unbind(kernel_, kGpu, "nouveau").ok());
+    EXPECT_EQ(err_of(bind(kernel_, kGpu, "snd_hda_intel")), ENODEV);  // not its driver
+    EXPECT_EQ(err_of(bind(kernel_, kGpu, "vfio-pci")), ENODEV);       // no override
+    EXPECT_EQ(err_of(bind(kernel_, "0000:05:00.0", "nouveau")), ENODEV);
+    EXPECT_EQ(err_of(bind(kernel_, kGpu, "no_such_driver")), ENOENT);
+    EXPECT_EQ(driver_of(kGpu), std::nullopt);
+
+    ASSERT_TRUE(bind(kernel_, kGpu, "nouveau").ok());
+    EXPECT_EQ(driver_of(kGpu), "nouveau");
+    // Both links relative and resolving inside the root, as the builder writes them.
+    const fs::path link = root_.device_dir(kGpu) / "driver";
+    EXPECT_TRUE(fs::read_symlink(link).is_relative());
+    EXPECT_EQ(fs::canonical(link), fs::canonical(fs_.pci_drivers() / "nouveau"));
+    const fs::path back = fs_.pci_drivers() / "nouveau" / kGpu;
+    EXPECT_TRUE(fs::read_symlink(back).is_relative());
+    EXPECT_EQ(fs::canonical(back), fs::canonical(root_.device_dir(kGpu)));
+
+    // An override naming another driver blocks the native one.
+    ASSERT_TRUE(unbind(kernel_, kGpu, "nouveau").ok());
+    ASSERT_TRUE(set_override(kernel_, kGpu, "vfio-pci").ok());
+    EXPECT_EQ(err_of(bind(kernel_, kGpu, "nouveau")), ENODEV);
+    EXPECT_FALSE(fs::exists(group_node(1)));
+    ASSERT_TRUE(bind(kernel_, kGpu, "vfio-pci").ok());
+    EXPECT_EQ(driver_of(kGpu), "vfio-pci");
+    EXPECT_TRUE(fs::is_regular_file(group_node(1)));
+    EXPECT_TRUE(fs::is_regular_file(fs_.dev("vfio/vfio")));
+}
+
+TEST_F(SimKernelTest, VfioProbeFailsWithoutIommuGroupAndOnBridges) {
+    ASSERT_TRUE(unbind(kernel_, kNoGroup, "snd_hda_intel").ok());
+    ASSERT_TRUE(set_override(kernel_, kNoGroup, "vfio-pci").ok());
+    EXPECT_EQ(err_of(bind(kernel_, kNoGroup, "vfio-pci")), EINVAL);
+    EXPECT_EQ(driver_of(kNoGroup), std::nullopt);
+    ASSERT_TRUE(probe(kernel_, kNoGroup).ok());  // probe failures do not reach the writer
+    EXPECT_EQ(driver_of(kNoGroup), std::nullopt);
+
+    ASSERT_TRUE(unbind(kernel_, kBridge, "pcieport").ok());
+    ASSERT_TRUE(set_override(kernel_, kBridge, "vfio-pci").ok());
+    EXPECT_EQ(err_of(bind(kernel_, kBridge, "vfio-pci")), EINVAL);
+    EXPECT_EQ(driver_of(kBridge), std::nullopt);
+    EXPECT_FALSE(fs::exists(group_node(1)));
+}
+
+// --- drivers_probe --------------------------------------------------------
+
+TEST_F(SimKernelTest, ProbeBindsTheOverrideElseTheNativeDriver) {
+    // Bound already: no change, even with an override set.
+    ASSERT_TRUE(set_override(kernel_, kNic, "vfio-pci").ok());
+    ASSERT_TRUE(probe(kernel_, kNic).ok());
+    EXPECT_EQ(driver_of(kNic), "e1000e");
+
+    // Native driver when no override.
+    ASSERT_TRUE(unbind(kernel_, kAudio, "snd_hda_intel").ok());
+    ASSERT_TRUE(probe(kernel_, kAudio).ok());
+    EXPECT_EQ(driver_of(kAudio), "snd_hda_intel");
+
+    // No native driver, no override: stays unbound.
+    ASSERT_TRUE(probe(kernel_, kUsb).ok());
+    EXPECT_EQ(driver_of(kUsb), std::nullopt);
+
+    // Override: that driver, never the native one.
+    ASSERT_TRUE(probe(kernel_, kSound).ok());
+    EXPECT_EQ(driver_of(kSound), "vfio-pci");
+    EXPECT_TRUE(fs::exists(group_node(7)));
+
+    // Override naming a driver that is not loaded: stays unbound, no fallback.
+    ASSERT_TRUE(unbind(kernel_, kGpu, "nouveau").ok());
+    ASSERT_TRUE(set_override(kernel_, kGpu, "nvidia").ok());
+    ASSERT_TRUE(probe(kernel_, kGpu).ok());
+    EXPECT_EQ(driver_of(kGpu), std::nullopt);
+
+    EXPECT_EQ(err_of(probe(kernel_, "0000:05:00.0")), ENODEV);
+}
+
+TEST_F(SimKernelTest, ProbeOfAnUnloadedNativeDriverLeavesTheDeviceUnbound) {
+    ASSERT_TRUE(unbind(kernel_, kNic, "e1000e").ok());
+    fs::remove_all(fs_.pci_drivers() / "e1000e");
+    ASSERT_TRUE(probe(kernel_, kNic).ok());
+    EXPECT_EQ(driver_of(kNic), std::nullopt);
+}
+
+TEST_F(SimKernelTest, ADeviceNativelyOnVfioPciReturnsThere) {
+    // Bound to vfio-pci in the spec without an override (vfio-pci.ids=): its
+    // native driver is vfio-pci, and its group node exists from the start.
+    EXPECT_TRUE(fs::exists(group_node(9)));
+    ASSERT_TRUE(unbind(kernel_, kVfioNic, "vfio-pci").ok());
+    EXPECT_FALSE(fs::exists(group_node(9)));
+    ASSERT_TRUE(probe(kernel_, kVfioNic).ok());
+    EXPECT_EQ(driver_of(kVfioNic), "vfio-pci");
+    EXPECT_TRUE(fs::exists(group_node(9)));
+}
+
+// --- libvirt's sequences --------------------------------------------------
+
+TEST_F(SimKernelTest, LibvirtDetachSequenceLandsOnVfioPci) {
+    ASSERT_TRUE(set_override(kernel_, kNic, "vfio-pci").ok());
+    ASSERT_TRUE(unbind(kernel_, kNic, "e1000e").ok());
+    ASSERT_TRUE(probe(kernel_, kNic).ok());
+    EXPECT_EQ(driver_of(kNic), "vfio-pci");
+    EXPECT_TRUE(fs::is_symlink(fs_.pci_drivers() / "vfio-pci" / kNic));
+    EXPECT_FALSE(fs::exists(fs::symlink_status(fs_.pci_drivers() / "e1000e" / kNic)));
+    EXPECT_TRUE(fs::is_regular_file(group_node(11)));
+    EXPECT_EQ(kernel_.writes(), 3);
+    const std::vector<std::string> expected = {
+        "write /sys/bus/pci/devices/0000:00:1f.6/driver_override vfio-pci",
+        "write /sys/bus/pci/drivers/e1000e/unbind 0000:00:1f.6",
+        "write /sys/bus/pci/drivers_probe 0000:00:1f.6",
+    };
+    EXPECT_EQ(kernel_.log(), expected);
+}
+
+TEST_F(SimKernelTest, LibvirtReattachSequenceReturnsTheNativeDriver) {
+    detach(kernel_, kNic);
+    ASSERT_TRUE(fs::exists(group_node(11)));
+    reattach(kernel_, kNic);
+    EXPECT_EQ(driver_of(kNic), "e1000e");
+    EXPECT_EQ(override_of(kNic), "(null)\n");
+    EXPECT_FALSE(fs::exists(group_node(11)));
+    EXPECT_FALSE(fs::exists(fs::symlink_status(fs_.pci_drivers() / "vfio-pci" / kNic)));
+    EXPECT_EQ(kernel_.log().back(), "write /sys/bus/pci/drivers_probe 0000:00:1f.6");
+    EXPECT_EQ(kernel_.log()[3], "write /sys/bus/pci/devices/0000:00:1f.6/driver_override ");
+}
+
+TEST_F(SimKernelTest, GroupNodeGoesOnlyWhenTheLastMemberLeavesVfioPci) {
+    const DriverState before = capture_driver_state(root_.path());
+    detach(kernel_, kGpu);
+    detach(kernel_, kAudio);
+    EXPECT_TRUE(fs::exists(group_node(1)));
+
+    reattach(kernel_, kGpu);
+    EXPECT_EQ(driver_of(kGpu), "nouveau");
+    EXPECT_TRUE(fs::exists(group_node(1))) << "the audio function still holds group 1";
+    reattach(kernel_, kAudio);
+    EXPECT_FALSE(fs::exists(group_node(1)));
+    EXPECT_TRUE(fs::exists(fs_.dev("vfio/vfio")));  // the container node stays
+    EXPECT_EQ(capture_driver_state(root_.path()), before);
+}
+
+// --- failure injection ----------------------------------------------------
+
+TEST_F(SimKernelTest, FailedWriteReturnsTheErrnoAndChangesNothing) {
+    kernel_.fail_write(2, EBUSY);
+    ASSERT_TRUE(set_override(kernel_, kGpu, "vfio-pci").ok());
+    const DriverState mid = capture_driver_state(root_.path());
+    Status st = unbind(kernel_, kGpu, "nouveau");
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.error().err, EBUSY);
+    EXPECT_EQ(st.error().path, "/sys/bus/pci/drivers/nouveau/unbind");
+    EXPECT_EQ(capture_driver_state(root_.path()), mid);
+    EXPECT_EQ(kernel_.writes(), 2);
+    EXPECT_EQ(kernel_.log().size(), 2U);
+
+    // Only write 2 fails; the same write again goes through.
+    ASSERT_TRUE(unbind(kernel_, kGpu, "nouveau").ok());
+    EXPECT_EQ(driver_of(kGpu), std::nullopt);
+}
+
+TEST_F(SimKernelTest, FailedOverrideWriteLeavesTheFile) {
+    kernel_.fail_write(1, EIO);
+    EXPECT_EQ(err_of(set_override(kernel_, kGpu, "vfio-pci")), EIO);
+    EXPECT_EQ(override_of(kGpu), "(null)\n");
+}
+
+TEST_F(SimKernelTest, HungWriteSucceedsWithoutEffect) {
+    kernel_.hang_write(3);
+    ASSERT_TRUE(set_override(kernel_, kNic, "vfio-pci").ok());
+    ASSERT_TRUE(unbind(kernel_, kNic, "e1000e").ok());
+    ASSERT_TRUE(probe(kernel_, kNic).ok());  // the probe that never completes
+    EXPECT_EQ(driver_of(kNic), std::nullopt);
+    EXPECT_FALSE(fs::exists(group_node(11)));
+    ASSERT_TRUE(probe(kernel_, kNic).ok());  // write 4 is not hung
+    EXPECT_EQ(driver_of(kNic), "vfio-pci");
+    EXPECT_EQ(kernel_.writes(), 4);
+}
+
+TEST_F(SimKernelTest, RefusedProbeFailsBindAndLeavesProbeUnbound) {
+    kernel_.refuse_bind(addr(kNic), "vfio-pci", EIO);
+    ASSERT_TRUE(set_override(kernel_, kNic, "vfio-pci").ok());
+    ASSERT_TRUE(unbind(kernel_, kNic, "e1000e").ok());
+    ASSERT_TRUE(probe(kernel_, kNic).ok());
+    EXPECT_EQ(driver_of(kNic), std::nullopt);
+    EXPECT_EQ(err_of(bind(kernel_, kNic, "vfio-pci")), EIO);
+    EXPECT_EQ(driver_of(kNic), std::nullopt);
+    EXPECT_FALSE(fs::exists(group_node(11)));
+
+    // Other drivers still probe it.
+    ASSERT_TRUE(set_override(kernel_, kNic, "").ok());
+    ASSERT_TRUE(bind(kernel_, kNic, "e1000e").ok());
+    EXPECT_EQ(driver_of(kNic), "e1000e");
+
+    // The refusal belongs to this object only.
+    SimulatedKernel other(root_.path(), root_.spec());
+    ASSERT_TRUE(set_override(other, kNic, "vfio-pci").ok());
+    ASSERT_TRUE(unbind(other, kNic, "e1000e").ok());
+    ASSERT_TRUE(bind(other, kNic, "vfio-pci").ok());
+    EXPECT_EQ(driver_of(kNic), "vfio-pci");
+}
+
+// --- state in the root ----------------------------------------------------
+
+TEST_F(SimKernelTest, SecondKernelContinuesWhereTheFirstStopped) {
+    const DriverState before = capture_driver_state(root_.path());
+    {
+        SimulatedKernel first(root_.path(), root_.spec());
+        first.fail_write(3, EIO);
+        ASSERT_TRUE(set_override(first, kGpu, "vfio-pci").ok());
+        ASSERT_TRUE(unbind(first, kGpu, "nouveau").ok());
+        // "killed" here: the probe never ran.
+    }
+    SimulatedKernel second(root_.path(), root_.spec());
+    EXPECT_EQ(second.writes(), 0);
+    EXPECT_EQ(override_of(kGpu), "vfio-pci\n");
+    EXPECT_EQ(driver_of(kGpu), std::nullopt);
+    ASSERT_TRUE(probe(second, kGpu).ok());  // write 1 here; the first one's injection is gone
+    ASSERT_TRUE(probe(second, kGpu).ok());
+    ASSERT_TRUE(probe(second, kGpu).ok());
+    EXPECT_EQ(driver_of(kGpu), "vfio-pci");
+    EXPECT_TRUE(fs::exists(group_node(1)));
+
+    // And a third one restores the native driver recorded in the spec.
+    SimulatedKernel third(root_.path(), root_.spec());
+    reattach(third, kGpu);
+    EXPECT_EQ(capture_driver_state(root_.path()), before);
+}
+
+// --- module loading -------------------------------------------------------
+
+TEST_F(SimKernelTest, LoadModuleBringsVfioPciBack) {
+    const fs::path vfio = fs_.pci_drivers() / "vfio-pci";
+    fs::remove_all(vfio);
+    ASSERT_TRUE(set_override(kernel_, kNic, "vfio-pci").ok());
+    ASSERT_TRUE(unbind(kernel_, kNic, "e1000e").ok());
+    EXPECT_EQ(err_of(bind(kernel_, kNic, "vfio-pci")), ENOENT);
+    ASSERT_TRUE(probe(kernel_, kNic).ok());
+    EXPECT_EQ(driver_of(kNic), std::nullopt);
+
+    ASSERT_TRUE(kernel_.load_module("e1000e").ok());  // other modules: no effect
+    EXPECT_FALSE(fs::exists(vfio));
+
+    // The driver's registration binds the waiting devices: the NIC and the
+    // sound card that had driver_override=vfio-pci from the start.
+    ASSERT_TRUE(kernel_.load_module("vfio_pci").ok());
+    for (const char* f : {"bind", "unbind", "new_id", "remove_id"}) {
+        EXPECT_TRUE(fs::is_regular_file(vfio / f)) << f;
+    }
+    EXPECT_EQ(driver_of(kNic), "vfio-pci");
+    EXPECT_EQ(driver_of(kSound), "vfio-pci");
+    EXPECT_TRUE(fs::exists(group_node(11)));
+    EXPECT_TRUE(fs::exists(group_node(7)));
+    EXPECT_EQ(driver_of(kGpu), "nouveau");
+    ASSERT_TRUE(kernel_.load_module("vfio-pci").ok());  // loaded already: nothing
+    EXPECT_EQ(kernel_.writes(), 4);
+}
+
+// --- other paths ----------------------------------------------------------
+
+TEST_F(SimKernelTest, OtherAttributesAreWrittenWithoutReaction) {
+    ASSERT_TRUE(kernel_.write(driver_file("vfio-pci", "new_id"), "10de 13c2").ok());
+    EXPECT_EQ(slurp(driver_file("vfio-pci", "new_id")), "10de 13c2");
+    EXPECT_EQ(driver_of(kGpu), "nouveau");
+    ASSERT_TRUE(kernel_.write(device(kGpu) / "reset_method", "bus\n").ok());
+    EXPECT_EQ(slurp(device(kGpu) / "reset_method"), "bus\n");
+    EXPECT_EQ(err_of(kernel_.write(device(kGpu) / "no_such_attribute", "1")), ENOENT);
+    EXPECT_FALSE(fs::exists(device(kGpu) / "no_such_attribute"));
+    EXPECT_EQ(err_of(kernel_.write(fs_.sys("bus/pci/no_dir/x"), "1")), ENOENT);
+}
+
+TEST_F(SimKernelTest, PathsOutsideTheRootAreRefused) {
+    FakeRoot elsewhere(kHost);
+    const fs::path foreign = elsewhere.device_dir(kGpu) / "driver_override";
+    EXPECT_EQ(err_of(kernel_.write(foreign, "vfio-pci")), EPERM);
+    EXPECT_EQ(slurp(foreign), "(null)\n");
+    EXPECT_EQ(err_of(kernel_.write(root_.path() / ".." / "x", "1")), EPERM);
+    // A link inside the root that leads out of it.
+    fs::create_symlink(elsewhere.device_dir(kGpu), root_.path() / "escape");
+    EXPECT_EQ(err_of(kernel_.write(root_.path() / "escape" / "driver_override", "vfio-pci")), EPERM);
+    fs::create_symlink(foreign, root_.path() / "escape_file");
+    EXPECT_EQ(err_of(kernel_.write(root_.path() / "escape_file", "vfio-pci")), EPERM);
+    EXPECT_EQ(slurp(foreign), "(null)\n");
+    EXPECT_EQ(kernel_.writes(), 4);
+}
+
+// --- capture_driver_state -------------------------------------------------
+
+TEST_F(SimKernelTest, CaptureReadsEveryDeviceAndGroupNode) {
+    const DriverState s = capture_driver_state(root_.path());
+    ASSERT_EQ(s.devices.size(), 8U);
+    EXPECT_EQ(s.devices.at(addr(kGpu)).driver, "nouveau");
+    EXPECT_EQ(s.devices.at(addr(kGpu)).override, std::nullopt);
+    EXPECT_EQ(s.devices.at(addr(kUsb)).driver, std::nullopt);
+    EXPECT_EQ(s.devices.at(addr(kSound)).driver, std::nullopt);
+    EXPECT_EQ(s.devices.at(addr(kSound)).override, "vfio-pci");
+    EXPECT_EQ(s.devices.at(addr(kVfioNic)).driver, "vfio-pci");
+    EXPECT_EQ(s.vfio_groups, (std::set<int>{9}));
+    EXPECT_EQ(s.diff(s), "");
+    EXPECT_THROW(capture_driver_state(root_.path() / "missing"), std::runtime_error);
+}
+
+TEST_F(SimKernelTest, DiffNamesEachChangeDeviceByDevice) {
+    const DriverState before = capture_driver_state(root_.path());
+    detach(kernel_, kGpu);
+    ASSERT_TRUE(set_override(kernel_, kAudio, "vfio-pci").ok());
+    const DriverState after = capture_driver_state(root_.path());
+    EXPECT_NE(before, after);
+    EXPECT_EQ(before.diff(after),
+              "0000:01:00.0: driver nouveau -> vfio-pci\n"
+              "0000:01:00.0: driver_override (null) -> vfio-pci\n"
+              "0000:01:00.1: driver_override (null) -> vfio-pci\n"
+              "/dev/vfio/1: absent -> present\n");
+    EXPECT_EQ(after.diff(before),
+              "0000:01:00.0: driver vfio-pci -> nouveau\n"
+              "0000:01:00.0: driver_override vfio-pci -> (null)\n"
+              "0000:01:00.1: driver_override vfio-pci -> (null)\n"
+              "/dev/vfio/1: present -> absent\n");
+
+    DriverState fewer = after;
+    fewer.devices.erase(addr(kUsb));
+    EXPECT_EQ(after.diff(fewer), "0000:00:14.0: present -> absent\n");
+    EXPECT_EQ(fewer.diff(after), "0000:00:14.0: absent -> present\n");
+}
+
+// A whole round trip: every endpoint of group 1 to vfio-pci and back leaves the
+// host exactly as before, device by device.
+TEST_F(SimKernelTest, WholeGroupRoundTripRestoresEverything) {
+    const DriverState before = capture_driver_state(root_.path());
+    detach(kernel_, kGpu);
+    detach(kernel_, kAudio);
+    const DriverState detached = capture_driver_state(root_.path());
+    EXPECT_EQ(detached.devices.at(addr(kGpu)).driver, "vfio-pci");
+    EXPECT_EQ(detached.devices.at(addr(kAudio)).driver, "vfio-pci");
+    EXPECT_EQ(detached.devices.at(addr(kBridge)).driver, "pcieport");
+    EXPECT_EQ(detached.vfio_groups, (std::set<int>{1, 9}));
+    reattach(kernel_, kAudio);
+    reattach(kernel_, kGpu);
+    EXPECT_EQ(capture_driver_state(root_.path()), before) << before.diff(capture_driver_state(root_.path()));
+    EXPECT_EQ(kernel_.writes(), 12);
+}
+
+}  // namespace
