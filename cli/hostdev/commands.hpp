@@ -8,5 +8,9 @@ namespace hostdev::cli {
 
 void add_groups_command(CLI::App& app, int& exit_code);
 void add_snapshot_command(CLI::App& app, int& exit_code);
+void add_detach_command(CLI::App& app, int& exit_code);
+void add_reattach_command(CLI::App& app, int& exit_code);
+void add_status_command(CLI::App& app, int& exit_code);
+void add_recover_command(CLI::App& app, int& exit_code);
 
 }  // namespace hostdev::cli

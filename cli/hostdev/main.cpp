@@ -6,13 +6,18 @@
 
 int main(int argc, char** argv) {
     CLI::App app{"hostdev: PCI passthrough (VFIO) host manager.\n"
-                 "Lists IOMMU groups and captures host topology for checking libvirt domains.",
+                 "Lists IOMMU groups, captures host topology for checking libvirt domains, and moves whole\n"
+                 "IOMMU groups between host drivers and vfio-pci as a transaction.",
                  "hostdev"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("hostdev ") + HOSTDEV_VERSION);
     int exit_code = hostdev::cli::kExitOk;
     hostdev::cli::add_groups_command(app, exit_code);
     hostdev::cli::add_snapshot_command(app, exit_code);
+    hostdev::cli::add_detach_command(app, exit_code);
+    hostdev::cli::add_reattach_command(app, exit_code);
+    hostdev::cli::add_status_command(app, exit_code);
+    hostdev::cli::add_recover_command(app, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,0 +1,64 @@
+#include "binder_cli.hpp"
+
+#include "hostdev/domain.hpp"
+#include "hostdev/fileio.hpp"
+
+namespace hostdev::cli {
+
+void add_binder_options(CLI::App& cmd, BinderArgs& args) {
+    cmd.add_option("--root", args.root, "Host root directory (default: root= in hostdev.conf, else /)")
+        ->type_name("DIR")
+        ->check(CLI::ExistingDirectory);
+    cmd.add_option("--journal-dir", args.journal_dir, "Where journals live (default: ROOT/run/hostdev)")->type_name("DIR");
+}
+
+void add_target_options(CLI::App& cmd, BinderArgs& args) {
+    auto* addrs = cmd.add_option("ADDR", args.addresses, "PCI addresses (DDDD:BB:SS.F or BB:SS.F)");
+    auto* dom = cmd.add_option("--domain", args.domain_file, "A libvirt domain definition: its PCI hostdevs, owned by its UUID")
+                    ->type_name("FILE")
+                    ->check(CLI::ExistingFile);
+    addrs->excludes(dom);
+}
+
+Result<Target> resolve_target(const BinderArgs& args) {
+    Target t{Owner::manual(), {}};
+    if (args.domain_file) {
+        auto text = fileio::read_file(*args.domain_file, kMaxDomainXmlBytes + 1);
+        if (!text) return text.error();
+        auto d = parse_domain_xml(*text, args.domain_file->string());
+        if (!d) return d.error();
+        auto owner = Owner::domain(d->uuid, d->name);
+        if (!owner) return make_error(args.domain_file->string() + ": the domain has no valid <uuid>, which names its journal");
+        t.owner = *owner;
+        for (const auto& h : d->pci_hostdevs) t.devices.push_back(h.source);
+        return t;
+    }
+    if (args.addresses.empty()) return make_error("name devices (ADDR...) or a domain (--domain FILE)");
+    for (const auto& s : args.addresses) {
+        auto a = PciAddress::parse(s);
+        if (!a) return a.error();
+        t.devices.push_back(*a);
+    }
+    return t;
+}
+
+Result<Config> effective_config(const BinderArgs& args) {
+    auto c = load_config();
+    if (!c) return c.error();
+    if (args.root) {
+        c->root = *args.root;
+        if (!args.journal_dir) c->journal_dir.reset();
+    }
+    if (args.journal_dir) c->journal_dir = *args.journal_dir;
+    return c;
+}
+
+BinderOptions binder_options(const Config& config) {
+    BinderOptions o;
+    if (config.journal_dir) o.journal_dir = *config.journal_dir;
+    o.wait_timeout = config.wait_timeout;
+    o.lock_timeout = config.lock_timeout;
+    return o;
+}
+
+}  // namespace hostdev::cli

@@ -1,0 +1,38 @@
+// Shared pieces of detach, reattach, status and recover: the target devices
+// (addresses or a domain file), and the binder from the configuration.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hostdev/binder.hpp"
+#include "hostdev/config.hpp"
+
+namespace hostdev::cli {
+
+struct BinderArgs {
+    std::vector<std::string> addresses;
+    std::optional<std::filesystem::path> domain_file;
+    std::optional<std::filesystem::path> root;
+    std::optional<std::filesystem::path> journal_dir;
+};
+
+// --root and --journal-dir on a command (both override the configuration file).
+void add_binder_options(CLI::App& cmd, BinderArgs& args);
+// ADDR... | --domain FILE
+void add_target_options(CLI::App& cmd, BinderArgs& args);
+
+struct Target {
+    Owner owner;
+    std::vector<PciAddress> devices;
+};
+// The owner and devices named on the command line; error text on failure.
+Result<Target> resolve_target(const BinderArgs& args);
+// Configuration with the command line's overrides applied.
+Result<Config> effective_config(const BinderArgs& args);
+BinderOptions binder_options(const Config& config);
+
+}  // namespace hostdev::cli

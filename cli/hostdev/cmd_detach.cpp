@@ -1,0 +1,62 @@
+// hostdev detach: move whole IOMMU groups to vfio-pci, as a transaction.
+#include <memory>
+
+#include "binder_cli.hpp"
+#include "commands.hpp"
+#include "output.hpp"
+
+namespace hostdev::cli {
+
+void add_detach_command(CLI::App& app, int& exit_code) {
+    struct Options {
+        BinderArgs args;
+        bool dry_run = false;
+    };
+    auto opt = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand(
+        "detach", "Move the whole IOMMU groups of devices to vfio-pci (bridges and unbound platform functions "
+                  "stay); refuses when a group member is needed by the host");
+    add_target_options(*cmd, opt->args);
+    add_binder_options(*cmd, opt->args);
+    cmd->add_flag("--dry-run", opt->dry_run, "Print each planned write as `write PATH VALUE` and change nothing");
+    cmd->footer("Exit codes: 0 done, 1 failed (rolled back), 2 refused (blocked), 64 usage.");
+    cmd->callback([opt, &exit_code] {
+        auto target = resolve_target(opt->args);
+        auto config = effective_config(opt->args);
+        if (!target || !config) {
+            print_error(!target ? target.error().describe() : config.error().describe());
+            exit_code = kExitUsage;
+            return;
+        }
+        FsRoot root(config->root);
+        SysfsKernelIo io(root);
+        Binder binder(root, io, binder_options(*config));
+        if (opt->dry_run) {
+            auto plan = binder.plan_detach(target->devices);
+            if (!plan) {
+                print_error(plan.error().describe());
+                exit_code = 2;
+                return;
+            }
+            std::string out;
+            for (const auto& w : *plan)
+                out += w.step == 0 ? "modprobe " + w.value + "\n" : "write " + root.live_path(w.path) + " " + w.value + "\n";
+            exit_code = emit(out, std::nullopt) ? kExitOk : kExitFailure;
+            return;
+        }
+        auto r = binder.detach(target->owner, target->devices);
+        if (!r) {
+            print_error(r.error().describe());
+            exit_code = r.error().kind == Error::Kind::Refused ? 2 : kExitFailure;
+            return;
+        }
+        for (const auto& w : r->warnings) print_warning(w);
+        std::string out;
+        for (const auto& d : r->devices)
+            out += d.device.str() + ": " + d.from.value_or("no driver") + " -> " + d.to.value_or("no driver") +
+                   (d.note.empty() ? "" : " (" + d.note + ")") + "\n";
+        exit_code = emit(out, std::nullopt) ? kExitOk : kExitFailure;
+    });
+}
+
+}  // namespace hostdev::cli
