@@ -43,7 +43,27 @@ Result<std::string> read_file_at(int dirfd, const char* name, const std::filesys
                                  std::size_t max_bytes) {
     int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return make_error("cannot open", (shown / name).string(), errno);
-    return read_fd(fd, shown / name, max_bytes);
+    // A sysfs attribute comes whole in one read (up to a page): a short read
+    // is its end, which saves the second read that would return 0.
+    char buf[4096];
+    const std::size_t want = std::min(sizeof buf, max_bytes);
+    ssize_t n;
+    do {
+        n = ::read(fd, buf, want);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        int e = errno;
+        ::close(fd);
+        return make_error("cannot read", (shown / name).string(), e);
+    }
+    std::string out(buf, static_cast<std::size_t>(n));
+    if (static_cast<std::size_t>(n) == want && want < max_bytes) {
+        auto rest = read_fd(fd, shown / name, max_bytes - want);
+        if (!rest) return rest.error();
+        return out + *rest;
+    }
+    ::close(fd);
+    return out;
 }
 
 Result<std::string> read_link(const std::filesystem::path& path) {

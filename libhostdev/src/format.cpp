@@ -93,22 +93,73 @@ std::string format_groups_text(const Host& host) {
     return out;
 }
 
-std::string format_groups_json(const Host& host) {
-    ordered_json j;
-    ordered_json groups = ordered_json::array();
-    for (const auto& [n, g] : host.groups) {
-        ordered_json devices = ordered_json::array();
-        for (const auto& a : g.members)
-            if (const PciDevice* d = host.find(a)) devices.push_back(json_model::device(*d));
-        groups.push_back({{"group", n}, {"type", g.type}, {"devices", std::move(devices)}});
+namespace {
+
+// Appends `j` as dump(2) would print it nested `depth` levels deep: every line
+// after the first indented by 2*depth more spaces.
+void append_nested(std::string& out, const ordered_json& j, int depth) {
+    const std::string text = j.dump(2);
+    const std::string pad(static_cast<std::size_t>(2 * depth), ' ');
+    std::size_t start = 0;
+    while (true) {
+        std::size_t nl = text.find('\n', start);
+        out.append(text, start, nl == std::string::npos ? std::string::npos : nl - start + 1);
+        if (nl == std::string::npos) break;
+        out += pad;
+        start = nl + 1;
     }
-    j["groups"] = std::move(groups);
-    ordered_json ungrouped = ordered_json::array();
-    for (const PciDevice* d : host.ungrouped()) ungrouped.push_back(json_model::device(*d));
-    j["ungrouped"] = std::move(ungrouped);
-    j["iommu"] = {{"present", host.iommu_present}, {"units", host.iommu_units}};
-    j["warnings"] = host.warnings;
-    return j.dump(2) + "\n";
+}
+
+// A list of devices at `depth`, one JSON object at a time, so a host of
+// thousands of functions never becomes one document in memory.
+template <class It, class Get>
+void append_devices(std::string& out, It begin, It end, int depth, Get get) {
+    const std::string pad(static_cast<std::size_t>(2 * depth), ' ');
+    if (begin == end) {
+        out += "[]";
+        return;
+    }
+    out += "[\n";
+    for (It it = begin; it != end; ++it) {
+        if (it != begin) out += ",\n";
+        out += pad + "  ";
+        append_nested(out, json_model::device(get(*it)), depth + 1);
+    }
+    out += "\n" + pad + "]";
+}
+
+}  // namespace
+
+std::string format_groups_json(const Host& host) {
+    // The same bytes as one ordered_json document dumped with indent 2, built
+    // a device at a time.
+    std::string out = "{\n  \"groups\": ";
+    if (host.groups.empty()) out += "[]";
+    else {
+        out += "[\n";
+        bool first = true;
+        for (const auto& [n, g] : host.groups) {
+            if (!first) out += ",\n";
+            first = false;
+            out += "    {\n      \"group\": " + std::to_string(n) + ",\n      \"devices\": ";
+            std::vector<const PciDevice*> members;
+            for (const auto& a : g.members)
+                if (const PciDevice* d = host.find(a)) members.push_back(d);
+            append_devices(out, members.begin(), members.end(), 3, [](const PciDevice* d) -> const PciDevice& { return *d; });
+            out += "\n    }";
+        }
+        out += "\n  ]";
+    }
+    out += ",\n  \"ungrouped\": ";
+    auto ungrouped = host.ungrouped();
+    append_devices(out, ungrouped.begin(), ungrouped.end(), 1, [](const PciDevice* d) -> const PciDevice& { return *d; });
+    ordered_json tail;
+    tail["iommu"] = {{"present", host.iommu_present}, {"units", host.iommu_units}};
+    tail["warnings"] = host.warnings;
+    std::string rest = tail.dump(2);  // "{\n  \"iommu\": ...\n}"
+    out += ",\n" + rest.substr(2);
+    out += "\n";
+    return out;
 }
 
 std::string format_groups_dot(const Host& host) {

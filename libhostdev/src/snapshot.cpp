@@ -15,7 +15,7 @@ std::string write_snapshot(const Host& host) {
     j["iommu"] = {{"present", host.iommu_present}, {"units", host.iommu_units}};
     j["kernel"] = {{"cmdline", host.kernel_cmdline}, {"cpu_vendor", host.cpu_vendor}};
     ordered_json groups = ordered_json::array();
-    for (const auto& [n, g] : host.groups) groups.push_back({{"group", n}, {"type", g.type}});
+    for (const auto& [n, g] : host.groups) groups.push_back({{"group", n}});
     j["groups"] = groups;
     ordered_json devices = ordered_json::array();
     for (const auto& d : host.devices) devices.push_back(json_model::device(d));
@@ -51,7 +51,6 @@ Result<Host> parse_snapshot(std::string_view text, std::string_view source) {
         for (const auto& g : j.value("groups", json::array())) {
             int n = g.at("group").get<int>();
             host.groups[n].number = n;
-            host.groups[n].type = g.value("type", std::string());
         }
     } catch (const json::exception& e) {
         return make_error(src + ": malformed snapshot: " + e.what());

@@ -217,10 +217,7 @@ private:
             for (const auto& name : *names) {
                 auto n = parse::iommu_group_link(name);
                 if (!n) continue;
-                IommuGroup& g = host_.groups[*n];
-                g.number = *n;
-                if (auto type = fileio::read_file(root_.iommu_groups() / name / "type", 64))
-                    g.type = std::string(parse::trim(*type));
+                host_.groups[*n].number = *n;
                 if (with_members.count(*n)) continue;
                 // No device links to this group: take the group's own member list.
                 if (auto members = fileio::list_dir(root_.iommu_groups() / name / "devices")) {

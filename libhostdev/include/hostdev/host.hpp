@@ -73,7 +73,6 @@ struct PciDevice {
 
 struct IommuGroup {
     int number = 0;
-    std::string type;                 // "DMA", "DMA-FQ", "identity", ... (may be empty)
     std::vector<PciAddress> members;  // sorted
 };
 
@@ -90,7 +89,7 @@ struct Host {
     [[nodiscard]] const IommuGroup* group_of(const PciAddress& address) const;
     [[nodiscard]] std::vector<const PciDevice*> ungrouped() const;
     // Sorts devices and group members and fills groups from the devices'
-    // iommu_group numbers (keeping group types already present).
+    // iommu_group numbers (keeping groups that have no member).
     void normalize();
 };
 
