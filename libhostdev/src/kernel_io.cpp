@@ -12,7 +12,9 @@ extern char** environ;
 namespace hostdev {
 
 Status SysfsKernelIo::write(const std::filesystem::path& path, std::string_view value) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    // O_TRUNC changes nothing on sysfs; on a copied tree it keeps a shorter
+    // value from leaving the tail of a longer one behind.
+    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0) return make_error("cannot open for writing", root_.live_path(path), errno);
     // sysfs takes one write per value; a short write is an error.
     ssize_t n;

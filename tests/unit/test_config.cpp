@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 
@@ -216,4 +217,19 @@ TEST(Config, LoadUnreadableIsAnErrorNotTheDefaults) {
     ASSERT_FALSE(c.ok());
     EXPECT_EQ(c.error().err, EISDIR);
     EXPECT_EQ(c.error().path, dir.path().string());
+}
+
+TEST(Config, TheExampleFileParsesToTheDefaults) {
+    const fs::path file = fs::path(HOSTDEV_SOURCE_DIR) / "examples/hook/hostdev.conf";
+    std::ifstream in(file);
+    ASSERT_TRUE(in) << file;
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto c = parse_config(text, file.string());
+    ASSERT_TRUE(c.ok()) << c.error().describe();
+    const Config defaults;
+    EXPECT_EQ(c->root, defaults.root);
+    EXPECT_EQ(c->journal_dir, defaults.journal_dir);
+    EXPECT_EQ(c->wait_timeout, defaults.wait_timeout);
+    EXPECT_EQ(c->lock_timeout, defaults.lock_timeout);
+    EXPECT_EQ(c->log_file, defaults.log_file);
 }

@@ -1,0 +1,299 @@
+#!/usr/bin/env bash
+# The hook under a real libvirtd (Debian 12, as root, no systemd needed).
+#
+#   tests/libvirtd/run.sh BUILD_DIR SOURCE_DIR
+#
+# Installs what is missing (libvirt-daemon, its QEMU driver, virsh, QEMU;
+# never libvirt-daemon-system), installs the built hook as
+# /etc/libvirt/hooks/qemu.d/50-hostdev with /etc/hostdev/hostdev.conf whose
+# root is a FAKE root (the example Z170 host), so the hook can never move one
+# of this machine's devices, starts virtlogd and libvirtd, and checks:
+#   (a) a TCG domain without hostdevs starts and stops, the hook being called
+#       at prepare, start, started, stopped and release and exiting 0 each time;
+#   (b) a domain whose hostdev's group is blocked on the fake root (00:1f.3,
+#       sharing group 10 with lpc_ich) is refused at start, virsh's error
+#       carrying the hook's reason; the fake root's drivers and this machine's
+#       devices are unchanged;
+#   (c) every virsh call is bounded by `timeout`, so nothing blocks.
+# Everything installed or changed is undone at exit (daemons stopped by PID,
+# hook, configuration and domains removed, qemu.conf restored); installed
+# packages stay. Prints "N passed, N failed"; exit 0 only when all passed.
+set -uo pipefail
+export LC_ALL=C
+
+BUILD=${1:?usage: run.sh BUILD_DIR SOURCE_DIR}
+SRC=${2:?usage: run.sh BUILD_DIR SOURCE_DIR}
+BUILD=$(cd "$BUILD" && pwd)
+SRC=$(cd "$SRC" && pwd)
+HOOK=$BUILD/hooks/hostdev-hook
+HOSTDEV=$BUILD/cli/hostdev
+FAKEROOT=$BUILD/tests/support/hostdev-fakeroot
+URI=qemu:///system
+VIRSH_TIMEOUT=60  # seconds; a cold libvirtd probes QEMU for ~10 s
+
+HOOK_DIR=/etc/libvirt/hooks/qemu.d
+HOOK_FILE=$HOOK_DIR/50-hostdev
+CONF_DIR=/etc/hostdev
+CONF_FILE=$CONF_DIR/hostdev.conf
+QEMU_CONF=/etc/libvirt/qemu.conf
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+not_ok() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+die() { echo "run.sh: $*" >&2; echo; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+step() { echo "== $*"; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages and starts libvirtd)"
+for tool in "$HOOK" "$HOSTDEV" "$FAKEROOT"; do
+  [ -x "$tool" ] || die "$tool is missing: build the tree first"
+done
+for d in libvirtd virtqemud virtlogd; do
+  if pgrep -x "$d" >/dev/null; then
+    die "$d is already running on this machine; this test starts its own daemons: stop it first"
+  fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hostdev-libvirtd-XXXXXX")
+chmod 755 "$WORK"
+SUFFIX=$$
+PLAIN=hostdev-test-plain-$SUFFIX
+BLOCKED=hostdev-test-blocked-$SUFFIX
+created_dirs=()   # directories this run created, removed at exit when empty
+backups=()        # "ORIGINAL BACKUP" pairs, restored at exit
+installed=()      # files this run created, removed at exit
+log_dir_created=no
+
+vsh() {  # vsh ARGS...: virsh on the system URI, bounded in time
+  timeout --kill-after=5 "$VIRSH_TIMEOUT" virsh -q -c "$URI" "$@"
+}
+
+pid_of() { [ -s "$1" ] && cat "$1"; }
+stop_daemon() {  # stop_daemon PIDFILE NAME
+  local pid
+  pid=$(pid_of "$1") || return 0
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  echo "run.sh: $2 ($pid) did not stop in 10 s; killing it" >&2
+  kill -KILL "$pid" 2>/dev/null
+  sleep 0.5
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [ -s "$WORK/libvirtd.pid" ] && kill -0 "$(cat "$WORK/libvirtd.pid")" 2>/dev/null; then
+    for d in "$PLAIN" "$BLOCKED"; do
+      vsh domstate "$d" >/dev/null 2>&1 || continue
+      vsh destroy "$d" >/dev/null 2>&1
+      vsh undefine "$d" >/dev/null 2>&1
+    done
+  fi
+  stop_daemon "$WORK/libvirtd.pid" libvirtd
+  stop_daemon "$WORK/virtlogd.pid" virtlogd
+  # Definitions left behind by a daemon that died before undefine.
+  rm -f "/etc/libvirt/qemu/$PLAIN.xml" "/etc/libvirt/qemu/$BLOCKED.xml"
+  rm -f "/var/log/libvirt/qemu/$PLAIN.log" "/var/log/libvirt/qemu/$BLOCKED.log"
+  [ "$log_dir_created" = yes ] && rm -rf /var/log/libvirt
+  local f pair
+  for f in "${installed[@]}"; do rm -f "$f"; done
+  for pair in "${backups[@]}"; do
+    cp -p "${pair#* }" "${pair%% *}"
+  done
+  local i
+  for ((i = ${#created_dirs[@]} - 1; i >= 0; i--)); do rmdir "${created_dirs[i]}" 2>/dev/null; done
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# make_dir DIR: mkdir -p, remembering what it created.
+make_dir() {
+  local d=$1 missing=()
+  while [ ! -d "$d" ]; do missing=("$d" "${missing[@]}"); d=$(dirname "$d"); done
+  for d in "${missing[@]}"; do mkdir -m 755 "$d" || die "cannot create $d"; created_dirs+=("$d"); done
+}
+# install_file SOURCE DEST MODE: puts SOURCE at DEST, backing up what was there.
+install_file() {
+  make_dir "$(dirname "$2")"
+  if [ -e "$2" ]; then
+    local backup
+    backup="$WORK/backup.$(echo "$2" | tr / _)"
+    cp -p "$2" "$backup" || die "cannot back up $2"
+    backups+=("$2 $backup")
+  else
+    installed+=("$2")
+  fi
+  install -m "$3" "$1" "$2" || die "cannot install $2"
+}
+
+step "packages"
+need=()
+for p in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends "${need[@]}" >"$WORK/apt.log" 2>&1; then
+    apt-get update -q >>"$WORK/apt.log" 2>&1
+    apt-get install -y -q --no-install-recommends "${need[@]}" >>"$WORK/apt.log" 2>&1 \
+      || { tail -20 "$WORK/apt.log" >&2; die "cannot install ${need[*]}"; }
+  fi
+fi
+for tool in libvirtd virtlogd virsh qemu-system-x86_64; do
+  command -v "$tool" >/dev/null || die "$tool not found after installing the packages"
+done
+if dpkg-query -W -f='${Status}' libvirt-daemon-system 2>/dev/null | grep -q 'install ok installed'; then
+  echo "note: libvirt-daemon-system is installed (not by this test)"
+fi
+
+# libvirtd resolves its compiled-in user and group before reading qemu.conf.
+getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu || die "cannot create group libvirt-qemu"
+getent passwd libvirt-qemu >/dev/null \
+  || useradd --system -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu \
+  || die "cannot create user libvirt-qemu"
+
+step "fake root, hook and configuration"
+"$FAKEROOT" "$SRC/examples/hosts/src/z170-gtx970.spec" "$WORK/root" >/dev/null || die "cannot build the fake root"
+cat >"$WORK/hostdev.conf" <<EOF
+# Written by hostdev's libvirtd test; removed when it ends.
+root = $WORK/root
+log_file = $WORK/hook.log
+wait_timeout_ms = 2000
+lock_timeout_ms = 5000
+EOF
+# user and group root: otherwise libvirt re-probes QEMU on every call here.
+printf 'user = "root"\ngroup = "root"\n' >"$WORK/qemu.conf"
+install_file "$WORK/qemu.conf" "$QEMU_CONF" 600
+install_file "$WORK/hostdev.conf" "$CONF_FILE" 644
+install_file "$HOOK" "$HOOK_FILE" 755   # before libvirtd starts: hooks are found at start
+
+"$HOSTDEV" groups --root "$WORK/root" --format json >"$WORK/fake.before" 2>/dev/null || die "hostdev groups fails on the fake root"
+"$HOSTDEV" groups --format json >"$WORK/host.before" 2>/dev/null || die "hostdev groups fails on this machine"
+
+step "daemons"
+# Without libvirt-daemon-system nothing creates the log directory. When this
+# run creates it, it holds only what these daemons write and goes at exit.
+if [ ! -d /var/log/libvirt ]; then
+  mkdir -m 700 /var/log/libvirt || die "cannot create /var/log/libvirt"
+  log_dir_created=yes
+fi
+virtlogd -d -p "$WORK/virtlogd.pid" || die "virtlogd did not start"
+libvirtd -d -p "$WORK/libvirtd.pid" || die "libvirtd did not start"
+up=no
+for _ in $(seq 120); do
+  if timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1; then up=yes; break; fi
+  sleep 0.5
+done
+[ "$up" = yes ] || die "libvirtd does not answer on $URI after 60 s"
+ok "libvirtd answers on $URI"
+
+# (a) A domain without hostdevs: started and destroyed, the hook at every step.
+step "(a) $PLAIN: no hostdev"
+cat >"$WORK/plain.xml" <<EOF
+<domain type='qemu'>
+  <name>$PLAIN</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOF
+if vsh define "$WORK/plain.xml" >"$WORK/out" 2>&1; then ok "define $PLAIN"; else not_ok "define $PLAIN: $(cat "$WORK/out")"; fi
+start=$(date +%s)
+if vsh start "$PLAIN" >"$WORK/out" 2>&1; then ok "start $PLAIN"; else not_ok "start $PLAIN: $(cat "$WORK/out")"; fi
+state=$(vsh domstate "$PLAIN" 2>&1)
+if [ "$state" = running ]; then ok "$PLAIN is running"; else not_ok "$PLAIN state: $state"; fi
+if vsh destroy "$PLAIN" >"$WORK/out" 2>&1; then ok "destroy $PLAIN"; else not_ok "destroy $PLAIN: $(cat "$WORK/out")"; fi
+echo "start and destroy took $(($(date +%s) - start)) s"
+# release runs after destroy returns: give it a moment to be logged.
+for _ in $(seq 50); do grep -q " $PLAIN release end " "$WORK/hook.log" 2>/dev/null && break; sleep 0.1; done
+for s in "prepare begin" "start begin" "started begin" "stopped end" "release end"; do
+  if grep -Eq "^[^ ]+ $PLAIN $s 0\$" "$WORK/hook.log" 2>/dev/null; then
+    ok "hook called at '$s' for $PLAIN, exit 0"
+  else
+    not_ok "no '$PLAIN $s 0' in the hook log"
+  fi
+done
+if grep -E " $PLAIN " "$WORK/hook.log" 2>/dev/null | grep -Evq ' 0$'; then
+  not_ok "a hook call for $PLAIN exited non-zero: $(grep " $PLAIN " "$WORK/hook.log" | grep -v ' 0$')"
+else
+  ok "every hook call for $PLAIN exited 0"
+fi
+if vsh undefine "$PLAIN" >"$WORK/out" 2>&1; then ok "undefine $PLAIN"; else not_ok "undefine $PLAIN: $(cat "$WORK/out")"; fi
+
+# (b) A hostdev whose group is blocked on the fake root: refused at prepare.
+# managed='no': libvirt itself would never touch the device (which this
+# machine does not have anyway).
+step "(b) $BLOCKED: hostdev 00:1f.3, group blocked by lpc_ich"
+cat >"$WORK/blocked.xml" <<EOF
+<domain type='qemu'>
+  <name>$BLOCKED</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <memballoon model='none'/>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x0000' bus='0x00' slot='0x1f' function='0x3'/></source>
+    </hostdev>
+  </devices>
+</domain>
+EOF
+if vsh define "$WORK/blocked.xml" >"$WORK/out" 2>&1; then ok "define $BLOCKED"; else not_ok "define $BLOCKED: $(cat "$WORK/out")"; fi
+vsh start "$BLOCKED" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; then ok "start $BLOCKED refused (exit $rc)"; else not_ok "start $BLOCKED: exit $rc"; fi
+echo "virsh: $(tr '\n' ' ' <"$WORK/err")"
+if grep -q "hostdev: $BLOCKED: " "$WORK/err" && grep -q 'lpc_ich' "$WORK/err"; then
+  ok "virsh's error carries the hook's reason"
+else
+  not_ok "virsh's error lacks the hook's reason: $(cat "$WORK/err")"
+fi
+if grep -Eq "^[^ ]+ $BLOCKED prepare begin 1\$" "$WORK/hook.log" 2>/dev/null; then
+  ok "hook refused at prepare (exit 1)"
+else
+  not_ok "no '$BLOCKED prepare begin 1' in the hook log"
+fi
+if grep -Eq "^[^ ]+ $BLOCKED start begin " "$WORK/hook.log" 2>/dev/null; then
+  not_ok "libvirt went on to 'start' after the refusal"
+else
+  ok "libvirt stopped at prepare"
+fi
+# A failed start still runs stopped and release: nothing to return, exit 0.
+for s in "stopped end" "release end"; do
+  for _ in $(seq 50); do grep -q " $BLOCKED $s " "$WORK/hook.log" 2>/dev/null && break; sleep 0.1; done
+  if grep -Eq "^[^ ]+ $BLOCKED $s 0\$" "$WORK/hook.log" 2>/dev/null; then
+    ok "hook called at '$s' after the refusal, exit 0"
+  else
+    not_ok "no '$BLOCKED $s 0' in the hook log"
+  fi
+done
+state=$(vsh domstate "$BLOCKED" 2>&1)
+if [ "$state" = "shut off" ]; then ok "$BLOCKED is shut off"; else not_ok "$BLOCKED state: $state"; fi
+"$HOSTDEV" groups --root "$WORK/root" --format json >"$WORK/fake.after" 2>/dev/null
+if cmp -s "$WORK/fake.before" "$WORK/fake.after"; then ok "fake root's drivers unchanged"; else not_ok "fake root changed: $(diff "$WORK/fake.before" "$WORK/fake.after" | head -5)"; fi
+if find "$WORK/root" -name '*.json' | grep -q .; then not_ok "a journal was left: $(find "$WORK/root" -name '*.json')"; else ok "no journal left"; fi
+if vsh undefine "$BLOCKED" >"$WORK/out" 2>&1; then ok "undefine $BLOCKED"; else not_ok "undefine $BLOCKED: $(cat "$WORK/out")"; fi
+
+# This machine's devices: exactly as before.
+"$HOSTDEV" groups --format json >"$WORK/host.after" 2>/dev/null
+if cmp -s "$WORK/host.before" "$WORK/host.after"; then ok "this machine's devices unchanged"; else not_ok "this machine changed: $(diff "$WORK/host.before" "$WORK/host.after" | head -5)"; fi
+
+# (c) The daemon still answers at once: no hook left anything blocked.
+if timeout 10 virsh -q -c "$URI" list --all >"$WORK/out" 2>&1; then ok "libvirtd still answers"; else not_ok "libvirtd does not answer: $(cat "$WORK/out")"; fi
+if pgrep -f "$HOOK_FILE" >/dev/null; then not_ok "a hook process is still running"; else ok "no hook process left"; fi
+
+echo "hook log:"
+sed 's/^/  /' "$WORK/hook.log" 2>/dev/null
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
