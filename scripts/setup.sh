@@ -16,7 +16,7 @@ packages=(
   build-essential cmake pkg-config
   libvirt-dev libxml2-dev libpugixml-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  pci.ids pciutils libvirt0 libvirt-clients libxml2-utils
+  pci.ids pciutils libvirt0 libvirt-clients libxml2-utils jq
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdlib>
 #include <set>
+#include <thread>
 #include <unordered_map>
 
 #include "hostdev/fileio.hpp"
@@ -48,7 +49,7 @@ std::optional<PciAddress> pci_ancestor(const fs::path& p) {
 
 class Reader {
 public:
-    Reader(const FsRoot& root, Host& host) : root_(root), host_(host) {}
+    Reader(const FsRoot& root, Host& host, unsigned threads) : root_(root), host_(host), threads_(threads) {}
 
     Status read() {
         auto names = fileio::list_dir(root_.pci_devices());
@@ -57,8 +58,7 @@ public:
             e.message = "no PCI devices directory (is this a Linux root with /sys mounted?)";
             return e;
         }
-        host_.devices.reserve(names->size());
-        for (const auto& name : *names) read_device(name);
+        read_devices(*names);
         std::sort(host_.devices.begin(), host_.devices.end(),
                   [](const PciDevice& a, const PciDevice& b) { return a.address < b.address; });
         link_virtfns();
@@ -74,14 +74,50 @@ public:
 private:
     void problem(PciDevice& d, const Error& e) { d.problems.push_back(e.describe()); }
 
-    void read_device(const std::string& name) {
+    // What one reader thread produces.
+    struct Batch {
+        std::vector<PciDevice> devices;
+        std::vector<std::string> warnings;
+        bool lists_reset_methods = false;
+    };
+
+    // Reading is system calls on thousands of small files: a large host is
+    // read by a few threads, each on its own slice of the devices.
+    void read_devices(const std::vector<std::string>& names) {
+        constexpr std::size_t kThreadedFrom = 256;
+        std::size_t threads = threads_ != 0 ? threads_
+                                            : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 4);
+        if (names.size() < kThreadedFrom) threads = 1;
+        std::vector<Batch> batches(threads);
+        auto work = [&](std::size_t t) {
+            const std::size_t begin = names.size() * t / threads, end = names.size() * (t + 1) / threads;
+            batches[t].devices.reserve(end - begin);
+            for (std::size_t i = begin; i < end; ++i) read_device(names[i], batches[t]);
+        };
+        if (threads == 1) {
+            work(0);
+        } else {
+            std::vector<std::thread> pool;
+            for (std::size_t t = 1; t < threads; ++t) pool.emplace_back(work, t);
+            work(0);
+            for (auto& th : pool) th.join();
+        }
+        host_.devices.reserve(names.size());
+        for (auto& b : batches) {
+            for (auto& d : b.devices) host_.devices.push_back(std::move(d));
+            for (auto& w : b.warnings) host_.warnings.push_back(std::move(w));
+            kernel_lists_reset_methods_ = kernel_lists_reset_methods_ || b.lists_reset_methods;
+        }
+    }
+
+    void read_device(const std::string& name, Batch& out) {
         auto addr = PciAddress::parse(name);
         if (!addr) {
-            host_.warnings.push_back("ignoring " + root_.live_path(root_.pci_device(name)) + ": " +
-                                     addr.error().message);
+            out.warnings.push_back("ignoring " + root_.live_path(root_.pci_device(name)) + ": " +
+                                   addr.error().message);
             return;
         }
-        PciDevice& d = host_.devices.emplace_back();
+        PciDevice& d = out.devices.emplace_back();
         d.address = *addr;
         const fs::path link = root_.pci_device(name);
 
@@ -114,11 +150,10 @@ private:
             return *v;
         };
 
-        // Identity as the kernel reports it (it may differ from config space
-        // after quirks); revision, subsystem and header type from config space.
-        auto vendor = hex_attr("vendor", 0xffff);
-        auto device = hex_attr("device", 0xffff);
-        auto cls = hex_attr("class", 0xffffff);
+        // Config space gives identity, revision, subsystem and header type in
+        // one read. The kernel's own files are read where config space cannot
+        // be trusted: an SR-IOV VF reads vendor/device 0xffff there, and
+        // `class` is what the kernel uses after its quirks.
         std::optional<parse::ConfigHeader> header;
         if (auto cfg = fileio::read_file_at(dfd.fd, "config", shown, 64)) {
             if (auto h = parse::config_header(*cfg)) header = *h;
@@ -126,11 +161,16 @@ private:
         } else {
             problem(d, cfg.error());
         }
-        if (vendor) d.vendor = static_cast<std::uint16_t>(*vendor);
-        else if (header) d.vendor = header->vendor;
-        if (device) d.device = static_cast<std::uint16_t>(*device);
-        else if (header) d.device = header->device;
-        if (cls) d.class_code = *cls;
+        if (!header || header->vendor == 0xffff) {
+            if (auto v = hex_attr("vendor", 0xffff)) d.vendor = static_cast<std::uint16_t>(*v);
+            else if (header) d.vendor = header->vendor;
+            if (auto v = hex_attr("device", 0xffff)) d.device = static_cast<std::uint16_t>(*v);
+            else if (header) d.device = header->device;
+        } else {
+            d.vendor = header->vendor;
+            d.device = header->device;
+        }
+        if (auto cls = hex_attr("class", 0xffffff)) d.class_code = *cls;
         else if (header) d.class_code = header->class_code;
         if (header) {
             d.revision = header->revision;
@@ -167,7 +207,7 @@ private:
 
         if (auto rm = fileio::read_file_at(dfd.fd, "reset_method", shown, 256)) {
             d.reset_methods = parse::word_list(*rm);
-            kernel_lists_reset_methods_ = true;
+            out.lists_reset_methods = true;
         } else if (!is_enoent(rm.error())) {
             problem(d, rm.error());
         }
@@ -333,13 +373,14 @@ private:
     const FsRoot& root_;
     Host& host_;
     bool kernel_lists_reset_methods_ = false;
+    unsigned threads_ = 0;
 };
 
 }  // namespace
 
 Result<Host> read_host(const FsRoot& root, const ReadOptions& options) {
     Host host;
-    Reader reader(root, host);
+    Reader reader(root, host, options.threads);
     if (auto st = reader.read(); !st) return st.error();
     if (options.names == ReadOptions::Names::Resolve) resolve_names(host, options.pci_ids);
     return host;

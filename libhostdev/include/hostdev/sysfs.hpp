@@ -18,6 +18,8 @@ struct ReadOptions {
     // pci.ids to name devices with; nullopt: PciIds::default_path().
     std::optional<std::filesystem::path> pci_ids;
     enum class Names { Resolve, Skip } names = Names::Resolve;
+    // Reader threads for large hosts (256 functions or more); 0: one per CPU, at most 4.
+    unsigned threads = 0;
 };
 
 Result<Host> read_host(const FsRoot& root, const ReadOptions& options = {});
