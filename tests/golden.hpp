@@ -20,6 +20,7 @@ inline bool updating_golden() {
 
 inline std::string read_text_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
+    EXPECT_TRUE(in.good()) << "cannot read " << p;
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();

@@ -2,6 +2,7 @@
 
 #include "hostdev/domain.hpp"
 #include "hostdev/fileio.hpp"
+#include "output.hpp"
 
 namespace hostdev::cli {
 
@@ -51,6 +52,28 @@ Result<Config> effective_config(const BinderArgs& args) {
     }
     if (args.journal_dir) c->journal_dir = *args.journal_dir;
     return c;
+}
+
+Session::Session(Config c) : config(std::move(c)), root(config.root), io(root), binder(root, io, binder_options(config)) {}
+
+std::unique_ptr<Session> open_session(const BinderArgs& args, int& exit_code) {
+    auto config = effective_config(args);
+    if (!config) {
+        print_error(config.error().describe());
+        exit_code = kExitUsage;
+        return nullptr;
+    }
+    return std::make_unique<Session>(std::move(*config));
+}
+
+int print_report(const BindReport& report, const char* nothing) {
+    for (const auto& w : report.warnings) print_warning(w);
+    std::string out;
+    for (const auto& d : report.devices)
+        out += d.device.str() + ": " + d.from.value_or("no driver") + " -> " + d.to.value_or("no driver") +
+               (d.note.empty() ? "" : " (" + d.note + ")") + "\n";
+    if (report.devices.empty()) out = std::string(nothing) + "\n";
+    return emit(out, std::nullopt) ? kExitOk : kExitFailure;
 }
 
 BinderOptions binder_options(const Config& config) {

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,5 +35,20 @@ Result<Target> resolve_target(const BinderArgs& args);
 // Configuration with the command line's overrides applied.
 Result<Config> effective_config(const BinderArgs& args);
 BinderOptions binder_options(const Config& config);
+
+// What a command works with: the configuration, its root, the real kernel
+// I/O and a binder over them (not movable: the binder refers to the I/O).
+struct Session {
+    explicit Session(Config c);
+    Config config;
+    FsRoot root;
+    SysfsKernelIo io;
+    Binder binder;
+};
+// Opens a session, or prints why not and sets exit_code to the usage code.
+std::unique_ptr<Session> open_session(const BinderArgs& args, int& exit_code);
+// Prints the warnings on stderr and one line per device on stdout
+// ("ADDR: FROM -> TO (note)"), or `nothing` when no device moved.
+int print_report(const BindReport& report, const char* nothing);
 
 }  // namespace hostdev::cli

@@ -22,17 +22,15 @@ void add_detach_command(CLI::App& app, int& exit_code) {
     cmd->footer("Exit codes: 0 done, 1 failed (rolled back), 2 refused (blocked), 64 usage.");
     cmd->callback([opt, &exit_code] {
         auto target = resolve_target(opt->args);
-        auto config = effective_config(opt->args);
-        if (!target || !config) {
-            print_error(!target ? target.error().describe() : config.error().describe());
+        if (!target) {
+            print_error(target.error().describe());
             exit_code = kExitUsage;
             return;
         }
-        FsRoot root(config->root);
-        SysfsKernelIo io(root);
-        Binder binder(root, io, binder_options(*config));
+        auto session = open_session(opt->args, exit_code);
+        if (!session) return;
         if (opt->dry_run) {
-            auto plan = binder.plan_detach(target->devices);
+            auto plan = session->binder.plan_detach(target->devices);
             if (!plan) {
                 print_error(plan.error().describe());
                 exit_code = 2;
@@ -40,22 +38,18 @@ void add_detach_command(CLI::App& app, int& exit_code) {
             }
             std::string out;
             for (const auto& w : *plan)
-                out += w.step == 0 ? "modprobe " + w.value + "\n" : "write " + root.live_path(w.path) + " " + w.value + "\n";
+                out += w.step == 0 ? "modprobe " + w.value + "\n"
+                                   : "write " + session->root.live_path(w.path) + " " + w.value + "\n";
             exit_code = emit(out, std::nullopt) ? kExitOk : kExitFailure;
             return;
         }
-        auto r = binder.detach(target->owner, target->devices);
+        auto r = session->binder.detach(target->owner, target->devices);
         if (!r) {
             print_error(r.error().describe());
             exit_code = r.error().kind == Error::Kind::Refused ? 2 : kExitFailure;
             return;
         }
-        for (const auto& w : r->warnings) print_warning(w);
-        std::string out;
-        for (const auto& d : r->devices)
-            out += d.device.str() + ": " + d.from.value_or("no driver") + " -> " + d.to.value_or("no driver") +
-                   (d.note.empty() ? "" : " (" + d.note + ")") + "\n";
-        exit_code = emit(out, std::nullopt) ? kExitOk : kExitFailure;
+        exit_code = print_report(*r, "nothing to detach: every device is on vfio-pci already");
     });
 }
 

@@ -18,28 +18,21 @@ void add_reattach_command(CLI::App& app, int& exit_code) {
                 "Exit codes: 0 every device is back, 1 some are not (all reported; the journal is kept).");
     cmd->callback([args, &exit_code] {
         auto target = resolve_target(*args);
-        auto config = effective_config(*args);
-        if (!target || !config) {
-            print_error(!target ? target.error().describe() : config.error().describe());
+        if (!target) {
+            print_error(target.error().describe());
             exit_code = kExitUsage;
             return;
         }
-        FsRoot root(config->root);
-        SysfsKernelIo io(root);
-        Binder binder(root, io, binder_options(*config));
-        auto r = args->domain_file ? binder.reattach(target->owner) : binder.reattach_devices(target->devices);
+        auto session = open_session(*args, exit_code);
+        if (!session) return;
+        auto r = args->domain_file ? session->binder.reattach(target->owner)
+                                   : session->binder.reattach_devices(target->devices);
         if (!r) {
             print_error(r.error().describe());
             exit_code = kExitFailure;
             return;
         }
-        for (const auto& w : r->warnings) print_warning(w);
-        std::string out;
-        for (const auto& d : r->devices)
-            out += d.device.str() + ": " + d.from.value_or("no driver") + " -> " + d.to.value_or("no driver") +
-                   (d.note.empty() ? "" : " (" + d.note + ")") + "\n";
-        if (r->devices.empty()) out = "nothing to reattach\n";
-        exit_code = emit(out, std::nullopt) ? kExitOk : kExitFailure;
+        exit_code = print_report(*r, "nothing to reattach");
     });
 }
 

@@ -15,28 +15,16 @@ void add_recover_command(CLI::App& app, int& exit_code) {
                    "the devices of domains that are not running");
     add_binder_options(*cmd, *args);
     cmd->callback([args, &exit_code] {
-        auto config = effective_config(*args);
-        if (!config) {
-            print_error(config.error().describe());
-            exit_code = kExitUsage;
-            return;
-        }
-        FsRoot root(config->root);
-        SysfsKernelIo io(root);
-        Binder binder(root, io, binder_options(*config));
-        auto r = binder.recover([&](const Owner& o) { return domain_running(root, o); });
+        auto session = open_session(*args, exit_code);
+        if (!session) return;
+        const FsRoot& root = session->root;
+        auto r = session->binder.recover([&](const Owner& o) { return domain_running(root, o); });
         if (!r) {
             print_error(r.error().describe());
             exit_code = kExitFailure;
             return;
         }
-        for (const auto& w : r->warnings) print_warning(w);
-        std::string out;
-        for (const auto& d : r->devices)
-            out += d.device.str() + ": " + d.from.value_or("no driver") + " -> " + d.to.value_or("no driver") + " (" +
-                   d.note + ")\n";
-        if (r->devices.empty()) out = "nothing to recover\n";
-        exit_code = emit(out, std::nullopt) ? kExitOk : kExitFailure;
+        exit_code = print_report(*r, "nothing to recover");
     });
 }
 

@@ -19,15 +19,10 @@ void add_status_command(CLI::App& app, int& exit_code) {
     add_binder_options(*cmd, opt->args);
     cmd->add_option("--format", opt->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
     cmd->callback([opt, &exit_code] {
-        auto config = effective_config(opt->args);
-        if (!config) {
-            print_error(config.error().describe());
-            exit_code = kExitUsage;
-            return;
-        }
-        FsRoot root(config->root);
-        SysfsKernelIo io(root);
-        Binder binder(root, io, binder_options(*config));
+        auto session = open_session(opt->args, exit_code);
+        if (!session) return;
+        const FsRoot& root = session->root;
+        const Binder& binder = session->binder;
         auto st = binder.status();
         if (!st) {
             print_error(st.error().describe());

@@ -206,9 +206,38 @@ public:
         return wait_for(a, d.original_driver, std::nullopt);
     }
 
+    // Returns every device of a journal to its recorded driver, going on past
+    // failures (each one added to errors). The journal is removed when every
+    // device is back, else kept with the ones that are not. True when all are back.
+    bool return_all(journal::Journal& j, const std::string& note, BindReport& report,
+                    std::vector<std::string>& errors) {
+        j.state = "reattaching";
+        if (auto st = save(j); !st) {
+            errors.push_back(st.error().describe());
+            return false;
+        }
+        std::vector<journal::Device> left;
+        for (const auto& d : j.devices) {
+            auto before = live(d.address).driver;
+            if (auto st = restore(d, report.warnings); !st) {
+                errors.push_back(st.error().describe());
+                left.push_back(d);
+                continue;
+            }
+            report.devices.push_back({d.address, before, live(d.address).driver,
+                                      d.original_driver ? note : join_note(note, "had no driver; stays unbound")});
+        }
+        j.devices = left;
+        Status saved = left.empty() ? journal::remove(jdir_, j.owner) : save(j);
+        if (!saved) errors.push_back(saved.error().describe());
+        return left.empty() && saved;
+    }
+
     int writes() const { return writes_; }
 
 private:
+    static std::string join_note(const std::string& a, const std::string& b) { return a.empty() ? b : a + "; " + b; }
+
     const FsRoot& root_;
     KernelIo& io_;
     const BinderOptions& opt_;
@@ -487,27 +516,9 @@ Result<BindReport> Binder::reattach(const Owner& owner) {
     auto j = journal::parse(*text, journal::path_for(journal_dir_, owner).string());
     if (!j) return j.error();
     Engine eng(root_, io_, options_, journal_dir_);
-    j->state = "reattaching";
-    if (auto st = eng.save(*j); !st) return st.error();
     BindReport report;
     std::vector<std::string> errors;
-    std::vector<journal::Device> left;
-    for (const auto& d : j->devices) {
-        auto before = eng.live(d.address).driver;
-        if (auto st = eng.restore(d, report.warnings); !st) {
-            errors.push_back(st.error().describe());
-            left.push_back(d);
-            continue;
-        }
-        report.devices.push_back({d.address, before, eng.live(d.address).driver,
-                                  d.original_driver ? "" : "had no driver; stays unbound"});
-    }
-    if (left.empty()) {
-        if (auto st = journal::remove(journal_dir_, owner); !st) return st.error();
-        return report;
-    }
-    j->devices = left;
-    (void)eng.save(*j);
+    if (eng.return_all(*j, "", report, errors)) return report;
     return make_error("not every device came back (journal kept): " + join_errors(errors));
 }
 
@@ -573,26 +584,7 @@ Result<BindReport> Binder::recover(const std::function<bool(const Owner&)>& is_r
         }
         // An interrupted detach, an interrupted reattach, or a domain that is
         // gone: every device goes back to its recorded driver.
-        j.state = "reattaching";
-        if (auto st = eng.save(j); !st) {
-            errors.push_back(st.error().describe());
-            continue;
-        }
-        std::vector<journal::Device> left;
-        for (const auto& d : j.devices) {
-            auto before = eng.live(d.address).driver;
-            if (auto st = eng.restore(d, report.warnings); !st) {
-                errors.push_back(st.error().describe());
-                left.push_back(d);
-                continue;
-            }
-            report.devices.push_back({d.address, before, eng.live(d.address).driver, "recovered for " + j.owner.describe()});
-        }
-        Status saved = left.empty() ? journal::remove(journal_dir_, j.owner) : [&] {
-            j.devices = left;
-            return eng.save(j);
-        }();
-        if (!saved) errors.push_back(saved.error().describe());
+        eng.return_all(j, "recovered for " + j.owner.describe(), report, errors);
     }
     if (!errors.empty()) return make_error("recover could not restore everything: " + join_errors(errors));
     return report;

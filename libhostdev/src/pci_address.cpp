@@ -3,15 +3,12 @@
 #include <array>
 #include <cstdio>
 
+#include "hostdev/parse.hpp"
+
 namespace hostdev {
 namespace {
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+using parse::hex_digit;
 
 // Parses exactly `text` as hex; fails on empty, non-hex or overflow of max.
 bool parse_hex_field(std::string_view text, unsigned long max, unsigned long& out) {

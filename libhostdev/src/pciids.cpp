@@ -3,23 +3,17 @@
 #include <cstdlib>
 
 #include "hostdev/fileio.hpp"
+#include "hostdev/parse.hpp"
 
 namespace hostdev {
 namespace {
-
-int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // Reads `n` hex digits at the start of s; -1 when they are not all hex.
 long hex_prefix(std::string_view s, std::size_t n) {
     if (s.size() < n) return -1;
     long v = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        int d = hexval(s[i]);
+        int d = parse::hex_digit(s[i]);
         if (d < 0) return -1;
         v = v * 16 + d;
     }

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "golden.hpp"
 #include "hostdev/domain.hpp"
 
 namespace {
@@ -15,18 +16,11 @@ using hostdev::Domain;
 using hostdev::PciAddress;
 using hostdev::parse_domain_xml;
 
-const std::filesystem::path kData = std::filesystem::path(HOSTDEV_SOURCE_DIR) / "tests" / "data";
+const std::filesystem::path kData = hostdev::testing::source_path("tests/data");
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    EXPECT_TRUE(in.good()) << p;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 Domain parse_corpus(const std::string& name) {
-    auto r = parse_domain_xml(slurp(kData / "domains" / name), name);
+    auto r = parse_domain_xml(hostdev::testing::read_text_file(kData / "domains" / name), name);
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
     return r.ok() ? *r : Domain{};
 }
@@ -194,7 +188,7 @@ class Hostile : public ::testing::TestWithParam<HostileCase> {};
 
 TEST_P(Hostile, RefusedWithFileAndLine) {
     const HostileCase& c = GetParam();
-    std::string text = slurp(kData / "hostile" / c.file);
+    std::string text = hostdev::testing::read_text_file(kData / "hostile" / c.file);
     std::string msg = parse_error(text, c.file);
     std::string prefix = std::string(c.file) + ":" + std::to_string(c.line) + ": ";
     EXPECT_EQ(msg.rfind(prefix, 0), 0U) << msg;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "golden.hpp"
 #include "hostdev/domain.hpp"
 #include "hostdev/domain_edit.hpp"
 #include "hostdev/schema.hpp"
@@ -26,15 +27,8 @@ using hostdev::InjectedHostdev;
 using hostdev::PciAddress;
 using hostdev::parse_domain_xml;
 
-const std::filesystem::path kData = std::filesystem::path(HOSTDEV_SOURCE_DIR) / "tests" / "data";
+const std::filesystem::path kData = hostdev::testing::source_path("tests/data");
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    EXPECT_TRUE(in.good()) << p;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 PciAddress addr(const char* text) { return *PciAddress::parse(text); }
 
@@ -123,7 +117,7 @@ class CorpusEdit : public ::testing::TestWithParam<Param> {};
 
 TEST_P(CorpusEdit, PreservesLinesValidatesAndIsIdempotent) {
     const auto& [file, set] = GetParam();
-    const std::string in = slurp(kData / "domains" / file);
+    const std::string in = hostdev::testing::read_text_file(kData / "domains" / file);
     auto before = parse_domain_xml(in, file);
     ASSERT_TRUE(before.ok()) << before.error().message;
 
@@ -211,7 +205,7 @@ TEST(DomainEdit, CorpusIsNotEmpty) { EXPECT_GE(corpus_files().size(), 15U); }
 
 TEST(DomainEdit, EmptyEditsReturnIdenticalBytes) {
     for (const auto& f : corpus_files()) {
-        std::string in = slurp(kData / "domains" / f);
+        std::string in = hostdev::testing::read_text_file(kData / "domains" / f);
         auto out = apply_domain_edits(in, DomainEdits{}, f);
         ASSERT_TRUE(out.ok()) << out.error().message;
         EXPECT_EQ(*out, in) << f;
@@ -219,7 +213,7 @@ TEST(DomainEdit, EmptyEditsReturnIdenticalBytes) {
 }
 
 TEST(DomainEdit, EditsOfWhatIsPresentChangeNothing) {
-    std::string in = slurp(kData / "domains" / "full-hostdev.xml");
+    std::string in = hostdev::testing::read_text_file(kData / "domains" / "full-hostdev.xml");
     DomainEdits e;
     e.inject.push_back(InjectedHostdev{addr("0000:04:00.0"), false, std::nullopt, false});
     e.set_guest_multifunction.push_back(addr("0000:0b:00.0"));  // already 'on'
@@ -230,7 +224,7 @@ TEST(DomainEdit, EditsOfWhatIsPresentChangeNothing) {
 }
 
 TEST(DomainEdit, InvalidInputIsAnError) {
-    auto out = apply_domain_edits(slurp(kData / "hostile" / "billion-laughs.xml"), DomainEdits{}, "b.xml");
+    auto out = apply_domain_edits(hostdev::testing::read_text_file(kData / "hostile" / "billion-laughs.xml"), DomainEdits{}, "b.xml");
     ASSERT_FALSE(out.ok());
     EXPECT_NE(out.error().message.find("b.xml:2: DTD/DOCTYPE"), std::string::npos);
 }
@@ -289,7 +283,7 @@ TEST(DomainEditLiteral, InjectAfterLastHostdevSingleQuotesTwoSpaces) {
 }
 
 TEST(DomainEditLiteral, TabsStayTabsAndDoubleQuotesFollowTheHostdev) {
-    std::string out = edit(slurp(kData / "domains" / "tabs.xml"), one_injection(false, false));
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "tabs.xml"), one_injection(false, false));
     EXPECT_NE(out.find("\t\t</hostdev>\n"
                        "\t\t<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\">\n"
                        "\t\t\t<source>\n"
@@ -303,7 +297,7 @@ TEST(DomainEditLiteral, TabsStayTabsAndDoubleQuotesFollowTheHostdev) {
 }
 
 TEST(DomainEditLiteral, FourSpaceStepDoubleQuotes) {
-    std::string out = edit(slurp(kData / "domains" / "double-quotes.xml"), one_injection(true, true, true));
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "double-quotes.xml"), one_injection(true, true, true));
     EXPECT_NE(out.find("        </hostdev>\n"
                        "        <hostdev mode=\"subsystem\" type=\"pci\" managed=\"yes\">\n"
                        "            <source>\n"
@@ -320,7 +314,7 @@ TEST(DomainEditLiteral, FourSpaceStepDoubleQuotes) {
 TEST(DomainEditLiteral, CrlfLineEnds) {
     DomainEdits e = one_injection(true, false);
     e.ensure_kvm_hidden = true;
-    std::string out = edit(slurp(kData / "domains" / "crlf.xml"), e);
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "crlf.xml"), e);
     EXPECT_NE(out.find("    <kvm>\r\n"
                        "      <hint-dedicated state='on'/>\r\n"
                        "      <hidden state='on'/>\r\n"
@@ -337,7 +331,7 @@ TEST(DomainEditLiteral, CrlfLineEnds) {
 TEST(DomainEditLiteral, FeaturesBlockAfterOs) {
     DomainEdits e;
     e.ensure_kvm_hidden = true;
-    std::string out = edit(slurp(kData / "domains" / "no-features.xml"), e);
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "no-features.xml"), e);
     EXPECT_NE(out.find("    <boot dev='network'/>\n"
                        "  </os>\n"
                        "  <features>\n"
@@ -353,7 +347,7 @@ TEST(DomainEditLiteral, FeaturesBlockAfterOs) {
 TEST(DomainEditLiteral, FeaturesAfterOsWithTrailingComment) {
     DomainEdits e;
     e.ensure_kvm_hidden = true;
-    std::string out = edit(slurp(kData / "domains" / "comments.xml"), e);
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "comments.xml"), e);
     EXPECT_NE(out.find("  </os> <!-- end of os -->\n"
                        "  <features>\n"
                        "    <kvm>\n"
@@ -366,7 +360,7 @@ TEST(DomainEditLiteral, FeaturesAfterOsWithTrailingComment) {
 }
 
 TEST(DomainEditLiteral, HiddenOffBecomesOnAndNothingElse) {
-    std::string in = slurp(kData / "domains" / "hidden-off.xml");
+    std::string in = hostdev::testing::read_text_file(kData / "domains" / "hidden-off.xml");
     DomainEdits e;
     e.ensure_kvm_hidden = true;
     std::string expected = in;
@@ -375,7 +369,7 @@ TEST(DomainEditLiteral, HiddenOffBecomesOnAndNothingElse) {
 }
 
 TEST(DomainEditLiteral, MultifunctionOffIsReplaced) {
-    std::string in = slurp(kData / "domains" / "kvm-no-hidden.xml");
+    std::string in = hostdev::testing::read_text_file(kData / "domains" / "kvm-no-hidden.xml");
     DomainEdits e;
     e.set_guest_multifunction.push_back(addr("0000:65:00.0"));
     std::string expected = in;
@@ -386,7 +380,7 @@ TEST(DomainEditLiteral, MultifunctionOffIsReplaced) {
 TEST(DomainEditLiteral, HiddenAddedToExistingKvm) {
     DomainEdits e;
     e.ensure_kvm_hidden = true;
-    std::string out = edit(slurp(kData / "domains" / "kvm-no-hidden.xml"), e);
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "kvm-no-hidden.xml"), e);
     EXPECT_NE(out.find("      <poll-control state='on'/>\n"
                        "      <hidden state='on'/>\n"
                        "    </kvm>\n"),
@@ -397,7 +391,7 @@ TEST(DomainEditLiteral, HiddenAddedToExistingKvm) {
 TEST(DomainEditLiteral, KvmAddedToHypervFeatures) {
     DomainEdits e;
     e.ensure_kvm_hidden = true;
-    std::string out = edit(slurp(kData / "domains" / "hyperv-features.xml"), e);
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "hyperv-features.xml"), e);
     EXPECT_NE(out.find("    </hyperv>\n"
                        "    <vmport state='off'/>\n"
                        "    <kvm>\n"
@@ -411,7 +405,7 @@ TEST(DomainEditLiteral, KvmAddedToHypervFeatures) {
 TEST(DomainEditLiteral, SelfClosingDevicesFeaturesAndKvm) {
     DomainEdits e = one_injection(true, false);
     e.ensure_kvm_hidden = true;
-    EXPECT_EQ(edit(slurp(kData / "domains" / "devices-selfclosing.xml"), e),
+    EXPECT_EQ(edit(hostdev::testing::read_text_file(kData / "domains" / "devices-selfclosing.xml"), e),
               "<domain type='kvm'>\n"
               "  <name>devices-selfclosing</name>\n"
               "  <memory unit='GiB'>1</memory>\n"
@@ -433,7 +427,7 @@ TEST(DomainEditLiteral, SelfClosingDevicesFeaturesAndKvm) {
               "</domain>\n");
     DomainEdits h;
     h.ensure_kvm_hidden = true;
-    std::string out = edit(slurp(kData / "domains" / "kvm-selfclosing.xml"), h);
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "kvm-selfclosing.xml"), h);
     EXPECT_NE(out.find("    <acpi/>\n"
                        "    <kvm>\n"
                        "      <hidden state=\"on\"/>\n"
@@ -444,7 +438,7 @@ TEST(DomainEditLiteral, SelfClosingDevicesFeaturesAndKvm) {
 }
 
 TEST(DomainEditLiteral, AfterOneLinerWithTrailingComment) {
-    std::string out = edit(slurp(kData / "domains" / "mixed-quotes.xml"), one_injection(false, false));
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "mixed-quotes.xml"), one_injection(false, false));
     EXPECT_NE(out.find("</hostdev> <!-- one-liner -->\n"
                        "  <hostdev mode='subsystem' type='pci' managed='no'>\n"
                        "   <source>\n"
@@ -457,7 +451,7 @@ TEST(DomainEditLiteral, AfterOneLinerWithTrailingComment) {
 }
 
 TEST(DomainEditLiteral, AfterLastHostdevOfAnyType) {
-    std::string out = edit(slurp(kData / "domains" / "usb-alongside.xml"), one_injection(true, false));
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "usb-alongside.xml"), one_injection(true, false));
     std::size_t mdev = out.find("type='mdev'");
     std::size_t injected = out.find("function='0x1'");
     std::size_t input = out.find("<input type='tablet'");
@@ -467,7 +461,7 @@ TEST(DomainEditLiteral, AfterLastHostdevOfAnyType) {
 }
 
 TEST(DomainEditLiteral, EndOfDevicesWithoutHostdevs) {
-    std::string out = edit(slurp(kData / "domains" / "no-features.xml"), one_injection(false, false));
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "no-features.xml"), one_injection(false, false));
     EXPECT_NE(out.find("    </interface>\n"
                        "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
                        "      <source>\n"
@@ -480,7 +474,7 @@ TEST(DomainEditLiteral, EndOfDevicesWithoutHostdevs) {
 }
 
 TEST(DomainEditLiteral, DevicesCreatedWhenAbsent) {
-    std::string out = edit(slurp(kData / "domains" / "no-devices.xml"), one_injection(true, false));
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "no-devices.xml"), one_injection(true, false));
     EXPECT_NE(out.find("  </features>\n"
                        "  <devices>\n"
                        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
@@ -527,7 +521,7 @@ TEST(DomainEditLiteral, InjectionOrderAndDuplicates) {
     e.inject.push_back(InjectedHostdev{addr("0000:02:00.1"), true, std::nullopt, false});
     e.inject.push_back(InjectedHostdev{addr("0000:02:00.3"), true, std::nullopt, false});
     e.inject.push_back(InjectedHostdev{addr("0000:01:00.0"), true, std::nullopt, false});  // present
-    std::string out = edit(slurp(kData / "domains" / "basic.xml"), e);
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "basic.xml"), e);
     auto d = parse_domain_xml(out, "vm.xml");
     ASSERT_TRUE(d.ok());
     ASSERT_EQ(d->pci_hostdevs.size(), 3U);
@@ -536,7 +530,7 @@ TEST(DomainEditLiteral, InjectionOrderAndDuplicates) {
 }
 
 TEST(DomainEditLiteral, MultifunctionErrors) {
-    std::string in = slurp(kData / "domains" / "double-quotes.xml");
+    std::string in = hostdev::testing::read_text_file(kData / "domains" / "double-quotes.xml");
     DomainEdits absent;
     absent.set_guest_multifunction.push_back(addr("0000:09:00.0"));
     auto r = apply_domain_edits(in, absent, "dq.xml");

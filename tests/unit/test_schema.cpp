@@ -14,21 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "golden.hpp"
 #include "hostdev/schema.hpp"
 
 namespace {
 
 using hostdev::SchemaValidator;
 
-const std::filesystem::path kData = std::filesystem::path(HOSTDEV_SOURCE_DIR) / "tests" / "data";
+const std::filesystem::path kData = hostdev::testing::source_path("tests/data");
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    EXPECT_TRUE(in.good()) << p;
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::vector<std::filesystem::path> xml_files(const std::string& dir) {
     std::vector<std::filesystem::path> out;
@@ -105,14 +99,14 @@ TEST(Schema, EveryCorpusDomainIsValid) {
     auto files = xml_files("domains");
     ASSERT_FALSE(files.empty());
     for (const auto& f : files) {
-        auto st = validator().validate(slurp(f), f.filename().string());
+        auto st = validator().validate(hostdev::testing::read_text_file(f), f.filename().string());
         EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
     }
 }
 
 TEST(Schema, InvalidDomainsListFileAndLine) {
     ::testing::internal::CaptureStderr();
-    auto st = validator().validate(slurp(kData / "schema-invalid" / "managed-maybe.xml"), "mm.xml");
+    auto st = validator().validate(hostdev::testing::read_text_file(kData / "schema-invalid" / "managed-maybe.xml"), "mm.xml");
     std::string printed = ::testing::internal::GetCapturedStderr();
     ASSERT_FALSE(st.ok());
     const std::string& m = st.error().message;
@@ -123,7 +117,7 @@ TEST(Schema, InvalidDomainsListFileAndLine) {
 }
 
 TEST(Schema, NotADomainAndNotXml) {
-    auto net = validator().validate(slurp(kData / "hostile" / "root-network.xml"), "net.xml");
+    auto net = validator().validate(hostdev::testing::read_text_file(kData / "hostile" / "root-network.xml"), "net.xml");
     ASSERT_FALSE(net.ok());
     EXPECT_NE(net.error().message.find("\nnet.xml:2: Expecting element domain, got network"), std::string::npos)
         << net.error().message;
@@ -136,7 +130,7 @@ TEST(Schema, NotADomainAndNotXml) {
 
 TEST(Schema, DoctypeIsRefusedBeforeLibxml2SeesIt) {
     for (const char* f : {"billion-laughs.xml", "external-entity.xml"}) {
-        auto st = validator().validate(slurp(kData / "hostile" / f), f);
+        auto st = validator().validate(hostdev::testing::read_text_file(kData / "hostile" / f), f);
         ASSERT_FALSE(st.ok()) << f;
         EXPECT_NE(st.error().message.find("DTD/DOCTYPE is not allowed"), std::string::npos) << st.error().message;
     }
@@ -147,8 +141,8 @@ TEST(Schema, DoctypeIsRefusedBeforeLibxml2SeesIt) {
 }
 
 TEST(Schema, ReusableAcrossManyDocuments) {
-    std::string good = slurp(kData / "domains" / "basic.xml");
-    std::string bad = slurp(kData / "schema-invalid" / "bad-type.xml");
+    std::string good = hostdev::testing::read_text_file(kData / "domains" / "basic.xml");
+    std::string bad = hostdev::testing::read_text_file(kData / "schema-invalid" / "bad-type.xml");
     for (int i = 0; i < 50; ++i) {
         EXPECT_TRUE(validator().validate(good, "good.xml").ok());
         EXPECT_FALSE(validator().validate(bad, "bad.xml").ok());
@@ -174,13 +168,13 @@ TEST(Schema, VerdictsAgreeWithVirtXmlValidate) {
     for (const auto& f : xml_files("schema-invalid")) files.push_back(f);
     for (const auto& f : xml_files("hostile")) {
         // A DOCTYPE is refused on principle; virt-xml-validate would read it.
-        std::string text = slurp(f);
+        std::string text = hostdev::testing::read_text_file(f);
         if (text.find("<!DOCTYPE") == std::string::npos) files.push_back(f);
     }
     int valid = 0;
     int invalid = 0;
     for (const auto& f : files) {
-        bool ours = validator().validate(slurp(f), f.filename().string()).ok();
+        bool ours = validator().validate(hostdev::testing::read_text_file(f), f.filename().string()).ok();
         bool theirs = virt_xml_validate_accepts(f, log);
         EXPECT_EQ(ours, theirs) << f;
         (ours ? valid : invalid)++;
