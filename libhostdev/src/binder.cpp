@@ -252,7 +252,7 @@ Result<Host> read_current_host(const FsRoot& root) {
 }
 
 // The devices that must go to vfio-pci for `requested`, by the sibling policy.
-Result<std::vector<const PciDevice*>> devices_to_move(const Host& host, const std::vector<PciAddress>& requested) {
+Result<std::vector<const PciDevice*>> devices_to_move(Host& host, const std::vector<PciAddress>& requested) {
     Domain d;
     for (const auto& a : requested) {
         PciHostdev h;
@@ -263,6 +263,10 @@ Result<std::vector<const PciDevice*>> devices_to_move(const Host& host, const st
     po.hide_kvm = PlanOptions::HideKvm::Never;
     Plan plan = plan_domain(d, host, po);
     if (plan.blocked()) {
+        // Only a refusal needs device names (the user reads it): load them now
+        // and word the plan again.
+        resolve_names(host, std::nullopt);
+        plan = plan_domain(d, host, po);
         std::string msg;
         for (const auto& p : plan.problems)
             if (p.severity == Severity::Error) msg += (msg.empty() ? "" : "; ") + p.message;
