@@ -12,5 +12,7 @@ void add_detach_command(CLI::App& app, int& exit_code);
 void add_reattach_command(CLI::App& app, int& exit_code);
 void add_status_command(CLI::App& app, int& exit_code);
 void add_recover_command(CLI::App& app, int& exit_code);
+void add_doctor_command(CLI::App& app, int& exit_code);
+void add_boot_config_command(CLI::App& app, int& exit_code);
 
 }  // namespace hostdev::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
     hostdev::cli::add_reattach_command(app, exit_code);
     hostdev::cli::add_status_command(app, exit_code);
     hostdev::cli::add_recover_command(app, exit_code);
+    hostdev::cli::add_doctor_command(app, exit_code);
+    hostdev::cli::add_boot_config_command(app, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -248,6 +248,7 @@ private:
 Result<Host> read_current_host(const FsRoot& root) {
     ReadOptions o;
     o.names = ReadOptions::Names::Skip;
+    o.readiness = ReadOptions::Readiness::Skip;  // doctor's facts: not needed to move devices
     return read_host(root, o);
 }
 

@@ -27,6 +27,9 @@ std::filesystem::path FsRoot::proc(std::string_view rel) const { return join("pr
 std::filesystem::path FsRoot::dev(std::string_view rel) const { return join("dev", rel); }
 std::filesystem::path FsRoot::run(std::string_view rel) const { return join("run", rel); }
 std::filesystem::path FsRoot::etc(std::string_view rel) const { return join("etc", rel); }
+std::filesystem::path FsRoot::lib(std::string_view rel) const { return join("lib", rel); }
+std::filesystem::path FsRoot::boot(std::string_view rel) const { return join("boot", rel); }
+std::filesystem::path FsRoot::efi(std::string_view rel) const { return join("efi", rel); }
 
 std::filesystem::path FsRoot::pci_device(std::string_view addr) const {
     std::string rel = "bus/pci/devices/";

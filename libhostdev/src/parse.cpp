@@ -218,4 +218,103 @@ std::optional<std::string> cmdline_param(std::string_view cmdline, std::string_v
     return found;
 }
 
+std::optional<bool> interrupt_remapping(std::string_view proc_interrupts) {
+    bool chips = false, remapped = false;
+    for_each_line(proc_interrupts, [&](std::string_view line) {
+        // "  24:   0   0  IR-PCI-MSI 327680-edge  xhci_hcd": label, one count per
+        // CPU, then the interrupt chip.
+        auto f = split_ws(line);
+        if (f.size() < 2 || f[0].back() != ':') return;
+        std::size_t i = 1;
+        while (i < f.size() && std::all_of(f[i].begin(), f[i].end(), [](char c) { return c >= '0' && c <= '9'; })) ++i;
+        if (i >= f.size()) return;
+        std::string_view chip = f[i];
+        if (chip.substr(0, 3) == "IR-") {
+            chips = remapped = true;
+        } else if (chip == "IO-APIC" || chip.substr(0, 7) == "PCI-MSI") {
+            chips = true;
+        }
+    });
+    if (!chips) return std::nullopt;
+    return remapped;
+}
+
+std::string module_name(std::string_view name) {
+    std::string s(name);
+    std::replace(s.begin(), s.end(), '-', '_');
+    return s;
+}
+
+std::optional<std::string> module_file_name(std::string_view filename) {
+    for (std::string_view ext : {".ko", ".ko.xz", ".ko.zst", ".ko.gz"}) {
+        if (filename.size() > ext.size() && filename.substr(filename.size() - ext.size()) == ext)
+            return module_name(filename.substr(0, filename.size() - ext.size()));
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> loaded_modules(std::string_view proc_modules) {
+    std::vector<std::string> out;
+    for_each_line(proc_modules, [&](std::string_view line) {
+        auto f = split_ws(line);
+        if (!f.empty()) out.push_back(module_name(f[0]));
+    });
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<std::string> builtin_modules(std::string_view modules_builtin, std::string_view prefix) {
+    std::vector<std::string> out;
+    for_each_line(modules_builtin, [&](std::string_view line) {
+        line = trim(line);
+        if (line.substr(0, prefix.size()) != prefix) return;
+        auto slash = line.rfind('/');
+        if (auto m = module_file_name(slash == std::string_view::npos ? line : line.substr(slash + 1)))
+            out.push_back(*m);
+    });
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<std::string> firmware_framebuffers(std::string_view proc_fb) {
+    std::vector<std::string> out;
+    for_each_line(proc_fb, [&](std::string_view line) {
+        line = trim(line);
+        auto sp = line.find(' ');
+        if (sp == std::string_view::npos) return;
+        std::string_view id = trim(line.substr(sp + 1));
+        while (!id.empty() && id.front() == ' ') id.remove_prefix(1);
+        const char* fb = nullptr;
+        if (id == "EFI VGA") fb = "efifb";
+        else if (id == "VESA VGA") fb = "vesafb";
+        else if (id == "simple" || id == "simplefb") fb = "simplefb";
+        else if (id == "simpledrmdrmfb" || id == "simpledrm") fb = "simpledrm";
+        else if (id == "efidrmdrmfb") fb = "efidrm";
+        else if (id == "vesadrmdrmfb") fb = "vesadrm";
+        if (fb) out.emplace_back(fb);
+    });
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::optional<std::string> framebuffer_of_platform_driver(std::string_view driver) {
+    if (driver == "efi-framebuffer") return "efifb";
+    if (driver == "vesa-framebuffer") return "vesafb";
+    if (driver == "simple-framebuffer") return "simplefb";
+    return std::nullopt;
+}
+
+std::optional<std::pair<int, int>> kernel_version(std::string_view release) {
+    int major = 0, minor = 0;
+    const char* end = release.data() + release.size();
+    auto r1 = std::from_chars(release.data(), end, major);
+    if (r1.ec != std::errc{} || r1.ptr == end || *r1.ptr != '.') return std::nullopt;
+    auto r2 = std::from_chars(r1.ptr + 1, end, minor);
+    if (r2.ec != std::errc{}) return std::nullopt;
+    return std::pair{major, minor};
+}
+
 }  // namespace hostdev::parse

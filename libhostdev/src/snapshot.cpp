@@ -14,6 +14,23 @@ std::string write_snapshot(const Host& host) {
     j["version"] = kSnapshotVersion;
     j["iommu"] = {{"present", host.iommu_present}, {"units", host.iommu_units}};
     j["kernel"] = {{"cmdline", host.kernel_cmdline}, {"cpu_vendor", host.cpu_vendor}};
+    // Readiness facts: optional keys, written only when known (README, "Snapshot format").
+    ordered_json& kernel = j["kernel"];
+    if (host.kernel_release) kernel["release"] = *host.kernel_release;
+    if (host.interrupt_remapping) kernel["interrupt_remapping"] = *host.interrupt_remapping;
+    if (host.loaded_modules) kernel["modules"] = *host.loaded_modules;
+    if (host.vfio_modules)
+        kernel["vfio_modules"] = {{"available", host.vfio_modules->available}, {"builtin", host.vfio_modules->builtin}};
+    if (host.firmware_framebuffers) kernel["framebuffers"] = *host.firmware_framebuffers;
+    if (!host.driver_modules.empty()) kernel["driver_modules"] = host.driver_modules;
+    if (host.libvirt_hook || host.initramfs_tool || host.bootloader) {
+        ordered_json setup = ordered_json::object();
+        if (host.libvirt_hook) setup["libvirt_hook"] = *host.libvirt_hook;
+        if (host.initramfs_tool) setup["initramfs"] = *host.initramfs_tool;
+        if (host.bootloader) setup["bootloader"] = *host.bootloader;
+        if (!host.boot_entries.empty()) setup["boot_entries"] = host.boot_entries;
+        j["setup"] = setup;
+    }
     ordered_json groups = ordered_json::array();
     for (const auto& [n, g] : host.groups) groups.push_back({{"group", n}});
     j["groups"] = groups;
@@ -47,6 +64,31 @@ Result<Host> parse_snapshot(std::string_view text, std::string_view source) {
         const json& kernel = j.value("kernel", json::object());
         host.kernel_cmdline = kernel.value("cmdline", std::string());
         host.cpu_vendor = kernel.value("cpu_vendor", std::string());
+        // Optional keys: absent (a snapshot from before they existed) is unknown.
+        auto opt_string = [](const json& o, const char* key) -> std::optional<std::string> {
+            if (!o.contains(key) || o[key].is_null()) return std::nullopt;
+            return o.at(key).get<std::string>();
+        };
+        auto opt_strings = [](const json& o, const char* key) -> std::optional<std::vector<std::string>> {
+            if (!o.contains(key) || o[key].is_null()) return std::nullopt;
+            return o.at(key).get<std::vector<std::string>>();
+        };
+        host.kernel_release = opt_string(kernel, "release");
+        if (kernel.contains("interrupt_remapping") && !kernel["interrupt_remapping"].is_null())
+            host.interrupt_remapping = kernel.at("interrupt_remapping").get<bool>();
+        host.loaded_modules = opt_strings(kernel, "modules");
+        if (kernel.contains("vfio_modules") && !kernel["vfio_modules"].is_null()) {
+            const json& v = kernel.at("vfio_modules");
+            host.vfio_modules = Host::VfioModules{v.value("available", std::vector<std::string>{}),
+                                                  v.value("builtin", std::vector<std::string>{})};
+        }
+        host.firmware_framebuffers = opt_strings(kernel, "framebuffers");
+        host.driver_modules = kernel.value("driver_modules", std::map<std::string, std::string>{});
+        const json& setup = j.value("setup", json::object());
+        host.libvirt_hook = opt_string(setup, "libvirt_hook");
+        host.initramfs_tool = opt_string(setup, "initramfs");
+        host.bootloader = opt_string(setup, "bootloader");
+        host.boot_entries = setup.value("boot_entries", std::vector<std::string>{});
         host.warnings = j.value("warnings", std::vector<std::string>{});
         for (const auto& g : j.value("groups", json::array())) {
             int n = g.at("group").get<int>();

@@ -1,6 +1,7 @@
 #include "hostdev/sysfs.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,7 +50,8 @@ std::optional<PciAddress> pci_ancestor(const fs::path& p) {
 
 class Reader {
 public:
-    Reader(const FsRoot& root, Host& host, unsigned threads) : root_(root), host_(host), threads_(threads) {}
+    Reader(const FsRoot& root, Host& host, const ReadOptions& options)
+        : root_(root), host_(host), threads_(options.threads), readiness_(options.readiness) {}
 
     Status read() {
         auto names = fileio::list_dir(root_.pci_devices());
@@ -64,6 +66,7 @@ public:
         link_virtfns();
         settle_reset_methods();
         read_host_facts();
+        if (readiness_ == ReadOptions::Readiness::Read) read_readiness_facts();
         read_groups();
         read_roles();
         host_.normalize();
@@ -248,6 +251,136 @@ private:
         if (auto cpu = fileio::read_file(root_.proc("cpuinfo"), 256 * 1024)) host_.cpu_vendor = parse::cpu_vendor(*cpu);
     }
 
+    // Facts for `hostdev doctor` and `hostdev boot-config`; each stays unknown
+    // (nullopt) when its files are not under the root.
+    void read_readiness_facts() {
+        if (auto r = fileio::read_file(root_.proc("sys/kernel/osrelease"), 256)) {
+            std::string rel(parse::trim(*r));
+            if (!rel.empty() && rel.find('/') == std::string::npos && rel != "." && rel != "..")
+                host_.kernel_release = rel;
+        }
+        if (auto t = fileio::read_file(root_.proc("interrupts"), 8u << 20))
+            host_.interrupt_remapping = parse::interrupt_remapping(*t);
+        if (auto t = fileio::read_file(root_.proc("modules"), 8u << 20)) host_.loaded_modules = parse::loaded_modules(*t);
+        if (host_.kernel_release) {
+            const fs::path mods = root_.lib("modules/" + *host_.kernel_release);
+            if (fileio::list_dir(mods)) {
+                Host::VfioModules v;
+                module_files(mods / "kernel/drivers/vfio", 0, v.available);
+                std::sort(v.available.begin(), v.available.end());
+                v.available.erase(std::unique(v.available.begin(), v.available.end()), v.available.end());
+                if (auto b = fileio::read_file(mods / "modules.builtin", 8u << 20))
+                    v.builtin = parse::builtin_modules(*b, "kernel/drivers/vfio/");
+                host_.vfio_modules = std::move(v);
+            }
+        }
+        read_framebuffers();
+        std::set<std::string> drivers;
+        for (const auto& d : host_.devices)
+            if (d.driver) drivers.insert(*d.driver);
+        for (const auto& drv : drivers)
+            if (auto m = fileio::read_link(root_.pci_drivers() / drv / "module"))
+                host_.driver_modules[drv] = parse::link_basename(*m);
+        if (!fileio::exists(root_.etc())) return;  // a copied tree without /etc: unknown
+        host_.libvirt_hook = find_hook();
+        if (fileio::exists(root_.etc("dracut.conf")) || fileio::exists(root_.etc("dracut.conf.d")))
+            host_.initramfs_tool = "dracut";
+        else if (fileio::exists(root_.etc("mkinitcpio.conf")))
+            host_.initramfs_tool = "mkinitcpio";
+        else if (fileio::exists(root_.etc("initramfs-tools")))
+            host_.initramfs_tool = "initramfs-tools";
+        else
+            host_.initramfs_tool = "";
+        host_.bootloader = "";
+        for (const fs::path& dir : {root_.boot("loader/entries"), root_.efi("loader/entries"), root_.boot("efi/loader/entries")}) {
+            auto entries = fileio::list_dir(dir);
+            if (!entries) continue;
+            host_.bootloader = "systemd-boot";
+            for (const auto& e : *entries)
+                if (e.size() > 5 && e.compare(e.size() - 5, 5, ".conf") == 0) host_.boot_entries.push_back(root_.live_path(dir / e));
+        }
+        std::sort(host_.boot_entries.begin(), host_.boot_entries.end());
+        if (fileio::exists(root_.etc("default/grub"))) host_.bootloader = "grub";
+    }
+
+    // Kernel module files below dir (a few levels), by module name.
+    void module_files(const fs::path& dir, int depth, std::vector<std::string>& out) {
+        if (depth > 4) return;
+        auto names = fileio::list_dir(dir);
+        if (!names) return;
+        for (const auto& n : *names) {
+            if (auto m = parse::module_file_name(n)) out.push_back(*m);
+            else module_files(dir / n, depth + 1, out);
+        }
+    }
+
+    void read_framebuffers() {
+        std::optional<std::vector<std::string>> fbs;
+        if (auto t = fileio::read_file(root_.proc("fb"), 64 * 1024)) fbs = parse::firmware_framebuffers(*t);
+        const fs::path platform = root_.sys("bus/platform/drivers");
+        if (auto drivers = fileio::list_dir(platform)) {
+            if (!fbs) fbs.emplace();
+            for (const auto& drv : *drivers) {
+                auto fb = parse::framebuffer_of_platform_driver(drv);
+                if (!fb) continue;
+                auto entries = fileio::list_dir(platform / drv);
+                if (!entries) continue;
+                // A bound device is a link named after the device: efi-framebuffer.0.
+                const bool bound = std::any_of(entries->begin(), entries->end(), [&](const std::string& e) {
+                    return e.size() > drv.size() && e.compare(0, drv.size(), drv) == 0 && e[drv.size()] == '.';
+                });
+                if (!bound) continue;
+                // simpledrm binds the simple-framebuffer device too; /proc/fb tells them apart.
+                if (*fb == "simplefb" && std::find(fbs->begin(), fbs->end(), "simpledrm") != fbs->end()) continue;
+                fbs->push_back(*fb);
+            }
+            std::sort(fbs->begin(), fbs->end());
+            fbs->erase(std::unique(fbs->begin(), fbs->end()), fbs->end());
+        }
+        host_.firmware_framebuffers = std::move(fbs);
+    }
+
+    // An executable file, following a link inside the root (an absolute link
+    // target is taken relative to the root, as on the host itself).
+    std::optional<fs::path> executable_in_root(const fs::path& p) {
+        fs::path target = p;
+        for (int hops = 0; hops < 8; ++hops) {
+            struct stat st {};
+            if (::lstat(target.c_str(), &st) != 0) return std::nullopt;
+            if (!S_ISLNK(st.st_mode)) {
+                if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) return std::nullopt;
+                return target;
+            }
+            auto link = fileio::read_link(target);
+            if (!link) return std::nullopt;
+            if (!link->empty() && link->front() == '/') target = root_.is_live() ? fs::path(*link) : root_.root() / link->substr(1);
+            else target = fileio::resolve_link_lexically(target.parent_path(), *link);
+        }
+        return std::nullopt;
+    }
+
+    static bool names_hostdev(const std::string& s) { return s.find("hostdev") != std::string::npos; }
+
+    // The hostdev hook: an executable in hooks/qemu.d named for hostdev (or
+    // linking to hostdev-hook, or a wrapper that runs it), or hooks/qemu
+    // itself being or running hostdev-hook.
+    std::string find_hook() {
+        auto runs_hostdev = [&](const fs::path& p) {
+            auto exe = executable_in_root(p);
+            if (!exe) return false;
+            if (names_hostdev(p.filename().string()) || names_hostdev(exe->filename().string())) return true;
+            auto text = fileio::read_file(*exe, 32u << 20);
+            return text && text->find("hostdev-hook") != std::string::npos;
+        };
+        const fs::path dir = root_.etc("libvirt/hooks/qemu.d");
+        if (auto names = fileio::list_dir(dir))
+            for (const auto& n : *names)
+                if (runs_hostdev(dir / n)) return root_.live_path(dir / n);
+        const fs::path legacy = root_.etc("libvirt/hooks/qemu");
+        if (runs_hostdev(legacy)) return root_.live_path(legacy);
+        return "";
+    }
+
     void read_groups() {
         auto names = fileio::list_dir(root_.iommu_groups());
         std::set<int> with_members;
@@ -374,13 +507,14 @@ private:
     Host& host_;
     bool kernel_lists_reset_methods_ = false;
     unsigned threads_ = 0;
+    ReadOptions::Readiness readiness_ = ReadOptions::Readiness::Read;
 };
 
 }  // namespace
 
 Result<Host> read_host(const FsRoot& root, const ReadOptions& options) {
     Host host;
-    Reader reader(root, host, options.threads);
+    Reader reader(root, host, options);
     if (auto st = reader.read(); !st) return st.error();
     if (options.names == ReadOptions::Names::Resolve) resolve_names(host, options.pci_ids);
     return host;

@@ -217,9 +217,46 @@ Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpe
             } else {
                 return bad_value(lineno, tok, "yes or no");
             }
+        } else if (key == "release") {
+            if (!valid_name(value)) return bad_value(lineno, tok, "a kernel release such as 6.1.0-18-amd64");
+            spec.kernel_release = value;
+        } else if (key == "irq_remap") {
+            if (value != "yes" && value != "no") return bad_value(lineno, tok, "yes or no");
+            spec.irq_remap = value == "yes";
+        } else if (key == "modules") {
+            spec.modules.clear();
+            if (value == "none") continue;
+            for (auto& m : split_commas(value)) {
+                if (!valid_name(m) || m == "none") return bad_value(lineno, tok, "none or a comma list of module names");
+                spec.modules.push_back(std::move(m));
+            }
+        } else if (key == "vfio_modules") {
+            if (value != "available" && value != "builtin" && value != "missing")
+                return bad_value(lineno, tok, "available, builtin or missing");
+            spec.vfio_modules = value;
+        } else if (key == "fb") {
+            spec.framebuffers.emplace();
+            if (value == "none") continue;
+            for (auto& f : split_commas(value)) {
+                if (!valid_name(f) || f == "none") return bad_value(lineno, tok, "none or a comma list such as efifb,simpledrm");
+                spec.framebuffers->push_back(std::move(f));
+            }
+        } else if (key == "hook") {
+            if (value != "installed" && value != "legacy" && value != "missing")
+                return bad_value(lineno, tok, "installed, legacy or missing");
+            spec.hook = value;
+        } else if (key == "initramfs") {
+            if (value != "initramfs-tools" && value != "dracut" && value != "mkinitcpio" && value != "none")
+                return bad_value(lineno, tok, "initramfs-tools, dracut, mkinitcpio or none");
+            spec.initramfs = value;
+        } else if (key == "bootloader") {
+            if (value != "grub" && value != "systemd-boot" && value != "none")
+                return bad_value(lineno, tok, "grub, systemd-boot or none");
+            spec.bootloader = value;
         } else {
             return line_error(lineno, "unknown host key '" + key + "' in '" + tok.raw +
-                                          "' (known: cpu, cmdline, iommu, reset_method)");
+                                          "' (known: cpu, cmdline, iommu, reset_method, release, irq_remap, "
+                                          "modules, vfio_modules, fb, hook, initramfs, bootloader)");
         }
     }
     return ok_status();
@@ -431,6 +468,11 @@ Result<Layout> plan(const FakeHostSpec& spec) {
     for (const auto& unit : spec.iommu_units) {
         if (!valid_name(unit)) return make_error("bad IOMMU unit name '" + unit + "'");
     }
+    if (spec.vfio_modules && !spec.kernel_release) {
+        return make_error("host vfio_modules=" + *spec.vfio_modules +
+                          " needs release=REL (the modules live in lib/modules/REL)");
+    }
+    if (spec.kernel_release && !valid_name(*spec.kernel_release)) return make_error("bad kernel release");
 
     for (std::size_t i = 0; i < devs.size(); ++i) {
         const FakeDevice& d = devs[i];
@@ -523,6 +565,14 @@ public:
             done += static_cast<std::size_t>(n);
         }
         if (::close(fd) != 0) return make_error("cannot close file", p.string(), errno);
+        return ok_status();
+    }
+
+    // A file with the executable bits set (hooks).
+    Status exec_file(const fs::path& rel, std::string_view content) {
+        auto st = file(rel, content);
+        if (!st) return st;
+        if (::chmod((root_ / rel).c_str(), 0755) != 0) return make_error("cannot chmod", (root_ / rel).string(), errno);
         return ok_status();
     }
 
@@ -766,6 +816,172 @@ Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
     return ok_status();
 }
 
+// ---------------------------------------------------------------------------
+// Readiness facts: kernel, modules, framebuffers, libvirt hook, boot setup
+// ---------------------------------------------------------------------------
+
+// One line per module as the kernel prints /proc/modules.
+std::string proc_modules(const std::vector<std::string>& modules) {
+    std::string out;
+    for (const auto& m : modules) out += m + " 16384 0 - Live 0x0000000000000000\n";
+    return out;
+}
+
+// /proc/interrupts on two CPUs; remapped chips carry the "IR-" prefix.
+std::string proc_interrupts(bool remapped) {
+    const std::string ir = remapped ? "IR-" : "";
+    auto line = [](const std::string& label, const std::string& chip, const std::string& rest) {
+        std::string l = label;
+        if (l.size() < 4) l.insert(0, 4 - l.size(), ' ');
+        return l + "          0          0  " + chip + " " + rest + "\n";
+    };
+    std::string out = "           CPU0       CPU1       \n";
+    out += line("0:", ir + "IO-APIC", "   2-edge      timer");
+    out += line("8:", ir + "IO-APIC", "   8-edge      rtc0");
+    out += line("9:", ir + "IO-APIC", "   9-fasteoi   acpi");
+    out += line("24:", "DMAR-MSI", "   0-edge      dmar0");
+    out += line("25:", ir + "PCI-MSI", "327680-edge      xhci_hcd");
+    out += line("26:", ir + "PCI-MSI", "376832-edge      ahci[0000:00:17.0]");
+    out += "NMI:          0          0   Non-maskable interrupts\n";
+    out += "LOC:       1234       1187   Local timer interrupts\n";
+    out += "ERR:          0\n";
+    return out;
+}
+
+struct FramebufferInfo {
+    const char* name;      // as in the spec
+    const char* proc_fb;   // /proc/fb id
+    const char* platform;  // platform driver holding the device, or nullptr
+};
+
+constexpr FramebufferInfo kFramebuffers[] = {
+    {"efifb", "EFI VGA", "efi-framebuffer"},
+    {"vesafb", "VESA VGA", "vesa-framebuffer"},
+    {"simplefb", "simple", "simple-framebuffer"},
+    {"simpledrm", "simpledrmdrmfb", "simple-framebuffer"},
+};
+
+Status write_framebuffers(Writer& w, const std::vector<std::string>& fbs) {
+    const fs::path drivers = fs::path("sys") / "bus" / "platform" / "drivers";
+    FAKEROOT_TRY(w.dir(drivers));
+    std::string proc_fb;
+    std::set<std::string> platform_drivers;
+    int n = 0;
+    for (const auto& f : fbs) {
+        const FramebufferInfo* info = nullptr;
+        for (const auto& k : kFramebuffers)
+            if (f == k.name) info = &k;
+        proc_fb += std::to_string(n++) + " " + (info ? std::string(info->proc_fb) : f + "drmfb") + "\n";
+        if (info && info->platform) platform_drivers.insert(info->platform);
+    }
+    for (const auto& drv : platform_drivers) {
+        const fs::path dev = fs::path("sys") / "devices" / "platform" / (drv + ".0");
+        FAKEROOT_TRY(w.dir(dev));
+        FAKEROOT_TRY(w.dir(drivers / drv));
+        FAKEROOT_TRY(w.file(drivers / drv / "bind", ""));
+        FAKEROOT_TRY(w.file(drivers / drv / "unbind", ""));
+        FAKEROOT_TRY(w.link(drivers / drv / (drv + ".0"), dev));
+        FAKEROOT_TRY(w.link(dev / "driver", drivers / drv));
+    }
+    return w.file(fs::path("proc") / "fb", proc_fb);
+}
+
+Status write_kernel_modules(Writer& w, const std::string& release, const std::string& kind) {
+    const fs::path mods = fs::path("lib") / "modules" / release;
+    const fs::path vfio = mods / "kernel" / "drivers" / "vfio";
+    const std::vector<fs::path> vfio_files = {vfio / "vfio.ko", vfio / "vfio_iommu_type1.ko",
+                                              vfio / "pci" / "vfio-pci.ko", vfio / "pci" / "vfio-pci-core.ko"};
+    std::string builtin = "kernel/drivers/pci/pcieport.ko\nkernel/drivers/usb/host/xhci-hcd.ko\n";
+    const fs::path e1000e = mods / "kernel" / "drivers" / "net" / "ethernet" / "intel" / "e1000e";
+    FAKEROOT_TRY(w.dir(e1000e));
+    FAKEROOT_TRY(w.file(e1000e / "e1000e.ko", ""));
+    if (kind == "available") {
+        FAKEROOT_TRY(w.dir(vfio / "pci"));
+        for (const auto& f : vfio_files) FAKEROOT_TRY(w.file(f, ""));
+    } else if (kind == "builtin") {
+        for (const auto& f : vfio_files) builtin += f.lexically_relative(mods).string() + "\n";
+    }
+    return w.file(mods / "modules.builtin", builtin);
+}
+
+Status write_setup(Writer& w, const FakeHostSpec& spec) {
+    const fs::path etc = "etc";
+    FAKEROOT_TRY(w.dir(etc));
+    if (spec.hook) {
+        const fs::path hooks = etc / "libvirt" / "hooks";
+        FAKEROOT_TRY(w.dir(hooks / "qemu.d"));
+        FAKEROOT_TRY(w.exec_file(hooks / "qemu.d" / "10-cpu-governor",
+                                 "#!/bin/sh\n# Another administrator's hook: leaves PCI devices alone.\nexit 0\n"));
+        if (*spec.hook == "installed") {
+            FAKEROOT_TRY(w.exec_file(hooks / "qemu.d" / "50-hostdev", "#!/bin/sh\nexec hostdev-hook \"$@\"\n"));
+        } else if (*spec.hook == "legacy") {
+            FAKEROOT_TRY(w.exec_file(hooks / "qemu", "#!/bin/sh\n# libvirt qemu hook\nexec hostdev-hook \"$@\"\n"));
+        }
+    }
+    if (spec.initramfs) {
+        if (*spec.initramfs == "initramfs-tools") {
+            FAKEROOT_TRY(w.dir(etc / "initramfs-tools"));
+            FAKEROOT_TRY(w.file(etc / "initramfs-tools" / "modules",
+                                "# List of modules that you want to include in your initramfs.\n"
+                                "# They will be loaded at boot time in the order below.\n"
+                                "#\n"
+                                "# Syntax:  module_name [args ...]\n"
+                                "#\n"
+                                "# You must run update-initramfs(8) to effect this change.\n"
+                                "#\n"
+                                "# Examples:\n"
+                                "#\n"
+                                "# raid1\n"
+                                "# sd_mod\n"));
+        } else if (*spec.initramfs == "dracut") {
+            FAKEROOT_TRY(w.dir(etc / "dracut.conf.d"));
+            FAKEROOT_TRY(w.file(etc / "dracut.conf", "# PUT YOUR CONFIG IN separate files\n# in /etc/dracut.conf.d\n"));
+        } else if (*spec.initramfs == "mkinitcpio") {
+            FAKEROOT_TRY(w.file(etc / "mkinitcpio.conf",
+                                "# vim:set ft=sh\n"
+                                "MODULES=()\n"
+                                "BINARIES=()\n"
+                                "FILES=()\n"
+                                "HOOKS=(base udev autodetect microcode modconf kms keyboard keymap consolefont block filesystems fsck)\n"));
+        }
+    }
+    if (spec.bootloader) {
+        const std::string rel = spec.kernel_release.value_or("6.1.0-18-amd64");
+        if (*spec.bootloader == "grub") {
+            FAKEROOT_TRY(w.dir(etc / "default"));
+            FAKEROOT_TRY(w.file(etc / "default" / "grub",
+                                "GRUB_DEFAULT=0\n"
+                                "GRUB_TIMEOUT=5\n"
+                                "GRUB_DISTRIBUTOR=Debian\n"
+                                "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n"
+                                "GRUB_CMDLINE_LINUX=\"\"\n"));
+        } else if (*spec.bootloader == "systemd-boot") {
+            const fs::path loader = fs::path("boot") / "loader";
+            FAKEROOT_TRY(w.dir(loader / "entries"));
+            FAKEROOT_TRY(w.file(loader / "loader.conf", "default debian.conf\ntimeout 3\n"));
+            FAKEROOT_TRY(w.file(loader / "entries" / "debian.conf",
+                                "title   Debian GNU/Linux\n"
+                                "linux   /vmlinuz-" + rel + "\n"
+                                "initrd  /initrd.img-" + rel + "\n"
+                                "options root=UUID=0b7d54e2-7c1a-4f36-8d2e-6a9f1c3b5e71 ro quiet\n"));
+        }
+    }
+    return ok_status();
+}
+
+Status write_readiness(Writer& w, const FakeHostSpec& spec) {
+    const fs::path proc = "proc";
+    if (spec.kernel_release) {
+        FAKEROOT_TRY(w.dir(proc / "sys" / "kernel"));
+        FAKEROOT_TRY(w.file(proc / "sys" / "kernel" / "osrelease", *spec.kernel_release + "\n"));
+    }
+    if (spec.irq_remap) FAKEROOT_TRY(w.file(proc / "interrupts", proc_interrupts(*spec.irq_remap)));
+    if (spec.vfio_modules) FAKEROOT_TRY(write_kernel_modules(w, *spec.kernel_release, *spec.vfio_modules));
+    if (spec.framebuffers) FAKEROOT_TRY(write_framebuffers(w, *spec.framebuffers));
+    if (spec.hook || spec.initramfs || spec.bootloader) FAKEROOT_TRY(write_setup(w, spec));
+    return ok_status();
+}
+
 // Sorts devices so that output does not depend on the order of spec lines.
 FakeHostSpec normalized(const FakeHostSpec& spec) {
     FakeHostSpec s = spec;
@@ -905,8 +1121,9 @@ Status build_fake_root(const FakeHostSpec& input, const fs::path& root) {
 
     FAKEROOT_TRY(w.file(proc / "cmdline", spec.cmdline + "\n"));
     FAKEROOT_TRY(w.file(proc / "cpuinfo", cpuinfo(spec.cpu_vendor)));
-    FAKEROOT_TRY(w.file(proc / "modules", ""));
+    FAKEROOT_TRY(w.file(proc / "modules", proc_modules(spec.modules)));
     FAKEROOT_TRY(write_roles(w, spec, L));
+    FAKEROOT_TRY(write_readiness(w, spec));
     return ok_status();
 }
 

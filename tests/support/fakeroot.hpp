@@ -14,6 +14,26 @@
 //     cmdline="..."          /proc/cmdline (default empty)
 //     iommu=U1,U2,...|none   /sys/class/iommu entries (default dmar0); none = no IOMMU
 //     reset_method=yes|no    no = an old kernel: no reset_method file on any device
+//   Readiness facts (hostdev doctor / boot-config); without the key nothing is
+//   written for it (proc/modules stays an empty file), so older specs lay out as before:
+//     release=REL            /proc/sys/kernel/osrelease, e.g. 6.1.0-18-amd64
+//     irq_remap=yes|no       /proc/interrupts with remapped (IR-PCI-MSI, IR-IO-APIC)
+//                            or plain (PCI-MSI, IO-APIC) interrupt chips
+//     modules=M1,M2,...|none /proc/modules lines for these modules
+//     vfio_modules=available|builtin|missing   lib/modules/REL (needs release=):
+//                            vfio .ko files under kernel/drivers/vfio, or listed in
+//                            modules.builtin, or neither (other modules only)
+//     fb=F1,F2,...|none      /proc/fb entries: efifb ("EFI VGA"), vesafb ("VESA VGA"),
+//                            simplefb ("simple"), simpledrm ("simpledrmdrmfb"), with
+//                            their bound platform devices in sys/bus/platform/drivers;
+//                            any other name N is a GPU driver's own "Ndrmfb"
+//     hook=installed|legacy|missing   etc/libvirt/hooks: qemu.d/50-hostdev (executable),
+//                            or hooks/qemu running hostdev-hook, or qemu.d with
+//                            another hook only
+//     initramfs=initramfs-tools|dracut|mkinitcpio|none   etc/initramfs-tools/modules,
+//                            etc/dracut.conf + dracut.conf.d, or etc/mkinitcpio.conf
+//     bootloader=grub|systemd-boot|none   etc/default/grub, or boot/loader/entries/*.conf
+//                            (hook, initramfs and bootloader create etc/ even for none)
 //
 //   dev ADDR VVVV:DDDD CLASS KEY=VALUE...
 //     ADDR                   BB:SS.F or DDDD:BB:SS.F (hex)
@@ -59,6 +79,9 @@
 //   sys/class/{block,net,input}, sys/dev/block: the role devices (see below)
 //   proc/cmdline, proc/cpuinfo, proc/modules, proc/self/mountinfo,
 //       proc/net/route, proc/net/ipv6_route
+//   with the readiness keys: proc/sys/kernel/osrelease, proc/interrupts, proc/fb,
+//       sys/bus/platform/drivers/*-framebuffer, lib/modules/REL, etc/libvirt/hooks,
+//       etc/{initramfs-tools,dracut.conf*,mkinitcpio.conf,default/grub}, boot/loader/entries
 // Roles:
 //   root-fs        a partition below the function (nvme0n1p2, 259:2 for class
 //                  0x0108xx; sda2, 8:2 below an ATA host otherwise), reachable from
@@ -119,6 +142,15 @@ struct FakeHostSpec {
     std::string cmdline;
     std::vector<std::string> iommu_units = {"dmar0"};
     bool reset_method_files = true;
+    // Readiness facts; nullopt: not written (see the host keys above).
+    std::optional<std::string> kernel_release;
+    std::optional<bool> irq_remap;
+    std::vector<std::string> modules;
+    std::optional<std::string> vfio_modules;               // available | builtin | missing
+    std::optional<std::vector<std::string>> framebuffers;  // empty: fb=none
+    std::optional<std::string> hook;                       // installed | legacy | missing
+    std::optional<std::string> initramfs;                  // initramfs-tools | dracut | mkinitcpio | none
+    std::optional<std::string> bootloader;                 // grub | systemd-boot | none
     std::vector<FakeDevice> devices;
 };
 

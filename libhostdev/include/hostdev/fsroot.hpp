@@ -24,6 +24,10 @@ public:
     [[nodiscard]] std::filesystem::path dev(std::string_view rel = {}) const;
     [[nodiscard]] std::filesystem::path run(std::string_view rel = {}) const;
     [[nodiscard]] std::filesystem::path etc(std::string_view rel = {}) const;
+    // ROOT/lib/REL (kernel modules), ROOT/boot/REL and ROOT/efi/REL (boot loader entries)
+    [[nodiscard]] std::filesystem::path lib(std::string_view rel = {}) const;
+    [[nodiscard]] std::filesystem::path boot(std::string_view rel = {}) const;
+    [[nodiscard]] std::filesystem::path efi(std::string_view rel = {}) const;
 
     // The path as it reads on a live host ("/sys/bus/pci/..."), for messages and
     // for --dry-run output, whatever the root is.

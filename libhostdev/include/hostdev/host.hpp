@@ -85,6 +85,30 @@ struct Host {
     std::map<int, IommuGroup> groups;       // by number
     std::vector<std::string> warnings;      // host-level problems met while reading
 
+    // Readiness facts for `hostdev doctor` and `hostdev boot-config`. Each is
+    // nullopt when unknown: not readable under the root, or a snapshot written
+    // before hostdev recorded it.
+    std::optional<std::string> kernel_release;       // /proc/sys/kernel/osrelease
+    std::optional<bool> interrupt_remapping;         // remapped chips in /proc/interrupts
+    std::optional<std::vector<std::string>> loaded_modules;  // /proc/modules, sorted
+    struct VfioModules {
+        std::vector<std::string> available;  // module files under lib/modules/REL/kernel/drivers/vfio
+        std::vector<std::string> builtin;    // vfio modules built into the kernel (modules.builtin)
+    };
+    std::optional<VfioModules> vfio_modules;
+    // Firmware framebuffers (efifb, vesafb, simplefb, simpledrm, ...) holding
+    // the boot display, from /proc/fb and the platform framebuffer drivers.
+    std::optional<std::vector<std::string>> firmware_framebuffers;
+    // Module of each PCI driver in use where sysfs says (xhci_hcd -> xhci_pci).
+    std::map<std::string, std::string> driver_modules;
+    // Live path of the installed hostdev qemu hook; "" when there is none.
+    std::optional<std::string> libvirt_hook;
+    // "initramfs-tools", "dracut" or "mkinitcpio"; "" when none is configured.
+    std::optional<std::string> initramfs_tool;
+    // "grub" or "systemd-boot"; "" when neither is configured.
+    std::optional<std::string> bootloader;
+    std::vector<std::string> boot_entries;  // systemd-boot entry files, live paths, sorted
+
     [[nodiscard]] const PciDevice* find(const PciAddress& address) const;
     [[nodiscard]] const IommuGroup* group_of(const PciAddress& address) const;
     [[nodiscard]] std::vector<const PciDevice*> ungrouped() const;

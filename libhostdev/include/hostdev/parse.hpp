@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hostdev/pci_address.hpp"
@@ -78,5 +79,36 @@ bool input_is_keyboard(std::string_view capabilities_ev);
 // Kernel command line parameter value: ("quiet intel_iommu=on", "intel_iommu") → "on";
 // a bare flag yields ""; absent → nullopt. The last occurrence wins, as in the kernel.
 std::optional<std::string> cmdline_param(std::string_view cmdline, std::string_view name);
+
+// ---- Host readiness facts (hostdev doctor, hostdev boot-config) ----
+
+// /proc/interrupts: true when an interrupt chip is a remapped one ("IR-PCI-MSI",
+// "IR-IO-APIC", "IR-PCI-MSIX-0000:00:14.0", ...), false when chips are listed
+// but none is remapped, nullopt when the text names no interrupt chip at all.
+std::optional<bool> interrupt_remapping(std::string_view proc_interrupts);
+
+// A kernel module's name as the kernel spells it: '-' becomes '_'
+// ("vfio-pci" -> "vfio_pci"), as modprobe treats both alike.
+std::string module_name(std::string_view name);
+// "vfio-pci.ko", "vfio-pci.ko.xz", ".ko.zst", ".ko.gz" -> "vfio_pci"; nullopt
+// for anything that is not a module file.
+std::optional<std::string> module_file_name(std::string_view filename);
+// /proc/modules: the loaded modules' names, sorted, without duplicates.
+std::vector<std::string> loaded_modules(std::string_view proc_modules);
+// modules.builtin: the names of built-in modules whose path starts with
+// `prefix` ("kernel/drivers/vfio/"), sorted.
+std::vector<std::string> builtin_modules(std::string_view modules_builtin, std::string_view prefix);
+
+// /proc/fb: the firmware framebuffers among the entries ("0 EFI VGA" -> efifb,
+// "0 VESA VGA" -> vesafb, "0 simple" -> simplefb, "0 simpledrmdrmfb" ->
+// simpledrm), sorted; a GPU driver's own framebuffer ("0 amdgpudrmfb") is not one.
+std::vector<std::string> firmware_framebuffers(std::string_view proc_fb);
+// The firmware framebuffer behind a platform driver of sys/bus/platform/drivers:
+// "efi-framebuffer" -> efifb, "vesa-framebuffer" -> vesafb, "simple-framebuffer"
+// -> simplefb (simpledrm binds the same platform device); nullopt otherwise.
+std::optional<std::string> framebuffer_of_platform_driver(std::string_view driver);
+
+// "6.1.0-18-amd64" -> {6, 1}; nullopt when it does not start with N.N.
+std::optional<std::pair<int, int>> kernel_version(std::string_view release);
 
 }  // namespace hostdev::parse

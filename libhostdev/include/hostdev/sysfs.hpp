@@ -20,6 +20,10 @@ struct ReadOptions {
     enum class Names { Resolve, Skip } names = Names::Resolve;
     // Reader threads for large hosts (256 functions or more); 0: one per CPU, at most 4.
     unsigned threads = 0;
+    // The readiness facts of Host (kernel release, interrupt remapping, modules,
+    // framebuffers, libvirt hook, initramfs, bootloader): a caller that only
+    // moves devices may skip them and leave them unknown.
+    enum class Readiness { Read, Skip } readiness = Readiness::Read;
 };
 
 Result<Host> read_host(const FsRoot& root, const ReadOptions& options = {});
