@@ -14,7 +14,10 @@
 #       sharing group 10 with lpc_ich) is refused at start, virsh's error
 #       carrying the hook's reason; the fake root's drivers and this machine's
 #       devices are unchanged;
-#   (c) every virsh call is bounded by `timeout`, so nothing blocks.
+#   (c) every virsh call is bounded by `timeout`, so nothing blocks;
+#   (d) virt-hostdev on the daemon: its node devices match sysfs, and
+#       `check --all --format json` judges the defined domains as hostdev-fix
+#       does, with an autostart conflict blocking both domains.
 # Everything installed or changed is undone at exit (daemons stopped by PID,
 # hook, configuration and domains removed, qemu.conf restored); installed
 # packages stay. Prints "N passed, N failed"; exit 0 only when all passed.
@@ -291,6 +294,103 @@ if cmp -s "$WORK/host.before" "$WORK/host.after"; then ok "this machine's device
 # (c) The daemon still answers at once: no hook left anything blocked.
 if timeout 10 virsh -q -c "$URI" list --all >"$WORK/out" 2>&1; then ok "libvirtd still answers"; else not_ok "libvirtd does not answer: $(cat "$WORK/out")"; fi
 if pgrep -f "$HOOK_FILE" >/dev/null; then not_ok "a hook process is still running"; else ok "no hook process left"; fi
+
+# (d) virt-hostdev against this daemon: its node devices are this machine's
+# PCI devices as sysfs shows them, and `check --all --format json` judges the
+# defined domains as hostdev-fix does here, plus the checks across domains:
+# $PLAIN and $BLOCKED are defined again, both assigning one device of this
+# machine with managed='no' (never started: nothing touches the device).
+step "(d) virt-hostdev -c $URI"
+VIRT=$BUILD/virsh-plugin/virt-hostdev
+HOSTDEV_FIX=$BUILD/cli/hostdev-fix
+virt() {  # virt ARGS...: virt-hostdev on the system URI, bounded in time
+  timeout --kill-after=5 "$VIRSH_TIMEOUT" "$VIRT" -c "$URI" "$@"
+}
+if [ ! -x "$VIRT" ]; then
+  not_ok "$VIRT is missing (built with HOSTDEV_BUILD_VIRSH_PLUGIN=ON?)"
+else
+  # The same devices, ids, classes, drivers and groups as sysfs.
+  dev_lines='[(.groups[].devices[]), .ungrouped[]] | .[] | "\(.address) \(.vendor):\(.device) \(.class) \(.driver) \(.iommu_group)"'
+  virt groups --format json 2>"$WORK/err" | jq -r "$dev_lines" | sort >"$WORK/devices.libvirt"
+  "$HOSTDEV" groups --format json 2>/dev/null | jq -r "$dev_lines" | sort >"$WORK/devices.sysfs"
+  if [ -s "$WORK/devices.sysfs" ] && cmp -s "$WORK/devices.libvirt" "$WORK/devices.sysfs"; then
+    ok "virt-hostdev groups lists this machine's $(wc -l <"$WORK/devices.sysfs") PCI functions as sysfs does"
+  else
+    not_ok "libvirt's and sysfs' devices differ: $(diff "$WORK/devices.libvirt" "$WORK/devices.sysfs" | head -5) $(head -3 "$WORK/err")"
+  fi
+  # An endpoint the host holds no role on; a device this machine lacks otherwise.
+  DEV=$("$HOSTDEV" groups --format json 2>/dev/null |
+    jq -r '[(.groups[].devices[]), .ungrouped[]] | map(select(.kind == "endpoint" and (.roles | length) == 0)) | .[0].address // empty')
+  DEV=${DEV:-0000:3d:00.0}
+  IFS=':.' read -r d_dom d_bus d_slot d_fn <<<"$DEV"
+  for name in "$PLAIN" "$BLOCKED"; do
+    cat >"$WORK/$name.xml" <<EOF
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <memballoon model='none'/>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x$d_dom' bus='0x$d_bus' slot='0x$d_slot' function='0x$d_fn'/></source>
+    </hostdev>
+  </devices>
+</domain>
+EOF
+    if vsh define "$WORK/$name.xml" >"$WORK/out" 2>&1; then ok "define $name with hostdev $DEV"; else not_ok "define $name: $(cat "$WORK/out")"; fi
+  done
+  # Without autostart: statuses and verdicts as hostdev-fix's on this host;
+  # the shared device is a warning for both.
+  virt check --all --format json >"$WORK/check.json" 2>"$WORK/err"
+  rc=$?
+  jq -e . "$WORK/check.json" >/dev/null 2>&1 && ok "check --all --format json answers JSON (exit $rc)" \
+    || not_ok "check --all gave no JSON (exit $rc): $(head -3 "$WORK/err")"
+  if [ "$(jq -r '.exit_code' "$WORK/check.json" 2>/dev/null)" = "$rc" ]; then ok "exit code $rc as reported"; else not_ok "exit $rc, report says $(jq -r '.exit_code' "$WORK/check.json" 2>/dev/null)"; fi
+  verdicts() { jq -r "$1 | \"\(.status) \([.groups[] | .members[] | \"\(.address)=\(.verdict)\"] | join(\",\"))\"" "$2" 2>/dev/null; }
+  for name in "$PLAIN" "$BLOCKED"; do
+    vsh dumpxml --inactive "$name" >"$WORK/$name.inactive.xml" 2>&1
+    "$HOSTDEV_FIX" --check --format json "$WORK/$name.inactive.xml" >"$WORK/fix.json" 2>/dev/null
+    want=$(verdicts '.files[0]' "$WORK/fix.json")
+    got=$(verdicts ".domains[] | select(.domain == \"$name\")" "$WORK/check.json")
+    if [ -n "$want" ] && [ "$want" = "$got" ]; then ok "$name judged as hostdev-fix does: $got"; else not_ok "$name: virt-hostdev '$got', hostdev-fix '$want'"; fi
+    if jq -e ".domains[] | select(.domain == \"$name\") | .problems[] | select(.severity == \"warning\" and (.message | contains(\"also assigned by domain\")))" \
+      "$WORK/check.json" >/dev/null 2>&1; then
+      ok "$name: the shared device is a warning"
+    else
+      not_ok "$name: no cross-domain warning"
+    fi
+  done
+  # Both set to autostart: an error (blocked) for both, named or not.
+  make_dir /etc/libvirt/qemu/autostart   # removed at exit when this run created it
+  for name in "$PLAIN" "$BLOCKED"; do
+    if vsh autostart "$name" >"$WORK/out" 2>&1; then ok "autostart $name"; else not_ok "autostart $name: $(cat "$WORK/out")"; fi
+  done
+  virt check --all --format json >"$WORK/check.json" 2>"$WORK/err"
+  rc=$?
+  if [ "$rc" -eq 2 ]; then ok "check --all exits 2 (blocked)"; else not_ok "check --all exit $rc (wanted 2): $(head -3 "$WORK/err")"; fi
+  for name in "$PLAIN" "$BLOCKED"; do
+    if [ "$(jq -r ".domains[] | select(.domain == \"$name\") | \"\(.status) \(.autostart) \([.problems[] | select(.severity == \"error\" and (.message | contains(\"both start automatically\")))] | length)\"" "$WORK/check.json" 2>/dev/null)" = "blocked true 1" ]; then
+      ok "$name: blocked by the autostart conflict"
+    else
+      not_ok "$name: no autostart conflict in $(jq -c ".domains[] | select(.domain == \"$name\")" "$WORK/check.json" 2>/dev/null | head -c 400)"
+    fi
+  done
+  virt check "$PLAIN" >"$WORK/out" 2>"$WORK/err"
+  rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "both start automatically" "$WORK/out"; then ok "check $PLAIN alone sees $BLOCKED"; else not_ok "check $PLAIN: exit $rc: $(head -3 "$WORK/out")"; fi
+  for name in "$PLAIN" "$BLOCKED"; do
+    vsh autostart --disable "$name" >/dev/null 2>&1
+    if vsh undefine "$name" >"$WORK/out" 2>&1; then ok "undefine $name"; else not_ok "undefine $name: $(cat "$WORK/out")"; fi
+  done
+  if [ -e "/etc/libvirt/qemu/autostart/$PLAIN.xml" ] || [ -L "/etc/libvirt/qemu/autostart/$PLAIN.xml" ] ||
+     [ -e "/etc/libvirt/qemu/autostart/$BLOCKED.xml" ] || [ -L "/etc/libvirt/qemu/autostart/$BLOCKED.xml" ]; then
+    not_ok "an autostart link was left"
+  else
+    ok "no autostart link left"
+  fi
+fi
 
 echo "hook log:"
 sed 's/^/  /' "$WORK/hook.log" 2>/dev/null

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# virt-hostdev over libvirt's test driver (in-process, no daemon): the host of
+# node.xml read through the node-device API, every verdict of check, fix with
+# --diff and --define, groups, connection failures, and check --all judging
+# every domain exactly as hostdev-fix does on a snapshot of the same host.
+. "$(dirname "$0")/../cli/lib.sh"
+
+VIRT=$BUILD/virsh-plugin/virt-hostdev
+NODE=$(cd "$SRC/tests/virsh" && pwd)/node.xml
+URI="test://$NODE"
+export HOSTDEV_PCI_IDS=$SRC/tests/data/pci.ids
+
+json_of() {  # json_of FILTER: jq on $WORK/out, one raw line per result
+  jq -r "$1" "$WORK/out" 2>/dev/null
+}
+expect_eq() {  # expect_eq WANT GOT WHAT
+  if [ "$1" = "$2" ]; then ok; else not_ok "$3: got '$2', wanted '$1'"; fi
+}
+
+# --- groups: the host as libvirt shows it --------------------------------
+expect_rc 0 "$VIRT" -c "$URI" groups
+expect_grep '^IOMMU group 1:$' "$WORK/out"
+expect_grep '01:00.0 VGA compatible controller \[0300\]: NVIDIA Corporation GM204 \[GeForce GTX 970\] \[10de:13c2\]' "$WORK/out"
+expect_grep 'host role: USB controller with the host keyboard' "$WORK/out"
+expect_grep 'SR-IOV VF of 0000:04:00.0' "$WORK/out"
+expect_grep '^warning: read through libvirt' "$WORK/out"
+# The test driver drops <driver>: every function reads as unbound.
+if grep -q 'driver: nouveau' "$WORK/out"; then not_ok "the test driver showed a driver"; else ok; fi
+expect_rc 0 "$VIRT" -c "$URI" groups --format json
+expect_eq 12 "$(json_of '.groups | length')" "groups in JSON"
+expect_eq "0000:00:01.0 0000:01:00.0 0000:01:00.1" \
+  "$(json_of '.groups[] | select(.group == 1) | [.devices[].address] | join(" ")')" "members of group 1"
+expect_eq '["host-keyboard"]' "$(json_of '.groups[] | select(.group == 4) | .devices[0].roles | tojson')" "roles of 00:14.0"
+expect_rc 0 "$VIRT" -c "$URI" groups --format dot
+expect_grep '^digraph hostdev' "$WORK/out"
+expect_grep '"0000:00:01.0" -> "0000:01:00.0"' "$WORK/out"
+
+# --- check --all: every verdict --------------------------------------------
+expect_rc 3 "$VIRT" -c "$URI" check --all
+expect_grep "^test://$NODE: 11 domains: 5 ok, 2 fixable, 3 blocked, 1 invalid\$" "$WORK/out"
+expect_grep '^gpu: change: add <hostdev> for 0000:01:00.1' "$WORK/out"
+expect_grep '^usb: error: .*USB controller with the host keyboard' "$WORK/out"
+expect_grep "^vmd: error: vmd:[0-9]+: domain='0x10000' is out of range" "$WORK/out"
+# No progress line when stderr is not a terminal.
+if grep -q $'\r' "$WORK/err"; then not_ok "progress written to a non-terminal"; else ok; fi
+
+expect_rc 3 "$VIRT" -c "$URI" check --all --format json
+cp "$WORK/out" "$WORK/check.json"
+expect_eq 3 "$(json_of '.exit_code')" "exit_code in JSON"
+expect_eq "$URI" "$(json_of '.uri')" "uri in JSON"
+statuses=$(json_of '.domains[] | "\(.domain)=\(.status)"' | tr '\n' ' ')
+expect_eq "audio=ok bridge=blocked gpu=fixable gpu-complete=ok missing=blocked nic=fixable nvme=ok plain=ok usb=blocked vf=ok vmd=invalid " \
+  "$statuses" "statuses"
+expect_eq "0000:00:1f.0=stays-on-host 0000:00:1f.3=covered 0000:00:1f.4=stays-on-host" \
+  "$(json_of '.domains[] | select(.domain == "audio") | [.groups[].members[] | "\(.address)=\(.verdict)"] | join(" ")')" "audio's verdicts"
+expect_eq "inject-hostdev hide-kvm" \
+  "$(json_of '.domains[] | select(.domain == "gpu") | [.changes[].kind] | join(" ")')" "gpu's changes"
+expect_eq "0c1f4a6e-0a4b-4f3c-9a51-000000000002 false false" \
+  "$(json_of '.domains[] | select(.domain == "gpu") | "\(.uuid) \(.autostart) \(.active)"')" "gpu's uuid and state"
+# Across domains: gpu and gpu-complete both assign group 1.
+for pair in "gpu gpu-complete" "gpu-complete gpu"; do
+  set -- $pair
+  expect_eq warning \
+    "$(json_of ".domains[] | select(.domain == \"$1\") | .problems[] | select(.message | contains(\"also assigned by domain '$2'\")) | .severity")" \
+    "cross-domain warning of $1"
+done
+expect_eq 0 "$(json_of '[.domains[] | select(.domain == "nvme" or .domain == "plain") | .problems[] | select(.message | contains("also assigned"))] | length')" \
+  "no cross-domain warning elsewhere"
+# Host uses libvirt shows: both I350 ports' interfaces, the NVMe disk.
+expect_eq "0000:02:00.0 0000:02:00.1" \
+  "$(json_of '.domains[] | select(.domain == "nic") | [.problems[] | select(.message | contains("network interface")) | .device] | join(" ")')" \
+  "nic's interface warnings"
+expect_eq warning \
+  "$(json_of '.domains[] | select(.domain == "nvme") | .problems[] | select(.message | contains("disk /dev/nvme0n1")) | .severity')" \
+  "nvme's disk warning"
+expect_grep '"warnings": \[' "$WORK/out"
+
+# --- check DOMAIN...: exit codes as hostdev-fix --check ---------------------
+expect_rc 0 "$VIRT" -c "$URI" check plain
+expect_grep '^plain: ok, nothing to change' "$WORK/out"
+expect_rc 1 "$VIRT" -c "$URI" check gpu
+expect_rc 2 "$VIRT" -c "$URI" check usb
+expect_rc 2 "$VIRT" -c "$URI" check missing
+expect_grep '0000:3d:00.0 is not on this host' "$WORK/out"
+expect_rc 2 "$VIRT" -c "$URI" check bridge
+expect_rc 3 "$VIRT" -c "$URI" check vmd
+expect_rc 1 "$VIRT" -c "$URI" check plain gpu nvme
+expect_rc 0 "$VIRT" -c "$URI" check 0c1f4a6e-0a4b-4f3c-9a51-000000000001   # by UUID
+expect_grep '^plain: ok' "$WORK/out"
+# A named domain still meets the others.
+expect_rc 0 "$VIRT" -c "$URI" check gpu-complete --format json
+expect_eq 1 "$(json_of '.domains | length')" "one domain reported"
+expect_eq 1 "$(json_of '[.domains[0].problems[] | select(.message | contains("domain '"'"'gpu'"'"'"))] | length')" "gpu-complete meets gpu"
+expect_rc 3 "$VIRT" -c "$URI" check no-such-domain --format json
+expect_eq "no-such-domain=invalid" "$(json_of '.domains[] | "\(.domain)=\(.status)"')" "unknown domain"
+expect_grep "no domain named 'no-such-domain'" "$WORK/out"
+expect_rc 3 "$VIRT" -c "$URI" check
+expect_grep 'give --all or one or more domain names' "$WORK/err"
+expect_rc 3 "$VIRT" -c "$URI" check --all plain
+expect_rc 3 "$VIRT" -c "$URI" check --all --format yaml
+# Planning options reach the planner as in hostdev-fix.
+expect_rc 1 "$VIRT" -c "$URI" check vf --whole-slot --format json
+expect_eq "0000:04:02.1" "$(json_of '.domains[0].changes[] | select(.kind == "inject-hostdev") | .device')" "--whole-slot"
+expect_rc 1 "$VIRT" -c "$URI" check gpu --hide-kvm never --format json
+if [ "$(json_of '.domains[0].status')" = fixable ] && [ "$(json_of '[.domains[0].changes[] | select(.kind == "hide-kvm")] | length')" = 0 ]; then ok; else not_ok "--hide-kvm never"; fi
+
+# --- fix -------------------------------------------------------------------
+expect_rc 0 "$VIRT" -c "$URI" fix gpu
+cp "$WORK/out" "$WORK/gpu-fixed.xml"
+expect_grep "function='0x1'" "$WORK/out"
+expect_grep "<hidden state='on'/>" "$WORK/out"
+expect_grep '^gpu: change: add <hostdev> for 0000:01:00.1' "$WORK/err"
+expect_rc 0 "$VIRT" -c "$URI" fix gpu --diff -q
+expect_grep '^--- a/gpu.xml' "$WORK/out"
+expect_grep "^\+        <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>" "$WORK/out"
+if [ -s "$WORK/err" ]; then not_ok "-q wrote on stderr"; else ok; fi
+expect_rc 0 "$VIRT" -c "$URI" fix gpu --define
+expect_grep 'gpu: redefined on .*, UUID 0c1f4a6e-0a4b-4f3c-9a51-000000000002 kept' "$WORK/err"
+if [ -s "$WORK/out" ]; then not_ok "--define printed XML"; else ok; fi
+expect_rc 0 "$VIRT" -c "$URI" fix nic --define --diff
+expect_grep "^\+        <address domain='0x0000' bus='0x02' slot='0x00' function='0x1'/>" "$WORK/out"
+expect_grep 'nic: redefined' "$WORK/err"
+expect_rc 0 "$VIRT" -c "$URI" fix plain --define
+expect_grep 'plain: nothing to change, not redefined' "$WORK/err"
+expect_rc 0 "$VIRT" -c "$URI" fix plain
+expect_grep '<name>plain</name>' "$WORK/out"
+expect_rc 2 "$VIRT" -c "$URI" fix usb --define
+if [ -s "$WORK/out" ]; then not_ok "blocked fix printed on stdout"; else ok; fi
+expect_grep 'usb: blocked' "$WORK/err"
+expect_rc 2 "$VIRT" -c "$URI" fix missing --diff
+if [ -s "$WORK/out" ]; then not_ok "blocked --diff printed on stdout"; else ok; fi
+expect_rc 3 "$VIRT" -c "$URI" fix vmd
+expect_rc 3 "$VIRT" -c "$URI" fix no-such-domain
+expect_grep "no domain named 'no-such-domain'" "$WORK/err"
+expect_rc 3 "$VIRT" -c "$URI" fix
+
+# --- the same verdicts as hostdev-fix on a snapshot of the same host ----------
+expect_rc 0 "$VIRT" -c "$URI" snapshot -o "$WORK/snap.json" --domains "$WORK/domains"
+expect_eq 11 "$(ls "$WORK/domains" | wc -l)" "definitions written"
+# groups of the snapshot are the groups libvirt shows, byte for byte.
+"$VIRT" -c "$URI" groups --format json >"$WORK/groups.virt.json" 2>/dev/null
+"$HOSTDEV" groups --host "$WORK/snap.json" --format json >"$WORK/groups.snap.json" 2>/dev/null
+expect_same "$WORK/groups.virt.json" "$WORK/groups.snap.json"
+# Each definition through hostdev-fix: status, exit code, every member's verdict.
+verdicts() {  # verdicts JSON_ENTRY_FILTER FILE
+  jq -r "$1 | \"\(.status) \([.groups[] | .members[] | \"\(.address)=\(.verdict)\"] | join(\",\"))\"" "$2"
+}
+compared=0
+for f in "$WORK"/domains/*.xml; do
+  name=$(basename "$f" .xml)
+  "$HOSTDEV_FIX" --check --host "$WORK/snap.json" --format json "$f" >"$WORK/fix.json" 2>/dev/null
+  rc=$?
+  want=$(verdicts '.files[0]' "$WORK/fix.json")
+  got=$(verdicts ".domains[] | select(.domain == \"$name\")" "$WORK/check.json")
+  expect_eq "$want" "$got" "$name: hostdev-fix and virt-hostdev"
+  expect_eq "$rc" "$(jq -r ".domains[] | select(.domain == \"$name\") | .status" "$WORK/check.json" |
+    sed 's/^ok$/0/; s/^fixable$/1/; s/^blocked$/2/; s/^invalid$/3/')" "$name: exit code"
+  compared=$((compared + 1))
+done
+expect_eq 11 "$compared" "domains compared"
+# And the fixed document is hostdev-fix's.
+"$HOSTDEV_FIX" -q --host "$WORK/snap.json" "$WORK/domains/gpu.xml" >"$WORK/gpu.hostdev-fix.xml"
+expect_same "$WORK/gpu.hostdev-fix.xml" "$WORK/gpu-fixed.xml"
+
+# --- connection failures ------------------------------------------------------
+expect_rc 3 "$VIRT" -c "test://$WORK/no-such-node.xml" check --all
+expect_grep "cannot connect to test://$WORK/no-such-node.xml" "$WORK/err"
+expect_grep 'hint: the test driver takes' "$WORK/err"
+expect_rc 1 "$VIRT" -c "test://$WORK/no-such-node.xml" groups
+expect_rc 3 "$VIRT" -c "nosuchdriver:///system" check --all
+expect_grep 'cannot connect to nosuchdriver:///system' "$WORK/err"
+# ssh to a closed port: refused at once; the hints name what ssh needs.
+expect_rc 3 timeout 60 "$VIRT" -c "qemu+ssh://nobody@127.0.0.1:1/system" check --all
+expect_grep 'cannot connect to qemu\+ssh://nobody@127.0.0.1:1/system' "$WORK/err"
+expect_grep 'hint: libvirt runs ssh to nobody@127.0.0.1 \(port 1\): `ssh -p 1 nobody@127.0.0.1 true`' "$WORK/err"
+
+finish

@@ -1,0 +1,127 @@
+// virt-hostdev groups: the IOMMU groups as libvirt shows them.
+// virt-hostdev snapshot: that host as a hostdev snapshot, and optionally every
+// defined domain's definition, so hostdev-fix can judge them offline.
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "commands.hpp"
+#include "connection.hpp"
+#include "hostdev/fileio.hpp"
+#include "hostdev/format.hpp"
+#include "hostdev/snapshot.hpp"
+#include "judge.hpp"
+
+namespace hostdev::virt {
+namespace {
+
+struct GroupsOptions {
+    std::string format = "text";
+    std::optional<std::filesystem::path> out;
+};
+
+int run_groups(const GroupsOptions& opt, const GlobalOptions& global) {
+    auto conn = Connection::open(global.uri, Connection::Access::ReadOnly);
+    if (!conn) {
+        print_error(conn.error().describe());
+        return kExitFailure;
+    }
+    Progress progress(true);
+    auto host = read_libvirt_host(*conn, global.pci_ids, progress);
+    if (!host) {
+        print_error(host.error().describe());
+        return kExitFailure;
+    }
+    const OutputFormat format = output_format_from_string(opt.format).value_or(OutputFormat::Text);
+    // The text listing carries the warnings itself; other formats keep stdout machine-readable.
+    if (format != OutputFormat::Text)
+        for (const auto& w : host->host.warnings) print_warning(w);
+    return emit(format_groups(host->host, format), opt.out) ? kExitOk : kExitFailure;
+}
+
+struct SnapshotOptions {
+    std::optional<std::filesystem::path> out;
+    std::optional<std::filesystem::path> domains_dir;
+};
+
+// A file name for a domain's definition: its name, unless the name cannot be
+// one (libvirt refuses '/' in names, but not a leading dot).
+std::string definition_file(const DomainInfo& d) {
+    if (d.name.empty() || d.name.front() == '.' || d.name.find('/') != std::string::npos) return d.uuid + ".xml";
+    return d.name + ".xml";
+}
+
+int run_snapshot(const SnapshotOptions& opt, const GlobalOptions& global) {
+    auto conn = Connection::open(global.uri, Connection::Access::ReadOnly);
+    if (!conn) {
+        print_error(conn.error().describe());
+        return kExitFailure;
+    }
+    Progress progress(true);
+    auto host = read_libvirt_host(*conn, global.pci_ids, progress);
+    if (!host) {
+        print_error(host.error().describe());
+        return kExitFailure;
+    }
+    for (const auto& w : host->host.warnings) print_warning(w);
+    int rc = kExitOk;
+    if (opt.domains_dir) {
+        if (::mkdir(opt.domains_dir->c_str(), 0755) != 0 && errno != EEXIST) {
+            print_error(make_error("cannot create the directory for domain definitions", opt.domains_dir->string(), errno)
+                            .describe());
+            return kExitFailure;
+        }
+        auto domains = conn->persistent_domains();
+        if (!domains) {
+            print_error(domains.error().describe());
+            return kExitFailure;
+        }
+        for (std::size_t i = 0; i < domains->size(); ++i) {
+            progress.update("reading domains", i + 1, domains->size());
+            DomainInfo d = Connection::describe((*domains)[i].get());
+            if (!d.xml) {
+                progress.clear();
+                print_error(d.error.value_or(make_error("no definition")).describe());
+                rc = kExitFailure;
+                continue;
+            }
+            if (auto st = fileio::write_file_atomic(*opt.domains_dir / definition_file(d), *d.xml); !st) {
+                progress.clear();
+                print_error(st.error().describe());
+                rc = kExitFailure;
+            }
+        }
+        progress.clear();
+    }
+    if (!emit(write_snapshot(host->host), opt.out)) rc = kExitFailure;
+    return rc;
+}
+
+}  // namespace
+
+void add_groups_command(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+    auto opt = std::make_shared<GroupsOptions>();
+    auto* cmd = app.add_subcommand("groups", "List IOMMU groups and their devices as libvirt shows them");
+    cmd->add_option("--format", opt->format, "Output format: text, json or dot (Graphviz), as hostdev groups")
+        ->check(CLI::IsMember({"text", "json", "dot"}))
+        ->capture_default_str();
+    cmd->add_option("-o,--output", opt->out, "Write to FILE (atomically) instead of standard output")->type_name("FILE");
+    cmd->callback([opt, &global, &exit_code] { exit_code = run_groups(*opt, global); });
+}
+
+void add_snapshot_command(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+    auto opt = std::make_shared<SnapshotOptions>();
+    auto* cmd = app.add_subcommand(
+        "snapshot", "Write the host as libvirt shows it as a hostdev snapshot (for hostdev-fix --host)");
+    cmd->add_option("-o,--output", opt->out, "Write to FILE (atomically) instead of standard output")->type_name("FILE");
+    cmd->add_option("--domains", opt->domains_dir,
+                    "Also write every defined domain's inactive definition to DIR/NAME.xml")
+        ->type_name("DIR");
+    cmd->footer(
+        "hostdev-fix --host SNAPSHOT DIR/*.xml then judges the domains as virt-hostdev check does, less the\n"
+        "checks across domains and the warnings about host interfaces and disks.");
+    cmd->callback([opt, &global, &exit_code] { exit_code = run_snapshot(*opt, global); });
+}
+
+}  // namespace hostdev::virt

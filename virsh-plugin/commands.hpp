@@ -1,0 +1,46 @@
+// virt-hostdev's subcommands and what they share.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "hostdev/planner.hpp"
+
+namespace hostdev::virt {
+
+// Exit codes of groups and snapshot (check and fix use hostdev-fix's, fix.hpp).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 3;  // a bad flag: hostdev-fix's "invalid input"
+
+struct GlobalOptions {
+    std::optional<std::string> uri;
+    std::optional<std::filesystem::path> pci_ids;
+};
+
+// hostdev-fix's planning options, spelled as hostdev-fix spells them.
+struct JudgeOptions {
+    std::string hide_kvm = "auto";
+    bool whole_slot = false;
+    std::optional<std::filesystem::path> schema_dir;
+    [[nodiscard]] PlanOptions plan() const;
+};
+void add_judge_options(CLI::App& cmd, JudgeOptions& options);
+
+// "virt-hostdev: error: ..." (and warning, note) on stderr.
+void print_error(std::string_view message);
+void print_warning(std::string_view message);
+void print_note(std::string_view message);
+
+// Writes text to FILE atomically, or to stdout; false (and why, on stderr) on failure.
+bool emit(std::string_view text, const std::optional<std::filesystem::path>& out);
+
+void add_check_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void add_fix_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void add_groups_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void add_snapshot_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
+
+}  // namespace hostdev::virt

@@ -1,0 +1,88 @@
+// A libvirt connection for virt-hostdev: opening it (and explaining why it
+// could not be opened), and the few calls virt-hostdev makes. Every failure
+// becomes a hostdev::Error carrying libvirt's own message.
+#pragma once
+
+#include <libvirt/libvirt.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hostdev/result.hpp"
+
+namespace hostdev::virt {
+
+// Installs a silent libvirt error handler: libvirt would otherwise print every
+// error on stderr itself, and virt-hostdev prints them once, with context.
+void silence_libvirt_errors();
+
+// libvirt's message for the last failed call on this thread ("" when none).
+std::string last_libvirt_message();
+
+struct DomainFree {
+    void operator()(virDomainPtr d) const { virDomainFree(d); }
+};
+using DomainRef = std::unique_ptr<virDomain, DomainFree>;
+
+// What virt-hostdev reads of one domain.
+struct DomainInfo {
+    std::string name;
+    std::string uuid;
+    bool persistent = true;
+    bool autostart = false;
+    bool active = false;
+    std::optional<std::string> xml;  // the inactive definition
+    std::optional<Error> error;      // why the definition could not be read
+};
+
+class Connection {
+public:
+    enum class Access { ReadOnly, ReadWrite };
+
+    // uri nullopt: libvirt's default (LIBVIRT_DEFAULT_URI, uri_default, or probing).
+    // On failure the Error explains the URI, the daemon and its socket,
+    // permissions, or ssh, as fits the URI.
+    static Result<Connection> open(const std::optional<std::string>& uri, Access access);
+
+    Connection(Connection&&) noexcept;
+    Connection& operator=(Connection&&) noexcept;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection();
+
+    // The URI libvirt says it is connected to.
+    [[nodiscard]] const std::string& uri() const { return uri_; }
+
+    // Every node device: its name, and its XML or why it could not be read.
+    struct NodeDeviceXml {
+        std::string name;
+        Result<std::string> xml;
+    };
+    // progress(done, total) is called after each device.
+    Result<std::vector<NodeDeviceXml>> node_devices(const std::function<void(std::size_t, std::size_t)>& progress) const;
+    Result<std::string> capabilities() const;
+
+    // Every persistent (defined) domain.
+    Result<std::vector<DomainRef>> persistent_domains() const;
+    // A domain by name, else by UUID, as virsh finds it.
+    Result<DomainRef> lookup(const std::string& name_or_uuid) const;
+    static DomainInfo describe(virDomainPtr dom);
+
+    // Defines (or redefines) a domain from XML, validated by libvirt against
+    // its schema.
+    Result<DomainRef> define(const std::string& xml) const;
+
+private:
+    explicit Connection(virConnectPtr conn, std::string uri) : conn_(conn), uri_(std::move(uri)) {}
+    virConnectPtr conn_ = nullptr;
+    std::string uri_;
+};
+
+// The explanation for a connection that failed: what was tried and what to
+// check, one hint per line. `uri` is what the user gave ("" for the default).
+std::string explain_connect_failure(const std::string& uri, const std::string& libvirt_message);
+
+}  // namespace hostdev::virt

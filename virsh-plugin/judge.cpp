@@ -1,0 +1,147 @@
+#include "judge.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <tuple>
+
+#include "hostdev/sysfs.hpp"
+
+namespace hostdev::virt {
+
+Progress::Progress(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO) == 1) {}
+
+Progress::~Progress() { clear(); }
+
+void Progress::update(const std::string& what, std::size_t done, std::size_t total) {
+    if (!enabled_ || total < 2) return;
+    std::fprintf(stderr, "\r\033[Kvirt-hostdev: %s %zu/%zu", what.c_str(), done, total);
+    std::fflush(stderr);
+    shown_ = true;
+}
+
+void Progress::clear() {
+    if (!shown_) return;
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    shown_ = false;
+}
+
+Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optional<std::filesystem::path>& pci_ids,
+                                      Progress& progress) {
+    auto listed = conn.node_devices(
+        [&](std::size_t done, std::size_t total) { progress.update("reading node devices", done, total); });
+    progress.clear();
+    if (!listed) return listed.error();
+    std::vector<Result<NodeDevice>> devices;
+    devices.reserve(listed->size());
+    for (const auto& nd : *listed) {
+        if (nd.xml) devices.push_back(parse_nodedev_xml(*nd.xml, nd.name));
+        else devices.push_back(nd.xml.error());
+    }
+    std::string cpu_vendor;
+    if (auto caps = conn.capabilities()) cpu_vendor = cpu_vendor_from_capabilities(*caps);
+    LibvirtHost lh = host_from_node_devices(devices, cpu_vendor);
+    if (lh.host.devices.empty())
+        lh.host.warnings.push_back("libvirt shows no PCI device on " + conn.uri() +
+                                   " (its node-device driver may be missing: package libvirt-daemon-driver-nodedev "
+                                   "or the node device daemon virtnodedevd)");
+    resolve_names(lh.host, pci_ids);
+    return lh;
+}
+
+namespace {
+
+void escalate(FixResult& r) {
+    const bool error = std::any_of(r.problems.begin(), r.problems.end(),
+                                   [](const Problem& p) { return p.severity == Severity::Error; });
+    if (error && (r.status == FixStatus::Ok || r.status == FixStatus::Fixable)) r.status = FixStatus::Blocked;
+}
+
+DomainAssignment assignment_of(const JudgedDomain& d, const Host& host) {
+    DomainAssignment a;
+    a.name = d.info.name;
+    a.autostart = d.info.autostart;
+    for (const auto& g : d.result.plan.groups) a.groups.push_back(g.group);
+    if (d.result.domain) {
+        for (const auto& h : d.result.domain->pci_hostdevs) {
+            const PciDevice* dev = host.find(h.source);
+            if (!dev || !dev->iommu_group) a.ungrouped.push_back(h.source);
+        }
+    }
+    return a;
+}
+
+}  // namespace
+
+JudgedDomain invalid_domain(const std::string& name, const Error& error) {
+    JudgedDomain d;
+    d.info.name = name;
+    d.result.file = name;
+    d.result.status = FixStatus::Invalid;
+    d.result.problems.push_back(Problem{Severity::Error, std::nullopt, error.describe()});
+    return d;
+}
+
+std::vector<JudgedDomain> judge_domains(std::vector<DomainRef> domains, const LibvirtHost& lh, const SchemaValidator& validator,
+                                        const PlanOptions& options, Progress& progress) {
+    std::vector<JudgedDomain> out;
+    std::set<std::string> seen;
+    for (std::size_t i = 0; i < domains.size(); ++i) {
+        progress.update("reading domains", i + 1, domains.size());
+        DomainInfo info = Connection::describe(domains[i].get());
+        if (!seen.insert(info.uuid.empty() ? info.name : info.uuid).second) continue;
+        JudgedDomain d;
+        if (!info.xml) {
+            d = invalid_domain(info.name, info.error.value_or(make_error("no definition")));
+            d.info = std::move(info);
+            out.push_back(std::move(d));
+            continue;
+        }
+        d.result = fix_domain(*info.xml, info.name, lh.host, &validator, options);
+        for (auto& p : host_use_problems(d.result.plan, lh)) d.result.problems.push_back(std::move(p));
+        d.info = std::move(info);
+        out.push_back(std::move(d));
+    }
+    progress.clear();
+    std::sort(out.begin(), out.end(), [](const JudgedDomain& a, const JudgedDomain& b) {
+        return std::tie(a.info.name, a.info.uuid) < std::tie(b.info.name, b.info.uuid);
+    });
+    std::vector<DomainAssignment> assignments;
+    assignments.reserve(out.size());
+    for (const auto& d : out) assignments.push_back(assignment_of(d, lh.host));
+    auto cross = cross_domain_problems(assignments);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        for (auto& p : cross[i]) out[i].result.problems.push_back(std::move(p));
+        escalate(out[i].result);
+    }
+    return out;
+}
+
+nlohmann::ordered_json domain_report(const JudgedDomain& d, const Host& host) {
+    nlohmann::ordered_json j;
+    j["domain"] = d.info.name;
+    j["status"] = std::string(to_string(d.result.status));
+    j["autostart"] = d.info.autostart;
+    j["active"] = d.info.active;
+    nlohmann::ordered_json rep = fix_report(d.result, host);
+    if (rep["uuid"].is_null() && !d.info.uuid.empty()) rep["uuid"] = d.info.uuid;
+    for (auto it = rep.begin(); it != rep.end(); ++it) {
+        if (it.key() == "file" || it.key() == "domain" || it.key() == "status") continue;
+        j[it.key()] = it.value();
+    }
+    return j;
+}
+
+std::string domain_explanation(const JudgedDomain& d, const Host& host) {
+    // fix_explanation names each line "FILE (DOMAIN)": here the domain's name
+    // alone says it.
+    FixResult shown = d.result;
+    shown.file = d.info.name;
+    if (shown.domain) shown.domain->name.clear();
+    return fix_explanation(shown, host);
+}
+
+}  // namespace hostdev::virt

@@ -1,0 +1,102 @@
+// virt-hostdev: hostdev's checks over the libvirt API, for every defined
+// domain of a connection, local (qemu:///system) or remote
+// (qemu+ssh://HOST/system), with the host's PCI topology read through
+// libvirt's node-device API.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "connection.hpp"
+#include "hostdev/fileio.hpp"
+#include "hostdev/fix.hpp"
+#include "hostdev/schema.hpp"
+
+namespace hostdev::virt {
+
+PlanOptions JudgeOptions::plan() const {
+    PlanOptions o;
+    o.hide_kvm = hide_kvm == "always"  ? PlanOptions::HideKvm::Always
+                 : hide_kvm == "never" ? PlanOptions::HideKvm::Never
+                                       : PlanOptions::HideKvm::Auto;
+    o.whole_slot = whole_slot ? PlanOptions::WholeSlot::Inject : PlanOptions::WholeSlot::Report;
+    return o;
+}
+
+void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
+    cmd.add_option("--hide-kvm", options.hide_kvm, "Add <kvm><hidden state='on'/>: auto (for NVIDIA GPUs), always, never")
+        ->check(CLI::IsMember({"auto", "always", "never"}))
+        ->capture_default_str();
+    cmd.add_flag("--whole-slot", options.whole_slot,
+                 "Also add functions of the same slot that sit in another IOMMU group");
+    cmd.add_option("--schema-dir", options.schema_dir,
+                   "libvirt's RelaxNG schemas (default: " + SchemaValidator::default_dir().string() + ")")
+        ->type_name("DIR");
+}
+
+namespace {
+void print(std::string_view level, std::string_view message) {
+    std::fprintf(stderr, "virt-hostdev: %.*s: %.*s\n", static_cast<int>(level.size()), level.data(),
+                 static_cast<int>(message.size()), message.data());
+}
+}  // namespace
+
+void print_error(std::string_view message) { print("error", message); }
+void print_warning(std::string_view message) { print("warning", message); }
+void print_note(std::string_view message) { print("note", message); }
+
+bool emit(std::string_view text, const std::optional<std::filesystem::path>& out) {
+    if (out && *out != "-") {
+        if (auto st = fileio::write_file_atomic(*out, text); !st) {
+            print_error(st.error().describe());
+            return false;
+        }
+        return true;
+    }
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+        print_error("cannot write to standard output");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace hostdev::virt
+
+int main(int argc, char** argv) {
+    using namespace hostdev::virt;
+    silence_libvirt_errors();
+    CLI::App app{
+        "virt-hostdev: hostdev's PCI passthrough checks over the libvirt API.\n\n"
+        "Reads the host's PCI devices and IOMMU groups through libvirt's node-device API and judges every\n"
+        "defined domain's <hostdev> devices as hostdev-fix does, on this host (qemu:///system) or on a\n"
+        "remote one (qemu+ssh://HOST/system). Only reads, unless `fix --define` is given.",
+        "virt-hostdev"};
+    app.set_version_flag("--version", std::string("virt-hostdev ") + HOSTDEV_VERSION);
+    app.require_subcommand(1);
+    app.fallthrough();
+    GlobalOptions global;
+    app.add_option("-c,--connect", global.uri, "libvirt URI (default: libvirt's own choice, as virsh)")
+        ->type_name("URI");
+    app.add_option("--pci-ids", global.pci_ids,
+                   "PCI ID database for names libvirt does not give (default: $HOSTDEV_PCI_IDS or "
+                   "/usr/share/misc/pci.ids)")
+        ->type_name("FILE");
+    app.footer(
+        "Seen through libvirt: PCI functions with driver and IOMMU group, and the network interfaces, disks\n"
+        "and USB keyboards below them. Not seen: which disk holds the root filesystem, which NIC carries the\n"
+        "default route, the boot display. A USB keyboard blocks its controller as in hostdev-fix; interfaces\n"
+        "and disks are warnings. For the full policy, run `hostdev snapshot` on the host and\n"
+        "`hostdev-fix --host SNAPSHOT`.\n"
+        "Exit codes of check and fix: as hostdev-fix (0 ok, 1 check found changes, 2 blocked, 3 invalid or\n"
+        "cannot connect). groups and snapshot: 0 ok, 1 failure.");
+    int exit_code = kExitOk;
+    add_check_command(app, global, exit_code);
+    add_fix_command(app, global, exit_code);
+    add_groups_command(app, global, exit_code);
+    add_snapshot_command(app, global, exit_code);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? 0 : kExitUsage;
+    }
+    return exit_code;
+}
