@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Boots the prepared guest once and captures its serial ports.
+#
+#   tests/kernel/boot.sh OUT_DIR [TIMEOUT_SECONDS]
+#
+# Always TCG (KVM is neither needed nor trusted here), q35 with QEMU's Intel
+# IOMMU (interrupt remapping, caching mode), and a device set whose IOMMU
+# groups differ in kind:
+#   00:02.0 pcie-root-port -> 01:00.0 e1000e     own group
+#   00:03.0 pcie-root-port -> 02:00.0 nvme       own group
+#   00:04.0 qemu-xhci, 00:05.0 ich9-intel-hda (hda-duplex codec)
+#   00:06.0 + 00:06.1 virtio-net-pci             one multifunction slot, one group
+#   00:07.0 pcie-pci-bridge -> 03:01.0 e1000     bridge and endpoint in one group
+#   00:1f.x q35's ICH9 LPC, SATA and SMBus       one group of platform functions
+# ttyS0 (the console) goes to OUT/console.log, ttyS1 (the guest's result
+# lines) to OUT/results.log. Exits 0 when the guest ran to its end
+# ("HOSTDEV-DONE"); whether each check passed is for check.sh to say.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+OUT=${1:?usage: boot.sh OUT_DIR [TIMEOUT_SECONDS]}
+LIMIT=${2:-240}
+[ -s "$OUT/guest.env" ] || kernel_die "$OUT/guest.env is missing: run prepare.sh first"
+. "$OUT/guest.env"
+[ -f "$VMLINUZ" ] && [ -f "$INITRD" ] || kernel_die "the prepared kernel or initramfs is gone: run prepare.sh again"
+CONSOLE=$OUT/console.log
+RESULTS=$OUT/results.log
+rm -f "$CONSOLE" "$RESULTS"   # a stale log must never pass
+
+echo "booting $KVER under TCG (limit ${LIMIT} s)"
+start=$(date +%s.%N)
+timeout --kill-after=10 "$LIMIT" qemu-system-x86_64 \
+  -machine q35,kernel-irqchip=split -accel tcg -smp 2 -m 1024 \
+  -device intel-iommu,intremap=on,caching-mode=on \
+  -display none -no-reboot -nodefaults -monitor none \
+  -serial "file:$CONSOLE" -serial "file:$RESULTS" \
+  -kernel "$VMLINUZ" -initrd "$INITRD" \
+  -append "console=ttyS0 panic=-1 intel_iommu=on" \
+  -audiodev none,id=snd0 \
+  -device pcie-root-port,id=rp1,bus=pcie.0,addr=0x2,chassis=1 \
+  -netdev hubport,id=n1,hubid=0 -device e1000e,bus=rp1,addr=0x0,netdev=n1 \
+  -device pcie-root-port,id=rp2,bus=pcie.0,addr=0x3,chassis=2 \
+  -device nvme,bus=rp2,addr=0x0,serial=hostdev-kernel \
+  -device qemu-xhci,bus=pcie.0,addr=0x4 \
+  -device ich9-intel-hda,id=hda,bus=pcie.0,addr=0x5 -device hda-duplex,bus=hda.0,audiodev=snd0 \
+  -netdev hubport,id=n2,hubid=0 -device virtio-net-pci,bus=pcie.0,addr=0x6.0,multifunction=on,netdev=n2 \
+  -netdev hubport,id=n3,hubid=0 -device virtio-net-pci,bus=pcie.0,addr=0x6.1,netdev=n3 \
+  -device pcie-pci-bridge,id=br1,bus=pcie.0,addr=0x7 \
+  -netdev hubport,id=n4,hubid=0 -device e1000,bus=br1,addr=0x1,netdev=n4 \
+  </dev/null >"$OUT/qemu.out" 2>&1
+rc=$?
+took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+echo "qemu exited $rc after $took s"
+sed 's/^/qemu: /' "$OUT/qemu.out"
+
+if [ -f "$RESULTS" ]; then
+  tr -d '\r' <"$RESULTS" | grep -E '^HOSTDEV-(RESULT|INFO setup)' || true
+fi
+if [ ! -f "$RESULTS" ] || ! tr -d '\r' <"$RESULTS" | grep -qx 'HOSTDEV-DONE'; then
+  [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && echo "the guest did not finish within ${LIMIT} s" >&2
+  echo "the guest did not run to its end; last console lines:" >&2
+  tail -n 40 "$CONSOLE" 2>/dev/null | tr -d '\r' >&2
+  exit 1
+fi
+echo "guest finished in $took s"
+awk -v a="$PREPARE_STARTED" -v b="$(date +%s.%N)" \
+  'BEGIN { printf "kernel suite wall time (prepare and boot): %.1f s\n", b - a }'
