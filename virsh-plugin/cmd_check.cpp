@@ -42,12 +42,8 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
         print_error(validator.error().describe());
         return kExitInvalid;
     }
-    Progress progress(true);
-    auto host = read_libvirt_host(*conn, global.pci_ids, progress);
-    if (!host) {
-        print_error(host.error().describe());
-        return kExitInvalid;
-    }
+    auto host = read_host_or_report(*conn, global.pci_ids);
+    if (!host) return kExitInvalid;
     auto domains = conn->persistent_domains();
     if (!domains) {
         print_error(domains.error().describe());
@@ -61,6 +57,7 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
         if (d) domains->push_back(std::move(*d));
         else missing.emplace(name, d.error());
     }
+    Progress progress(true);
     auto judged = judge_domains(std::move(*domains), *host, **validator, opt.judge.plan(), progress);
 
     std::vector<JudgedDomain> report;

@@ -75,12 +75,8 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     char uuid[VIR_UUID_STRING_BUFLEN] = {};
     virDomainGetUUIDString(target->get(), uuid);
     const std::string target_uuid = uuid;
-    Progress progress(true);
-    auto host = read_libvirt_host(*conn, global.pci_ids, progress);
-    if (!host) {
-        print_error(host.error().describe());
-        return kExitInvalid;
-    }
+    auto host = read_host_or_report(*conn, global.pci_ids);
+    if (!host) return kExitInvalid;
     // Every defined domain is judged too: an autostart conflict blocks here
     // as it does in check.
     auto domains = conn->persistent_domains();
@@ -90,6 +86,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     }
     domains->push_back(std::move(*target));
     const PlanOptions plan = opt.judge.plan();
+    Progress progress(true);
     auto judged = judge_domains(std::move(*domains), *host, **validator, plan, progress);
     auto it = std::find_if(judged.begin(), judged.end(), [&](const JudgedDomain& d) { return d.info.uuid == target_uuid; });
     if (it == judged.end()) {

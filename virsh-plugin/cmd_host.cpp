@@ -27,12 +27,8 @@ int run_groups(const GroupsOptions& opt, const GlobalOptions& global) {
         print_error(conn.error().describe());
         return kExitFailure;
     }
-    Progress progress(true);
-    auto host = read_libvirt_host(*conn, global.pci_ids, progress);
-    if (!host) {
-        print_error(host.error().describe());
-        return kExitFailure;
-    }
+    auto host = read_host_or_report(*conn, global.pci_ids);
+    if (!host) return kExitFailure;
     const OutputFormat format = output_format_from_string(opt.format).value_or(OutputFormat::Text);
     // The text listing carries the warnings itself; other formats keep stdout machine-readable.
     if (format != OutputFormat::Text)
@@ -58,12 +54,9 @@ int run_snapshot(const SnapshotOptions& opt, const GlobalOptions& global) {
         print_error(conn.error().describe());
         return kExitFailure;
     }
+    auto host = read_host_or_report(*conn, global.pci_ids);
+    if (!host) return kExitFailure;
     Progress progress(true);
-    auto host = read_libvirt_host(*conn, global.pci_ids, progress);
-    if (!host) {
-        print_error(host.error().describe());
-        return kExitFailure;
-    }
     for (const auto& w : host->host.warnings) print_warning(w);
     int rc = kExitOk;
     if (opt.domains_dir) {

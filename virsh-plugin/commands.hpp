@@ -1,6 +1,8 @@
 // virt-hostdev's subcommands and what they share.
 #pragma once
 
+#include "output.hpp"
+
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <optional>
@@ -30,13 +32,11 @@ struct JudgeOptions {
 };
 void add_judge_options(CLI::App& cmd, JudgeOptions& options);
 
-// "virt-hostdev: error: ..." (and warning, note) on stderr.
-void print_error(std::string_view message);
-void print_warning(std::string_view message);
-void print_note(std::string_view message);
-
-// Writes text to FILE atomically, or to stdout; false (and why, on stderr) on failure.
-bool emit(std::string_view text, const std::optional<std::filesystem::path>& out);
+// Messages ("virt-hostdev: error: ...") and output, shared with hostdev's CLI.
+using cli::emit;
+using cli::print_error;
+using cli::print_note;
+using cli::print_warning;
 
 void add_check_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void add_fix_command(CLI::App& app, const GlobalOptions& global, int& exit_code);

@@ -1,5 +1,7 @@
 #include "judge.hpp"
 
+#include "commands.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +29,16 @@ void Progress::clear() {
     std::fputs("\r\033[K", stderr);
     std::fflush(stderr);
     shown_ = false;
+}
+
+std::optional<LibvirtHost> read_host_or_report(const Connection& conn, const std::optional<std::filesystem::path>& pci_ids) {
+    Progress progress(true);
+    auto host = read_libvirt_host(conn, pci_ids, progress);
+    if (!host) {
+        print_error(host.error().describe());
+        return std::nullopt;
+    }
+    return std::move(*host);
 }
 
 Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optional<std::filesystem::path>& pci_ids,

@@ -37,6 +37,9 @@ private:
 Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optional<std::filesystem::path>& pci_ids,
                                       Progress& progress);
 
+// The same, or why not on stderr (nullopt).
+std::optional<LibvirtHost> read_host_or_report(const Connection& conn, const std::optional<std::filesystem::path>& pci_ids);
+
 struct JudgedDomain {
     DomainInfo info;
     FixResult result;

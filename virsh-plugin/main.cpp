@@ -12,14 +12,7 @@
 
 namespace hostdev::virt {
 
-PlanOptions JudgeOptions::plan() const {
-    PlanOptions o;
-    o.hide_kvm = hide_kvm == "always"  ? PlanOptions::HideKvm::Always
-                 : hide_kvm == "never" ? PlanOptions::HideKvm::Never
-                                       : PlanOptions::HideKvm::Auto;
-    o.whole_slot = whole_slot ? PlanOptions::WholeSlot::Inject : PlanOptions::WholeSlot::Report;
-    return o;
-}
+PlanOptions JudgeOptions::plan() const { return PlanOptions::from_flags(hide_kvm, whole_slot); }
 
 void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
     cmd.add_option("--hide-kvm", options.hide_kvm, "Add <kvm><hidden state='on'/>: auto (for NVIDIA GPUs), always, never")
@@ -32,36 +25,12 @@ void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
         ->type_name("DIR");
 }
 
-namespace {
-void print(std::string_view level, std::string_view message) {
-    std::fprintf(stderr, "virt-hostdev: %.*s: %.*s\n", static_cast<int>(level.size()), level.data(),
-                 static_cast<int>(message.size()), message.data());
-}
-}  // namespace
-
-void print_error(std::string_view message) { print("error", message); }
-void print_warning(std::string_view message) { print("warning", message); }
-void print_note(std::string_view message) { print("note", message); }
-
-bool emit(std::string_view text, const std::optional<std::filesystem::path>& out) {
-    if (out && *out != "-") {
-        if (auto st = fileio::write_file_atomic(*out, text); !st) {
-            print_error(st.error().describe());
-            return false;
-        }
-        return true;
-    }
-    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
-        print_error("cannot write to standard output");
-        return false;
-    }
-    return true;
-}
 
 }  // namespace hostdev::virt
 
 int main(int argc, char** argv) {
     using namespace hostdev::virt;
+    hostdev::cli::set_program_name("virt-hostdev");
     silence_libvirt_errors();
     CLI::App app{
         "virt-hostdev: hostdev's PCI passthrough checks over the libvirt API.\n\n"

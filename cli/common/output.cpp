@@ -22,7 +22,20 @@ bool emit(std::string_view text, const std::optional<std::filesystem::path>& out
     return true;
 }
 
-void print_error(std::string_view message) { std::fprintf(stderr, "hostdev: error: %.*s\n", static_cast<int>(message.size()), message.data()); }
-void print_warning(std::string_view message) { std::fprintf(stderr, "hostdev: warning: %.*s\n", static_cast<int>(message.size()), message.data()); }
+namespace {
+std::string& program_name() {
+    static std::string name = "hostdev";
+    return name;
+}
+void print(const char* level, std::string_view message) {
+    std::fprintf(stderr, "%s: %s: %.*s\n", program_name().c_str(), level, static_cast<int>(message.size()),
+                 message.data());
+}
+}  // namespace
+
+void set_program_name(std::string_view name) { program_name() = std::string(name); }
+void print_error(std::string_view message) { print("error", message); }
+void print_warning(std::string_view message) { print("warning", message); }
+void print_note(std::string_view message) { print("note", message); }
 
 }  // namespace hostdev::cli

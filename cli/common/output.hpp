@@ -15,8 +15,11 @@ inline constexpr int kExitUsage = 64;
 // Writes text to the file (atomically) or to stdout; on failure prints why on
 // stderr and returns false.
 bool emit(std::string_view text, const std::optional<std::filesystem::path>& out);
-// "hostdev: error: ..." on stderr.
+// The name messages start with (default "hostdev").
+void set_program_name(std::string_view name);
+// "PROGRAM: error: ..." (warning, note) on stderr.
 void print_error(std::string_view message);
 void print_warning(std::string_view message);
+void print_note(std::string_view message);
 
 }  // namespace hostdev::cli

@@ -19,7 +19,7 @@ namespace {
 
 using namespace hostdev;
 
-void fail(std::string_view msg) { std::fprintf(stderr, "hostdev-fix: error: %.*s\n", static_cast<int>(msg.size()), msg.data()); }
+void fail(std::string_view msg) { cli::print_error(msg); }
 
 Result<std::string> read_input(const std::string& file) {
     if (file == "-") {
@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
                "3 invalid input (unreadable, not XML, not a domain, schema-invalid, bad flag).\n"
                "With several files the highest code wins.\n"
                "CI: hostdev-fix --check --host host.json --format json domains/*.xml");
+    cli::set_program_name("hostdev-fix");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -112,11 +113,7 @@ int main(int argc, char** argv) {
         return kExitInvalid;
     }
 
-    PlanOptions options;
-    options.hide_kvm = hide_kvm == "always"  ? PlanOptions::HideKvm::Always
-                       : hide_kvm == "never" ? PlanOptions::HideKvm::Never
-                                             : PlanOptions::HideKvm::Auto;
-    options.whole_slot = whole_slot ? PlanOptions::WholeSlot::Inject : PlanOptions::WholeSlot::Report;
+    const PlanOptions options = PlanOptions::from_flags(hide_kvm, whole_slot);
 
     int worst = kExitNothingToDo;
     nlohmann::ordered_json reports = nlohmann::ordered_json::array();

@@ -35,6 +35,15 @@ std::string_view to_string(Change::Kind k) {
     return "inject-hostdev";
 }
 
+PlanOptions PlanOptions::from_flags(std::string_view hide_kvm, bool whole_slot) {
+    PlanOptions o;
+    o.hide_kvm = hide_kvm == "always"  ? HideKvm::Always
+                 : hide_kvm == "never" ? HideKvm::Never
+                                       : HideKvm::Auto;
+    o.whole_slot = whole_slot ? WholeSlot::Inject : WholeSlot::Report;
+    return o;
+}
+
 bool Plan::blocked() const {
     return std::any_of(problems.begin(), problems.end(), [](const Problem& p) { return p.severity == Severity::Error; });
 }

@@ -55,6 +55,9 @@ std::string_view to_string(Change::Kind k);  // "inject-hostdev", "set-multifunc
 struct PlanOptions {
     enum class HideKvm { Auto, Always, Never } hide_kvm = HideKvm::Auto;
     enum class WholeSlot { Report, Inject } whole_slot = WholeSlot::Report;
+    // From the command-line spellings: --hide-kvm auto|always|never (anything
+    // else is auto) and --whole-slot.
+    static PlanOptions from_flags(std::string_view hide_kvm, bool whole_slot);
 };
 
 struct Plan {
