@@ -14,6 +14,7 @@
 #include <map>
 #include <sstream>
 
+#include "fake_host.hpp"
 #include "golden.hpp"
 #include "hostdev/bootconfig.hpp"
 #include "hostdev/snapshot.hpp"
@@ -31,17 +32,7 @@ bool has(std::string_view text, std::string_view part) { return text.find(part) 
 // Paths as they read on a live host.
 std::string live_etc(std::string_view rel) { return FsRoot().etc(rel).string(); }
 
-ReadOptions test_options() {
-    ReadOptions o;
-    o.pci_ids = source_path("tests/data/pci.ids");
-    return o;
-}
-
-Host read(const FakeRoot& root) {
-    auto host = read_host(FsRoot(root.path()), test_options());
-    EXPECT_TRUE(host.ok()) << (host.ok() ? "" : host.error().describe());
-    return host.ok() ? *host : Host{};
-}
+Host read(const FakeRoot& root) { return read_fake_host(root); }
 
 Host read_spec(std::string_view spec) { return read(FakeRoot(spec)); }
 
@@ -91,19 +82,8 @@ std::string cmdline_of(const BootConfig& bc, CmdlineChange::Action action) {
     return s;
 }
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::vector<std::string> names_in(const fs::path& dir) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-}
+std::string slurp(const fs::path& p) { return hostdev::testing::read_text_file(p); }
+std::vector<std::string> names_in(const fs::path& dir) { return hostdev::testing::sorted_names(dir); }
 
 // Two identical GTX 970 cards: 01:00.x stays with the host, 02:00.x goes to a guest.
 constexpr const char* kTwins = R"(

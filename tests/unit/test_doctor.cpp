@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fake_host.hpp"
 #include "golden.hpp"
 #include "hostdev/doctor.hpp"
 #include "hostdev/fsroot.hpp"
@@ -26,17 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-ReadOptions test_options() {
-    ReadOptions o;
-    o.pci_ids = source_path("tests/data/pci.ids");
-    return o;
-}
-
-Host read(const FakeRoot& root) {
-    auto host = read_host(FsRoot(root.path()), test_options());
-    EXPECT_TRUE(host.ok()) << (host.ok() ? "" : host.error().describe());
-    return host.ok() ? *host : Host{};
-}
+ReadOptions test_options() { return test_read_options(); }
+Host read(const FakeRoot& root) { return read_fake_host(root); }
 
 Host read_spec(std::string_view spec) { return read(FakeRoot(spec)); }
 

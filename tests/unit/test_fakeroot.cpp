@@ -2,6 +2,8 @@
 // literals, and built roots checked with plain std::filesystem and lspci.
 #include <gtest/gtest.h>
 
+#include "golden.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -39,19 +41,8 @@ const FakeDevice* find(const FakeHostSpec& spec, std::string_view text) {
     return nullptr;
 }
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-std::vector<std::string> names_in(const fs::path& dir) {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
-    std::sort(out.begin(), out.end());
-    return out;
-}
+std::string slurp(const fs::path& p) { return hostdev::testing::read_text_file(p); }
+std::vector<std::string> names_in(const fs::path& dir) { return hostdev::testing::sorted_names(dir); }
 
 bool is_under(const fs::path& inner, const fs::path& outer) {
     auto i = inner.begin();

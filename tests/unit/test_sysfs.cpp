@@ -8,6 +8,7 @@
 #include "hostdev/format.hpp"
 #include "hostdev/snapshot.hpp"
 #include "hostdev/sysfs.hpp"
+#include "fake_host.hpp"
 #include "golden.hpp"
 #include "support/fakeroot.hpp"
 
@@ -30,17 +31,8 @@ dev 00:1f.6 8086:15b8 0x020000 group=5 driver=e1000e rev=31 role=default-route n
 dev 00:02.0 8086:1912 0x030000 group=0 driver=i915 boot_vga=1 override=vfio-pci
 )";
 
-ReadOptions test_options() {
-    ReadOptions o;
-    o.pci_ids = fs::path(HOSTDEV_SOURCE_DIR) / "tests/data/pci.ids";
-    return o;
-}
-
-Host read(const FakeRoot& root) {
-    auto host = read_host(FsRoot(root.path()), test_options());
-    EXPECT_TRUE(host.ok()) << (host.ok() ? "" : host.error().describe());
-    return host.ok() ? *host : Host{};
-}
+ReadOptions test_options() { return hostdev::testing::test_read_options(); }
+Host read(const FakeRoot& root) { return hostdev::testing::read_fake_host(root); }
 
 }  // namespace
 
