@@ -63,6 +63,7 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
         std::vector<std::filesystem::path> domains;
         std::string initramfs = "auto";
         bool write = false;
+        bool whole_slot = false;
     };
     auto opt = std::make_shared<Options>();
     auto* cmd = app.add_subcommand(
@@ -75,6 +76,8 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
                      ->type_name("FILE");
     addrs->excludes(doms);
     add_host_options(*cmd, opt->source);
+    cmd->add_flag("--whole-slot", opt->whole_slot,
+                  "Also bind functions of the same slot that sit in another IOMMU group");
     cmd->add_option("--initramfs", opt->initramfs,
                     "Initramfs tool to configure: auto (the one the host uses), initramfs-tools, dracut or mkinitcpio")
         ->check(CLI::IsMember({"auto", "initramfs-tools", "dracut", "mkinitcpio"}))
@@ -108,6 +111,7 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
         }
         BootConfigOptions options;
         if (opt->initramfs != "auto") options.initramfs = initramfs_tool_from_string(opt->initramfs);
+        if (opt->whole_slot) options.whole_slot = PlanOptions::WholeSlot::Inject;
         const BootConfig config = plan_boot_config(*inputs, *host, options);
         if (config.blocked()) {
             std::fputs(boot_config_explanation(config, *host).c_str(), stderr);

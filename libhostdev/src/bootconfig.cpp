@@ -144,6 +144,7 @@ BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Ho
     BootConfig bc;
     PlanOptions popt;
     popt.hide_kvm = PlanOptions::HideKvm::Never;
+    popt.whole_slot = options.whole_slot;
     std::map<PciAddress, int> bound;  // address -> group
     for (const auto& in : inputs) {
         FixResult r;

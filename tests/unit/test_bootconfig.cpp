@@ -237,6 +237,18 @@ TEST(BootConfig, SoftdepNamesTheDriversModule) {
     EXPECT_EQ(module_of_driver(Host{}, "ehci-pci"), "ehci_pci");
 }
 
+TEST(BootConfig, WholeSlotBindsTheSlotsOtherGroups) {
+    Host h = read_spec(
+        "dev 03:00.0 10de:13c2 0x030000 group=8 driver=nouveau\n"
+        "dev 03:00.1 10de:0fbb 0x040300 group=9 driver=snd_hda_intel\n");
+    BootConfig one = plan_boot_config({addresses({"03:00.0"})}, h);
+    EXPECT_EQ(one.ids, (std::vector<std::string>{"10de:13c2"}));
+    BootConfigOptions o;
+    o.whole_slot = PlanOptions::WholeSlot::Inject;
+    BootConfig both = plan_boot_config({addresses({"03:00.0"})}, h, o);
+    EXPECT_EQ(both.ids, (std::vector<std::string>{"10de:13c2", "10de:0fbb"}));
+}
+
 // ---------------------------------------------------------------------------
 // Identical IDs: never in ids= when a device with the same ID stays
 // ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hostdev/domain.hpp"
+#include "hostdev/planner.hpp"
 #include "hostdev/fix.hpp"
 #include "hostdev/fsroot.hpp"
 #include "hostdev/host.hpp"
@@ -37,6 +38,8 @@ inline constexpr int kBootConfigInvalid = kExitInvalid;  // 3
 
 struct BootConfigOptions {
     std::optional<InitramfsTool> initramfs;  // nullopt: the one the host uses
+    // Also bind functions of the same slot that sit in another IOMMU group.
+    PlanOptions::WholeSlot whole_slot = PlanOptions::WholeSlot::Report;
 };
 
 // One set of devices to bind: a domain definition, or addresses given directly.
