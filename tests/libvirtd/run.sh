@@ -72,6 +72,33 @@ vsh() {  # vsh ARGS...: virsh on the system URI, bounded in time
 }
 
 pid_of() { [ -s "$1" ] && cat "$1"; }
+# test_domain NAME [DDDD:BB:SS.F]: a 64 MiB TCG domain without disk, with one
+# unmanaged PCI hostdev when an address is given (libvirt itself never
+# touches an unmanaged device).
+test_domain() {
+  local hostdev=""
+  if [ -n "${2:-}" ]; then
+    local dom bus slot fn
+    IFS=':.' read -r dom bus slot fn <<<"$2"
+    hostdev="    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x$dom' bus='0x$bus' slot='0x$slot' function='0x$fn'/></source>
+    </hostdev>"
+  fi
+  cat <<EOF
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>64</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    <memballoon model='none'/>
+$hostdev
+  </devices>
+</domain>
+EOF
+}
 stop_daemon() {  # stop_daemon PIDFILE NAME
   local pid
   pid=$(pid_of "$1") || return 0
@@ -196,19 +223,7 @@ ok "libvirtd answers on $URI"
 
 # (a) A domain without hostdevs: started and destroyed, the hook at every step.
 step "(a) $PLAIN: no hostdev"
-cat >"$WORK/plain.xml" <<EOF
-<domain type='qemu'>
-  <name>$PLAIN</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <on_poweroff>destroy</on_poweroff>
-  <devices>
-    <emulator>$(command -v qemu-system-x86_64)</emulator>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-EOF
+test_domain "$PLAIN" >"$WORK/plain.xml"
 if vsh define "$WORK/plain.xml" >"$WORK/out" 2>&1; then ok "define $PLAIN"; else not_ok "define $PLAIN: $(cat "$WORK/out")"; fi
 start=$(date +%s)
 if vsh start "$PLAIN" >"$WORK/out" 2>&1; then ok "start $PLAIN"; else not_ok "start $PLAIN: $(cat "$WORK/out")"; fi
@@ -236,21 +251,7 @@ if vsh undefine "$PLAIN" >"$WORK/out" 2>&1; then ok "undefine $PLAIN"; else not_
 # managed='no': libvirt itself would never touch the device (which this
 # machine does not have anyway).
 step "(b) $BLOCKED: hostdev 00:1f.3, group blocked by lpc_ich"
-cat >"$WORK/blocked.xml" <<EOF
-<domain type='qemu'>
-  <name>$BLOCKED</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>$(command -v qemu-system-x86_64)</emulator>
-    <memballoon model='none'/>
-    <hostdev mode='subsystem' type='pci' managed='no'>
-      <source><address domain='0x0000' bus='0x00' slot='0x1f' function='0x3'/></source>
-    </hostdev>
-  </devices>
-</domain>
-EOF
+test_domain "$BLOCKED" 0000:00:1f.3 >"$WORK/blocked.xml"
 if vsh define "$WORK/blocked.xml" >"$WORK/out" 2>&1; then ok "define $BLOCKED"; else not_ok "define $BLOCKED: $(cat "$WORK/out")"; fi
 vsh start "$BLOCKED" >"$WORK/out" 2>"$WORK/err"
 rc=$?
@@ -322,23 +323,8 @@ else
   DEV=$("$HOSTDEV" groups --format json 2>/dev/null |
     jq -r '[(.groups[].devices[]), .ungrouped[]] | map(select(.kind == "endpoint" and (.roles | length) == 0)) | .[0].address // empty')
   DEV=${DEV:-0000:3d:00.0}
-  IFS=':.' read -r d_dom d_bus d_slot d_fn <<<"$DEV"
   for name in "$PLAIN" "$BLOCKED"; do
-    cat >"$WORK/$name.xml" <<EOF
-<domain type='qemu'>
-  <name>$name</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>$(command -v qemu-system-x86_64)</emulator>
-    <memballoon model='none'/>
-    <hostdev mode='subsystem' type='pci' managed='no'>
-      <source><address domain='0x$d_dom' bus='0x$d_bus' slot='0x$d_slot' function='0x$d_fn'/></source>
-    </hostdev>
-  </devices>
-</domain>
-EOF
+    test_domain "$name" "$DEV" >"$WORK/$name.xml"
     if vsh define "$WORK/$name.xml" >"$WORK/out" 2>&1; then ok "define $name with hostdev $DEV"; else not_ok "define $name: $(cat "$WORK/out")"; fi
   done
   # Without autostart: statuses and verdicts as hostdev-fix's on this host;
