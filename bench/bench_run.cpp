@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-#include "hostdev/fsroot.hpp"
+#include "hostdev/base/fsroot.hpp"
 
 namespace {
 

@@ -40,9 +40,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "hostdev/host.hpp"
-#include "hostdev/pci_address.hpp"
-#include "hostdev/snapshot.hpp"
+#include "hostdev/host/host.hpp"
+#include "hostdev/base/pci_address.hpp"
+#include "hostdev/host/snapshot.hpp"
 
 namespace {
 

@@ -23,10 +23,10 @@
 #include <string_view>
 #include <vector>
 
-#include "hostdev/config.hpp"
-#include "hostdev/fsroot.hpp"
-#include "hostdev/hook.hpp"
-#include "hostdev/kernel_io.hpp"
+#include "hostdev/binding/config.hpp"
+#include "hostdev/base/fsroot.hpp"
+#include "hostdev/binding/hook.hpp"
+#include "hostdev/binding/kernel_io.hpp"
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "golden.hpp"
-#include "hostdev/sysfs.hpp"
+#include "hostdev/host/sysfs.hpp"
 #include "support/fakeroot.hpp"
 
 namespace hostdev::testing {

@@ -6,7 +6,7 @@
 
 #include "commands.hpp"
 #include "connection.hpp"
-#include "hostdev/diff.hpp"
+#include "hostdev/output/diff.hpp"
 #include "judge.hpp"
 
 namespace hostdev::virt {

@@ -8,9 +8,9 @@
 
 #include "commands.hpp"
 #include "connection.hpp"
-#include "hostdev/fileio.hpp"
-#include "hostdev/format.hpp"
-#include "hostdev/snapshot.hpp"
+#include "hostdev/base/fileio.hpp"
+#include "hostdev/output/format.hpp"
+#include "hostdev/host/snapshot.hpp"
 #include "judge.hpp"
 
 namespace hostdev::virt {

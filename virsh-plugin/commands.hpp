@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "hostdev/planner.hpp"
+#include "hostdev/policy/planner.hpp"
 
 namespace hostdev::virt {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "hostdev/result.hpp"
+#include "hostdev/base/result.hpp"
 
 namespace hostdev::virt {
 

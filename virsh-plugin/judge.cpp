@@ -9,7 +9,7 @@
 #include <set>
 #include <tuple>
 
-#include "hostdev/sysfs.hpp"
+#include "hostdev/host/sysfs.hpp"
 
 namespace hostdev::virt {
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "connection.hpp"
-#include "hostdev/fix.hpp"
-#include "hostdev/nodedev.hpp"
-#include "hostdev/schema.hpp"
+#include "hostdev/policy/fix.hpp"
+#include "hostdev/host/nodedev.hpp"
+#include "hostdev/domain/schema.hpp"
 
 namespace hostdev::virt {
 

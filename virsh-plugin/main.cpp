@@ -6,9 +6,9 @@
 
 #include "commands.hpp"
 #include "connection.hpp"
-#include "hostdev/fileio.hpp"
-#include "hostdev/fix.hpp"
-#include "hostdev/schema.hpp"
+#include "hostdev/base/fileio.hpp"
+#include "hostdev/policy/fix.hpp"
+#include "hostdev/domain/schema.hpp"
 
 namespace hostdev::virt {
 

@@ -3,7 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "hostdev/host_source.hpp"
+#include "hostdev/host/host_source.hpp"
 
 namespace hostdev::cli {
 

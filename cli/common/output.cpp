@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "hostdev/fileio.hpp"
+#include "hostdev/base/fileio.hpp"
 
 namespace hostdev::cli {
 

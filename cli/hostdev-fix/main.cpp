@@ -10,9 +10,9 @@
 #include <iostream>
 
 #include "host_source.hpp"
-#include "hostdev/diff.hpp"
-#include "hostdev/fileio.hpp"
-#include "hostdev/fix.hpp"
+#include "hostdev/output/diff.hpp"
+#include "hostdev/base/fileio.hpp"
+#include "hostdev/policy/fix.hpp"
 #include "output.hpp"
 
 namespace {

@@ -1,7 +1,7 @@
 #include "binder_cli.hpp"
 
-#include "hostdev/domain.hpp"
-#include "hostdev/fileio.hpp"
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/base/fileio.hpp"
 #include "output.hpp"
 
 namespace hostdev::cli {

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "hostdev/binder.hpp"
-#include "hostdev/config.hpp"
+#include "hostdev/binding/binder.hpp"
+#include "hostdev/binding/config.hpp"
 
 namespace hostdev::cli {
 

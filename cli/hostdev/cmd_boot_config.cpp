@@ -9,9 +9,9 @@
 
 #include "commands.hpp"
 #include "host_source.hpp"
-#include "hostdev/bootconfig.hpp"
-#include "hostdev/domain.hpp"
-#include "hostdev/fileio.hpp"
+#include "hostdev/setup/bootconfig.hpp"
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/base/fileio.hpp"
 #include "output.hpp"
 
 namespace hostdev::cli {

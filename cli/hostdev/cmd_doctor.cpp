@@ -4,7 +4,7 @@
 
 #include "commands.hpp"
 #include "host_source.hpp"
-#include "hostdev/doctor.hpp"
+#include "hostdev/setup/doctor.hpp"
 #include "output.hpp"
 
 namespace hostdev::cli {

@@ -3,7 +3,7 @@
 
 #include "commands.hpp"
 #include "host_source.hpp"
-#include "hostdev/format.hpp"
+#include "hostdev/output/format.hpp"
 #include "output.hpp"
 
 namespace hostdev::cli {

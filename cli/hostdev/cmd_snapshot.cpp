@@ -3,8 +3,8 @@
 
 #include "commands.hpp"
 #include "host_source.hpp"
-#include "hostdev/snapshot.hpp"
-#include "hostdev/sysfs.hpp"
+#include "hostdev/host/snapshot.hpp"
+#include "hostdev/host/sysfs.hpp"
 #include "output.hpp"
 
 namespace hostdev::cli {

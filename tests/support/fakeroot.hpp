@@ -102,8 +102,8 @@
 #include <string_view>
 #include <vector>
 
-#include "hostdev/pci_address.hpp"
-#include "hostdev/result.hpp"
+#include "hostdev/base/pci_address.hpp"
+#include "hostdev/base/result.hpp"
 
 namespace hostdev::testing {
 

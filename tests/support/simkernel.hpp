@@ -53,9 +53,9 @@
 #include <vector>
 
 #include "fakeroot.hpp"
-#include "hostdev/kernel_io.hpp"
-#include "hostdev/pci_address.hpp"
-#include "hostdev/result.hpp"
+#include "hostdev/binding/kernel_io.hpp"
+#include "hostdev/base/pci_address.hpp"
+#include "hostdev/base/result.hpp"
 
 namespace hostdev::testing {
 

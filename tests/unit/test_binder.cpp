@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "golden.hpp"
-#include "hostdev/binder.hpp"
+#include "hostdev/binding/binder.hpp"
 #include "support/fakeroot.hpp"
 #include "support/simkernel.hpp"
 

@@ -16,9 +16,9 @@
 
 #include "fake_host.hpp"
 #include "golden.hpp"
-#include "hostdev/bootconfig.hpp"
-#include "hostdev/snapshot.hpp"
-#include "hostdev/sysfs.hpp"
+#include "hostdev/setup/bootconfig.hpp"
+#include "hostdev/host/snapshot.hpp"
+#include "hostdev/host/sysfs.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;

@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "hostdev/config.hpp"
+#include "hostdev/binding/config.hpp"
 
 namespace fs = std::filesystem;
 using hostdev::Config;

@@ -14,11 +14,11 @@
 
 #include "fake_host.hpp"
 #include "golden.hpp"
-#include "hostdev/doctor.hpp"
-#include "hostdev/fsroot.hpp"
-#include "hostdev/parse.hpp"
-#include "hostdev/snapshot.hpp"
-#include "hostdev/sysfs.hpp"
+#include "hostdev/setup/doctor.hpp"
+#include "hostdev/base/fsroot.hpp"
+#include "hostdev/host/parse.hpp"
+#include "hostdev/host/snapshot.hpp"
+#include "hostdev/host/sysfs.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "golden.hpp"
-#include "hostdev/domain.hpp"
+#include "hostdev/domain/domain.hpp"
 
 namespace {
 

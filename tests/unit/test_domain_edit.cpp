@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "golden.hpp"
-#include "hostdev/domain.hpp"
-#include "hostdev/domain_edit.hpp"
-#include "hostdev/schema.hpp"
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/domain/domain_edit.hpp"
+#include "hostdev/domain/schema.hpp"
 
 namespace {
 

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "golden.hpp"
-#include "hostdev/fix.hpp"
-#include "hostdev/snapshot.hpp"
+#include "hostdev/policy/fix.hpp"
+#include "hostdev/host/snapshot.hpp"
 
 using namespace hostdev;
 using namespace hostdev::testing;

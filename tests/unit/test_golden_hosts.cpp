@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "golden.hpp"
-#include "hostdev/format.hpp"
-#include "hostdev/snapshot.hpp"
-#include "hostdev/sysfs.hpp"
+#include "hostdev/output/format.hpp"
+#include "hostdev/host/snapshot.hpp"
+#include "hostdev/host/sysfs.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;

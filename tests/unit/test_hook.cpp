@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "hostdev/config.hpp"
-#include "hostdev/hook.hpp"
+#include "hostdev/binding/config.hpp"
+#include "hostdev/binding/hook.hpp"
 #include "support/fakeroot.hpp"
 #include "support/simkernel.hpp"
 

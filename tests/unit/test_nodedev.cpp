@@ -4,9 +4,9 @@
 
 #include <algorithm>
 
-#include "hostdev/domain.hpp"
-#include "hostdev/nodedev.hpp"
-#include "hostdev/snapshot.hpp"
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/host/nodedev.hpp"
+#include "hostdev/host/snapshot.hpp"
 
 using namespace hostdev;
 

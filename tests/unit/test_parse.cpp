@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "hostdev/parse.hpp"
+#include "hostdev/host/parse.hpp"
 
 namespace parse = hostdev::parse;
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "hostdev/pci_address.hpp"
+#include "hostdev/base/pci_address.hpp"
 
 using hostdev::PciAddress;
 

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "hostdev/format.hpp"
-#include "hostdev/pciids.hpp"
+#include "hostdev/output/format.hpp"
+#include "hostdev/host/pciids.hpp"
 
 using hostdev::PciIds;
 

@@ -1,8 +1,8 @@
 // The sibling policy, row by row, on hosts read from fresh fake roots.
 #include <gtest/gtest.h>
 
-#include "hostdev/planner.hpp"
-#include "hostdev/sysfs.hpp"
+#include "hostdev/policy/planner.hpp"
+#include "hostdev/host/sysfs.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;

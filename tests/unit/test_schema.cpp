@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "golden.hpp"
-#include "hostdev/schema.hpp"
+#include "hostdev/domain/schema.hpp"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "hostdev/fsroot.hpp"
+#include "hostdev/base/fsroot.hpp"
 #include "support/fakeroot.hpp"
 #include "support/simkernel.hpp"
 

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hostdev/format.hpp"
-#include "hostdev/snapshot.hpp"
-#include "hostdev/sysfs.hpp"
+#include "hostdev/output/format.hpp"
+#include "hostdev/host/snapshot.hpp"
+#include "hostdev/host/sysfs.hpp"
 #include "fake_host.hpp"
 #include "golden.hpp"
 #include "support/fakeroot.hpp"

@@ -1,0 +1,37 @@
+// Small, fast file primitives over POSIX calls, each returning a Result whose
+// Error names the path and errno. Used by the sysfs reader on thousands of
+// attributes, so they avoid iostreams and allocate only for what they return.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "hostdev/base/result.hpp"
+
+namespace hostdev::fileio {
+
+// Whole small file (sysfs attribute, /proc file). At most max_bytes are read.
+Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes = 1 << 20);
+// Same, relative to an open directory descriptor.
+Result<std::string> read_file_at(int dirfd, const char* name, const std::filesystem::path& shown,
+                                 std::size_t max_bytes = 4096);
+// Target of a symbolic link, as written in the link.
+Result<std::string> read_link(const std::filesystem::path& path);
+Result<std::string> read_link_at(int dirfd, const char* name, const std::filesystem::path& shown);
+// Names in a directory, sorted, without "." and "..".
+Result<std::vector<std::string>> list_dir(const std::filesystem::path& path);
+// Does the path exist (without following a final symlink when nofollow)?
+bool exists(const std::filesystem::path& path);
+
+// Writes a file atomically: a temporary file beside it, fsync, rename, fsync of
+// the directory. mode is used for a new file; an existing file keeps its mode.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                         unsigned mode = 0644);
+
+// Lexical join of a symlink's directory and a relative target, with "." and
+// ".." folded, no system calls.
+std::filesystem::path resolve_link_lexically(const std::filesystem::path& link_dir,
+                                             std::string_view target);
+
+}  // namespace hostdev::fileio

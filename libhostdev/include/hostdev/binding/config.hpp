@@ -1,0 +1,35 @@
+// /etc/hostdev/hostdev.conf: settings of the hook and the commands.
+//   # comment
+//   root = /                     # host root directory
+//   journal_dir = /run/hostdev   # where journals and the lock live
+//   wait_timeout_ms = 10000      # per device, for a driver change to show
+//   lock_timeout_ms = 60000
+//   log_file =                   # optional: one line per hook call appended here
+// The path is overridable with HOSTDEV_CONFIG. A missing file means defaults.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string_view>
+
+#include "hostdev/base/result.hpp"
+
+namespace hostdev {
+
+struct Config {
+    std::filesystem::path root = "/";
+    std::optional<std::filesystem::path> journal_dir;  // default ROOT/run/hostdev
+    std::chrono::milliseconds wait_timeout{10000};
+    std::chrono::milliseconds lock_timeout{60000};
+    std::optional<std::filesystem::path> log_file;
+};
+
+// Pure parser; errors name the line ("hostdev.conf:3: unknown key 'rot'").
+Result<Config> parse_config(std::string_view text, std::string_view source);
+// $HOSTDEV_CONFIG, else /etc/hostdev/hostdev.conf.
+std::filesystem::path config_path();
+// Reads config_path(); a missing file gives the defaults.
+Result<Config> load_config();
+
+}  // namespace hostdev

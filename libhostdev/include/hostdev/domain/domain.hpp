@@ -1,0 +1,50 @@
+// The parts of a libvirt domain definition that hostdev reads: its PCI
+// hostdevs and its <features>. The parser treats its input as hostile: no DTD,
+// no entities, bounded size and depth, UTF-8 only, and every error names the
+// file and line.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hostdev/base/pci_address.hpp"
+#include "hostdev/base/result.hpp"
+
+namespace hostdev {
+
+// <hostdev mode='subsystem' type='pci'> (mode may be absent: libvirt's default).
+struct PciHostdev {
+    PciAddress source;                        // <source><address domain= bus= slot= function=/>
+    bool managed = false;                     // managed='yes' → true; absent or 'no' → false
+    std::optional<std::string> driver_name;   // <driver name='vfio'/>
+    bool has_rom = false;                     // <rom .../>
+    std::optional<PciAddress> guest_address;  // <address type='pci' .../> child of <hostdev>
+    bool guest_multifunction = false;         // multifunction='on' on that guest address
+    std::optional<unsigned> boot_order;       // <boot order='N'/>
+    std::optional<std::string> alias;         // <alias name=.../>
+    int line = 0;                             // 1-based line of the <hostdev> start tag
+};
+
+struct Domain {
+    std::string name, uuid, type;          // type: attribute of <domain> (kvm, qemu)
+    std::vector<PciHostdev> pci_hostdevs;  // document order
+    std::size_t other_hostdevs = 0;        // usb, scsi, scsi_host, mdev, capabilities mode
+    bool has_features = false;
+    // <features><kvm><hidden state=.../>: the state value, "" when <hidden> has
+    // no state attribute, nullopt when there is no <hidden>.
+    std::optional<std::string> kvm_hidden_state;
+};
+
+// Limits applied to every domain definition.
+inline constexpr std::size_t kMaxDomainXmlBytes = 32U * 1024U * 1024U;
+inline constexpr int kMaxDomainXmlDepth = 256;
+
+// Parses a domain definition. Errors read "FILE:LINE: what is wrong" where a
+// line is known (e.g. "vm.xml:3: DTD/DOCTYPE is not allowed in a domain
+// definition"), "FILE: what is wrong" otherwise.
+Result<Domain> parse_domain_xml(std::string_view text, std::string_view filename);
+
+}  // namespace hostdev

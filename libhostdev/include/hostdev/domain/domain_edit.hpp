@@ -1,0 +1,50 @@
+// Byte-preserving edits of a libvirt domain definition. Every edit is a
+// textual splice into the original text; everything not touched by an edit
+// (declaration, comments, attribute order, quotes, whitespace, line ends)
+// stays exactly as written. New text follows the document's own style: its
+// indentation step (tabs stay tabs), quote character and line ends.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hostdev/base/pci_address.hpp"
+#include "hostdev/base/result.hpp"
+
+namespace hostdev {
+
+struct InjectedHostdev {
+    PciAddress source;
+    bool managed = false;                     // written explicitly as managed='yes' or 'no'
+    std::optional<PciAddress> guest_address;  // <address type='pci' .../> when set
+    bool guest_multifunction = false;         // multifunction='on' on that guest address
+};
+
+struct DomainEdits {
+    // New <hostdev> elements, in this order, after the last existing <hostdev>
+    // of <devices> (else at the end of <devices>). A source address that is
+    // already a PCI hostdev of the domain is not injected again.
+    std::vector<InjectedHostdev> inject;
+    // Existing PCI hostdevs (by source address) whose guest <address> must
+    // carry multifunction='on'.
+    std::vector<PciAddress> set_guest_multifunction;
+    // Make <features><kvm><hidden state='on'/></kvm></features> true, creating
+    // only what is missing.
+    bool ensure_kvm_hidden = false;
+
+    [[nodiscard]] bool empty() const {
+        return inject.empty() && set_guest_multifunction.empty() && !ensure_kvm_hidden;
+    }
+};
+
+// Applies `edits` to `original` (a domain definition, parsed with the checks of
+// parse_domain_xml). Empty edits return `original` unchanged; applying the
+// same edits to the result changes nothing. Errors: the input does not parse,
+// or set_guest_multifunction names a hostdev that is absent or has no guest
+// <address>.
+Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits,
+                                       std::string_view filename);
+
+}  // namespace hostdev

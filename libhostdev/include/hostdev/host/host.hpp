@@ -1,0 +1,124 @@
+// The host model: every PCI function with what the kernel says about it, the
+// IOMMU groups, and the host facts that decide what may leave the host. Built
+// from sysfs (sysfs.hpp) or from a snapshot (snapshot.hpp); both give the same
+// model, so every command works on a live host and on a captured one alike.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hostdev/base/pci_address.hpp"
+
+namespace hostdev {
+
+// Roles that make a device something the host itself needs.
+enum class HostRole {
+    RootFilesystem,  // the controller above the root filesystem
+    DefaultRoute,    // the NIC of the default route
+    HostKeyboard,    // a USB controller with the host's keyboard
+    BootVga,         // the firmware's boot display (boot_vga = 1)
+};
+std::string_view to_string(HostRole role);          // "root-filesystem", ...
+std::optional<HostRole> host_role_from_string(std::string_view text);
+std::string_view describe(HostRole role);           // "holds the root filesystem", ...
+
+// What kind of function a device is, for the sibling policy and for display.
+enum class DeviceKind {
+    Bridge,    // PCI-to-PCI / CardBus bridge (class 0x0604/0x0609 or header type 1/2)
+    Platform,  // host bridge, ISA/LPC, memory controller/PMC, SMBus
+    Endpoint,  // everything else
+};
+std::string_view to_string(DeviceKind kind);  // "bridge", "platform", "endpoint"
+
+struct PciDevice {
+    PciAddress address;
+    std::uint16_t vendor = 0;
+    std::uint16_t device = 0;
+    std::uint16_t subsystem_vendor = 0;
+    std::uint16_t subsystem_device = 0;
+    std::uint32_t class_code = 0;  // 24 bits: class, subclass, prog-if
+    std::uint8_t revision = 0;
+    std::optional<std::uint8_t> header_type;  // layout (0, 1, 2), multifunction bit masked
+
+    std::string vendor_name;  // from pci.ids; empty when unknown
+    std::string device_name;  // from pci.ids; empty when unknown
+    std::string class_name;   // subclass name, else class name; empty when unknown
+
+    std::optional<std::string> driver;           // bound driver, nullopt when unbound
+    std::optional<std::string> driver_override;  // nullopt when "(null)" / unset
+    std::optional<int> iommu_group;              // nullopt without IOMMU or link
+    std::optional<bool> boot_vga;                // only VGA-class devices have the file
+    // Reset methods as the kernel lists them ("flr", "bus", ...). Empty means none;
+    // nullopt means the kernel does not say (older than 5.15).
+    std::optional<std::vector<std::string>> reset_methods;
+    std::optional<PciAddress> physfn;            // set on SR-IOV virtual functions
+    std::vector<PciAddress> virtfns;             // set on SR-IOV physical functions
+    std::vector<PciAddress> parent_bridges;      // nearest first, from the device path
+    std::optional<int> numa_node;                // nullopt when -1 or unknown
+    std::vector<HostRole> roles;
+    std::vector<std::string> problems;           // what could not be read, and why
+
+    [[nodiscard]] std::uint16_t class_id() const { return static_cast<std::uint16_t>(class_code >> 8); }
+    [[nodiscard]] DeviceKind kind() const;
+    [[nodiscard]] bool is_bridge() const { return kind() == DeviceKind::Bridge; }
+    [[nodiscard]] bool is_platform_function() const { return kind() == DeviceKind::Platform; }
+    [[nodiscard]] bool is_display() const { return (class_code >> 16) == 0x03; }
+    [[nodiscard]] bool has_role(HostRole role) const;
+    // True when the kernel says this device has no way to be reset.
+    [[nodiscard]] bool lacks_reset() const { return reset_methods && reset_methods->empty(); }
+};
+
+struct IommuGroup {
+    int number = 0;
+    std::vector<PciAddress> members;  // sorted
+};
+
+struct Host {
+    bool iommu_present = false;
+    std::vector<std::string> iommu_units;  // entries of /sys/class/iommu (dmar0, ivhd0)
+    std::string kernel_cmdline;
+    std::string cpu_vendor;                 // "GenuineIntel", "AuthenticAMD", or empty
+    std::vector<PciDevice> devices;         // sorted by address
+    std::map<int, IommuGroup> groups;       // by number
+    std::vector<std::string> warnings;      // host-level problems met while reading
+
+    // Readiness facts for `hostdev doctor` and `hostdev boot-config`. Each is
+    // nullopt when unknown: not readable under the root, or a snapshot written
+    // before hostdev recorded it.
+    std::optional<std::string> kernel_release;       // /proc/sys/kernel/osrelease
+    std::optional<bool> interrupt_remapping;         // remapped chips in /proc/interrupts
+    std::optional<std::vector<std::string>> loaded_modules;  // /proc/modules, sorted
+    struct VfioModules {
+        std::vector<std::string> available;  // module files under lib/modules/REL/kernel/drivers/vfio
+        std::vector<std::string> builtin;    // vfio modules built into the kernel (modules.builtin)
+    };
+    std::optional<VfioModules> vfio_modules;
+    // Firmware framebuffers (efifb, vesafb, simplefb, simpledrm, ...) holding
+    // the boot display, from /proc/fb and the platform framebuffer drivers.
+    std::optional<std::vector<std::string>> firmware_framebuffers;
+    // Module of each PCI driver in use where sysfs says (xhci_hcd -> xhci_pci).
+    std::map<std::string, std::string> driver_modules;
+    // Live path of the installed hostdev qemu hook; "" when there is none.
+    std::optional<std::string> libvirt_hook;
+    // "initramfs-tools", "dracut" or "mkinitcpio"; "" when none is configured.
+    std::optional<std::string> initramfs_tool;
+    // "grub" or "systemd-boot"; "" when neither is configured.
+    std::optional<std::string> bootloader;
+    std::vector<std::string> boot_entries;  // systemd-boot entry files, live paths, sorted
+
+    [[nodiscard]] const PciDevice* find(const PciAddress& address) const;
+    [[nodiscard]] const IommuGroup* group_of(const PciAddress& address) const;
+    [[nodiscard]] std::vector<const PciDevice*> ungrouped() const;
+    // Sorts devices and group members and fills groups from the devices'
+    // iommu_group numbers (keeping groups that have no member).
+    void normalize();
+};
+
+// The message for a host without IOMMU: names the firmware setting and the
+// kernel parameter for this CPU vendor.
+std::string no_iommu_advice(const Host& host);
+
+}  // namespace hostdev

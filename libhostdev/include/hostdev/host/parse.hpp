@@ -1,0 +1,114 @@
+// Parsers for what the kernel writes in sysfs and procfs. Each takes the text
+// (or bytes) and never touches a file, so each is tested on literals.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hostdev/base/pci_address.hpp"
+#include "hostdev/base/result.hpp"
+
+namespace hostdev::parse {
+
+// "0x10de\n" → 0x10de; fails on anything but one hex number (0x optional) above max.
+Result<std::uint32_t> sysfs_hex(std::string_view text, std::uint32_t max = 0xffffffff);
+// "-1\n" → -1, "0\n" → 0.
+Result<long> sysfs_int(std::string_view text);
+// driver_override: "(null)\n" or "" → nullopt, "vfio-pci\n" → "vfio-pci".
+std::optional<std::string> driver_override(std::string_view text);
+// reset_method: "flr bus\n" → {"flr", "bus"}.
+std::vector<std::string> word_list(std::string_view text);
+// The value of one hexadecimal digit, -1 for anything else.
+constexpr int hex_digit(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+// Trailing newline and spaces removed.
+std::string_view trim(std::string_view text);
+
+// The first 64 bytes of PCI config space.
+struct ConfigHeader {
+    std::uint16_t vendor = 0;
+    std::uint16_t device = 0;
+    std::uint8_t revision = 0;
+    std::uint32_t class_code = 0;
+    std::uint8_t header_type = 0;  // layout only (bit 7 masked)
+    bool multifunction = false;
+    std::uint16_t subsystem_vendor = 0;  // type 0 headers only
+    std::uint16_t subsystem_device = 0;
+};
+Result<ConfigHeader> config_header(std::string_view bytes);
+
+// "../../../kernel/iommu_groups/13" → 13.
+Result<int> iommu_group_link(std::string_view target);
+// "../../../bus/pci/drivers/nouveau" → "nouveau" (the last component).
+std::string link_basename(std::string_view target);
+// Every component of a path that is a full PCI address, in path order
+// ("/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0" → 00:01.0, 01:00.0).
+std::vector<PciAddress> pci_addresses_in_path(std::string_view path);
+
+// /proc/self/mountinfo: the entry mounted at "/" (the last one wins, as the
+// kernel stacks mounts).
+struct MountEntry {
+    unsigned major = 0;
+    unsigned minor = 0;
+    std::string fstype;
+    std::string source;  // e.g. /dev/nvme0n1p2
+};
+std::optional<MountEntry> root_mount(std::string_view mountinfo);
+
+// Interfaces that carry a default route: /proc/net/route (destination and
+// mask 0) and /proc/net/ipv6_route (::/0).
+std::vector<std::string> default_route_interfaces(std::string_view proc_net_route);
+std::vector<std::string> default_route_interfaces_v6(std::string_view proc_net_ipv6_route);
+
+// /proc/cpuinfo "vendor_id : GenuineIntel" → "GenuineIntel".
+std::string cpu_vendor(std::string_view cpuinfo);
+
+// An input device's capabilities/ev bitmask (hex words, most significant first)
+// says keyboard when it has EV_KEY and EV_REP, as keyboards do and mice don't.
+bool input_is_keyboard(std::string_view capabilities_ev);
+
+// Kernel command line parameter value: ("quiet intel_iommu=on", "intel_iommu") → "on";
+// a bare flag yields ""; absent → nullopt. The last occurrence wins, as in the kernel.
+std::optional<std::string> cmdline_param(std::string_view cmdline, std::string_view name);
+
+// ---- Host readiness facts (hostdev doctor, hostdev boot-config) ----
+
+// /proc/interrupts: true when an interrupt chip is a remapped one ("IR-PCI-MSI",
+// "IR-IO-APIC", "IR-PCI-MSIX-0000:00:14.0", ...), false when chips are listed
+// but none is remapped, nullopt when the text names no interrupt chip at all.
+std::optional<bool> interrupt_remapping(std::string_view proc_interrupts);
+
+// A kernel module's name as the kernel spells it: '-' becomes '_'
+// ("vfio-pci" -> "vfio_pci"), as modprobe treats both alike.
+std::string module_name(std::string_view name);
+// "vfio-pci.ko", "vfio-pci.ko.xz", ".ko.zst", ".ko.gz" -> "vfio_pci"; nullopt
+// for anything that is not a module file.
+std::optional<std::string> module_file_name(std::string_view filename);
+// /proc/modules: the loaded modules' names, sorted, without duplicates.
+std::vector<std::string> loaded_modules(std::string_view proc_modules);
+// modules.builtin: the names of built-in modules whose path starts with
+// `prefix` ("kernel/drivers/vfio/"), sorted.
+std::vector<std::string> builtin_modules(std::string_view modules_builtin, std::string_view prefix);
+
+// /proc/fb: the firmware framebuffers among the entries ("0 EFI VGA" -> efifb,
+// "0 VESA VGA" -> vesafb, "0 simple" -> simplefb, "0 simpledrmdrmfb" ->
+// simpledrm), sorted; a GPU driver's own framebuffer ("0 amdgpudrmfb") is not one.
+std::vector<std::string> firmware_framebuffers(std::string_view proc_fb);
+// The firmware framebuffer behind a platform driver of sys/bus/platform/drivers:
+// "efi-framebuffer" -> efifb, "vesa-framebuffer" -> vesafb, "simple-framebuffer"
+// -> simplefb (simpledrm binds the same platform device); nullopt otherwise.
+std::optional<std::string> framebuffer_of_platform_driver(std::string_view driver);
+
+// "6.1.0-18-amd64" -> {6, 1}; nullopt when it does not start with N.N.
+std::optional<std::pair<int, int>> kernel_version(std::string_view release);
+
+}  // namespace hostdev::parse

@@ -1,0 +1,50 @@
+// hostdev-fix's pipeline for one domain definition, shared by every front end
+// (hostdev-fix on files, virt-hostdev on a connection's domains): parse with
+// the hostile-input checks, validate against libvirt's schema, plan by the
+// sibling policy, apply the edits byte-preservingly, and validate the result
+// before anyone may write it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/policy/planner.hpp"
+#include "hostdev/domain/schema.hpp"
+
+namespace hostdev {
+
+enum class FixStatus { Ok, Fixable, Blocked, Invalid };
+std::string_view to_string(FixStatus s);  // "ok", "fixable", "blocked", "invalid"
+
+// Exit codes of hostdev-fix and virt-hostdev check (a contract).
+inline constexpr int kExitNothingToDo = 0;
+inline constexpr int kExitChangesNeeded = 1;
+inline constexpr int kExitBlocked = 2;
+inline constexpr int kExitInvalid = 3;
+int exit_code_for(FixStatus status, bool check_only);
+
+struct FixResult {
+    std::string file;                  // as named by the caller
+    FixStatus status = FixStatus::Ok;
+    std::optional<Domain> domain;      // when it parsed
+    Plan plan;
+    std::string fixed;                 // the fixed document (status Fixable), else the input
+    std::vector<Problem> problems;     // plan problems, plus why it is invalid
+};
+
+// validator may be null (no schema check: only for callers that say so).
+FixResult fix_domain(std::string_view text, std::string_view file, const Host& host,
+                     const SchemaValidator* validator, const PlanOptions& options);
+
+// The report of one result: file, domain, status, groups with each member's
+// verdict and reason, changes, problems (README "hostdev-fix --format json").
+nlohmann::ordered_json fix_report(const FixResult& result, const Host& host);
+// Explanation in words, one line per fact, for stderr.
+std::string fix_explanation(const FixResult& result, const Host& host);
+
+}  // namespace hostdev

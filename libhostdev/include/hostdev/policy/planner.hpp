@@ -1,0 +1,76 @@
+// The planner: for each PCI hostdev of a domain, its IOMMU group and a verdict
+// for every member, by the sibling policy (DESIGN.md, "Sibling policy"):
+//   covered        already a <hostdev> of the domain
+//   stays-on-host  a bridge, or a platform function with no driver bound
+//   injected       any other endpoint: added as a <hostdev>
+//   blocked        a platform function with a driver, or an endpoint the host
+//                  needs (root filesystem, default route, host keyboard)
+// It also decides the guest addresses of injected functions, whether KVM must
+// be hidden, and the problems (errors block, warnings and notes inform).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/domain/domain_edit.hpp"
+#include "hostdev/host/host.hpp"
+
+namespace hostdev {
+
+enum class Verdict { Covered, StaysOnHost, Injected, Blocked };
+std::string_view to_string(Verdict v);  // "covered", "stays-on-host", "injected", "blocked"
+
+enum class Severity { Error, Warning, Note };
+std::string_view to_string(Severity s);  // "error", "warning", "note"
+
+struct Problem {
+    Severity severity = Severity::Error;
+    std::optional<PciAddress> device;
+    std::string message;
+};
+
+struct MemberPlan {
+    PciAddress address;
+    Verdict verdict = Verdict::Covered;
+    std::string reason;
+    bool requested = false;  // a <hostdev> of the domain as given
+};
+
+struct GroupPlan {
+    int group = 0;
+    std::vector<PciAddress> requested;  // the domain's devices in this group
+    std::vector<MemberPlan> members;    // every member, in address order
+};
+
+// A change the plan makes to the document, in words.
+struct Change {
+    enum class Kind { InjectHostdev, SetMultifunction, HideKvm } kind;
+    std::optional<PciAddress> device;
+    std::string description;
+};
+std::string_view to_string(Change::Kind k);  // "inject-hostdev", "set-multifunction", "hide-kvm"
+
+struct PlanOptions {
+    enum class HideKvm { Auto, Always, Never } hide_kvm = HideKvm::Auto;
+    enum class WholeSlot { Report, Inject } whole_slot = WholeSlot::Report;
+    // From the command-line spellings: --hide-kvm auto|always|never (anything
+    // else is auto) and --whole-slot.
+    static PlanOptions from_flags(std::string_view hide_kvm, bool whole_slot);
+};
+
+struct Plan {
+    std::vector<GroupPlan> groups;  // in order of first request
+    std::vector<Problem> problems;
+    std::vector<Change> changes;
+    DomainEdits edits;
+    [[nodiscard]] bool blocked() const;
+};
+
+Plan plan_domain(const Domain& domain, const Host& host, const PlanOptions& options = {});
+
+// A device in words for messages: "0000:01:00.1 (Audio device: NVIDIA Corporation GM204 ...)".
+std::string describe_device(const PciDevice& d);
+
+}  // namespace hostdev

@@ -1,0 +1,61 @@
+// hostdev doctor: is this host ready for PCI passthrough? Each check gives a
+// verdict (ok, warn, error), what it found, and the fix in words. The checks
+// read only the host model (host.hpp), so a snapshot is checked exactly like
+// the live host it was taken from.
+//
+// Check ids (stable; README "hostdev doctor"):
+//   iommu                an active IOMMU with IOMMU groups
+//   interrupt-remapping  remapped interrupts, without which VFIO refuses devices
+//   acs-override         pcie_acs_override= on the kernel command line
+//   vfio-modules         vfio, vfio_iommu_type1 and vfio_pci loaded, built in or installed
+//   device-reset         per passthrough candidate: a way to reset it
+//   device-boot-vga      per candidate: the boot display held by a firmware framebuffer
+//   device-shared-ids    per candidate: vendor:device shared with another device
+//   libvirt-hook         the hostdev qemu hook installed for libvirt
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hostdev/host/host.hpp"
+
+namespace hostdev {
+
+enum class CheckVerdict { Ok, Warn, Error };
+std::string_view to_string(CheckVerdict v);  // "ok", "warn", "error"
+
+struct Check {
+    std::string id;
+    CheckVerdict verdict = CheckVerdict::Ok;
+    std::string message;                // what was found
+    std::string fix;                    // what to do; empty when ok
+    std::optional<PciAddress> device;   // per-device checks only
+};
+
+// Exit codes of `hostdev doctor` (a contract).
+inline constexpr int kDoctorAllOk = 0;
+inline constexpr int kDoctorWarnings = 1;
+inline constexpr int kDoctorErrors = 2;
+
+struct DoctorReport {
+    std::vector<Check> checks;
+    [[nodiscard]] int exit_code() const;  // 2 with any error, else 1 with any warning, else 0
+};
+
+// A passthrough candidate: an endpoint (not a bridge, not a platform function)
+// that holds none of the roles the host cannot give away (root filesystem,
+// default route, host keyboard). The boot display is a candidate: single-GPU
+// passthrough gives it away on purpose.
+bool is_passthrough_candidate(const PciDevice& d);
+
+DoctorReport run_doctor(const Host& host);
+
+// One line per check ("warn  acs-override: ..."), an indented "fix:" line under
+// each that is not ok, and a closing count.
+std::string format_doctor_text(const DoctorReport& report);
+// {"checks": [{"id", "verdict", "message", "fix", "device"?}], "exit_code": N}
+std::string format_doctor_json(const DoctorReport& report);
+
+}  // namespace hostdev

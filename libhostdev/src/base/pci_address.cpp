@@ -1,0 +1,170 @@
+#include "hostdev/base/pci_address.hpp"
+
+#include <array>
+#include <cstdio>
+
+#include "hostdev/host/parse.hpp"
+
+namespace hostdev {
+namespace {
+
+using parse::hex_digit;
+
+// Parses exactly `text` as hex; fails on empty, non-hex or overflow of max.
+bool parse_hex_field(std::string_view text, unsigned long max, unsigned long& out) {
+    if (text.empty() || text.size() > 8) return false;
+    unsigned long v = 0;
+    for (char c : text) {
+        int d = hex_digit(c);
+        if (d < 0) return false;
+        v = v * 16 + static_cast<unsigned long>(d);
+    }
+    if (v > max) return false;
+    out = v;
+    return true;
+}
+
+Error bad_address(std::string_view text, std::string_view why) {
+    return make_error("invalid PCI address '" + std::string(text) + "': " + std::string(why) +
+                      " (expected DDDD:BB:SS.F or BB:SS.F, e.g. 0000:01:00.0)");
+}
+
+Result<PciAddress> check_and_build(std::string_view text, unsigned long dom, unsigned long bus,
+                                   unsigned long slot, unsigned long fn) {
+    if (dom > 0xffff) return bad_address(text, "domain is above 0xffff");
+    if (bus > 0xff) return bad_address(text, "bus is above 0xff");
+    if (slot > 0x1f) return bad_address(text, "slot is above 0x1f");
+    if (fn > 7) return bad_address(text, "function is above 7");
+    return PciAddress{static_cast<std::uint16_t>(dom), static_cast<std::uint8_t>(bus),
+                      static_cast<std::uint8_t>(slot), static_cast<std::uint8_t>(fn)};
+}
+
+}  // namespace
+
+Result<PciAddress> PciAddress::parse(std::string_view text) {
+    // Split into up to four fields on ':' ':' '.'.
+    std::string_view rest = text;
+    std::array<std::string_view, 3> colon_parts{};
+    std::size_t n = 0;
+    while (true) {
+        auto pos = rest.find(':');
+        if (pos == std::string_view::npos) break;
+        if (n == 2) return bad_address(text, "too many ':'");
+        colon_parts[n++] = rest.substr(0, pos);
+        rest = rest.substr(pos + 1);
+    }
+    if (n == 0) return bad_address(text, "no ':'");
+    auto dot = rest.find('.');
+    if (dot == std::string_view::npos) return bad_address(text, "no '.' before the function");
+    std::string_view slot_s = rest.substr(0, dot);
+    std::string_view fn_s = rest.substr(dot + 1);
+    std::string_view dom_s = n == 2 ? colon_parts[0] : std::string_view{};
+    std::string_view bus_s = n == 2 ? colon_parts[1] : colon_parts[0];
+
+    unsigned long dom = 0, bus = 0, slot = 0, fn = 0;
+    if (n == 2 && !parse_hex_field(dom_s, 0xffffffff, dom)) return bad_address(text, "bad domain");
+    if (!parse_hex_field(bus_s, 0xffffffff, bus)) return bad_address(text, "bad bus");
+    if (!parse_hex_field(slot_s, 0xffffffff, slot)) return bad_address(text, "bad slot");
+    if (!parse_hex_field(fn_s, 0xffffffff, fn)) return bad_address(text, "bad function");
+    return check_and_build(text, dom, bus, slot, fn);
+}
+
+Result<unsigned long> parse_libvirt_number(std::string_view text, std::string_view what,
+                                           unsigned long max) {
+    auto fail = [&](std::string_view why) {
+        char maxbuf[32];
+        std::snprintf(maxbuf, sizeof maxbuf, "0x%lx", max);
+        return make_error(std::string(what) + "='" + std::string(text) + "' " + std::string(why) +
+                          " (expected 0x-prefixed hex or decimal, at most " + maxbuf + ")");
+    };
+    if (text.empty()) return fail("is empty");
+    unsigned long v = 0;
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        std::string_view digits = text.substr(2);
+        for (char c : digits) {
+            int d = hex_digit(c);
+            if (d < 0) return fail("is not a number");
+            v = v * 16 + static_cast<unsigned long>(d);
+            if (v > max) return fail("is out of range");
+        }
+    } else {
+        for (char c : text) {
+            if (c < '0' || c > '9') return fail("is not a number");
+            v = v * 10 + static_cast<unsigned long>(c - '0');
+            if (v > max) return fail("is out of range");
+        }
+    }
+    return v;
+}
+
+Result<PciAddress> PciAddress::from_libvirt(std::optional<std::string_view> domain,
+                                            std::optional<std::string_view> bus,
+                                            std::optional<std::string_view> slot,
+                                            std::optional<std::string_view> function) {
+    unsigned long d = 0;
+    if (domain) {
+        auto r = parse_libvirt_number(*domain, "domain", 0xffff);
+        if (!r) return r.error();
+        d = *r;
+    }
+    if (!bus) return make_error("<address> has no bus attribute");
+    if (!slot) return make_error("<address> has no slot attribute");
+    if (!function) return make_error("<address> has no function attribute");
+    auto b = parse_libvirt_number(*bus, "bus", 0xff);
+    if (!b) return b.error();
+    auto s = parse_libvirt_number(*slot, "slot", 0x1f);
+    if (!s) return s.error();
+    auto f = parse_libvirt_number(*function, "function", 7);
+    if (!f) return f.error();
+    return PciAddress{static_cast<std::uint16_t>(d), static_cast<std::uint8_t>(*b),
+                      static_cast<std::uint8_t>(*s), static_cast<std::uint8_t>(*f)};
+}
+
+Result<PciAddress> PciAddress::from_nodedev_name(std::string_view name) {
+    auto fail = [&] {
+        return make_error("invalid node-device name '" + std::string(name) +
+                          "' (expected pci_DDDD_BB_SS_F, e.g. pci_0000_01_00_0)");
+    };
+    if (name.substr(0, 4) != "pci_") return fail();
+    std::string_view rest = name.substr(4);
+    std::array<std::string_view, 4> f{};
+    for (std::size_t i = 0; i < 4; ++i) {
+        auto pos = rest.find('_');
+        if (i < 3) {
+            if (pos == std::string_view::npos) return fail();
+            f[i] = rest.substr(0, pos);
+            rest = rest.substr(pos + 1);
+        } else {
+            if (pos != std::string_view::npos) return fail();
+            f[i] = rest;
+        }
+    }
+    unsigned long dom = 0, bus = 0, slot = 0, fn = 0;
+    if (!parse_hex_field(f[0], 0xffffffff, dom) || !parse_hex_field(f[1], 0xffffffff, bus) ||
+        !parse_hex_field(f[2], 0xffffffff, slot) || !parse_hex_field(f[3], 0xffffffff, fn))
+        return fail();
+    auto r = check_and_build(name, dom, bus, slot, fn);
+    if (!r) return make_error("invalid node-device name '" + std::string(name) + "': " +
+                              r.error().message.substr(r.error().message.find(": ") + 2));
+    return r;
+}
+
+std::string PciAddress::str() const {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04x:%02x:%02x.%x", domain, bus, slot, function);
+    return buf;
+}
+
+std::string PciAddress::short_str() const {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%02x:%02x.%x", bus, slot, function);
+    return buf;
+}
+
+std::string PciAddress::nodedev_name() const {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "pci_%04x_%02x_%02x_%x", domain, bus, slot, function);
+    return buf;
+}
+
+}  // namespace hostdev

@@ -1,0 +1,109 @@
+#include "binding/journal.hpp"
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hostdev/base/fileio.hpp"
+
+namespace hostdev::journal {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+Device* Journal::find(const PciAddress& a) {
+    for (auto& d : devices)
+        if (d.address == a) return &d;
+    return nullptr;
+}
+
+std::filesystem::path path_for(const std::filesystem::path& dir, const Owner& owner) {
+    // The key is a validated UUID or "manual": never a name, never a path.
+    return dir / (owner.key + ".json");
+}
+
+std::string serialize(const Journal& j) {
+    ordered_json o;
+    o["format"] = "hostdev-journal";
+    o["version"] = 1;
+    o["owner"] = {{"key", j.owner.key}, {"name", j.owner.name}};
+    o["state"] = j.state;
+    o["pid"] = static_cast<long>(::getpid());
+    ordered_json devs = ordered_json::array();
+    for (const auto& d : j.devices) {
+        devs.push_back({{"address", d.address.str()},
+                        {"group", d.group},
+                        {"original_driver", d.original_driver ? ordered_json(*d.original_driver) : ordered_json(nullptr)},
+                        {"original_override",
+                         d.original_override ? ordered_json(*d.original_override) : ordered_json(nullptr)},
+                        {"done", d.done}});
+    }
+    o["devices"] = devs;
+    return o.dump(2) + "\n";
+}
+
+Result<Journal> parse(std::string_view text, const std::string& source) {
+    json o = json::parse(text, nullptr, false);
+    if (o.is_discarded() || !o.is_object() || o.value("format", "") != "hostdev-journal")
+        return make_error("not a hostdev journal", source);
+    try {
+        Journal j;
+        if (o.at("version").get<int>() != 1) return make_error("unsupported journal version", source);
+        const auto& owner = o.at("owner");
+        std::string key = owner.at("key").get<std::string>();
+        std::string name = owner.value("name", "");
+        if (key == "manual") {
+            j.owner = Owner::manual();
+        } else {
+            auto d = Owner::domain(key, name);
+            if (!d) return make_error("journal owner is not a UUID", source);
+            j.owner = *d;
+        }
+        j.state = o.at("state").get<std::string>();
+        for (const auto& d : o.at("devices")) {
+            Device dev;
+            auto a = PciAddress::parse(d.at("address").get<std::string>());
+            if (!a) return make_error("bad device address in journal", source);
+            dev.address = *a;
+            dev.group = d.value("group", -1);
+            if (!d.at("original_driver").is_null()) dev.original_driver = d.at("original_driver").get<std::string>();
+            if (!d.at("original_override").is_null())
+                dev.original_override = d.at("original_override").get<std::string>();
+            dev.done = d.value("done", std::vector<int>{});
+            j.devices.push_back(std::move(dev));
+        }
+        return j;
+    } catch (const json::exception& e) {
+        return make_error(std::string("malformed journal (") + e.what() + ")", source);
+    }
+}
+
+Status save(const std::filesystem::path& dir, const Journal& j) {
+    return fileio::write_file_atomic(path_for(dir, j.owner), serialize(j), 0600);
+}
+
+Status remove(const std::filesystem::path& dir, const Owner& owner) {
+    auto p = path_for(dir, owner);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) return make_error("cannot remove journal", p.string(), errno);
+    return ok_status();
+}
+
+Result<std::vector<Journal>> load_all(const std::filesystem::path& dir) {
+    std::vector<Journal> out;
+    auto names = fileio::list_dir(dir);
+    if (!names) {
+        if (names.error().err == ENOENT) return out;
+        return names.error();
+    }
+    for (const auto& n : *names) {
+        if (n.size() < 6 || n.compare(n.size() - 5, 5, ".json") != 0 || n[0] == '.') continue;
+        auto text = fileio::read_file(dir / n, 16u << 20);
+        if (!text) return text.error();
+        auto j = parse(*text, (dir / n).string());
+        if (!j) return j.error();
+        out.push_back(std::move(*j));
+    }
+    return out;
+}
+
+}  // namespace hostdev::journal

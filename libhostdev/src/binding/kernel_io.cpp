@@ -1,0 +1,52 @@
+#include "hostdev/binding/kernel_io.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+extern char** environ;
+
+namespace hostdev {
+
+Status SysfsKernelIo::write(const std::filesystem::path& path, std::string_view value) {
+    // O_TRUNC changes nothing on sysfs; on a copied tree it keeps a shorter
+    // value from leaving the tail of a longer one behind.
+    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) return make_error("cannot open for writing", root_.live_path(path), errno);
+    // sysfs takes one write per value; a short write is an error.
+    ssize_t n;
+    do {
+        n = ::write(fd, value.data(), value.size());
+    } while (n < 0 && errno == EINTR);
+    int e = errno;
+    ::close(fd);
+    if (n < 0) return make_error("cannot write '" + std::string(value) + "' to", root_.live_path(path), e);
+    if (static_cast<std::size_t>(n) != value.size())
+        return make_error("short write of '" + std::string(value) + "' to", root_.live_path(path), EIO);
+    return ok_status();
+}
+
+Status SysfsKernelIo::load_module(std::string_view name) {
+    if (!root_.is_live())
+        return make_error("module " + std::string(name) + " is not loaded under " + root_.root().string() +
+                          " (load it there; hostdev runs modprobe only on the live root)");
+    // modprobe, waited for: no child is left behind.
+    std::string mod(name);
+    const char* argv[] = {"modprobe", "--", mod.c_str(), nullptr};
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, "modprobe", nullptr, nullptr, const_cast<char* const*>(argv), environ);
+    if (rc != 0) return make_error("cannot run modprobe " + mod, "", rc);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return make_error("cannot wait for modprobe " + mod, "", errno);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return make_error("modprobe " + mod + " failed (exit " +
+                          std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
+    return ok_status();
+}
+
+}  // namespace hostdev

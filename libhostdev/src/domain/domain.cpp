@@ -1,0 +1,291 @@
+#include "hostdev/domain/domain.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "domain/domain_internal.hpp"
+
+namespace hostdev {
+namespace {
+
+using detail::LineIndex;
+using detail::ParsedDomain;
+using detail::ScanError;
+
+Error error_at(std::string_view file, int line, std::string_view what) {
+    std::string msg(file);
+    if (line > 0) msg += ":" + std::to_string(line);
+    msg += ": ";
+    msg += what;
+    return make_error(std::move(msg));
+}
+
+std::string hex_byte(unsigned char b) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "0x%02x", b);
+    return buf;
+}
+
+bool is_xml_char(std::uint32_t c) {
+    if (c == 0x9 || c == 0xA || c == 0xD) return true;
+    if (c < 0x20) return false;
+    return c != 0xFFFE && c != 0xFFFF;
+}
+
+struct ByteProblem {
+    std::size_t offset;
+    std::string what;
+};
+
+// The first byte that is not valid UTF-8, or a code point XML forbids.
+std::optional<ByteProblem> find_bad_byte(std::string_view t) {
+    const std::size_t n = t.size();
+    std::size_t i = 0;
+    while (i < n) {
+        auto c = static_cast<unsigned char>(t[i]);
+        if (c < 0x80) {
+            if (!is_xml_char(c)) {
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "control character U+%04X is not allowed in XML", c);
+                return ByteProblem{i, buf};
+            }
+            ++i;
+            continue;
+        }
+        std::size_t len = 0;
+        std::uint32_t cp = 0;
+        std::uint32_t min = 0;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2, cp = c & 0x1FU, min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3, cp = c & 0x0FU, min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4, cp = c & 0x07U, min = 0x10000;
+        }
+        bool ok = len != 0 && i + len <= n;
+        for (std::size_t k = 1; ok && k < len; ++k) {
+            auto b = static_cast<unsigned char>(t[i + k]);
+            if ((b & 0xC0U) != 0x80U) ok = false;
+            cp = (cp << 6U) | (b & 0x3FU);
+        }
+        if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
+        if (!ok)
+            return ByteProblem{i, "invalid UTF-8 (byte " + hex_byte(c) +
+                                      "); domain definitions must be UTF-8 encoded "
+                                      "(convert with iconv -t UTF-8)"};
+        if (!is_xml_char(cp)) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "character U+%04X is not allowed in XML", cp);
+            return ByteProblem{i, buf};
+        }
+        i += len;
+    }
+    return std::nullopt;
+}
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+    return out;
+}
+
+// The encoding named by the XML declaration, with its offset; nullopt if
+// there is no declaration or it names no encoding.
+struct EncodingDecl {
+    std::string value;
+    std::size_t offset;
+};
+std::optional<EncodingDecl> declared_encoding(std::string_view t) {
+    std::size_t p = t.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
+    if (t.substr(p, 5) != "<?xml" || p + 5 >= t.size()) return std::nullopt;
+    char after = t[p + 5];
+    if (after != ' ' && after != '\t' && after != '\r' && after != '\n') return std::nullopt;
+    std::size_t end = t.find("?>", p);
+    if (end == std::string_view::npos) return std::nullopt;  // the scanner reports it
+    std::string_view decl = t.substr(p, end - p);
+    std::size_t k = decl.find("encoding");
+    if (k == std::string_view::npos) return std::nullopt;
+    std::size_t q = k + 8;
+    auto skip_ws = [&] {
+        while (q < decl.size() && (decl[q] == ' ' || decl[q] == '\t' || decl[q] == '\r' || decl[q] == '\n')) ++q;
+    };
+    skip_ws();
+    if (q >= decl.size() || decl[q] != '=') return std::nullopt;
+    ++q;
+    skip_ws();
+    if (q >= decl.size() || (decl[q] != '\'' && decl[q] != '"')) return std::nullopt;
+    char quote = decl[q];
+    std::size_t close = decl.find(quote, q + 1);
+    if (close == std::string_view::npos) return std::nullopt;
+    return EncodingDecl{std::string(decl.substr(q + 1, close - q - 1)), p + k};
+}
+
+std::optional<std::string_view> attr_value(const pugi::xml_node& node, const char* name) {
+    pugi::xml_attribute a = node.attribute(name);
+    if (!a) return std::nullopt;
+    return std::string_view(a.value());
+}
+
+// Checks the encoding: BOM, declaration, UTF-8 validity, characters XML forbids.
+std::optional<Error> check_bytes(std::string_view text, std::string_view file, const LineIndex& lines) {
+    if (text.substr(0, 4) == std::string_view("\x00\x00\xFE\xFF", 4) ||
+        text.substr(0, 4) == std::string_view("\xFF\xFE\x00\x00", 4))
+        return error_at(file, 1, "file is UTF-32 encoded; domain definitions must be UTF-8 "
+                                 "(convert with iconv -f UTF-32 -t UTF-8)");
+    if (text.substr(0, 2) == "\xFE\xFF" || text.substr(0, 2) == "\xFF\xFE")
+        return error_at(file, 1, "file is UTF-16 encoded; domain definitions must be UTF-8 "
+                                 "(convert with iconv -f UTF-16 -t UTF-8)");
+    if (auto enc = declared_encoding(text)) {
+        std::string e = lower(enc->value);
+        if (e != "utf-8" && e != "utf8" && e != "us-ascii" && e != "ascii")
+            return error_at(file, lines.line_of(enc->offset),
+                            "encoding '" + enc->value +
+                                "' is not supported: domain definitions must be UTF-8 (convert with "
+                                "iconv -f " + enc->value + " -t UTF-8 and fix the declaration)");
+    }
+    if (auto bad = find_bad_byte(text)) return error_at(file, lines.line_of(bad->offset), bad->what);
+    return std::nullopt;
+}
+
+}  // namespace
+
+namespace detail {
+
+int ParsedDomain::line_of(const pugi::xml_node& node) const {
+    return lines.line_of(static_cast<std::size_t>(node.offset_debug()));
+}
+
+const ScanElement* ParsedDomain::element(const pugi::xml_node& node) const {
+    if (node.type() != pugi::node_element) return nullptr;
+    std::ptrdiff_t off = node.offset_debug();
+    if (off <= 0) return nullptr;
+    auto begin = static_cast<std::size_t>(off) - 1;  // the '<' before the name
+    const auto& els = skeleton.elements;
+    auto it = std::lower_bound(els.begin(), els.end(), begin,
+                               [](const ScanElement& e, std::size_t b) { return e.open_begin < b; });
+    if (it == els.end() || it->open_begin != begin) return nullptr;
+    return &*it;
+}
+
+Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view text,
+                                                           std::string_view file) {
+    if (text.size() > kMaxDomainXmlBytes)
+        return error_at(file, 0,
+                        "file is " + std::to_string(text.size()) + " bytes, over the limit of " +
+                            std::to_string(kMaxDomainXmlBytes / (1024 * 1024)) +
+                            " MiB for a domain definition");
+    auto pd = std::make_unique<ParsedDomain>(text);
+    const LineIndex& lines = pd->lines;
+    if (auto err = check_bytes(text, file, lines)) return *err;
+
+    // The lexical pass runs first so that a DOCTYPE (and whatever entities
+    // it declares) or an absurd nesting is refused before any tree is built.
+    pd->skeleton = detail::scan_xml(text, kMaxDomainXmlDepth);
+    const ScanError& serr = pd->skeleton.error;
+    if (serr.kind == ScanError::Kind::doctype || serr.kind == ScanError::Kind::too_deep)
+        return error_at(file, lines.line_of(serr.offset), serr.message);
+
+    // pugixml never loads external resources and only knows the predefined
+    // entities; the DOCTYPE check above keeps it from ever seeing a DTD.
+    pugi::xml_parse_result pr =
+        pd->doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
+    // An error at the very end (something never closed) belongs to the last
+    // line that has text, not to the empty line after the final newline.
+    auto error_line = [&](std::size_t off) {
+        off = std::min(off, text.size());
+        while (off > 0 && off == text.size() && (text[off - 1] == '\n' || text[off - 1] == '\r')) --off;
+        return lines.line_of(off);
+    };
+    // Of pugixml's error and the scanner's, the one earlier in the text wins
+    // (pugixml reports some problems only at the end of the input).
+    if (!pr) {
+        std::size_t off = pr.offset < 0 ? 0 : static_cast<std::size_t>(pr.offset);
+        if (serr.kind != ScanError::Kind::none && serr.offset < off)
+            return error_at(file, error_line(serr.offset), "not well-formed XML: " + serr.message);
+        return error_at(file, error_line(off), std::string("not well-formed XML: ") + pr.description());
+    }
+    if (serr.kind != ScanError::Kind::none)
+        return error_at(file, error_line(serr.offset), "not well-formed XML: " + serr.message);
+
+    pugi::xml_node root = pd->doc.document_element();
+    if (std::string_view(root.name()) != "domain")
+        return error_at(file, pd->line_of(root),
+                        "root element is <" + std::string(root.name()) +
+                            ">, not <domain>: this is not a libvirt domain definition");
+
+    Domain& d = pd->domain;
+    d.type = root.attribute("type").value();
+    d.name = root.child("name").text().get();
+    d.uuid = root.child("uuid").text().get();
+
+    for (pugi::xml_node devices : root.children("devices")) {
+        for (pugi::xml_node hd : devices.children("hostdev")) {
+            auto mode = attr_value(hd, "mode");
+            auto type = attr_value(hd, "type");
+            if ((mode && *mode != "subsystem") || type != std::optional<std::string_view>("pci")) {
+                ++d.other_hostdevs;
+                continue;
+            }
+            PciHostdev h;
+            h.line = pd->line_of(hd);
+            if (auto managed = attr_value(hd, "managed")) {
+                if (*managed == "yes") h.managed = true;
+                else if (*managed != "no")
+                    return error_at(file, h.line,
+                                    "managed='" + std::string(*managed) + "' must be 'yes' or 'no'");
+            }
+            pugi::xml_node src_addr = hd.child("source").child("address");
+            if (!src_addr)
+                return error_at(file, h.line, "<hostdev type='pci'> has no <source><address>");
+            auto src = PciAddress::from_libvirt(attr_value(src_addr, "domain"), attr_value(src_addr, "bus"),
+                                                attr_value(src_addr, "slot"), attr_value(src_addr, "function"));
+            if (!src) return error_at(file, pd->line_of(src_addr), src.error().message);
+            h.source = *src;
+            if (pugi::xml_node drv = hd.child("driver"))
+                if (auto name = attr_value(drv, "name")) h.driver_name = std::string(*name);
+            h.has_rom = static_cast<bool>(hd.child("rom"));
+            for (pugi::xml_node ga : hd.children("address")) {
+                if (attr_value(ga, "type") != std::optional<std::string_view>("pci")) continue;
+                // libvirt reads an absent guest address field as 0.
+                auto field = [&](const char* n) { return attr_value(ga, n).value_or("0"); };
+                auto guest = PciAddress::from_libvirt(attr_value(ga, "domain"), field("bus"),
+                                                      field("slot"), field("function"));
+                if (!guest)
+                    return error_at(file, pd->line_of(ga), "guest <address>: " + guest.error().message);
+                h.guest_address = *guest;
+                h.guest_multifunction = attr_value(ga, "multifunction") == std::optional<std::string_view>("on");
+                break;
+            }
+            if (pugi::xml_node boot = hd.child("boot")) {
+                auto order = attr_value(boot, "order");
+                auto n = order ? parse_libvirt_number(*order, "boot order", 0xffffffffUL)
+                               : Result<unsigned long>(make_error("<boot> has no order attribute"));
+                if (!n) return error_at(file, pd->line_of(boot), n.error().message);
+                h.boot_order = static_cast<unsigned>(*n);
+            }
+            if (pugi::xml_node alias = hd.child("alias"))
+                if (auto name = attr_value(alias, "name")) h.alias = std::string(*name);
+            d.pci_hostdevs.push_back(std::move(h));
+        }
+    }
+
+    if (pugi::xml_node features = root.child("features")) {
+        d.has_features = true;
+        if (pugi::xml_node hidden = features.child("kvm").child("hidden"))
+            d.kvm_hidden_state = std::string(hidden.attribute("state").value());
+    }
+    return pd;
+}
+
+}  // namespace detail
+
+Result<Domain> parse_domain_xml(std::string_view text, std::string_view filename) {
+    auto pd = detail::parse_domain_document(text, filename);
+    if (!pd) return pd.error();
+    return std::move((*pd)->domain);
+}
+
+}  // namespace hostdev

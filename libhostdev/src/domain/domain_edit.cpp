@@ -1,0 +1,434 @@
+#include "hostdev/domain/domain_edit.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "domain/domain_internal.hpp"
+
+namespace hostdev {
+namespace {
+
+using detail::ParsedDomain;
+using detail::ScanAttr;
+using detail::ScanElement;
+
+// One line of new text: nesting depth below the insertion indent, and content.
+struct BlockLine {
+    int depth;
+    std::string text;
+};
+using Block = std::vector<BlockLine>;
+
+struct Splice {
+    std::size_t offset;
+    std::size_t remove;
+    std::string text;
+    std::size_t seq;
+};
+
+std::string hex(unsigned value, int width) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "0x%0*x", width, value);
+    return buf;
+}
+
+bool is_blank(char c) { return c == ' ' || c == '\t'; }
+bool is_ws(char c) { return is_blank(c) || c == '\r' || c == '\n'; }
+
+class Editor {
+public:
+    Editor(const ParsedDomain& pd, std::string_view filename)
+        : pd_(pd), t_(pd.text), file_(filename) {
+        detect_newline();
+        detect_step();
+        doc_quote_ = '\'';
+        for (const auto& e : pd_.skeleton.elements) {
+            if (!e.attrs.empty()) {
+                doc_quote_ = e.attrs.front().quote;
+                break;
+            }
+        }
+    }
+
+    Status inject(const std::vector<InjectedHostdev>& wanted);
+    Status set_multifunction(const PciAddress& source);
+    void ensure_kvm_hidden();
+    [[nodiscard]] std::string apply() const;
+    [[nodiscard]] bool changed() const { return !splices_.empty(); }
+
+private:
+    // --- layout of the original text ---
+    [[nodiscard]] std::size_t line_start(std::size_t off) const { return pd_.lines.line_start(off); }
+    [[nodiscard]] bool starts_line(std::size_t off) const {
+        for (std::size_t i = line_start(off); i < off; ++i)
+            if (!is_blank(t_[i])) return false;
+        return true;
+    }
+    [[nodiscard]] std::string line_indent(std::size_t off) const {
+        std::size_t b = line_start(off);
+        std::size_t e = b;
+        while (e < t_.size() && is_blank(t_[e])) ++e;
+        return std::string(t_.substr(b, e - b));
+    }
+    [[nodiscard]] std::size_t line_end(std::size_t off) const {
+        std::size_t e = off;
+        while (e < t_.size() && t_[e] != '\n' && t_[e] != '\r') ++e;
+        return e;
+    }
+    // Only whitespace and complete comments in [a, b)?
+    [[nodiscard]] bool only_ws_or_comments(std::size_t a, std::size_t b) const {
+        std::size_t p = a;
+        while (p < b) {
+            if (is_ws(t_[p])) {
+                ++p;
+            } else if (t_.substr(p, 4) == "<!--") {
+                std::size_t e = t_.find("-->", p + 4);
+                if (e == std::string_view::npos || e + 3 > b) return false;
+                p = e + 3;
+            } else {
+                return false;
+            }
+        }
+        return true;
+    }
+    [[nodiscard]] const ScanElement& el(int idx) const {
+        return pd_.skeleton.elements[static_cast<std::size_t>(idx)];
+    }
+    [[nodiscard]] const ScanElement& el(const pugi::xml_node& n) const { return *pd_.element(n); }
+    [[nodiscard]] int index_of(const ScanElement& e) const {
+        return static_cast<int>(&e - pd_.skeleton.elements.data());
+    }
+    // Indentation for a new last child of `parent`: that of its last element
+    // child that starts a line, else the parent's indentation plus one step.
+    [[nodiscard]] std::string child_indent(const ScanElement& parent) const {
+        for (auto it = parent.children.rbegin(); it != parent.children.rend(); ++it)
+            if (starts_line(el(*it).open_begin)) return line_indent(el(*it).open_begin);
+        return line_indent(parent.open_begin) + step_;
+    }
+
+    void detect_newline() {
+        std::size_t lf = t_.find('\n');
+        if (lf != std::string_view::npos) {
+            nl_ = lf > 0 && t_[lf - 1] == '\r' ? "\r\n" : "\n";
+        } else {
+            nl_ = t_.find('\r') != std::string_view::npos ? "\r" : "\n";
+        }
+    }
+    // The most common difference between a child's indentation and its
+    // parent's, over elements that start their own lines.
+    void detect_step() {
+        std::map<std::string, int> count;
+        std::vector<std::string> order;
+        bool tabs = false;
+        for (const auto& e : pd_.skeleton.elements) {
+            if (!starts_line(e.open_begin)) continue;
+            std::string ci = line_indent(e.open_begin);
+            if (!ci.empty() && ci[0] == '\t') tabs = true;
+            if (e.parent < 0) continue;
+            const ScanElement& p = el(e.parent);
+            if (!starts_line(p.open_begin)) continue;
+            std::string pi = line_indent(p.open_begin);
+            if (ci.size() <= pi.size() || ci.compare(0, pi.size(), pi) != 0) continue;
+            std::string d = ci.substr(pi.size());
+            if (count[d]++ == 0) order.push_back(d);
+        }
+        step_ = tabs ? "\t" : "  ";
+        int best = 0;
+        for (const auto& d : order) {
+            if (count[d] > best) {
+                best = count[d];
+                step_ = d;
+            }
+        }
+    }
+
+    [[nodiscard]] std::string render(const BlockLine& line, const std::string& indent) const {
+        std::string s = indent;
+        for (int i = 0; i < line.depth; ++i) s += step_;
+        return s + line.text;
+    }
+    void splice(std::size_t offset, std::size_t remove, std::string text) {
+        splices_.push_back(Splice{offset, remove, std::move(text), splices_.size()});
+    }
+
+    // --- insertion primitives ---
+    // After `elem`, as a sibling at `indent`. `parent_indent` is used when the
+    // text after `elem` on its line has to move to a line of its own.
+    void insert_after(const ScanElement& elem, const Block& block, const std::string& indent,
+                      const std::string& parent_indent) {
+        std::size_t p = elem.close_end;
+        std::size_t e = line_end(p);
+        std::string out;
+        for (const auto& line : block) out += nl_ + render(line, indent);
+        if (only_ws_or_comments(p, e)) {
+            splice(e, 0, std::move(out));
+        } else {
+            std::size_t q = p;
+            while (q < e && is_ws(t_[q])) ++q;
+            out += nl_ + (t_.substr(q, 2) == "</" ? parent_indent : indent);
+            splice(p, 0, std::move(out));
+        }
+    }
+    // Before `elem`, as a sibling at `indent`.
+    void insert_before(const ScanElement& elem, const Block& block, const std::string& indent) {
+        if (starts_line(elem.open_begin)) {
+            std::string out;
+            for (const auto& line : block) out += render(line, indent) + nl_;
+            splice(line_start(elem.open_begin), 0, std::move(out));
+        } else {
+            std::string out;
+            for (const auto& line : block) out += nl_ + render(line, indent);
+            splice(elem.open_begin, 0, out + nl_ + indent);
+        }
+    }
+    // As the last child of `parent`, at `indent`.
+    void insert_last_child(const ScanElement& parent, const Block& block, const std::string& indent) {
+        std::string pind = line_indent(parent.open_begin);
+        if (parent.self_closing) {
+            // "<devices/>" becomes "<devices>" ... "</devices>".
+            std::size_t slash = parent.open_end - 2;
+            std::string out = ">";
+            for (const auto& line : block) out += nl_ + render(line, indent);
+            out += nl_ + pind + "</" + std::string(parent.name) + ">";
+            splice(slash, 2, std::move(out));
+            return;
+        }
+        std::size_t c = parent.close_begin;
+        std::size_t ls = line_start(c);
+        if (starts_line(c) && ls >= parent.open_end) {
+            std::string out;
+            for (const auto& line : block) out += render(line, indent) + nl_;
+            splice(ls, 0, std::move(out));
+        } else {
+            std::string out;
+            for (const auto& line : block) out += nl_ + render(line, indent);
+            splice(c, 0, out + nl_ + pind);
+        }
+    }
+    // Sets attribute `name` of `elem` to `value`: replaces just the value if
+    // the attribute exists, else appends it after the last attribute.
+    void set_attribute(const ScanElement& elem, std::string_view name, std::string_view value) {
+        if (const ScanAttr* a = elem.attr(name)) {
+            if (t_.substr(a->value_begin, a->value_end - a->value_begin) != value)
+                splice(a->value_begin, a->value_end - a->value_begin, std::string(value));
+            return;
+        }
+        char q = elem.attrs.empty() ? doc_quote_ : elem.attrs.back().quote;
+        std::size_t at = elem.attrs.empty() ? elem.open_begin + 1 + elem.name.size()
+                                            : elem.attrs.back().value_end + 1;
+        splice(at, 0, " " + std::string(name) + "=" + q + std::string(value) + q);
+    }
+
+    [[nodiscard]] std::string attr(std::string_view name, std::string_view value, char q) const {
+        return std::string(name) + "=" + q + std::string(value) + q;
+    }
+    [[nodiscard]] std::string address_attrs(const PciAddress& a, char q) const {
+        return attr("domain", hex(a.domain, 4), q) + " " + attr("bus", hex(a.bus, 2), q) + " " +
+               attr("slot", hex(a.slot, 2), q) + " " + attr("function", hex(a.function, 1), q);
+    }
+    [[nodiscard]] Block hostdev_block(const InjectedHostdev& h, char q) const {
+        Block b;
+        b.push_back({0, "<hostdev " + attr("mode", "subsystem", q) + " " + attr("type", "pci", q) + " " +
+                            attr("managed", h.managed ? "yes" : "no", q) + ">"});
+        b.push_back({1, "<source>"});
+        b.push_back({2, "<address " + address_attrs(h.source, q) + "/>"});
+        b.push_back({1, "</source>"});
+        if (h.guest_address) {
+            std::string g = "<address " + attr("type", "pci", q) + " " + address_attrs(*h.guest_address, q);
+            if (h.guest_multifunction) g += " " + attr("multifunction", "on", q);
+            b.push_back({1, g + "/>"});
+        }
+        b.push_back({0, "</hostdev>"});
+        return b;
+    }
+
+    // The PCI hostdev elements of the domain, paired with pd_.domain.pci_hostdevs
+    // (same walk as the parser).
+    [[nodiscard]] std::vector<pugi::xml_node> pci_hostdev_nodes() const {
+        std::vector<pugi::xml_node> out;
+        for (pugi::xml_node devices : pd_.doc.document_element().children("devices")) {
+            for (pugi::xml_node hd : devices.children("hostdev")) {
+                pugi::xml_attribute mode = hd.attribute("mode");
+                if ((mode && std::string_view(mode.value()) != "subsystem") ||
+                    std::string_view(hd.attribute("type").value()) != "pci" || !hd.attribute("type"))
+                    continue;
+                out.push_back(hd);
+            }
+        }
+        return out;
+    }
+
+    const ParsedDomain& pd_;
+    std::string_view t_;
+    std::string_view file_;
+    std::string nl_;
+    std::string step_;
+    char doc_quote_;
+    std::vector<Splice> splices_;
+};
+
+Status Editor::inject(const std::vector<InjectedHostdev>& wanted) {
+    std::set<PciAddress> present;
+    for (const auto& h : pd_.domain.pci_hostdevs) present.insert(h.source);
+    std::vector<const InjectedHostdev*> todo;
+    for (const auto& h : wanted)
+        if (present.insert(h.source).second) todo.push_back(&h);
+    if (todo.empty()) return ok_status();
+
+    pugi::xml_node root = pd_.doc.document_element();
+    pugi::xml_node devices = root.child("devices");
+    pugi::xml_node last;
+    for (pugi::xml_node hd : devices.children("hostdev")) last = hd;
+
+    char q = doc_quote_;
+    if (last && !el(last).attrs.empty()) q = el(last).attrs.front().quote;
+    Block block;
+    for (const auto* h : todo) {
+        Block b = hostdev_block(*h, q);
+        block.insert(block.end(), b.begin(), b.end());
+    }
+
+    if (!devices) {
+        // No <devices> at all: create one as the last child of <domain>.
+        Block wrapped;
+        wrapped.push_back({0, "<devices>"});
+        for (auto& line : block) wrapped.push_back({line.depth + 1, line.text});
+        wrapped.push_back({0, "</devices>"});
+        insert_last_child(el(root), wrapped, child_indent(el(root)));
+        return ok_status();
+    }
+    const ScanElement& dev = el(devices);
+    if (last) {
+        const ScanElement& l = el(last);
+        std::string indent = starts_line(l.open_begin) ? line_indent(l.open_begin) : child_indent(dev);
+        insert_after(l, block, indent, line_indent(dev.open_begin));
+    } else {
+        insert_last_child(dev, block, child_indent(dev));
+    }
+    return ok_status();
+}
+
+Status Editor::set_multifunction(const PciAddress& source) {
+    std::vector<pugi::xml_node> nodes = pci_hostdev_nodes();
+    bool found = false;
+    for (std::size_t i = 0; i < nodes.size() && i < pd_.domain.pci_hostdevs.size(); ++i) {
+        const PciHostdev& h = pd_.domain.pci_hostdevs[i];
+        if (h.source != source) continue;
+        found = true;
+        pugi::xml_node guest;
+        for (pugi::xml_node a : nodes[i].children("address")) {
+            if (std::string_view(a.attribute("type").value()) == "pci") {
+                guest = a;
+                break;
+            }
+        }
+        if (!guest)
+            return make_error(std::string(file_) + ":" + std::to_string(h.line) + ": <hostdev> of " +
+                              source.str() + " has no guest <address type='pci'> to mark multifunction");
+        set_attribute(el(guest), "multifunction", "on");
+    }
+    if (!found)
+        return make_error(std::string(file_) + ": no PCI <hostdev> with source " + source.str() +
+                          " to mark multifunction");
+    return ok_status();
+}
+
+void Editor::ensure_kvm_hidden() {
+    pugi::xml_node root = pd_.doc.document_element();
+    const std::string hidden = "<hidden " + attr("state", "on", doc_quote_) + "/>";
+    pugi::xml_node features = root.child("features");
+    if (!features) {
+        Block b{{0, "<features>"}, {1, "<kvm>"}, {2, hidden}, {1, "</kvm>"}, {0, "</features>"}};
+        const ScanElement& r = el(root);
+        if (pugi::xml_node os = root.child("os")) {
+            const ScanElement& o = el(os);
+            std::string indent = starts_line(o.open_begin) ? line_indent(o.open_begin) : child_indent(r);
+            insert_after(o, b, indent, line_indent(r.open_begin));
+        } else if (pugi::xml_node devices = root.child("devices")) {
+            const ScanElement& d = el(devices);
+            std::string indent = starts_line(d.open_begin) ? line_indent(d.open_begin) : child_indent(r);
+            insert_before(d, b, indent);
+        } else {
+            insert_last_child(r, b, child_indent(r));
+        }
+        return;
+    }
+    const ScanElement& f = el(features);
+    pugi::xml_node kvm = features.child("kvm");
+    if (!kvm) {
+        insert_last_child(f, Block{{0, "<kvm>"}, {1, hidden}, {0, "</kvm>"}}, child_indent(f));
+        return;
+    }
+    const ScanElement& k = el(kvm);
+    pugi::xml_node h = kvm.child("hidden");
+    if (!h) {
+        insert_last_child(k, Block{{0, hidden}}, child_indent(k));
+        return;
+    }
+    set_attribute(el(h), "state", "on");
+}
+
+std::string Editor::apply() const {
+    std::vector<const Splice*> order;
+    for (const auto& s : splices_) order.push_back(&s);
+    std::sort(order.begin(), order.end(), [](const Splice* a, const Splice* b) {
+        return a->offset != b->offset ? a->offset < b->offset : a->seq < b->seq;
+    });
+    std::string out;
+    std::size_t extra = 0;
+    for (const auto* s : order) extra += s->text.size();
+    out.reserve(t_.size() + extra);
+    std::size_t pos = 0;
+    for (const auto* s : order) {
+        // Splices never overlap: each touches a distinct element or position.
+        std::size_t at = std::max(s->offset, pos);
+        out.append(t_.substr(pos, at - pos));
+        out.append(s->text);
+        pos = std::max(pos, s->offset + s->remove);
+    }
+    out.append(t_.substr(pos));
+    return out;
+}
+
+}  // namespace
+
+Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits,
+                                       std::string_view filename) {
+    auto parsed = detail::parse_domain_document(original, filename);
+    if (!parsed) return parsed.error();
+    if (edits.empty()) return std::string(original);
+
+    Editor editor(**parsed, filename);
+    std::set<PciAddress> marked;
+    for (const auto& src : edits.set_guest_multifunction) {
+        if (!marked.insert(src).second) continue;
+        Status st = editor.set_multifunction(src);
+        if (!st) return st.error();
+    }
+    Status st = editor.inject(edits.inject);
+    if (!st) return st.error();
+    if (edits.ensure_kvm_hidden) editor.ensure_kvm_hidden();
+    if (!editor.changed()) return std::string(original);
+
+    std::string out = editor.apply();
+    // The result must parse like any input and show every edit.
+    auto check = parse_domain_xml(out, filename);
+    auto internal = [&](const std::string& why) {
+        return make_error(std::string(filename) + ": internal error: the edited definition " + why +
+                          "; the input was left unchanged");
+    };
+    if (!check) return internal("does not parse (" + check.error().message + ")");
+    for (const auto& h : edits.inject) {
+        bool there = std::any_of(check->pci_hostdevs.begin(), check->pci_hostdevs.end(),
+                                 [&](const PciHostdev& p) { return p.source == h.source; });
+        if (!there) return internal("lacks the hostdev " + h.source.str());
+    }
+    if (edits.ensure_kvm_hidden && check->kvm_hidden_state != std::optional<std::string>("on"))
+        return internal("lacks <kvm><hidden state='on'/>");
+    return out;
+}
+
+}  // namespace hostdev

@@ -1,0 +1,108 @@
+#include "hostdev/host/host.hpp"
+
+#include <algorithm>
+
+namespace hostdev {
+
+std::string_view to_string(HostRole role) {
+    switch (role) {
+        case HostRole::RootFilesystem: return "root-filesystem";
+        case HostRole::DefaultRoute: return "default-route";
+        case HostRole::HostKeyboard: return "host-keyboard";
+        case HostRole::BootVga: return "boot-vga";
+    }
+    return "unknown";
+}
+
+std::optional<HostRole> host_role_from_string(std::string_view text) {
+    for (auto r : {HostRole::RootFilesystem, HostRole::DefaultRoute, HostRole::HostKeyboard, HostRole::BootVga})
+        if (to_string(r) == text) return r;
+    return std::nullopt;
+}
+
+std::string_view describe(HostRole role) {
+    switch (role) {
+        case HostRole::RootFilesystem: return "controller of the root filesystem";
+        case HostRole::DefaultRoute: return "network interface of the default route";
+        case HostRole::HostKeyboard: return "USB controller with the host keyboard";
+        case HostRole::BootVga: return "boot display (boot_vga)";
+    }
+    return "unknown role";
+}
+
+std::string_view to_string(DeviceKind kind) {
+    switch (kind) {
+        case DeviceKind::Bridge: return "bridge";
+        case DeviceKind::Platform: return "platform";
+        case DeviceKind::Endpoint: return "endpoint";
+    }
+    return "endpoint";
+}
+
+DeviceKind PciDevice::kind() const {
+    const std::uint16_t id = class_id();
+    if (id == 0x0604 || id == 0x0609 || (header_type && (*header_type == 1 || *header_type == 2)))
+        return DeviceKind::Bridge;
+    if (id == 0x0600 || id == 0x0601 || id == 0x0500 || id == 0x0580 || id == 0x0c05) return DeviceKind::Platform;
+    return DeviceKind::Endpoint;
+}
+
+bool PciDevice::has_role(HostRole role) const {
+    return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+const PciDevice* Host::find(const PciAddress& address) const {
+    auto it = std::lower_bound(devices.begin(), devices.end(), address,
+                               [](const PciDevice& d, const PciAddress& a) { return d.address < a; });
+    return it != devices.end() && it->address == address ? &*it : nullptr;
+}
+
+const IommuGroup* Host::group_of(const PciAddress& address) const {
+    const PciDevice* d = find(address);
+    if (!d || !d->iommu_group) return nullptr;
+    auto it = groups.find(*d->iommu_group);
+    return it == groups.end() ? nullptr : &it->second;
+}
+
+std::vector<const PciDevice*> Host::ungrouped() const {
+    std::vector<const PciDevice*> out;
+    for (const auto& d : devices)
+        if (!d.iommu_group) out.push_back(&d);
+    return out;
+}
+
+void Host::normalize() {
+    std::sort(devices.begin(), devices.end(),
+              [](const PciDevice& a, const PciDevice& b) { return a.address < b.address; });
+    for (auto& [n, g] : groups) g.members.clear();
+    for (const auto& d : devices) {
+        if (!d.iommu_group) continue;
+        auto& g = groups[*d.iommu_group];
+        g.number = *d.iommu_group;
+        g.members.push_back(d.address);
+    }
+    for (auto& d : devices) {
+        std::sort(d.roles.begin(), d.roles.end());
+        d.roles.erase(std::unique(d.roles.begin(), d.roles.end()), d.roles.end());
+        std::sort(d.virtfns.begin(), d.virtfns.end());
+    }
+}
+
+std::string no_iommu_advice(const Host& host) {
+    const bool amd = host.cpu_vendor == "AuthenticAMD" || host.cpu_vendor == "HygonGenuine";
+    const bool intel = host.cpu_vendor == "GenuineIntel";
+    std::string s = "no IOMMU is active on this host, so no device can be passed through. ";
+    if (amd)
+        s += "Enable AMD-Vi (often called \"IOMMU\" or \"SVM/IOMMU\") in the firmware setup, and add "
+             "amd_iommu=on iommu=pt to the kernel command line";
+    else if (intel)
+        s += "Enable VT-d (\"Intel Virtualization Technology for Directed I/O\") in the firmware setup, and "
+             "add intel_iommu=on iommu=pt to the kernel command line";
+    else
+        s += "Enable VT-d (Intel) or AMD-Vi (AMD) in the firmware setup, and add intel_iommu=on (Intel) or "
+             "amd_iommu=on (AMD), with iommu=pt, to the kernel command line";
+    s += ", then reboot.";
+    return s;
+}
+
+}  // namespace hostdev

@@ -1,0 +1,320 @@
+#include "hostdev/host/parse.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace hostdev::parse {
+namespace {
+
+std::vector<std::string_view> split_ws(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+        std::size_t j = i;
+        while (j < line.size() && line[j] != ' ' && line[j] != '\t') ++j;
+        if (j > i) out.push_back(line.substr(i, j - i));
+        i = j;
+    }
+    return out;
+}
+
+template <class F>
+void for_each_line(std::string_view text, F&& f) {
+    while (!text.empty()) {
+        auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        f(line);
+        if (nl == std::string_view::npos) break;
+        text.remove_prefix(nl + 1);
+    }
+}
+
+std::uint16_t le16(std::string_view b, std::size_t off) {
+    return static_cast<std::uint16_t>(static_cast<unsigned char>(b[off]) |
+                                      (static_cast<unsigned char>(b[off + 1]) << 8));
+}
+
+}  // namespace
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t' ||
+                             text.back() == '\r' || text.back() == '\0'))
+        text.remove_suffix(1);
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    return text;
+}
+
+Result<std::uint32_t> sysfs_hex(std::string_view text, std::uint32_t max) {
+    std::string_view t = trim(text);
+    std::string_view digits = t;
+    if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) digits.remove_prefix(2);
+    std::uint32_t v = 0;
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, 16);
+    if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size())
+        return make_error("not a hexadecimal number: '" + std::string(t) + "'");
+    if (v > max) return make_error("value out of range: '" + std::string(t) + "'");
+    return v;
+}
+
+Result<long> sysfs_int(std::string_view text) {
+    std::string_view t = trim(text);
+    long v = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v, 10);
+    if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
+        return make_error("not a number: '" + std::string(t) + "'");
+    return v;
+}
+
+std::optional<std::string> driver_override(std::string_view text) {
+    std::string_view t = trim(text);
+    if (t.empty() || t == "(null)") return std::nullopt;
+    return std::string(t);
+}
+
+std::vector<std::string> word_list(std::string_view text) {
+    std::vector<std::string> out;
+    for (auto w : split_ws(trim(text))) out.emplace_back(w);
+    return out;
+}
+
+Result<ConfigHeader> config_header(std::string_view bytes) {
+    if (bytes.size() < 16)
+        return make_error("config space too short (" + std::to_string(bytes.size()) + " bytes, need 16)");
+    ConfigHeader h;
+    h.vendor = le16(bytes, 0);
+    h.device = le16(bytes, 2);
+    h.revision = static_cast<std::uint8_t>(bytes[8]);
+    h.class_code = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[9])) |
+                   (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[10])) << 8) |
+                   (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[11])) << 16);
+    auto ht = static_cast<unsigned char>(bytes[0x0e]);
+    h.header_type = static_cast<std::uint8_t>(ht & 0x7f);
+    h.multifunction = (ht & 0x80) != 0;
+    if (h.header_type == 0 && bytes.size() >= 0x30) {
+        h.subsystem_vendor = le16(bytes, 0x2c);
+        h.subsystem_device = le16(bytes, 0x2e);
+    }
+    return h;
+}
+
+std::string link_basename(std::string_view target) {
+    while (!target.empty() && target.back() == '/') target.remove_suffix(1);
+    auto pos = target.rfind('/');
+    return std::string(pos == std::string_view::npos ? target : target.substr(pos + 1));
+}
+
+Result<int> iommu_group_link(std::string_view target) {
+    std::string base = link_basename(target);
+    int v = 0;
+    auto [p, ec] = std::from_chars(base.data(), base.data() + base.size(), v, 10);
+    if (base.empty() || ec != std::errc{} || p != base.data() + base.size() || v < 0)
+        return make_error("iommu_group link does not end in a group number: '" + std::string(target) + "'");
+    return v;
+}
+
+std::vector<PciAddress> pci_addresses_in_path(std::string_view path) {
+    std::vector<PciAddress> out;
+    std::size_t i = 0;
+    while (i <= path.size()) {
+        std::size_t j = path.find('/', i);
+        if (j == std::string_view::npos) j = path.size();
+        std::string_view comp = path.substr(i, j - i);
+        // Exactly DDDD:BB:SS.F (12 characters); avoids "pci0000:00" and "0000:00:1f.6:pcie001".
+        if (comp.size() == 12 && comp[4] == ':' && comp[7] == ':' && comp[10] == '.') {
+            if (auto a = PciAddress::parse(comp)) out.push_back(*a);
+        }
+        i = j + 1;
+    }
+    return out;
+}
+
+std::optional<MountEntry> root_mount(std::string_view mountinfo) {
+    std::optional<MountEntry> found;
+    for_each_line(mountinfo, [&](std::string_view line) {
+        // id parent MAJ:MIN root mountpoint options [optional...] - fstype source superoptions
+        auto f = split_ws(line);
+        if (f.size() < 7 || f[4] != "/") return;
+        std::size_t sep = 6;
+        while (sep < f.size() && f[sep] != "-") ++sep;
+        if (sep >= f.size()) return;  // no " - " separator: not a mountinfo line
+        MountEntry e;
+        auto mm = f[2];
+        auto colon = mm.find(':');
+        if (colon == std::string_view::npos) return;
+        auto r1 = std::from_chars(mm.data(), mm.data() + colon, e.major);
+        auto r2 = std::from_chars(mm.data() + colon + 1, mm.data() + mm.size(), e.minor);
+        if (r1.ec != std::errc{} || r2.ec != std::errc{}) return;
+        if (sep + 1 < f.size()) e.fstype = std::string(f[sep + 1]);
+        if (sep + 2 < f.size()) e.source = std::string(f[sep + 2]);
+        found = e;
+    });
+    return found;
+}
+
+std::vector<std::string> default_route_interfaces(std::string_view proc_net_route) {
+    std::vector<std::string> out;
+    bool header = true;
+    for_each_line(proc_net_route, [&](std::string_view line) {
+        if (header) {
+            header = false;
+            return;
+        }
+        auto f = split_ws(line);
+        // Iface Destination Gateway Flags RefCnt Use Metric Mask ...
+        if (f.size() < 8) return;
+        if (f[1] == "00000000" && f[7] == "00000000") {
+            std::string iface(f[0]);
+            if (std::find(out.begin(), out.end(), iface) == out.end()) out.push_back(iface);
+        }
+    });
+    return out;
+}
+
+std::vector<std::string> default_route_interfaces_v6(std::string_view text) {
+    std::vector<std::string> out;
+    for_each_line(text, [&](std::string_view line) {
+        // dest dest_len src src_len nexthop metric refcnt use flags iface
+        auto f = split_ws(line);
+        if (f.size() < 10) return;
+        if (f[0] == "00000000000000000000000000000000" && f[1] == "00" && f[9] != "lo") {
+            // A default route with a gateway (nexthop not ::) or a device route.
+            std::string iface(f[9]);
+            if (std::find(out.begin(), out.end(), iface) == out.end()) out.push_back(iface);
+        }
+    });
+    return out;
+}
+
+std::string cpu_vendor(std::string_view cpuinfo) {
+    std::string out;
+    for_each_line(cpuinfo, [&](std::string_view line) {
+        if (!out.empty() || line.substr(0, 9) != "vendor_id") return;
+        auto colon = line.find(':');
+        if (colon != std::string_view::npos) out = std::string(trim(line.substr(colon + 1)));
+    });
+    return out;
+}
+
+bool input_is_keyboard(std::string_view capabilities_ev) {
+    // Space-separated hex words, most significant first; EV_KEY = bit 1, EV_REP = bit 20.
+    auto words = split_ws(trim(capabilities_ev));
+    if (words.empty()) return false;
+    std::string_view low = words.back();
+    unsigned long v = 0;
+    auto [p, ec] = std::from_chars(low.data(), low.data() + low.size(), v, 16);
+    if (ec != std::errc{} || p != low.data() + low.size()) return false;
+    return (v & (1UL << 1)) != 0 && (v & (1UL << 20)) != 0;
+}
+
+std::optional<std::string> cmdline_param(std::string_view cmdline, std::string_view name) {
+    std::optional<std::string> found;
+    for (auto w : split_ws(trim(cmdline))) {
+        if (w.substr(0, name.size()) != name) continue;
+        if (w.size() == name.size()) found = std::string();
+        else if (w[name.size()] == '=') found = std::string(w.substr(name.size() + 1));
+    }
+    return found;
+}
+
+std::optional<bool> interrupt_remapping(std::string_view proc_interrupts) {
+    bool chips = false, remapped = false;
+    for_each_line(proc_interrupts, [&](std::string_view line) {
+        // "  24:   0   0  IR-PCI-MSI 327680-edge  xhci_hcd": label, one count per
+        // CPU, then the interrupt chip.
+        auto f = split_ws(line);
+        if (f.size() < 2 || f[0].back() != ':') return;
+        std::size_t i = 1;
+        while (i < f.size() && std::all_of(f[i].begin(), f[i].end(), [](char c) { return c >= '0' && c <= '9'; })) ++i;
+        if (i >= f.size()) return;
+        std::string_view chip = f[i];
+        if (chip.substr(0, 3) == "IR-") {
+            chips = remapped = true;
+        } else if (chip == "IO-APIC" || chip.substr(0, 7) == "PCI-MSI") {
+            chips = true;
+        }
+    });
+    if (!chips) return std::nullopt;
+    return remapped;
+}
+
+std::string module_name(std::string_view name) {
+    std::string s(name);
+    std::replace(s.begin(), s.end(), '-', '_');
+    return s;
+}
+
+std::optional<std::string> module_file_name(std::string_view filename) {
+    for (std::string_view ext : {".ko", ".ko.xz", ".ko.zst", ".ko.gz"}) {
+        if (filename.size() > ext.size() && filename.substr(filename.size() - ext.size()) == ext)
+            return module_name(filename.substr(0, filename.size() - ext.size()));
+    }
+    return std::nullopt;
+}
+
+std::vector<std::string> loaded_modules(std::string_view proc_modules) {
+    std::vector<std::string> out;
+    for_each_line(proc_modules, [&](std::string_view line) {
+        auto f = split_ws(line);
+        if (!f.empty()) out.push_back(module_name(f[0]));
+    });
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<std::string> builtin_modules(std::string_view modules_builtin, std::string_view prefix) {
+    std::vector<std::string> out;
+    for_each_line(modules_builtin, [&](std::string_view line) {
+        line = trim(line);
+        if (line.substr(0, prefix.size()) != prefix) return;
+        auto slash = line.rfind('/');
+        if (auto m = module_file_name(slash == std::string_view::npos ? line : line.substr(slash + 1)))
+            out.push_back(*m);
+    });
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<std::string> firmware_framebuffers(std::string_view proc_fb) {
+    std::vector<std::string> out;
+    for_each_line(proc_fb, [&](std::string_view line) {
+        line = trim(line);
+        auto sp = line.find(' ');
+        if (sp == std::string_view::npos) return;
+        std::string_view id = trim(line.substr(sp + 1));
+        while (!id.empty() && id.front() == ' ') id.remove_prefix(1);
+        const char* fb = nullptr;
+        if (id == "EFI VGA") fb = "efifb";
+        else if (id == "VESA VGA") fb = "vesafb";
+        else if (id == "simple" || id == "simplefb") fb = "simplefb";
+        else if (id == "simpledrmdrmfb" || id == "simpledrm") fb = "simpledrm";
+        else if (id == "efidrmdrmfb") fb = "efidrm";
+        else if (id == "vesadrmdrmfb") fb = "vesadrm";
+        if (fb) out.emplace_back(fb);
+    });
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::optional<std::string> framebuffer_of_platform_driver(std::string_view driver) {
+    if (driver == "efi-framebuffer") return "efifb";
+    if (driver == "vesa-framebuffer") return "vesafb";
+    if (driver == "simple-framebuffer") return "simplefb";
+    return std::nullopt;
+}
+
+std::optional<std::pair<int, int>> kernel_version(std::string_view release) {
+    int major = 0, minor = 0;
+    const char* end = release.data() + release.size();
+    auto r1 = std::from_chars(release.data(), end, major);
+    if (r1.ec != std::errc{} || r1.ptr == end || *r1.ptr != '.') return std::nullopt;
+    auto r2 = std::from_chars(r1.ptr + 1, end, minor);
+    if (r2.ec != std::errc{}) return std::nullopt;
+    return std::pair{major, minor};
+}
+
+}  // namespace hostdev::parse

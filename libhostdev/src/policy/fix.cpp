@@ -1,0 +1,151 @@
+#include "hostdev/policy/fix.hpp"
+
+#include "hostdev/domain/domain_edit.hpp"
+
+namespace hostdev {
+
+using nlohmann::ordered_json;
+
+std::string_view to_string(FixStatus s) {
+    switch (s) {
+        case FixStatus::Ok: return "ok";
+        case FixStatus::Fixable: return "fixable";
+        case FixStatus::Blocked: return "blocked";
+        case FixStatus::Invalid: return "invalid";
+    }
+    return "invalid";
+}
+
+int exit_code_for(FixStatus status, bool check_only) {
+    switch (status) {
+        case FixStatus::Ok: return kExitNothingToDo;
+        case FixStatus::Fixable: return check_only ? kExitChangesNeeded : kExitNothingToDo;
+        case FixStatus::Blocked: return kExitBlocked;
+        case FixStatus::Invalid: return kExitInvalid;
+    }
+    return kExitInvalid;
+}
+
+namespace {
+
+FixResult invalid(FixResult r, const Error& e) {
+    r.status = FixStatus::Invalid;
+    r.problems.push_back(Problem{Severity::Error, std::nullopt, e.describe()});
+    return r;
+}
+
+}  // namespace
+
+FixResult fix_domain(std::string_view text, std::string_view file, const Host& host,
+                     const SchemaValidator* validator, const PlanOptions& options) {
+    FixResult r;
+    r.file = std::string(file);
+    r.fixed = std::string(text);
+    auto domain = parse_domain_xml(text, file);
+    if (!domain) return invalid(std::move(r), domain.error());
+    r.domain = *domain;
+    if (validator) {
+        if (auto st = validator->validate(text, file); !st) return invalid(std::move(r), st.error());
+    }
+    r.plan = plan_domain(*domain, host, options);
+    r.problems = r.plan.problems;
+    if (r.plan.blocked()) {
+        r.status = FixStatus::Blocked;
+        return r;
+    }
+    if (r.plan.edits.empty()) {
+        r.status = FixStatus::Ok;
+        return r;
+    }
+    auto fixed = apply_domain_edits(text, r.plan.edits, file);
+    if (!fixed) return invalid(std::move(r), fixed.error());
+    if (validator) {
+        if (auto st = validator->validate(*fixed, file); !st) {
+            Error e = st.error();
+            e.message = "the fixed document would not be valid, so nothing is written (please report this): " + e.message;
+            return invalid(std::move(r), e);
+        }
+    }
+    r.fixed = std::move(*fixed);
+    r.status = FixStatus::Fixable;
+    return r;
+}
+
+ordered_json fix_report(const FixResult& r, const Host& host) {
+    ordered_json j;
+    j["file"] = r.file;
+    j["domain"] = r.domain ? ordered_json(r.domain->name) : ordered_json(nullptr);
+    j["uuid"] = r.domain && !r.domain->uuid.empty() ? ordered_json(r.domain->uuid) : ordered_json(nullptr);
+    j["status"] = std::string(to_string(r.status));
+    ordered_json groups = ordered_json::array();
+    for (const auto& g : r.plan.groups) {
+        ordered_json members = ordered_json::array();
+        for (const auto& m : g.members) {
+            ordered_json mj;
+            mj["address"] = m.address.str();
+            mj["verdict"] = std::string(to_string(m.verdict));
+            mj["reason"] = m.reason;
+            mj["requested"] = m.requested;
+            if (const PciDevice* d = host.find(m.address)) {
+                char ids[16];
+                std::snprintf(ids, sizeof ids, "%04x:%04x", d->vendor, d->device);
+                mj["ids"] = ids;
+                char cls[16];
+                std::snprintf(cls, sizeof cls, "0x%06x", d->class_code);
+                mj["class"] = cls;
+                mj["driver"] = d->driver ? ordered_json(*d->driver) : ordered_json(nullptr);
+                mj["name"] = describe_device(*d);
+            }
+            members.push_back(std::move(mj));
+        }
+        ordered_json req = ordered_json::array();
+        for (const auto& a : g.requested) req.push_back(a.str());
+        groups.push_back({{"group", g.group}, {"requested", req}, {"members", members}});
+    }
+    j["groups"] = groups;
+    ordered_json changes = ordered_json::array();
+    for (const auto& c : r.plan.changes) {
+        ordered_json cj;
+        cj["kind"] = std::string(to_string(c.kind));
+        cj["device"] = c.device ? ordered_json(c.device->str()) : ordered_json(nullptr);
+        cj["description"] = c.description;
+        changes.push_back(std::move(cj));
+    }
+    if (r.status == FixStatus::Blocked || r.status == FixStatus::Invalid) changes = ordered_json::array();
+    j["changes"] = changes;
+    ordered_json problems = ordered_json::array();
+    for (const auto& p : r.problems) {
+        problems.push_back({{"severity", std::string(to_string(p.severity))},
+                            {"device", p.device ? ordered_json(p.device->str()) : ordered_json(nullptr)},
+                            {"message", p.message}});
+    }
+    j["problems"] = problems;
+    return j;
+}
+
+std::string fix_explanation(const FixResult& r, const Host& host) {
+    std::string out;
+    const std::string who = r.file + (r.domain && !r.domain->name.empty() ? " (" + r.domain->name + ")" : "");
+    for (const auto& g : r.plan.groups) {
+        std::string req;
+        for (const auto& a : g.requested) req += (req.empty() ? "" : ", ") + a.str();
+        out += who + ": IOMMU group " + std::to_string(g.group) + " of " + req + ":\n";
+        for (const auto& m : g.members) {
+            const PciDevice* d = host.find(m.address);
+            out += "  " + std::string(to_string(m.verdict)) + ": " + (d ? describe_device(*d) : m.address.str()) +
+                   " - " + m.reason + "\n";
+        }
+    }
+    for (const auto& p : r.problems) out += who + ": " + std::string(to_string(p.severity)) + ": " + p.message + "\n";
+    if (r.status == FixStatus::Fixable)
+        for (const auto& c : r.plan.changes) out += who + ": change: " + c.description + "\n";
+    switch (r.status) {
+        case FixStatus::Ok: out += who + ": ok, nothing to change\n"; break;
+        case FixStatus::Fixable: break;
+        case FixStatus::Blocked: out += who + ": blocked, nothing written\n"; break;
+        case FixStatus::Invalid: out += who + ": invalid, nothing written\n"; break;
+    }
+    return out;
+}
+
+}  // namespace hostdev

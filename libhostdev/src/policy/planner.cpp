@@ -1,0 +1,325 @@
+#include "hostdev/policy/planner.hpp"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <set>
+
+namespace hostdev {
+
+std::string_view to_string(Verdict v) {
+    switch (v) {
+        case Verdict::Covered: return "covered";
+        case Verdict::StaysOnHost: return "stays-on-host";
+        case Verdict::Injected: return "injected";
+        case Verdict::Blocked: return "blocked";
+    }
+    return "blocked";
+}
+
+std::string_view to_string(Severity s) {
+    switch (s) {
+        case Severity::Error: return "error";
+        case Severity::Warning: return "warning";
+        case Severity::Note: return "note";
+    }
+    return "error";
+}
+
+std::string_view to_string(Change::Kind k) {
+    switch (k) {
+        case Change::Kind::InjectHostdev: return "inject-hostdev";
+        case Change::Kind::SetMultifunction: return "set-multifunction";
+        case Change::Kind::HideKvm: return "hide-kvm";
+    }
+    return "inject-hostdev";
+}
+
+PlanOptions PlanOptions::from_flags(std::string_view hide_kvm, bool whole_slot) {
+    PlanOptions o;
+    o.hide_kvm = hide_kvm == "always"  ? HideKvm::Always
+                 : hide_kvm == "never" ? HideKvm::Never
+                                       : HideKvm::Auto;
+    o.whole_slot = whole_slot ? WholeSlot::Inject : WholeSlot::Report;
+    return o;
+}
+
+bool Plan::blocked() const {
+    return std::any_of(problems.begin(), problems.end(), [](const Problem& p) { return p.severity == Severity::Error; });
+}
+
+std::string describe_device(const PciDevice& d) {
+    std::string name = d.vendor_name.empty() ? std::string() : d.vendor_name + " ";
+    char ids[16];
+    std::snprintf(ids, sizeof ids, "%04x:%04x", d.vendor, d.device);
+    name += d.device_name.empty() ? std::string("Device ") + ids : d.device_name;
+    std::string cls = d.class_name.empty() ? "Class" : d.class_name;
+    return d.address.str() + " (" + cls + ": " + name + ")";
+}
+
+namespace {
+
+bool is_nvidia_display(const PciDevice& d) { return d.vendor == 0x10de && d.is_display(); }
+
+// Host roles that forbid a device leaving the host (boot VGA only warns).
+std::optional<HostRole> blocking_role(const PciDevice& d) {
+    for (auto r : d.roles)
+        if (r != HostRole::BootVga) return r;
+    return std::nullopt;
+}
+
+class Planner {
+public:
+    Planner(const Domain& domain, const Host& host, const PlanOptions& options)
+        : domain_(domain), host_(host), options_(options) {}
+
+    Plan run() {
+        for (const auto& h : domain_.pci_hostdevs) {
+            if (!in_domain_.count(h.source)) in_domain_[h.source] = &h;
+        }
+        // Devices listed twice.
+        std::set<PciAddress> seen;
+        for (const auto& h : domain_.pci_hostdevs) {
+            if (!seen.insert(h.source).second)
+                add(Severity::Warning, h.source,
+                    h.source.str() + " is listed more than once in the domain (line " + std::to_string(h.line) +
+                        "); libvirt will refuse to start it");
+        }
+        for (const auto& [addr, h] : in_domain_) queue_.push_back(Request{addr, h->managed});
+        // Keep document order for the requests.
+        std::stable_sort(queue_.begin(), queue_.end(), [&](const Request& a, const Request& b) {
+            return in_domain_.at(a.address)->line < in_domain_.at(b.address)->line;
+        });
+        while (!queue_.empty()) {
+            Request r = queue_.front();
+            queue_.pop_front();
+            plan_request(r);
+        }
+        assign_guest_addresses();
+        plan_kvm_hidden();
+        return std::move(plan_);
+    }
+
+private:
+    struct Request {
+        PciAddress address;
+        bool managed = false;
+    };
+
+    void add(Severity s, std::optional<PciAddress> d, std::string msg) {
+        plan_.problems.push_back(Problem{s, d, std::move(msg)});
+    }
+
+    bool assigned(const PciAddress& a) const { return in_domain_.count(a) || injected_.count(a); }
+
+    void plan_request(const Request& r) {
+        if (planned_.count(r.address)) return;
+        planned_.insert(r.address);
+        const PciDevice* d = host_.find(r.address);
+        if (!d) {
+            add(Severity::Error, r.address,
+                r.address.str() + " is not on this host: no such PCI device (check the address, or the host snapshot)");
+            return;
+        }
+        if (d->is_bridge()) {
+            add(Severity::Error, r.address,
+                describe_device(*d) + " is a PCI bridge: bridges cannot be assigned to a guest; assign the devices behind it");
+            return;
+        }
+        if (auto role = blocking_role(*d)) {
+            add(Severity::Error, r.address,
+                describe_device(*d) + " is needed by the host: " + std::string(describe(*role)) +
+                    "; assigning it would take it away from the host");
+            return;
+        }
+        if (d->has_role(HostRole::BootVga))
+            add(Severity::Warning, r.address,
+                describe_device(*d) + " is the boot display: the host loses its console while the guest runs "
+                                      "(single-GPU passthrough)");
+        if (d->is_platform_function() && d->driver)
+            add(Severity::Warning, r.address,
+                describe_device(*d) + " is a platform function bound to " + *d->driver + "; the host may need it");
+        if (!d->iommu_group) {
+            add(Severity::Error, r.address,
+                describe_device(*d) + " has no IOMMU group: " +
+                    (host_.iommu_present ? std::string("the kernel did not place it in one")
+                                         : no_iommu_advice(host_)));
+            return;
+        }
+        plan_group(*d->iommu_group, r);
+        plan_slot(*d, r);
+    }
+
+    void plan_group(int number, const Request& r) {
+        auto existing = group_index_.find(number);
+        if (existing != group_index_.end()) {
+            auto& g = plan_.groups[existing->second];
+            if (std::find(g.requested.begin(), g.requested.end(), r.address) == g.requested.end())
+                g.requested.push_back(r.address);
+            return;
+        }
+        group_index_[number] = plan_.groups.size();
+        GroupPlan& g = plan_.groups.emplace_back();
+        g.group = number;
+        g.requested.push_back(r.address);
+        auto it = host_.groups.find(number);
+        if (it == host_.groups.end()) return;
+        const std::string group_s = "IOMMU group " + std::to_string(number);
+        for (const auto& a : it->second.members) {
+            const PciDevice* m = host_.find(a);
+            MemberPlan mp;
+            mp.address = a;
+            mp.requested = in_domain_.count(a) != 0;
+            if (mp.requested) {
+                mp.verdict = Verdict::Covered;
+                mp.reason = "a <hostdev> of the domain";
+            } else if (injected_.count(a)) {
+                mp.verdict = Verdict::Injected;
+                mp.reason = "added for another device of the domain";
+            } else if (!m) {
+                mp.verdict = Verdict::Blocked;
+                mp.reason = "member of " + group_s + " that the host does not describe";
+            } else if (m->is_bridge()) {
+                mp.verdict = Verdict::StaysOnHost;
+                mp.reason = "PCI bridge: the kernel lets bridges stay with the host";
+            } else if (m->is_platform_function() && !m->driver) {
+                mp.verdict = Verdict::StaysOnHost;
+                mp.reason = "platform function with no driver bound";
+            } else if (m->is_platform_function()) {
+                mp.verdict = Verdict::Blocked;
+                mp.reason = "platform function bound to " + *m->driver + ": host-critical, cannot leave the host";
+            } else if (auto role = blocking_role(*m)) {
+                mp.verdict = Verdict::Blocked;
+                mp.reason = "in use by the host: " + std::string(describe(*role));
+            } else {
+                mp.verdict = Verdict::Injected;
+                mp.reason = "endpoint in " + group_s + " with " + r.address.str() +
+                            (m->driver ? " (now on " + *m->driver + ")" : std::string(" (no driver)")) +
+                            ": the group is only viable when every endpoint is assigned";
+                inject(*m, r, mp.reason);
+            }
+            if (mp.verdict == Verdict::Blocked)
+                add(Severity::Error, a,
+                    (m ? describe_device(*m) : a.str()) + " shares " + group_s + " with " + r.address.str() +
+                        " and cannot leave the host: " + mp.reason);
+            g.members.push_back(std::move(mp));
+        }
+    }
+
+    void inject(const PciDevice& m, const Request& r, const std::string& reason) {
+        injected_[m.address] = r.managed;
+        InjectedHostdev ih;
+        ih.source = m.address;
+        ih.managed = r.managed;
+        plan_.edits.inject.push_back(ih);
+        plan_.changes.push_back(Change{Change::Kind::InjectHostdev, m.address,
+                                       "add <hostdev> for " + describe_device(m) + ", managed='" +
+                                           (r.managed ? "yes" : "no") + "': " + reason});
+        if (m.has_role(HostRole::BootVga))
+            add(Severity::Warning, m.address, describe_device(m) + " is the boot display and goes to the guest with its group");
+    }
+
+    // Functions of the same slot in other groups: a note, or injected with --whole-slot.
+    void plan_slot(const PciDevice& d, const Request& r) {
+        for (const auto& o : host_.devices) {
+            if (!o.address.same_slot(d.address) || o.address == d.address) continue;
+            if (o.iommu_group == d.iommu_group || assigned(o.address)) continue;
+            if (options_.whole_slot == PlanOptions::WholeSlot::Inject && !o.is_bridge() && !blocking_role(o) &&
+                !(o.is_platform_function() && o.driver)) {
+                inject(o, r, "function of the same slot as " + d.address.str() + " (--whole-slot)");
+                queue_.push_back(Request{o.address, r.managed});
+                planned_.erase(o.address);
+            } else if (!planned_notes_.count(o.address)) {
+                planned_notes_.insert(o.address);
+                add(Severity::Note, o.address,
+                    describe_device(o) + " is another function of the same slot as " + d.address.str() + " but in " +
+                        (o.iommu_group ? "IOMMU group " + std::to_string(*o.iommu_group) : std::string("no IOMMU group")) +
+                        "; not added (use --whole-slot to add it)");
+            }
+        }
+    }
+
+    // Injected functions of a requested device's host slot share its guest slot.
+    void assign_guest_addresses() {
+        std::set<PciAddress> used;
+        for (const auto& h : domain_.pci_hostdevs)
+            if (h.guest_address) used.insert(*h.guest_address);
+        for (auto& ih : plan_.edits.inject) {
+            const PciHostdev* anchor = nullptr;
+            for (const auto& h : domain_.pci_hostdevs)
+                if (h.guest_address && h.source.same_slot(ih.source)) {
+                    anchor = &h;
+                    break;
+                }
+            if (!anchor) continue;
+            PciAddress guest = *anchor->guest_address;
+            guest.function = ih.source.function;
+            if (used.count(guest)) {
+                add(Severity::Note, ih.source,
+                    "guest address " + guest.str() + " is taken; libvirt will choose one for " + ih.source.str());
+                continue;
+            }
+            used.insert(guest);
+            ih.guest_address = guest;
+            if (guest.function == 0) ih.guest_multifunction = true;
+        }
+        // Function 0 of a shared guest slot that is already in the domain.
+        for (const auto& ih : plan_.edits.inject) {
+            if (!ih.guest_address) continue;
+            for (const auto& h : domain_.pci_hostdevs) {
+                if (!h.guest_address || h.guest_multifunction || h.guest_address->function != 0) continue;
+                if (!h.guest_address->same_slot(*ih.guest_address)) continue;
+                auto& v = plan_.edits.set_guest_multifunction;
+                if (std::find(v.begin(), v.end(), h.source) != v.end()) continue;
+                v.push_back(h.source);
+                plan_.changes.push_back(Change{Change::Kind::SetMultifunction, h.source,
+                                               "set multifunction='on' on the guest address of " + h.source.str() +
+                                                   ": guest slot " + h.guest_address->short_str().substr(0, 5) +
+                                                   " now holds several functions"});
+            }
+        }
+    }
+
+    void plan_kvm_hidden() {
+        if (options_.hide_kvm == PlanOptions::HideKvm::Never) return;
+        const PciDevice* nvidia = nullptr;
+        for (const auto& [a, _] : in_domain_)
+            if (const PciDevice* d = host_.find(a); d && is_nvidia_display(*d) && !nvidia) nvidia = d;
+        for (const auto& [a, _] : injected_)
+            if (const PciDevice* d = host_.find(a); d && is_nvidia_display(*d) && !nvidia) nvidia = d;
+        const bool always = options_.hide_kvm == PlanOptions::HideKvm::Always;
+        if (!nvidia && !always) return;
+        if (domain_.kvm_hidden_state == "on") return;
+        if (domain_.kvm_hidden_state && !always) {
+            add(Severity::Note, nvidia ? std::optional(nvidia->address) : std::nullopt,
+                "the domain sets <kvm><hidden state='" + *domain_.kvm_hidden_state +
+                    "'/> explicitly; kept (use --hide-kvm always to turn it on for the NVIDIA driver)");
+            return;
+        }
+        plan_.edits.ensure_kvm_hidden = true;
+        plan_.changes.push_back(Change{
+            Change::Kind::HideKvm, nvidia ? std::optional(nvidia->address) : std::nullopt,
+            nvidia ? "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU " + nvidia->address.str() +
+                         ", whose Windows driver stops with Code 43 when it sees KVM"
+                   : std::string("add <features><kvm><hidden state='on'/> (--hide-kvm always)")});
+    }
+
+    const Domain& domain_;
+    const Host& host_;
+    const PlanOptions& options_;
+    Plan plan_;
+    std::map<PciAddress, const PciHostdev*> in_domain_;
+    std::map<PciAddress, bool> injected_;
+    std::set<PciAddress> planned_;
+    std::set<PciAddress> planned_notes_;
+    std::map<int, std::size_t> group_index_;
+    std::deque<Request> queue_;
+};
+
+}  // namespace
+
+Plan plan_domain(const Domain& domain, const Host& host, const PlanOptions& options) {
+    return Planner(domain, host, options).run();
+}
+
+}  // namespace hostdev
