@@ -31,7 +31,8 @@ EOF
 # file (run/hostdev/lock) may appear; a journal may not.
 root_state() {
   "$HOSTDEV" groups --root "$WORK/root" --format json
-  (cd "$WORK/root" && find . -path ./run -prune -o -printf '%p %y %l %s\n' | LC_ALL=C sort)
+  # Sizes of files only: a directory's size depends on the file system (on tmpfs it counts entries).
+  (cd "$WORK/root" && find . -path ./run -prune -o -type d -printf '%p d\n' -o -printf '%p %y %l %s\n' | LC_ALL=C sort)
   find "$WORK/root/run" -name '*.json' 2>/dev/null
   cat "$WORK"/root/sys/bus/pci/devices/*/driver_override
 }
