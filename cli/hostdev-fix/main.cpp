@@ -34,9 +34,7 @@ Result<std::string> read_input(const std::string& file) {
     }
     auto text = fileio::read_file(file, kMaxDomainXmlBytes + 1);
     if (!text) {
-        Error e = text.error();
-        e.message = "cannot read domain definition";
-        return e;
+        return text.error().reworded("cannot read domain definition");
     }
     return text;
 }

@@ -25,9 +25,7 @@ Result<std::vector<BootConfigInput>> read_inputs(const std::vector<std::filesyst
     for (const auto& file : domain_files) {
         auto text = fileio::read_file(file, kMaxDomainXmlBytes + 1);
         if (!text) {
-            Error e = text.error();
-            e.message = "cannot read domain definition";
-            return e;
+            return text.error().reworded("cannot read domain definition");
         }
         auto domain = parse_domain_xml(*text, file.string());
         if (!domain) return domain.error();

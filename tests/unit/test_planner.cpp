@@ -3,6 +3,7 @@
 
 #include "hostdev/policy/planner.hpp"
 #include "hostdev/host/sysfs.hpp"
+#include "fake_host.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;
@@ -34,14 +35,12 @@ dev 00:1e.0 8086:a127 0x118000 group=11 driver=intel-lpss
 dev 00:1e.1 8086:a128 0x0c0330 group=12 driver=xhci_hcd role=keyboard
 )";
 
-const Host& host() {
-    static FakeRoot root(kHost);
-    static Host h = [] {
-        auto r = read_host(FsRoot(root.path()));
-        if (!r) throw std::runtime_error(r.error().describe());
-        return *r;
-    }();
-    return h;
+// Every call lays out a fresh fake root and reads it.
+Host host() {
+    FakeRoot root(kHost);
+    auto r = read_host(FsRoot(root.path()), hostdev::testing::test_read_options());
+    if (!r) throw std::runtime_error(r.error().describe());
+    return *r;
 }
 
 // A domain with the given <hostdev> lines inside <devices>.
@@ -230,4 +229,29 @@ TEST(Planner, DomainsWithoutPciHostdevsNeedNothing) {
     EXPECT_TRUE(p.groups.empty());
     EXPECT_TRUE(p.problems.empty());
     EXPECT_TRUE(p.edits.empty());
+}
+
+// A bound platform function is host-critical whether it is a sibling or the
+// device asked for: one rule (policy.hpp), the same verdict and reason.
+TEST(Planner, BoundPlatformFunctionRequestedDirectlyIsBlockedAsASiblingIs) {
+    const Host h = host();
+    Plan direct = plan_domain(domain(hd("0x00", "0x1f", "0x0")), h);
+    EXPECT_TRUE(direct.blocked());
+    ASSERT_EQ(count(direct, Severity::Error), 1);
+    EXPECT_NE(direct.problems[0].message.find("cannot leave the host: platform function bound to lpc_ich: host-critical"),
+              std::string::npos)
+        << direct.problems[0].message;
+    EXPECT_TRUE(direct.edits.empty());
+
+    Plan sibling = plan_domain(domain(hd("0x00", "0x1f", "0x3")), h);
+    EXPECT_TRUE(sibling.blocked());
+    const MemberPlan* m = member(sibling, "0000:00:1f.0");
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->verdict, Verdict::Blocked);
+    EXPECT_NE(direct.problems[0].message.find(m->reason), std::string::npos);
+}
+
+TEST(Planner, IdlePlatformFunctionRequestedDirectlyIsAllowed) {
+    Plan p = plan_domain(domain(hd("0x00", "0x1f", "0x4")), host());
+    EXPECT_FALSE(p.blocked());
 }

@@ -3,12 +3,10 @@
 #include <array>
 #include <cstdio>
 
-#include "hostdev/host/parse.hpp"
+#include "hostdev/base/text.hpp"
 
 namespace hostdev {
 namespace {
-
-using parse::hex_digit;
 
 // Parses exactly `text` as hex; fails on empty, non-hex or overflow of max.
 bool parse_hex_field(std::string_view text, unsigned long max, unsigned long& out) {

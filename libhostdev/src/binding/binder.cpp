@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "hostdev/base/fileio.hpp"
+#include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/policy/planner.hpp"
 #include "hostdev/host/sysfs.hpp"
@@ -132,9 +133,7 @@ public:
         ++writes_;
         if (opt_.after_write) opt_.after_write(writes_);
         if (!st) {
-            Error e = st.error();
-            e.message = a.str() + ": " + what + ": " + e.message;
-            return e;
+            return st.error().context(a.str() + ": " + what);
         }
         return st;
     }
@@ -165,9 +164,7 @@ public:
 
     Status save(const journal::Journal& j) {
         if (auto st = journal::save(jdir_, j); !st) {
-            Error e = st.error();
-            e.message = "cannot write journal: " + e.message;
-            return e;
+            return st.error().context("cannot write journal");
         }
         return ok_status();
     }
@@ -282,11 +279,7 @@ Result<std::vector<const PciDevice*>> devices_to_move(Host& host, const std::vec
     return out;
 }
 
-std::string join_errors(const std::vector<std::string>& v) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : "; ") + x;
-    return s;
-}
+std::string join_errors(const std::vector<std::string>& v) { return join(v, "; "); }
 
 }  // namespace
 

@@ -133,9 +133,7 @@ Result<Config> load_config() {
     auto text = fileio::read_file(path, kMaxConfigBytes + 1);
     if (!text) {
         if (text.error().err == ENOENT) return Config{};
-        Error e = text.error();
-        e.message = "cannot read the configuration (fix its permissions or set HOSTDEV_CONFIG)";
-        return e;
+        return text.error().reworded("cannot read the configuration (fix its permissions or set HOSTDEV_CONFIG)");
     }
     if (text->size() > kMaxConfigBytes) {
         return make_error("configuration file larger than 1 MiB", path.string(), EFBIG);

@@ -1,6 +1,9 @@
 #include "hostdev/host/host.hpp"
 
 #include <algorithm>
+#include <utility>
+
+#include "hostdev/base/text.hpp"
 
 namespace hostdev {
 
@@ -57,6 +60,10 @@ const PciDevice* Host::find(const PciAddress& address) const {
     return it != devices.end() && it->address == address ? &*it : nullptr;
 }
 
+PciDevice* Host::find(const PciAddress& address) {
+    return const_cast<PciDevice*>(std::as_const(*this).find(address));
+}
+
 const IommuGroup* Host::group_of(const PciAddress& address) const {
     const PciDevice* d = find(address);
     if (!d || !d->iommu_group) return nullptr;
@@ -88,20 +95,31 @@ void Host::normalize() {
     }
 }
 
+std::string describe_device(const PciDevice& d) {
+    std::string name = d.vendor_name.empty() ? std::string() : d.vendor_name + " ";
+    name += d.device_name.empty() ? "Device " + pci_ids(d.vendor, d.device) : d.device_name;
+    std::string cls = d.class_name.empty() ? "Class" : d.class_name;
+    return d.address.str() + " (" + cls + ": " + name + ")";
+}
+
+IommuVendorFacts iommu_vendor_facts(std::string_view cpu_vendor) {
+    if (cpu_vendor == "GenuineIntel")
+        return {"VT-d (\"Intel Virtualization Technology for Directed I/O\")", "intel_iommu"};
+    if (cpu_vendor == "AuthenticAMD" || cpu_vendor == "HygonGenuine")
+        return {"AMD-Vi (often called \"IOMMU\" or \"SVM/IOMMU\")", "amd_iommu"};
+    return {"VT-d (Intel) or AMD-Vi (AMD)", ""};
+}
+
 std::string no_iommu_advice(const Host& host) {
-    const bool amd = host.cpu_vendor == "AuthenticAMD" || host.cpu_vendor == "HygonGenuine";
-    const bool intel = host.cpu_vendor == "GenuineIntel";
-    std::string s = "no IOMMU is active on this host, so no device can be passed through. ";
-    if (amd)
-        s += "Enable AMD-Vi (often called \"IOMMU\" or \"SVM/IOMMU\") in the firmware setup, and add "
-             "amd_iommu=on iommu=pt to the kernel command line";
-    else if (intel)
-        s += "Enable VT-d (\"Intel Virtualization Technology for Directed I/O\") in the firmware setup, and "
-             "add intel_iommu=on iommu=pt to the kernel command line";
+    const IommuVendorFacts facts = iommu_vendor_facts(host.cpu_vendor);
+    std::string s = "no IOMMU is active on this host, so no device can be passed through. Enable ";
+    s += facts.firmware;
+    s += " in the firmware setup, and add ";
+    if (facts.param.empty())
+        s += "intel_iommu=on (Intel) or amd_iommu=on (AMD), with iommu=pt,";
     else
-        s += "Enable VT-d (Intel) or AMD-Vi (AMD) in the firmware setup, and add intel_iommu=on (Intel) or "
-             "amd_iommu=on (AMD), with iommu=pt, to the kernel command line";
-    s += ", then reboot.";
+        s += std::string(facts.param) + "=on iommu=pt";
+    s += " to the kernel command line, then reboot.";
     return s;
 }
 

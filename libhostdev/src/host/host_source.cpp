@@ -17,9 +17,7 @@ Result<Host> open_host(const HostSource& source) {
     options.pci_ids = source.pci_ids;
     auto host = read_host(root, options);
     if (!host) {
-        Error e = host.error();
-        e.message = "cannot read host under " + root.root().string() + ": " + e.message;
-        return e;
+        return host.error().context("cannot read host under " + root.root().string());
     }
     return host;
 }

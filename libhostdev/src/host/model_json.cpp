@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
 
 namespace hostdev::json_model {
@@ -9,18 +10,6 @@ namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
-
-std::string hex_class(std::uint32_t c) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%06x", c);
-    return buf;
-}
-
-std::string hex2(std::uint8_t v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%02x", v);
-    return buf;
-}
 
 template <class T>
 ordered_json opt(const std::optional<T>& v) {
@@ -126,22 +115,16 @@ struct Fields {
 
 }  // namespace
 
-std::string hex4(std::uint16_t v) {
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%04x", v);
-    return buf;
-}
-
 ordered_json device(const PciDevice& d) {
     ordered_json j;
     j["address"] = d.address.str();
-    j["vendor"] = hex4(d.vendor);
-    j["device"] = hex4(d.device);
-    j["class"] = hex_class(d.class_code);
+    j["vendor"] = hex(d.vendor, 4);
+    j["device"] = hex(d.device, 4);
+    j["class"] = pci_class_code(d.class_code);
     j["driver"] = opt(d.driver);
-    j["subsystem_vendor"] = hex4(d.subsystem_vendor);
-    j["subsystem_device"] = hex4(d.subsystem_device);
-    j["revision"] = hex2(d.revision);
+    j["subsystem_vendor"] = hex(d.subsystem_vendor, 4);
+    j["subsystem_device"] = hex(d.subsystem_device, 4);
+    j["revision"] = hex(d.revision, 2);
     j["header_type"] = d.header_type ? ordered_json(int{*d.header_type}) : ordered_json(nullptr);
     j["kind"] = std::string(to_string(d.kind()));
     j["vendor_name"] = d.vendor_name;

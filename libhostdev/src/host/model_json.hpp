@@ -9,7 +9,6 @@
 
 namespace hostdev::json_model {
 
-std::string hex4(std::uint16_t v);
 nlohmann::ordered_json device(const PciDevice& d);
 // `where` prefixes errors ("host.json: devices[3]").
 Result<PciDevice> device_from(const nlohmann::json& j, const std::string& where);

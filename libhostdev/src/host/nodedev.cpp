@@ -6,6 +6,7 @@
 
 #include <pugixml.hpp>
 
+#include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
 #include "domain/xml_scan.hpp"
 
@@ -344,15 +345,6 @@ private:
     std::map<std::string, const NodeDevice*> by_name_;
 };
 
-std::string join(const std::vector<std::string>& v, std::string_view last_sep = " and ") {
-    std::string s;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        if (i > 0) s += i + 1 == v.size() ? std::string(last_sep) : std::string(", ");
-        s += v[i];
-    }
-    return s;
-}
-
 }  // namespace
 
 LibvirtHost host_from_node_devices(const std::vector<Result<NodeDevice>>& devices, std::string_view cpu_vendor) {
@@ -377,7 +369,7 @@ std::vector<Problem> host_use_problems(const Plan& plan, const LibvirtHost& lh) 
             const PciDevice* d = lh.host.find(m.address);
             out.push_back(Problem{
                 Severity::Warning, m.address,
-                (d ? describe_device(*d) : m.address.str()) + " has the host's " + join(what) +
+                (d ? describe_device(*d) : m.address.str()) + " has the host's " + join_sentence(what) +
                     " (as libvirt shows it now) and leaves the host with the domain; libvirt does not show whether "
                     "the host needs " + (what.size() == 1 ? "it" : "them") +
                     " (root filesystem, default route): check with hostdev-fix --host and a snapshot taken on the "
@@ -407,14 +399,14 @@ std::vector<std::vector<Problem>> cross_domain_problems(const std::vector<Domain
             if (!shared_groups.empty()) {
                 std::vector<std::string> nums;
                 for (int g : shared_groups) nums.push_back(std::to_string(g));
-                what.push_back((shared_groups.size() == 1 ? "IOMMU group " : "IOMMU groups ") + join(nums));
+                what.push_back((shared_groups.size() == 1 ? "IOMMU group " : "IOMMU groups ") + join_sentence(nums));
             }
             if (!shared_devices.empty()) {
                 std::vector<std::string> addrs;
                 for (const auto& d : shared_devices) addrs.push_back(d.str());
-                what.push_back((shared_devices.size() == 1 ? "device " : "devices ") + join(addrs));
+                what.push_back((shared_devices.size() == 1 ? "device " : "devices ") + join_sentence(addrs));
             }
-            const std::string shared = join(what);
+            const std::string shared = join_sentence(what);
             const bool both_autostart = a.autostart && b.autostart;
             std::optional<PciAddress> device;
             if (shared_groups.empty() && shared_devices.size() == 1) device = *shared_devices.begin();

@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "hostdev/base/fileio.hpp"
-#include "hostdev/host/parse.hpp"
+#include "hostdev/base/text.hpp"
 
 namespace hostdev {
 namespace {
@@ -13,7 +13,7 @@ long hex_prefix(std::string_view s, std::size_t n) {
     if (s.size() < n) return -1;
     long v = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        int d = parse::hex_digit(s[i]);
+        int d = hex_digit(s[i]);
         if (d < 0) return -1;
         v = v * 16 + d;
     }
@@ -78,9 +78,7 @@ PciIds PciIds::parse(std::string_view text, const std::unordered_set<std::uint16
 Result<PciIds> PciIds::load(const std::filesystem::path& path, const std::unordered_set<std::uint16_t>* wanted) {
     auto text = fileio::read_file(path, 64u << 20);
     if (!text) {
-        Error e = text.error();
-        e.message = "cannot read the PCI ID database (install package pci.ids, or set HOSTDEV_PCI_IDS)";
-        return e;
+        return text.error().reworded("cannot read the PCI ID database (install package pci.ids, or set HOSTDEV_PCI_IDS)");
     }
     return parse(*text, wanted);
 }

@@ -115,9 +115,7 @@ Result<Host> parse_snapshot(std::string_view text, std::string_view source) {
 Result<Host> load_snapshot(const std::filesystem::path& path) {
     auto text = fileio::read_file(path, 256u << 20);
     if (!text) {
-        Error e = text.error();
-        e.message = "cannot read snapshot";
-        return e;
+        return text.error().reworded("cannot read snapshot");
     }
     return parse_snapshot(*text, path.string());
 }

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "hostdev/base/fileio.hpp"
+#include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
 
 namespace hostdev {
@@ -56,9 +57,7 @@ public:
     Status read() {
         auto names = fileio::list_dir(root_.pci_devices());
         if (!names) {
-            Error e = names.error();
-            e.message = "no PCI devices directory (is this a Linux root with /sys mounted?)";
-            return e;
+            return names.error().reworded("no PCI devices directory (is this a Linux root with /sys mounted?)");
         }
         read_devices(*names);
         std::sort(host_.devices.begin(), host_.devices.end(),
@@ -495,12 +494,6 @@ private:
         }
         if (auto ports = fileio::list_dir(dir / "brif"))
             for (const auto& p : *ports) net_role(p, depth + 1);
-    }
-
-    static std::string join(const std::vector<std::string>& v) {
-        std::string s;
-        for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-        return s;
     }
 
     const FsRoot& root_;

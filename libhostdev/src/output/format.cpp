@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "hostdev/base/text.hpp"
 #include "host/model_json.hpp"
 
 namespace hostdev {
@@ -30,8 +31,7 @@ std::string lspci_line(const PciDevice& d, AddressStyle style) {
     s += ids;
     if (!d.vendor_name.empty()) s += d.vendor_name + ' ';
     s += d.device_name.empty() ? std::string("Device") : d.device_name;
-    std::snprintf(ids, sizeof ids, " [%04x:%04x]", d.vendor, d.device);
-    s += ids;
+    s += " [" + pci_ids(d.vendor, d.device) + "]";
     if (d.revision != 0) {
         std::snprintf(ids, sizeof ids, " (rev %02x)", d.revision);
         s += ids;
@@ -174,9 +174,7 @@ std::string format_groups_dot(const Host& host) {
     auto node = [&](const PciDevice& d) {
         std::string label = style == AddressStyle::Full ? d.address.str() : d.address.short_str();
         label += "\\n" + dot_escape(d.class_name.empty() ? "Class" : d.class_name);
-        char ids[32];
-        std::snprintf(ids, sizeof ids, "\\n[%04x:%04x]", d.vendor, d.device);
-        label += ids;
+        label += "\\n[" + pci_ids(d.vendor, d.device) + "]";
         label += "\\n" + dot_escape(d.driver.value_or("no driver"));
         std::string attrs;
         switch (d.kind()) {

@@ -1,5 +1,6 @@
 #include "hostdev/policy/fix.hpp"
 
+#include "hostdev/base/text.hpp"
 #include "hostdev/domain/domain_edit.hpp"
 
 namespace hostdev {
@@ -61,9 +62,8 @@ FixResult fix_domain(std::string_view text, std::string_view file, const Host& h
     if (!fixed) return invalid(std::move(r), fixed.error());
     if (validator) {
         if (auto st = validator->validate(*fixed, file); !st) {
-            Error e = st.error();
-            e.message = "the fixed document would not be valid, so nothing is written (please report this): " + e.message;
-            return invalid(std::move(r), e);
+            return invalid(std::move(r),
+                           st.error().context("the fixed document would not be valid, so nothing is written (please report this)"));
         }
     }
     r.fixed = std::move(*fixed);
@@ -87,12 +87,8 @@ ordered_json fix_report(const FixResult& r, const Host& host) {
             mj["reason"] = m.reason;
             mj["requested"] = m.requested;
             if (const PciDevice* d = host.find(m.address)) {
-                char ids[16];
-                std::snprintf(ids, sizeof ids, "%04x:%04x", d->vendor, d->device);
-                mj["ids"] = ids;
-                char cls[16];
-                std::snprintf(cls, sizeof cls, "0x%06x", d->class_code);
-                mj["class"] = cls;
+                mj["ids"] = pci_ids(d->vendor, d->device);
+                mj["class"] = pci_class_code(d->class_code);
                 mj["driver"] = d->driver ? ordered_json(*d->driver) : ordered_json(nullptr);
                 mj["name"] = describe_device(*d);
             }

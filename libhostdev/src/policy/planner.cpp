@@ -5,6 +5,9 @@
 #include <map>
 #include <set>
 
+#include "hostdev/base/text.hpp"
+#include "hostdev/policy/policy.hpp"
+
 namespace hostdev {
 
 std::string_view to_string(Verdict v) {
@@ -48,25 +51,9 @@ bool Plan::blocked() const {
     return std::any_of(problems.begin(), problems.end(), [](const Problem& p) { return p.severity == Severity::Error; });
 }
 
-std::string describe_device(const PciDevice& d) {
-    std::string name = d.vendor_name.empty() ? std::string() : d.vendor_name + " ";
-    char ids[16];
-    std::snprintf(ids, sizeof ids, "%04x:%04x", d.vendor, d.device);
-    name += d.device_name.empty() ? std::string("Device ") + ids : d.device_name;
-    std::string cls = d.class_name.empty() ? "Class" : d.class_name;
-    return d.address.str() + " (" + cls + ": " + name + ")";
-}
-
 namespace {
 
 bool is_nvidia_display(const PciDevice& d) { return d.vendor == 0x10de && d.is_display(); }
-
-// Host roles that forbid a device leaving the host (boot VGA only warns).
-std::optional<HostRole> blocking_role(const PciDevice& d) {
-    for (auto r : d.roles)
-        if (r != HostRole::BootVga) return r;
-    return std::nullopt;
-}
 
 class Planner {
 public:
@@ -121,24 +108,14 @@ private:
                 r.address.str() + " is not on this host: no such PCI device (check the address, or the host snapshot)");
             return;
         }
-        if (d->is_bridge()) {
-            add(Severity::Error, r.address,
-                describe_device(*d) + " is a PCI bridge: bridges cannot be assigned to a guest; assign the devices behind it");
-            return;
-        }
-        if (auto role = blocking_role(*d)) {
-            add(Severity::Error, r.address,
-                describe_device(*d) + " is needed by the host: " + std::string(describe(*role)) +
-                    "; assigning it would take it away from the host");
+        if (auto refusal = refusal_of_request(*d)) {
+            add(Severity::Error, r.address, *refusal);
             return;
         }
         if (d->has_role(HostRole::BootVga))
             add(Severity::Warning, r.address,
                 describe_device(*d) + " is the boot display: the host loses its console while the guest runs "
                                       "(single-GPU passthrough)");
-        if (d->is_platform_function() && d->driver)
-            add(Severity::Warning, r.address,
-                describe_device(*d) + " is a platform function bound to " + *d->driver + "; the host may need it");
         if (!d->iommu_group) {
             add(Severity::Error, r.address,
                 describe_device(*d) + " has no IOMMU group: " +
@@ -179,18 +156,9 @@ private:
             } else if (!m) {
                 mp.verdict = Verdict::Blocked;
                 mp.reason = "member of " + group_s + " that the host does not describe";
-            } else if (m->is_bridge()) {
-                mp.verdict = Verdict::StaysOnHost;
-                mp.reason = "PCI bridge: the kernel lets bridges stay with the host";
-            } else if (m->is_platform_function() && !m->driver) {
-                mp.verdict = Verdict::StaysOnHost;
-                mp.reason = "platform function with no driver bound";
-            } else if (m->is_platform_function()) {
-                mp.verdict = Verdict::Blocked;
-                mp.reason = "platform function bound to " + *m->driver + ": host-critical, cannot leave the host";
-            } else if (auto role = blocking_role(*m)) {
-                mp.verdict = Verdict::Blocked;
-                mp.reason = "in use by the host: " + std::string(describe(*role));
+            } else if (Departure dep = departure_of(*m); dep.kind != Departure::Kind::Goes) {
+                mp.verdict = dep.kind == Departure::Kind::MayStay ? Verdict::StaysOnHost : Verdict::Blocked;
+                mp.reason = std::move(dep.reason);
             } else {
                 mp.verdict = Verdict::Injected;
                 mp.reason = "endpoint in " + group_s + " with " + r.address.str() +
@@ -224,8 +192,7 @@ private:
         for (const auto& o : host_.devices) {
             if (!o.address.same_slot(d.address) || o.address == d.address) continue;
             if (o.iommu_group == d.iommu_group || assigned(o.address)) continue;
-            if (options_.whole_slot == PlanOptions::WholeSlot::Inject && !o.is_bridge() && !blocking_role(o) &&
-                !(o.is_platform_function() && o.driver)) {
+            if (options_.whole_slot == PlanOptions::WholeSlot::Inject && !refusal_of_request(o)) {
                 inject(o, r, "function of the same slot as " + d.address.str() + " (--whole-slot)");
                 queue_.push_back(Request{o.address, r.managed});
                 planned_.erase(o.address);

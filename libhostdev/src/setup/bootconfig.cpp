@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "hostdev/base/fileio.hpp"
+#include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/policy/planner.hpp"
 
@@ -33,11 +34,7 @@ std::optional<InitramfsTool> initramfs_tool_from_string(std::string_view text) {
     return std::nullopt;
 }
 
-std::string BootDevice::ids() const {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%04x:%04x", vendor, device);
-    return buf;
-}
+std::string BootDevice::ids() const { return pci_ids(vendor, device); }
 
 std::string ConfigFile::path() const { return FsRoot().etc(rel).string(); }
 
@@ -59,12 +56,6 @@ std::string module_of_driver(const Host& host, const std::string& driver) {
 
 namespace {
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-    return s;
-}
-
 std::string etc_path(std::string_view rel) { return FsRoot().etc(rel).string(); }
 
 // Indents every line of a block.
@@ -79,13 +70,6 @@ std::string indent(std::string_view text, const std::string& prefix) {
         pos = nl + 1;
     }
     return out;
-}
-
-// The kernel parameter and firmware setting for this CPU vendor; empty when unknown.
-std::string iommu_param_name(const Host& host) {
-    if (host.cpu_vendor == "GenuineIntel") return "intel_iommu";
-    if (host.cpu_vendor == "AuthenticAMD" || host.cpu_vendor == "HygonGenuine") return "amd_iommu";
-    return {};
 }
 
 CmdlineChange param_change(const Host& host, const std::string& name, const std::string& value) {
@@ -201,7 +185,7 @@ BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Ho
                            "the hook instead");
 
     // Kernel command line.
-    const std::string iommu = iommu_param_name(host);
+    const std::string iommu(iommu_vendor_facts(host.cpu_vendor).param);
     if (iommu.empty())
         bc.notes.push_back("the CPU vendor is unknown: add intel_iommu=on on an Intel CPU or amd_iommu=on on an AMD "
                            "one to the kernel command line");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hostdev/base/fsroot.hpp"
+#include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/policy/planner.hpp"
 
@@ -30,12 +31,6 @@ int DoctorReport::exit_code() const {
     return code;
 }
 
-bool is_passthrough_candidate(const PciDevice& d) {
-    if (d.kind() != DeviceKind::Endpoint) return false;
-    return !d.has_role(HostRole::RootFilesystem) && !d.has_role(HostRole::DefaultRoute) &&
-           !d.has_role(HostRole::HostKeyboard);
-}
-
 namespace {
 
 // Paths as they read on the host, built by FsRoot (the one place that spells them).
@@ -43,23 +38,14 @@ std::string live_sys(std::string_view rel) { return FsRoot().sys(rel).string(); 
 std::string live_proc(std::string_view rel) { return FsRoot().proc(rel).string(); }
 std::string live_etc(std::string_view rel) { return FsRoot().etc(rel).string(); }
 
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-    std::string s;
-    for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-    return s;
-}
-
 bool contains(const std::vector<std::string>& v, std::string_view x) {
     return std::find(v.begin(), v.end(), x) != v.end();
 }
 
-std::string ids_of(const PciDevice& d) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "%04x:%04x", d.vendor, d.device);
-    return buf;
-}
+std::string ids_of(const PciDevice& d) { return pci_ids(d.vendor, d.device); }
 
-// The firmware setting and kernel parameter for this host's CPU vendor.
+// The firmware setting and kernel parameter for this host's CPU vendor, with
+// the parameter as the advice spells it.
 struct IommuVendor {
     std::string firmware;
     std::string param;      // "intel_iommu"; empty when the vendor is unknown
@@ -67,11 +53,10 @@ struct IommuVendor {
 };
 
 IommuVendor iommu_vendor(const Host& host) {
-    if (host.cpu_vendor == "GenuineIntel")
-        return {"VT-d (\"Intel Virtualization Technology for Directed I/O\")", "intel_iommu", "intel_iommu=on"};
-    if (host.cpu_vendor == "AuthenticAMD" || host.cpu_vendor == "HygonGenuine")
-        return {"AMD-Vi (often called \"IOMMU\" or \"SVM/IOMMU\")", "amd_iommu", "amd_iommu=on"};
-    return {"VT-d (Intel) or AMD-Vi (AMD)", "", "intel_iommu=on (Intel CPUs) or amd_iommu=on (AMD CPUs)"};
+    const IommuVendorFacts f = iommu_vendor_facts(host.cpu_vendor);
+    IommuVendor v{std::string(f.firmware), std::string(f.param), std::string(f.param) + "=on"};
+    if (v.param.empty()) v.parameter = "intel_iommu=on (Intel CPUs) or amd_iommu=on (AMD CPUs)";
+    return v;
 }
 
 // AMD GPUs that the vendor-reset module (github.com/gnif/vendor-reset) knows

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -18,6 +19,21 @@ struct Error {
     // Refused: a policy said no before anything changed (blocked group, a
     // group held by another owner). Failed: something went wrong on the way.
     enum class Kind { Failed, Refused } kind = Kind::Failed;
+
+    // The same error (path, errno, kind) with what was being done in front:
+    // "cannot write journal: <message>".
+    [[nodiscard]] Error context(std::string_view what) const {
+        Error e = *this;
+        e.message = message.empty() ? std::string(what) : std::string(what) + ": " + message;
+        return e;
+    }
+    // The same error (path, errno, kind) with another message, for a reader
+    // that knows better words than the primitive it called.
+    [[nodiscard]] Error reworded(std::string words) const {
+        Error e = *this;
+        e.message = std::move(words);
+        return e;
+    }
 
     // "message: path: strerror(errno)" with the empty parts left out.
     [[nodiscard]] std::string describe() const {
@@ -62,6 +78,14 @@ public:
 private:
     std::variant<T, Error> v_;
 };
+
+// In the spirit of ccache's TRY: evaluate a Result or Status and return its
+// error from the enclosing function when it failed.
+#define HOSTDEV_TRY(expr)                                   \
+    do {                                                    \
+        auto&& hostdev_try_result_ = (expr);                \
+        if (!hostdev_try_result_) return hostdev_try_result_.error(); \
+    } while (false)
 
 // Result<void>
 struct Ok {};

@@ -110,12 +110,24 @@ struct Host {
     std::vector<std::string> boot_entries;  // systemd-boot entry files, live paths, sorted
 
     [[nodiscard]] const PciDevice* find(const PciAddress& address) const;
+    [[nodiscard]] PciDevice* find(const PciAddress& address);
     [[nodiscard]] const IommuGroup* group_of(const PciAddress& address) const;
     [[nodiscard]] std::vector<const PciDevice*> ungrouped() const;
     // Sorts devices and group members and fills groups from the devices'
     // iommu_group numbers (keeping groups that have no member).
     void normalize();
 };
+
+// A device in words for messages: "0000:01:00.1 (Audio device: NVIDIA Corporation GM204 ...)".
+std::string describe_device(const PciDevice& d);
+
+// What turns the IOMMU on for a CPU vendor (/proc/cpuinfo's vendor_id): the
+// firmware setting and the kernel parameter. Hygon CPUs use AMD-Vi.
+struct IommuVendorFacts {
+    std::string_view firmware;  // "VT-d (\"Intel Virtualization ...\")"; both names when unknown
+    std::string_view param;     // "intel_iommu" or "amd_iommu"; empty when the vendor is unknown
+};
+IommuVendorFacts iommu_vendor_facts(std::string_view cpu_vendor);
 
 // The message for a host without IOMMU: names the firmware setting and the
 // kernel parameter for this CPU vendor.

@@ -22,13 +22,6 @@ Result<long> sysfs_int(std::string_view text);
 std::optional<std::string> driver_override(std::string_view text);
 // reset_method: "flr bus\n" → {"flr", "bus"}.
 std::vector<std::string> word_list(std::string_view text);
-// The value of one hexadecimal digit, -1 for anything else.
-constexpr int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // Trailing newline and spaces removed.
 std::string_view trim(std::string_view text);

@@ -70,7 +70,4 @@ struct Plan {
 
 Plan plan_domain(const Domain& domain, const Host& host, const PlanOptions& options = {});
 
-// A device in words for messages: "0000:01:00.1 (Audio device: NVIDIA Corporation GM204 ...)".
-std::string describe_device(const PciDevice& d);
-
 }  // namespace hostdev

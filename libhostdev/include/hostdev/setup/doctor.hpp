@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "hostdev/host/host.hpp"
+#include "hostdev/policy/policy.hpp"  // is_passthrough_candidate
 
 namespace hostdev {
 
@@ -44,11 +45,6 @@ struct DoctorReport {
     [[nodiscard]] int exit_code() const;  // 2 with any error, else 1 with any warning, else 0
 };
 
-// A passthrough candidate: an endpoint (not a bridge, not a platform function)
-// that holds none of the roles the host cannot give away (root filesystem,
-// default route, host keyboard). The boot display is a candidate: single-GPU
-// passthrough gives it away on purpose.
-bool is_passthrough_candidate(const PciDevice& d);
 
 DoctorReport run_doctor(const Host& host);
 

@@ -1,0 +1,40 @@
+#include "hostdev/policy/policy.hpp"
+
+namespace hostdev {
+namespace {
+
+// Host roles that forbid a device leaving the host (the boot display only warns).
+std::optional<HostRole> blocking_role(const PciDevice& d) {
+    for (auto r : d.roles)
+        if (r != HostRole::BootVga) return r;
+    return std::nullopt;
+}
+
+}  // namespace
+
+Departure departure_of(const PciDevice& d) {
+    if (d.is_bridge()) return {Departure::Kind::MayStay, "PCI bridge: the kernel lets bridges stay with the host", false};
+    if (d.is_platform_function() && !d.driver)
+        return {Departure::Kind::MayStay, "platform function with no driver bound", true};
+    if (d.is_platform_function())
+        return {Departure::Kind::Blocked,
+                "platform function bound to " + *d.driver + ": host-critical, cannot leave the host", true};
+    if (auto role = blocking_role(d))
+        return {Departure::Kind::Blocked, "in use by the host: " + std::string(describe(*role)), true};
+    return {};
+}
+
+std::optional<std::string> refusal_of_request(const PciDevice& d) {
+    if (d.is_bridge())
+        return describe_device(d) + " is a PCI bridge: bridges cannot be assigned to a guest; assign the devices behind it";
+    if (auto role = blocking_role(d))
+        return describe_device(d) + " is needed by the host: " + std::string(describe(*role)) +
+               "; assigning it would take it away from the host";
+    const Departure dep = departure_of(d);
+    if (dep.kind == Departure::Kind::Blocked) return describe_device(d) + " cannot leave the host: " + dep.reason;
+    return std::nullopt;
+}
+
+bool is_passthrough_candidate(const PciDevice& d) { return departure_of(d).kind == Departure::Kind::Goes; }
+
+}  // namespace hostdev
