@@ -12,6 +12,15 @@
 namespace hostdev::fileio {
 namespace {
 
+// Reads to the end or max_bytes, then closes fd.
+Result<std::string> read_and_close(int fd, const std::filesystem::path& shown, std::size_t max_bytes) {
+    auto r = read_fd(fd, shown, max_bytes);
+    ::close(fd);
+    return r;
+}
+
+}  // namespace
+
 Result<std::string> read_fd(int fd, const std::filesystem::path& shown, std::size_t max_bytes) {
     std::string out;
     char buf[4096];
@@ -20,23 +29,18 @@ Result<std::string> read_fd(int fd, const std::filesystem::path& shown, std::siz
         ssize_t n = ::read(fd, buf, want);
         if (n < 0) {
             if (errno == EINTR) continue;
-            int e = errno;
-            ::close(fd);
-            return make_error("cannot read", shown.string(), e);
+            return make_error("cannot read", shown.string(), errno);
         }
         if (n == 0) break;
         out.append(buf, static_cast<std::size_t>(n));
     }
-    ::close(fd);
     return out;
 }
-
-}  // namespace
 
 Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return make_error("cannot open", path.string(), errno);
-    return read_fd(fd, path, max_bytes);
+    return read_and_close(fd, path, max_bytes);
 }
 
 Result<std::string> read_file_at(int dirfd, const char* name, const std::filesystem::path& shown,
@@ -58,7 +62,7 @@ Result<std::string> read_file_at(int dirfd, const char* name, const std::filesys
     }
     std::string out(buf, static_cast<std::size_t>(n));
     if (static_cast<std::size_t>(n) == want && want < max_bytes) {
-        auto rest = read_fd(fd, shown / name, max_bytes - want);
+        auto rest = read_and_close(fd, shown / name, max_bytes - want);
         if (!rest) return rest.error();
         return out + *rest;
     }
@@ -81,8 +85,18 @@ Result<std::string> read_link_at(int dirfd, const char* name, const std::filesys
 }
 
 Result<std::vector<std::string>> list_dir(const std::filesystem::path& path) {
-    DIR* d = ::opendir(path.c_str());
-    if (!d) return make_error("cannot list directory", path.string(), errno);
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return make_error("cannot list directory", path.string(), errno);
+    return list_dir_fd(fd, path);
+}
+
+Result<std::vector<std::string>> list_dir_fd(int fd, const std::filesystem::path& shown) {
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        ::close(fd);
+        return make_error("cannot list directory", shown.string(), e);
+    }
     std::vector<std::string> names;
     while (dirent* e = ::readdir(d)) {
         std::string_view n = e->d_name;

@@ -12,7 +12,11 @@
 namespace hostdev::fileio {
 
 // Whole small file (sysfs attribute, /proc file). At most max_bytes are read.
+// Files under a root are read through FsRoot (fsroot.hpp), which keeps every
+// path inside it; these take paths a user named.
 Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes = 1 << 20);
+// Reads an open descriptor to its end (at most max_bytes); the caller closes it.
+Result<std::string> read_fd(int fd, const std::filesystem::path& shown, std::size_t max_bytes);
 // Same, relative to an open directory descriptor.
 Result<std::string> read_file_at(int dirfd, const char* name, const std::filesystem::path& shown,
                                  std::size_t max_bytes = 4096);
@@ -21,6 +25,8 @@ Result<std::string> read_link(const std::filesystem::path& path);
 Result<std::string> read_link_at(int dirfd, const char* name, const std::filesystem::path& shown);
 // Names in a directory, sorted, without "." and "..".
 Result<std::vector<std::string>> list_dir(const std::filesystem::path& path);
+// The same on an open directory descriptor, which it takes over and closes.
+Result<std::vector<std::string>> list_dir_fd(int fd, const std::filesystem::path& shown);
 // Does the path exist (without following a final symlink when nofollow)?
 bool exists(const std::filesystem::path& path);
 
