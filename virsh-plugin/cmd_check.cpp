@@ -30,24 +30,24 @@ bool names_domain(const JudgedDomain& d, const std::string& name) {
 int run_check(const CheckOptions& opt, const GlobalOptions& global) {
     if (opt.all == !opt.domains.empty()) {
         print_error(opt.all ? "give --all or domain names, not both" : "give --all or one or more domain names");
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     auto conn = Connection::open(global.uri, Connection::Access::ReadOnly);
     if (!conn) {
         print_error(conn.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     auto validator = SchemaValidator::load(opt.judge.schema_dir.value_or(SchemaValidator::default_dir()));
     if (!validator) {
         print_error(validator.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     auto host = read_host_or_report(*conn, global.pci_ids);
-    if (!host) return kExitInvalid;
+    if (!host) return exits::fix::kInvalid;
     auto domains = conn->persistent_domains();
     if (!domains) {
         print_error(domains.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     // Named domains: looked up as virsh does (transient ones included); the
     // checks across domains always see every defined domain.
@@ -74,7 +74,7 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
         }
     }
 
-    int worst = kExitNothingToDo;
+    int worst = exits::fix::kNothingToDo;
     std::map<FixStatus, int> counts;
     for (const auto& d : report) {
         worst = std::max(worst, exit_code_for(d.result.status, /*check_only=*/true));

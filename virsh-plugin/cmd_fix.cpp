@@ -27,25 +27,25 @@ int define_fixed(const Connection& conn, const JudgedDomain& d, const LibvirtHos
     auto defined = conn.define(d.result.fixed);
     if (!defined) {
         print_error(d.info.name + ": " + defined.error().describe() + "; the definition is unchanged");
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     DomainInfo after = Connection::describe(defined->get());
     if (after.uuid != d.info.uuid) {
         print_error(d.info.name + ": libvirt defined domain '" + after.name + "' with UUID " + after.uuid +
                     " instead of redefining UUID " + d.info.uuid + "; check with: virsh -c " + conn.uri() +
                     " list --all --uuid");
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     if (!after.xml) {
         print_error(d.info.name + ": redefined, but " + after.error.value_or(make_error("no definition")).describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     FixResult again = fix_domain(*after.xml, d.info.name, host.host, &validator, plan);
     if (again.status != FixStatus::Ok) {
         print_error(d.info.name + ": redefined (UUID " + after.uuid + " kept), but libvirt's stored definition is " +
                     std::string(to_string(again.status)) + " when read back:");
         std::fputs(fix_explanation(again, host.host).c_str(), stderr);
-        return again.status == FixStatus::Fixable ? kExitChangesNeeded : exit_code_for(again.status, true);
+        return again.status == FixStatus::Fixable ? exits::fix::kChangesNeeded : exit_code_for(again.status, true);
     }
     if (!quiet) {
         std::string msg = d.info.name + ": redefined on " + conn.uri() + ", UUID " + after.uuid + " kept";
@@ -53,36 +53,36 @@ int define_fixed(const Connection& conn, const JudgedDomain& d, const LibvirtHos
             msg += "; the running domain keeps its current devices until it is shut down and started again";
         print_note(msg);
     }
-    return kExitNothingToDo;
+    return exits::fix::kNothingToDo;
 }
 
 int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     auto conn = Connection::open(global.uri, opt.define ? Connection::Access::ReadWrite : Connection::Access::ReadOnly);
     if (!conn) {
         print_error(conn.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     auto validator = SchemaValidator::load(opt.judge.schema_dir.value_or(SchemaValidator::default_dir()));
     if (!validator) {
         print_error(validator.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     auto target = conn->lookup(opt.domain);
     if (!target) {
         print_error(target.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     char uuid[VIR_UUID_STRING_BUFLEN] = {};
     virDomainGetUUIDString(target->get(), uuid);
     const std::string target_uuid = uuid;
     auto host = read_host_or_report(*conn, global.pci_ids);
-    if (!host) return kExitInvalid;
+    if (!host) return exits::fix::kInvalid;
     // Every defined domain is judged too: an autostart conflict blocks here
     // as it does in check.
     auto domains = conn->persistent_domains();
     if (!domains) {
         print_error(domains.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     domains->push_back(std::move(*target));
     const PlanOptions plan = opt.judge.plan();
@@ -91,7 +91,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     auto it = std::find_if(judged.begin(), judged.end(), [&](const JudgedDomain& d) { return d.info.uuid == target_uuid; });
     if (it == judged.end()) {
         print_error("domain '" + opt.domain + "' disappeared while it was read");
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     const JudgedDomain& d = *it;
     if (!opt.quiet) {
@@ -108,7 +108,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
             } else if (!opt.diff) {
                 emit(*d.info.xml, std::nullopt);
             }
-            return kExitNothingToDo;
+            return exits::fix::kNothingToDo;
         case FixStatus::Fixable:
             break;
     }
@@ -118,7 +118,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     }
     if (opt.define) return define_fixed(*conn, d, *host, **validator, plan, opt.quiet);
     if (!opt.diff) emit(d.result.fixed, std::nullopt);
-    return kExitNothingToDo;
+    return exits::fix::kNothingToDo;
 }
 
 }  // namespace

@@ -25,15 +25,15 @@ int run_groups(const GroupsOptions& opt, const GlobalOptions& global) {
     auto conn = Connection::open(global.uri, Connection::Access::ReadOnly);
     if (!conn) {
         print_error(conn.error().describe());
-        return kExitFailure;
+        return exits::virt::kFailure;
     }
     auto host = read_host_or_report(*conn, global.pci_ids);
-    if (!host) return kExitFailure;
+    if (!host) return exits::virt::kFailure;
     const OutputFormat format = output_format_from_string(opt.format).value_or(OutputFormat::Text);
     // The text listing carries the warnings itself; other formats keep stdout machine-readable.
     if (format != OutputFormat::Text)
         for (const auto& w : host->host.warnings) print_warning(w);
-    return emit(format_groups(host->host, format), opt.out) ? kExitOk : kExitFailure;
+    return emit(format_groups(host->host, format), opt.out) ? exits::virt::kOk : exits::virt::kFailure;
 }
 
 struct SnapshotOptions {
@@ -52,23 +52,23 @@ int run_snapshot(const SnapshotOptions& opt, const GlobalOptions& global) {
     auto conn = Connection::open(global.uri, Connection::Access::ReadOnly);
     if (!conn) {
         print_error(conn.error().describe());
-        return kExitFailure;
+        return exits::virt::kFailure;
     }
     auto host = read_host_or_report(*conn, global.pci_ids);
-    if (!host) return kExitFailure;
+    if (!host) return exits::virt::kFailure;
     Progress progress(true);
     for (const auto& w : host->host.warnings) print_warning(w);
-    int rc = kExitOk;
+    int rc = exits::virt::kOk;
     if (opt.domains_dir) {
         if (::mkdir(opt.domains_dir->c_str(), 0755) != 0 && errno != EEXIST) {
             print_error(make_error("cannot create the directory for domain definitions", opt.domains_dir->string(), errno)
                             .describe());
-            return kExitFailure;
+            return exits::virt::kFailure;
         }
         auto domains = conn->persistent_domains();
         if (!domains) {
             print_error(domains.error().describe());
-            return kExitFailure;
+            return exits::virt::kFailure;
         }
         for (std::size_t i = 0; i < domains->size(); ++i) {
             progress.update("reading domains", i + 1, domains->size());
@@ -76,18 +76,18 @@ int run_snapshot(const SnapshotOptions& opt, const GlobalOptions& global) {
             if (!d.xml) {
                 progress.clear();
                 print_error(d.error.value_or(make_error("no definition")).describe());
-                rc = kExitFailure;
+                rc = exits::virt::kFailure;
                 continue;
             }
             if (auto st = fileio::write_file_atomic(*opt.domains_dir / definition_file(d), *d.xml); !st) {
                 progress.clear();
                 print_error(st.error().describe());
-                rc = kExitFailure;
+                rc = exits::virt::kFailure;
             }
         }
         progress.clear();
     }
-    if (!emit(write_snapshot(host->host), opt.out)) rc = kExitFailure;
+    if (!emit(write_snapshot(host->host), opt.out)) rc = exits::virt::kFailure;
     return rc;
 }
 

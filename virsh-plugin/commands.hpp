@@ -13,11 +13,6 @@
 
 namespace hostdev::virt {
 
-// Exit codes of groups and snapshot (check and fix use hostdev-fix's, fix.hpp).
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 3;  // a bad flag: hostdev-fix's "invalid input"
-
 struct GlobalOptions {
     std::optional<std::string> uri;
     std::optional<std::filesystem::path> pci_ids;

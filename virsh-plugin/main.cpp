@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
         "`hostdev-fix --host SNAPSHOT`.\n"
         "Exit codes of check and fix: as hostdev-fix (0 ok, 1 check found changes, 2 blocked, 3 invalid or\n"
         "cannot connect). groups and snapshot: 0 ok, 1 failure.");
-    int exit_code = kExitOk;
+    int exit_code = hostdev::exits::virt::kOk;
     add_check_command(app, global, exit_code);
     add_fix_command(app, global, exit_code);
     add_groups_command(app, global, exit_code);
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
-        return rc == 0 ? 0 : kExitUsage;
+        return rc == 0 ? 0 : hostdev::exits::virt::kUsage;
     }
     return exit_code;
 }

@@ -86,34 +86,34 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
-        return rc == 0 ? 0 : kExitInvalid;
+        return rc == 0 ? 0 : exits::fix::kInvalid;
     }
 
     const bool json = format == "json";
     const bool stdout_xml = !json && !check && !diff && !in_place && !out;
     if ((out || stdout_xml) && files.size() > 1) {
         fail("several input files: use --check, --diff, --in-place or --format json (stdout and -o take one file)");
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     if (in_place && std::find(files.begin(), files.end(), "-") != files.end()) {
         fail("--in-place cannot rewrite standard input");
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
 
     auto host = open_host(source);
     if (!host) {
         fail(host.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
     auto validator = SchemaValidator::load(schema_dir.value_or(SchemaValidator::default_dir()));
     if (!validator) {
         fail(validator.error().describe());
-        return kExitInvalid;
+        return exits::fix::kInvalid;
     }
 
     const PlanOptions options = PlanOptions::from_flags(hide_kvm, whole_slot);
 
-    int worst = kExitNothingToDo;
+    int worst = exits::fix::kNothingToDo;
     nlohmann::ordered_json reports = nlohmann::ordered_json::array();
     for (const auto& file : files) {
         const std::string shown = file == "-" ? std::string("<stdin>") : file;
@@ -129,11 +129,11 @@ int main(int argc, char** argv) {
                     std::fwrite(r.fixed.data(), 1, r.fixed.size(), stdout);
                 }
                 if (out) {
-                    if (!cli::emit(r.fixed, std::filesystem::path(*out))) worst = std::max(worst, kExitInvalid);
+                    if (!cli::emit(r.fixed, std::filesystem::path(*out))) worst = std::max(worst, exits::fix::kInvalid);
                 } else if (in_place && r.status == FixStatus::Fixable) {
                     if (auto st = fileio::write_file_atomic(file, r.fixed); !st) {
                         fail(st.error().describe());
-                        worst = std::max(worst, kExitInvalid);
+                        worst = std::max(worst, exits::fix::kInvalid);
                     }
                 }
             }

@@ -60,7 +60,7 @@ std::unique_ptr<Session> open_session(const BinderArgs& args, int& exit_code) {
     auto config = effective_config(args);
     if (!config) {
         print_error(config.error().describe());
-        exit_code = kExitUsage;
+        exit_code = exits::tool::kUsage;
         return nullptr;
     }
     return std::make_unique<Session>(std::move(*config));
@@ -73,7 +73,7 @@ int print_report(const BindReport& report, const char* nothing) {
         out += d.device.str() + ": " + d.from.value_or("no driver") + " -> " + d.to.value_or("no driver") +
                (d.note.empty() ? "" : " (" + d.note + ")") + "\n";
     if (report.devices.empty()) out = std::string(nothing) + "\n";
-    return emit(out, std::nullopt) ? kExitOk : kExitFailure;
+    return emit(out, std::nullopt) ? exits::tool::kOk : exits::tool::kFailure;
 }
 
 BinderOptions binder_options(const Config& config) {

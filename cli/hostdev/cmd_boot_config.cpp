@@ -93,18 +93,18 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
         auto inputs = read_inputs(opt->domains, opt->addresses);
         if (!inputs) {
             print_error(inputs.error().describe());
-            exit_code = kBootConfigInvalid;
+            exit_code = exits::boot_config::kInvalid;
             return;
         }
         if (opt->write && opt->source.snapshot) {
             print_error("--write writes under a root (--root DIR, default /), not into a host snapshot");
-            exit_code = kBootConfigInvalid;
+            exit_code = exits::boot_config::kInvalid;
             return;
         }
         auto host = open_host(opt->source);
         if (!host) {
             print_error(host.error().describe());
-            exit_code = kBootConfigInvalid;
+            exit_code = exits::boot_config::kInvalid;
             return;
         }
         BootConfigOptions options;
@@ -113,12 +113,12 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
         const BootConfig config = plan_boot_config(*inputs, *host, options);
         if (config.blocked()) {
             std::fputs(boot_config_explanation(config, *host).c_str(), stderr);
-            exit_code = kBootConfigBlocked;
+            exit_code = exits::boot_config::kBlocked;
             return;
         }
         std::string out = format_boot_config(config, *host);
         if (!opt->write) {
-            exit_code = emit(out, std::nullopt) ? kBootConfigOk : kBootConfigWriteFailed;
+            exit_code = emit(out, std::nullopt) ? exits::boot_config::kOk : exits::boot_config::kWriteFailed;
             return;
         }
         const FsRoot root(opt->source.root.value_or("/"));
@@ -126,7 +126,7 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
         if (!written) {
             emit(out, std::nullopt);
             print_error("nothing written: " + written.error().describe());
-            exit_code = kBootConfigWriteFailed;
+            exit_code = exits::boot_config::kWriteFailed;
             return;
         }
         out += "\nWritten under " + root.root().string() + ":\n";
@@ -138,7 +138,7 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
             }
         }
         out += "Still to do: the kernel command line (step 2), then run the initramfs command (step 3) and reboot.\n";
-        exit_code = emit(out, std::nullopt) ? kBootConfigOk : kBootConfigWriteFailed;
+        exit_code = emit(out, std::nullopt) ? exits::boot_config::kOk : exits::boot_config::kWriteFailed;
     });
 }
 

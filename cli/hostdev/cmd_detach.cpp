@@ -24,7 +24,7 @@ void add_detach_command(CLI::App& app, int& exit_code) {
         auto target = resolve_target(opt->args);
         if (!target) {
             print_error(target.error().describe());
-            exit_code = kExitUsage;
+            exit_code = exits::tool::kUsage;
             return;
         }
         auto session = open_session(opt->args, exit_code);
@@ -33,20 +33,20 @@ void add_detach_command(CLI::App& app, int& exit_code) {
             auto plan = session->binder.plan_detach(target->devices);
             if (!plan) {
                 print_error(plan.error().describe());
-                exit_code = 2;
+                exit_code = exits::tool::kRefused;
                 return;
             }
             std::string out;
             for (const auto& w : *plan)
                 out += w.step == 0 ? "modprobe " + w.value + "\n"
                                    : "write " + session->root.live_path(w.path) + " " + w.value + "\n";
-            exit_code = emit(out, std::nullopt) ? kExitOk : kExitFailure;
+            exit_code = emit(out, std::nullopt) ? exits::tool::kOk : exits::tool::kFailure;
             return;
         }
         auto r = session->binder.detach(target->owner, target->devices);
         if (!r) {
             print_error(r.error().describe());
-            exit_code = r.error().kind == Error::Kind::Refused ? 2 : kExitFailure;
+            exit_code = r.error().kind == Error::Kind::Refused ? exits::tool::kRefused : exits::tool::kFailure;
             return;
         }
         exit_code = print_report(*r, "nothing to detach: every device is on vfio-pci already");

@@ -30,7 +30,7 @@ void add_doctor_command(CLI::App& app, int& exit_code) {
         auto host = open_host(opt->source);
         if (!host) {
             print_error(host.error().describe());
-            exit_code = kDoctorErrors;
+            exit_code = exits::doctor::kErrors;
             return;
         }
         // The checks cover the missing IOMMU; other reading problems go to stderr.
@@ -39,7 +39,7 @@ void add_doctor_command(CLI::App& app, int& exit_code) {
             if (w != no_iommu) print_warning(w);
         const DoctorReport report = run_doctor(*host);
         const std::string text = opt->format == "json" ? format_doctor_json(report) : format_doctor_text(report);
-        exit_code = emit(text, std::nullopt) ? report.exit_code() : kDoctorErrors;
+        exit_code = emit(text, std::nullopt) ? report.exit_code() : exits::doctor::kErrors;
     });
 }
 

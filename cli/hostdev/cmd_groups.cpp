@@ -28,14 +28,14 @@ void add_groups_command(CLI::App& app, int& exit_code) {
         auto host = open_host(opt->source);
         if (!host) {
             print_error(host.error().describe());
-            exit_code = kExitFailure;
+            exit_code = exits::tool::kFailure;
             return;
         }
         auto format = output_format_from_string(opt->format).value_or(OutputFormat::Text);
         // The text listing carries the warnings itself; other formats keep stdout machine-readable.
         if (format != OutputFormat::Text)
             for (const auto& w : host->warnings) print_warning(w);
-        exit_code = emit(format_groups(*host, format), opt->out) ? kExitOk : kExitFailure;
+        exit_code = emit(format_groups(*host, format), opt->out) ? exits::tool::kOk : exits::tool::kFailure;
     });
 }
 

@@ -20,7 +20,7 @@ void add_reattach_command(CLI::App& app, int& exit_code) {
         auto target = resolve_target(*args);
         if (!target) {
             print_error(target.error().describe());
-            exit_code = kExitUsage;
+            exit_code = exits::tool::kUsage;
             return;
         }
         auto session = open_session(*args, exit_code);
@@ -29,7 +29,7 @@ void add_reattach_command(CLI::App& app, int& exit_code) {
                                    : session->binder.reattach_devices(target->devices);
         if (!r) {
             print_error(r.error().describe());
-            exit_code = kExitFailure;
+            exit_code = exits::tool::kFailure;
             return;
         }
         exit_code = print_report(*r, "nothing to reattach");

@@ -21,7 +21,7 @@ void add_recover_command(CLI::App& app, int& exit_code) {
         auto r = session->binder.recover([&](const Owner& o) { return domain_running(root, o); });
         if (!r) {
             print_error(r.error().describe());
-            exit_code = kExitFailure;
+            exit_code = exits::tool::kFailure;
             return;
         }
         exit_code = print_report(*r, "nothing to recover");

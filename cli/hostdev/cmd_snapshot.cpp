@@ -31,11 +31,11 @@ void add_snapshot_command(CLI::App& app, int& exit_code) {
         auto host = open_host(source);
         if (!host) {
             print_error(host.error().describe());
-            exit_code = kExitFailure;
+            exit_code = exits::tool::kFailure;
             return;
         }
         for (const auto& w : host->warnings) print_warning(w);
-        exit_code = emit(write_snapshot(*host), opt->out) ? kExitOk : kExitFailure;
+        exit_code = emit(write_snapshot(*host), opt->out) ? exits::tool::kOk : exits::tool::kFailure;
     });
 }
 

@@ -26,7 +26,7 @@ void add_status_command(CLI::App& app, int& exit_code) {
         auto st = binder.status();
         if (!st) {
             print_error(st.error().describe());
-            exit_code = kExitFailure;
+            exit_code = exits::tool::kFailure;
             return;
         }
         std::string out;
@@ -56,7 +56,7 @@ void add_status_command(CLI::App& app, int& exit_code) {
                            d.original_driver.value_or("no driver") + "\n";
             }
         }
-        exit_code = emit(out, std::nullopt) ? kExitOk : kExitFailure;
+        exit_code = emit(out, std::nullopt) ? exits::tool::kOk : exits::tool::kFailure;
     });
 }
 

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
                  "hostdev"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("hostdev ") + HOSTDEV_VERSION);
-    int exit_code = hostdev::cli::kExitOk;
+    int exit_code = hostdev::exits::tool::kOk;
     hostdev::cli::add_groups_command(app, exit_code);
     hostdev::cli::add_snapshot_command(app, exit_code);
     hostdev::cli::add_detach_command(app, exit_code);
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         int rc = app.exit(e);
-        return rc == 0 ? 0 : hostdev::cli::kExitUsage;
+        return rc == 0 ? 0 : hostdev::exits::tool::kUsage;
     }
     return exit_code;
 }

@@ -360,7 +360,7 @@ TEST(ReadinessSnapshot, RoundTripAndOlderSnapshots) {
 TEST(Doctor, ReadyHostIsAllOk) {
     DoctorReport r = run_doctor(read_spec(ready()));
     for (const auto& c : r.checks) EXPECT_EQ(c.verdict, CheckVerdict::Ok) << c.id << ": " << c.message;
-    EXPECT_EQ(r.exit_code(), kDoctorAllOk);
+    EXPECT_EQ(r.exit_code(), exits::doctor::kAllOk);
     std::vector<std::string> ids;
     for (const auto& c : r.checks) ids.push_back(c.id);
     EXPECT_EQ(ids, (std::vector<std::string>{"iommu", "interrupt-remapping", "acs-override", "vfio-modules",
@@ -388,7 +388,7 @@ TEST(Doctor, NoIommuIsAnErrorNamingTheFirmwareSettingAndParameter) {
     EXPECT_TRUE(has(c.fix, "VT-d")) << c.fix;
     EXPECT_TRUE(has(c.fix, "intel_iommu=on iommu=pt")) << c.fix;
     EXPECT_FALSE(has(c.fix, "amd_iommu"));
-    EXPECT_EQ(r.exit_code(), kDoctorErrors);
+    EXPECT_EQ(r.exit_code(), exits::doctor::kErrors);
 
     const char* amd = "host iommu=none cpu=AuthenticAMD cmdline=\"ro amd_iommu=off\"\n"
                       "dev 01:00.0 1002:67df 0x030000 driver=amdgpu\n";
@@ -485,7 +485,7 @@ dev 02:00.0 1002:7300 0x030000 group=2 driver=amdgpu reset=none
     EXPECT_FALSE(has(v[1].fix, "vendor-reset")) << v[1].fix;  // audio function, not a GPU
     EXPECT_TRUE(has(v[2].fix, "AMD reset bug")) << v[2].fix;  // Fiji: not in vendor-reset's list
     EXPECT_TRUE(has(v[2].fix, "vendor-reset"));
-    EXPECT_EQ(r.exit_code(), kDoctorWarnings);
+    EXPECT_EQ(r.exit_code(), exits::doctor::kWarnings);
 
     Check ok = check(run_doctor(read_spec(ready())), "device-reset");
     EXPECT_EQ(ok.verdict, CheckVerdict::Ok);
@@ -563,7 +563,7 @@ TEST(Doctor, LibvirtHook) {
 
 TEST(Doctor, ExitCodes) {
     DoctorReport r;
-    EXPECT_EQ(r.exit_code(), kDoctorAllOk);
+    EXPECT_EQ(r.exit_code(), exits::doctor::kAllOk);
     r.checks.push_back(Check{"a", CheckVerdict::Ok, "m", "", std::nullopt});
     EXPECT_EQ(r.exit_code(), 0);
     r.checks.push_back(Check{"b", CheckVerdict::Warn, "m", "f", std::nullopt});

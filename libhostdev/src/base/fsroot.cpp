@@ -88,6 +88,12 @@ fs::path FsRoot::pci_device(std::string_view addr) const {
     return sys(rel);
 }
 
+fs::path FsRoot::pci_driver(std::string_view name) const {
+    std::string rel = "bus/pci/drivers/";
+    rel += name;
+    return sys(rel);
+}
+
 std::string FsRoot::live_path(const fs::path& path) const {
     std::string p = path.string();
     std::string r = root_.string();

@@ -19,12 +19,12 @@ std::string_view to_string(FixStatus s) {
 
 int exit_code_for(FixStatus status, bool check_only) {
     switch (status) {
-        case FixStatus::Ok: return kExitNothingToDo;
-        case FixStatus::Fixable: return check_only ? kExitChangesNeeded : kExitNothingToDo;
-        case FixStatus::Blocked: return kExitBlocked;
-        case FixStatus::Invalid: return kExitInvalid;
+        case FixStatus::Ok: return exits::fix::kNothingToDo;
+        case FixStatus::Fixable: return check_only ? exits::fix::kChangesNeeded : exits::fix::kNothingToDo;
+        case FixStatus::Blocked: return exits::fix::kBlocked;
+        case FixStatus::Invalid: return exits::fix::kInvalid;
     }
-    return kExitInvalid;
+    return exits::fix::kInvalid;
 }
 
 namespace {

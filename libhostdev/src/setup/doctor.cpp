@@ -23,10 +23,10 @@ std::string_view to_string(CheckVerdict v) {
 }
 
 int DoctorReport::exit_code() const {
-    int code = kDoctorAllOk;
+    int code = exits::doctor::kAllOk;
     for (const auto& c : checks) {
-        if (c.verdict == CheckVerdict::Error) return kDoctorErrors;
-        if (c.verdict == CheckVerdict::Warn) code = kDoctorWarnings;
+        if (c.verdict == CheckVerdict::Error) return exits::doctor::kErrors;
+        if (c.verdict == CheckVerdict::Warn) code = exits::doctor::kWarnings;
     }
     return code;
 }

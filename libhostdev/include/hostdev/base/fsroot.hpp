@@ -73,6 +73,9 @@ public:
     [[nodiscard]] std::filesystem::path pci_devices() const { return sys("bus/pci/devices"); }
     [[nodiscard]] std::filesystem::path pci_device(std::string_view addr) const;
     [[nodiscard]] std::filesystem::path pci_drivers() const { return sys("bus/pci/drivers"); }
+    // ROOT/sys/bus/pci/drivers/NAME, and ROOT/sys/bus/pci/drivers_probe.
+    [[nodiscard]] std::filesystem::path pci_driver(std::string_view name) const;
+    [[nodiscard]] std::filesystem::path pci_drivers_probe() const { return sys("bus/pci/drivers_probe"); }
     [[nodiscard]] std::filesystem::path iommu_groups() const { return sys("kernel/iommu_groups"); }
 
     // ---- I/O inside the root --------------------------------------------

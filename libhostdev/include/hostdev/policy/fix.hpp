@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hostdev/base/exit_codes.hpp"
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/policy/planner.hpp"
 #include "hostdev/domain/schema.hpp"
@@ -21,11 +22,7 @@ namespace hostdev {
 enum class FixStatus { Ok, Fixable, Blocked, Invalid };
 std::string_view to_string(FixStatus s);  // "ok", "fixable", "blocked", "invalid"
 
-// Exit codes of hostdev-fix and virt-hostdev check (a contract).
-inline constexpr int kExitNothingToDo = 0;
-inline constexpr int kExitChangesNeeded = 1;
-inline constexpr int kExitBlocked = 2;
-inline constexpr int kExitInvalid = 3;
+// The exit code of one result (exits::fix, base/exit_codes.hpp).
 int exit_code_for(FixStatus status, bool check_only);
 
 struct FixResult {

@@ -30,11 +30,6 @@ enum class InitramfsTool { InitramfsTools, Dracut, Mkinitcpio };
 std::string_view to_string(InitramfsTool t);  // "initramfs-tools", "dracut", "mkinitcpio"
 std::optional<InitramfsTool> initramfs_tool_from_string(std::string_view text);
 
-// Exit codes of `hostdev boot-config` (a contract, as hostdev-fix's).
-inline constexpr int kBootConfigOk = 0;
-inline constexpr int kBootConfigWriteFailed = 1;
-inline constexpr int kBootConfigBlocked = kExitBlocked;  // 2
-inline constexpr int kBootConfigInvalid = kExitInvalid;  // 3
 
 struct BootConfigOptions {
     std::optional<InitramfsTool> initramfs;  // nullopt: the one the host uses

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hostdev/base/exit_codes.hpp"
 #include "hostdev/host/host.hpp"
 #include "hostdev/policy/policy.hpp"  // is_passthrough_candidate
 
@@ -35,14 +36,10 @@ struct Check {
     std::optional<PciAddress> device;   // per-device checks only
 };
 
-// Exit codes of `hostdev doctor` (a contract).
-inline constexpr int kDoctorAllOk = 0;
-inline constexpr int kDoctorWarnings = 1;
-inline constexpr int kDoctorErrors = 2;
 
 struct DoctorReport {
     std::vector<Check> checks;
-    [[nodiscard]] int exit_code() const;  // 2 with any error, else 1 with any warning, else 0
+    [[nodiscard]] int exit_code() const;  // exits::doctor: errors with any error, else warnings with any warning, else all ok
 };
 
 

@@ -5,12 +5,9 @@
 #include <optional>
 #include <string_view>
 
-namespace hostdev::cli {
+#include "hostdev/base/exit_codes.hpp"
 
-// Exit codes shared by the commands.
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 64;
+namespace hostdev::cli {
 
 // Writes text to the file (atomically) or to stdout; on failure prints why on
 // stderr and returns false.
