@@ -184,8 +184,8 @@ TEST(ReadinessFacts, EveryKeyIsRead) {
     EXPECT_TRUE(h.vfio_modules->builtin.empty());
     EXPECT_EQ(h.firmware_framebuffers, (std::optional<std::vector<std::string>>{std::vector<std::string>{}}));
     EXPECT_EQ(h.libvirt_hook, std::optional<std::string>(live_etc("libvirt/hooks/qemu.d/50-hostdev")));
-    EXPECT_EQ(h.initramfs_tool, std::optional<std::string>("initramfs-tools"));
-    EXPECT_EQ(h.bootloader, std::optional<std::string>("grub"));
+    EXPECT_EQ(h.initramfs_tool, std::optional(InitramfsTool::InitramfsTools));
+    EXPECT_EQ(h.bootloader, std::optional(Bootloader::Grub));
 
     Host off = read_spec(ready({{"irq_remap", "no"}}));
     EXPECT_EQ(off.interrupt_remapping, std::optional<bool>(false));
@@ -271,15 +271,15 @@ TEST(ReadinessFacts, InitramfsAndBootloader) {
     auto host = [](std::string_view keys) {
         return read_spec("host " + std::string(keys) + "\ndev 00:02.0 8086:1912 0x030000 group=0\n");
     };
-    EXPECT_EQ(host("initramfs=initramfs-tools").initramfs_tool, std::optional<std::string>("initramfs-tools"));
-    EXPECT_EQ(host("initramfs=dracut").initramfs_tool, std::optional<std::string>("dracut"));
-    EXPECT_EQ(host("initramfs=mkinitcpio").initramfs_tool, std::optional<std::string>("mkinitcpio"));
-    EXPECT_EQ(host("initramfs=none").initramfs_tool, std::optional<std::string>(""));
-    EXPECT_EQ(host("bootloader=grub").bootloader, std::optional<std::string>("grub"));
+    EXPECT_EQ(host("initramfs=initramfs-tools").initramfs_tool, std::optional(InitramfsTool::InitramfsTools));
+    EXPECT_EQ(host("initramfs=dracut").initramfs_tool, std::optional(InitramfsTool::Dracut));
+    EXPECT_EQ(host("initramfs=mkinitcpio").initramfs_tool, std::optional(InitramfsTool::Mkinitcpio));
+    EXPECT_EQ(host("initramfs=none").initramfs_tool, std::optional(InitramfsTool::None));
+    EXPECT_EQ(host("bootloader=grub").bootloader, std::optional(Bootloader::Grub));
     Host sd = host("bootloader=systemd-boot release=6.8.0-1");
-    EXPECT_EQ(sd.bootloader, std::optional<std::string>("systemd-boot"));
+    EXPECT_EQ(sd.bootloader, std::optional(Bootloader::SystemdBoot));
     EXPECT_EQ(sd.boot_entries, (std::vector<std::string>{"/boot/loader/entries/debian.conf"}));
-    EXPECT_EQ(host("bootloader=none").bootloader, std::optional<std::string>(""));
+    EXPECT_EQ(host("bootloader=none").bootloader, std::optional(Bootloader::None));
 }
 
 TEST(ReadinessFacts, DriverModulesFromSysfs) {

@@ -26,8 +26,10 @@ std::string write_snapshot(const Host& host) {
     if (host.libvirt_hook || host.initramfs_tool || host.bootloader) {
         ordered_json setup = ordered_json::object();
         if (host.libvirt_hook) setup["libvirt_hook"] = *host.libvirt_hook;
-        if (host.initramfs_tool) setup["initramfs"] = *host.initramfs_tool;
-        if (host.bootloader) setup["bootloader"] = *host.bootloader;
+        // None is written "" (the snapshot format's spelling of "none configured").
+        if (host.initramfs_tool)
+            setup["initramfs"] = *host.initramfs_tool == InitramfsTool::None ? "" : to_string(*host.initramfs_tool);
+        if (host.bootloader) setup["bootloader"] = *host.bootloader == Bootloader::None ? "" : to_string(*host.bootloader);
         if (!host.boot_entries.empty()) setup["boot_entries"] = host.boot_entries;
         j["setup"] = setup;
     }
@@ -86,8 +88,17 @@ Result<Host> parse_snapshot(std::string_view text, std::string_view source) {
         host.driver_modules = kernel.value("driver_modules", std::map<std::string, std::string>{});
         const json& setup = j.value("setup", json::object());
         host.libvirt_hook = opt_string(setup, "libvirt_hook");
-        host.initramfs_tool = opt_string(setup, "initramfs");
-        host.bootloader = opt_string(setup, "bootloader");
+        if (auto t = opt_string(setup, "initramfs")) {
+            host.initramfs_tool = t->empty() ? InitramfsTool::None : initramfs_tool_from_string(*t);
+            if (!host.initramfs_tool || *host.initramfs_tool == InitramfsTool::None) {
+                if (!t->empty()) return make_error(src + ": setup.initramfs: unknown initramfs tool '" + *t + "'");
+            }
+        }
+        if (auto b = opt_string(setup, "bootloader")) {
+            host.bootloader = b->empty() ? Bootloader::None : bootloader_from_string(*b);
+            if (!host.bootloader || (*host.bootloader == Bootloader::None && !b->empty()))
+                return make_error(src + ": setup.bootloader: unknown boot loader '" + *b + "'");
+        }
         host.boot_entries = setup.value("boot_entries", std::vector<std::string>{});
         host.warnings = j.value("warnings", std::vector<std::string>{});
         for (const auto& g : j.value("groups", json::array())) {

@@ -283,23 +283,23 @@ private:
         if (!fileio::exists(root_.etc())) return;  // a copied tree without /etc: unknown
         host_.libvirt_hook = find_hook();
         if (fileio::exists(root_.etc("dracut.conf")) || fileio::exists(root_.etc("dracut.conf.d")))
-            host_.initramfs_tool = "dracut";
+            host_.initramfs_tool = InitramfsTool::Dracut;
         else if (fileio::exists(root_.etc("mkinitcpio.conf")))
-            host_.initramfs_tool = "mkinitcpio";
+            host_.initramfs_tool = InitramfsTool::Mkinitcpio;
         else if (fileio::exists(root_.etc("initramfs-tools")))
-            host_.initramfs_tool = "initramfs-tools";
+            host_.initramfs_tool = InitramfsTool::InitramfsTools;
         else
-            host_.initramfs_tool = "";
-        host_.bootloader = "";
+            host_.initramfs_tool = InitramfsTool::None;
+        host_.bootloader = Bootloader::None;
         for (const fs::path& dir : {root_.boot("loader/entries"), root_.efi("loader/entries"), root_.boot("efi/loader/entries")}) {
             auto entries = fileio::list_dir(dir);
             if (!entries) continue;
-            host_.bootloader = "systemd-boot";
+            host_.bootloader = Bootloader::SystemdBoot;
             for (const auto& e : *entries)
                 if (e.size() > 5 && e.compare(e.size() - 5, 5, ".conf") == 0) host_.boot_entries.push_back(root_.live_path(dir / e));
         }
         std::sort(host_.boot_entries.begin(), host_.boot_entries.end());
-        if (fileio::exists(root_.etc("default/grub"))) host_.bootloader = "grub";
+        if (fileio::exists(root_.etc("default/grub"))) host_.bootloader = Bootloader::Grub;
     }
 
     // Kernel module files below dir (a few levels), by module name.

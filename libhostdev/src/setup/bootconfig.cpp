@@ -19,20 +19,6 @@ namespace hostdev {
 
 namespace fs = std::filesystem;
 
-std::string_view to_string(InitramfsTool t) {
-    switch (t) {
-        case InitramfsTool::InitramfsTools: return "initramfs-tools";
-        case InitramfsTool::Dracut: return "dracut";
-        case InitramfsTool::Mkinitcpio: return "mkinitcpio";
-    }
-    return "initramfs-tools";
-}
-
-std::optional<InitramfsTool> initramfs_tool_from_string(std::string_view text) {
-    for (auto t : {InitramfsTool::InitramfsTools, InitramfsTool::Dracut, InitramfsTool::Mkinitcpio})
-        if (to_string(t) == text) return t;
-    return std::nullopt;
-}
 
 std::string BootDevice::ids() const { return pci_ids(vendor, device); }
 
@@ -205,7 +191,7 @@ BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Ho
     // Initramfs.
     bc.initramfs_named = options.initramfs.has_value();
     bc.initramfs = options.initramfs;
-    if (!bc.initramfs && host.initramfs_tool) bc.initramfs = initramfs_tool_from_string(*host.initramfs_tool);
+    if (!bc.initramfs && host.initramfs_tool && *host.initramfs_tool != InitramfsTool::None) bc.initramfs = host.initramfs_tool;
     bc.initramfs_modules = {"vfio", "vfio_iommu_type1"};
     if (host.kernel_release) {
         // vfio_virqfd was merged into vfio in Linux 6.2.
@@ -330,11 +316,11 @@ std::string format_boot_config(const BootConfig& bc, const Host& host) {
         if (!bc.bootloader) {
             out += "   The bootloader is unknown (the host snapshot does not say): change the kernel command line\n"
                    "   the way your bootloader takes it.\n";
-        } else if (*bc.bootloader == "grub") {
+        } else if (*bc.bootloader == Bootloader::Grub) {
             out += "   GRUB: make the change inside GRUB_CMDLINE_LINUX_DEFAULT=\"...\" in " + etc_path("default/grub") +
                    ",\n   then run update-grub (grub2-mkconfig -o " + FsRoot().boot("grub2/grub.cfg").string() +
                    " where there is no update-grub).\n";
-        } else if (*bc.bootloader == "systemd-boot") {
+        } else if (*bc.bootloader == Bootloader::SystemdBoot) {
             out += "   systemd-boot: make the change on the `options` line of each boot entry (" +
                    (bc.boot_entries.empty() ? std::string("the loader/entries/*.conf files") : join(bc.boot_entries, ", ")) +
                    ");\n   no regeneration step. Where kernel-install writes the entries, make it in " +
@@ -360,9 +346,10 @@ std::string format_boot_config(const BootConfig& bc, const Host& host) {
     } else {
         const ConfigFile& f = bc.files.back();
         out += " (" + std::string(to_string(*bc.initramfs)) +
-               (bc.initramfs_named && bc.host_initramfs && *bc.host_initramfs != to_string(*bc.initramfs)
+               (bc.initramfs_named && bc.host_initramfs && *bc.host_initramfs != *bc.initramfs
                     ? ", named with --initramfs; the host " +
-                          (bc.host_initramfs->empty() ? std::string("has none configured") : "uses " + *bc.host_initramfs)
+                          (*bc.host_initramfs == InitramfsTool::None ? std::string("has none configured")
+                                                                       : "uses " + std::string(to_string(*bc.host_initramfs)))
                     : std::string()) +
                "): the vfio modules, so that vfio-pci loads before the devices' host drivers.\n";
         switch (f.kind) {

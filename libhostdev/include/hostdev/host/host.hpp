@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "hostdev/base/pci_address.hpp"
+#include "hostdev/host/host_setup.hpp"
 
 namespace hostdev {
 
@@ -103,10 +104,10 @@ struct Host {
     std::map<std::string, std::string> driver_modules;
     // Live path of the installed hostdev qemu hook; "" when there is none.
     std::optional<std::string> libvirt_hook;
-    // "initramfs-tools", "dracut" or "mkinitcpio"; "" when none is configured.
-    std::optional<std::string> initramfs_tool;
-    // "grub" or "systemd-boot"; "" when neither is configured.
-    std::optional<std::string> bootloader;
+    // The initramfs tool and boot loader configured (host_setup.hpp): None
+    // when none is, nullopt when unknown.
+    std::optional<InitramfsTool> initramfs_tool;
+    std::optional<Bootloader> bootloader;
     std::vector<std::string> boot_entries;  // systemd-boot entry files, live paths, sorted
 
     [[nodiscard]] const PciDevice* find(const PciAddress& address) const;

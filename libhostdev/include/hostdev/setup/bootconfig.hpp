@@ -26,13 +26,10 @@
 
 namespace hostdev {
 
-enum class InitramfsTool { InitramfsTools, Dracut, Mkinitcpio };
-std::string_view to_string(InitramfsTool t);  // "initramfs-tools", "dracut", "mkinitcpio"
-std::optional<InitramfsTool> initramfs_tool_from_string(std::string_view text);
 
 
 struct BootConfigOptions {
-    std::optional<InitramfsTool> initramfs;  // nullopt: the one the host uses
+    std::optional<InitramfsTool> initramfs;  // nullopt: the one the host uses (never None)
     // Also bind functions of the same slot that sit in another IOMMU group.
     PlanOptions::WholeSlot whole_slot = PlanOptions::WholeSlot::Report;
 };
@@ -84,11 +81,11 @@ struct BootConfig {
     std::vector<std::string> softdeps;  // modules of the devices' present drivers
     std::vector<std::string> notes;     // things to know, in words
     std::vector<CmdlineChange> cmdline;
-    std::optional<std::string> bootloader;  // host's: "grub", "systemd-boot", "" none, nullopt unknown
+    std::optional<Bootloader> bootloader;   // the host's; nullopt unknown
     std::vector<std::string> boot_entries;
-    std::optional<InitramfsTool> initramfs;  // chosen tool, nullopt: none found or unknown
+    std::optional<InitramfsTool> initramfs;  // chosen tool (never None), nullopt: none found or unknown
     bool initramfs_named = false;            // chosen with --initramfs
-    std::optional<std::string> host_initramfs;  // what the host has ("" none, nullopt unknown)
+    std::optional<InitramfsTool> host_initramfs;  // what the host has (nullopt unknown)
     std::vector<std::string> initramfs_modules;
     std::vector<ConfigFile> files;  // what --write writes
     [[nodiscard]] bool blocked() const;
