@@ -66,25 +66,6 @@ Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optiona
 
 namespace {
 
-void escalate(FixResult& r) {
-    const bool error = std::any_of(r.problems.begin(), r.problems.end(),
-                                   [](const Problem& p) { return p.severity == Severity::Error; });
-    if (error && (r.status == FixStatus::Ok || r.status == FixStatus::Fixable)) r.status = FixStatus::Blocked;
-}
-
-DomainAssignment assignment_of(const JudgedDomain& d, const Host& host) {
-    DomainAssignment a;
-    a.name = d.info.name;
-    a.autostart = d.info.autostart;
-    for (const auto& g : d.result.plan.groups) a.groups.push_back(g.group);
-    if (d.result.domain) {
-        for (const auto& h : d.result.domain->pci_hostdevs) {
-            const PciDevice* dev = host.find(h.source);
-            if (!dev || !dev->iommu_group) a.ungrouped.push_back(h.source);
-        }
-    }
-    return a;
-}
 
 }  // namespace
 
@@ -113,7 +94,7 @@ std::vector<JudgedDomain> judge_domains(std::vector<DomainRef> domains, const Li
             continue;
         }
         d.result = fix_domain(*info.xml, info.name, lh.host, &validator, options);
-        for (auto& p : host_use_problems(d.result.plan, lh)) d.result.problems.push_back(std::move(p));
+        add_problems(d.result, host_use_problems(d.result.plan, lh));
         d.info = std::move(info);
         out.push_back(std::move(d));
     }
@@ -123,12 +104,9 @@ std::vector<JudgedDomain> judge_domains(std::vector<DomainRef> domains, const Li
     });
     std::vector<DomainAssignment> assignments;
     assignments.reserve(out.size());
-    for (const auto& d : out) assignments.push_back(assignment_of(d, lh.host));
+    for (const auto& d : out) assignments.push_back(assignment_of(d.info.name, d.info.autostart, d.result, lh.host));
     auto cross = cross_domain_problems(assignments);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        for (auto& p : cross[i]) out[i].result.problems.push_back(std::move(p));
-        escalate(out[i].result);
-    }
+    for (std::size_t i = 0; i < out.size(); ++i) add_problems(out[i].result, std::move(cross[i]));
     return out;
 }
 

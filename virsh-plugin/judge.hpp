@@ -12,6 +12,7 @@
 #include "connection.hpp"
 #include "hostdev/policy/fix.hpp"
 #include "hostdev/host/nodedev.hpp"
+#include "hostdev/policy/libvirt_checks.hpp"
 #include "hostdev/domain/schema.hpp"
 
 namespace hostdev::virt {

@@ -6,6 +6,7 @@
 
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/host/nodedev.hpp"
+#include "hostdev/policy/libvirt_checks.hpp"
 #include "hostdev/host/snapshot.hpp"
 
 using namespace hostdev;

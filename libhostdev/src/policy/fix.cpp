@@ -1,5 +1,7 @@
 #include "hostdev/policy/fix.hpp"
 
+#include <algorithm>
+
 #include "hostdev/base/text.hpp"
 #include "hostdev/domain/domain_edit.hpp"
 
@@ -36,6 +38,20 @@ FixResult invalid(FixResult r, const Error& e) {
 }
 
 }  // namespace
+
+namespace {
+
+bool has_error(const std::vector<Problem>& problems) {
+    return std::any_of(problems.begin(), problems.end(), [](const Problem& p) { return p.severity == Severity::Error; });
+}
+
+}  // namespace
+
+void add_problems(FixResult& r, std::vector<Problem> problems) {
+    for (auto& p : problems) r.problems.push_back(std::move(p));
+    if (has_error(r.problems) && (r.status == FixStatus::Ok || r.status == FixStatus::Fixable))
+        r.status = FixStatus::Blocked;
+}
 
 FixResult fix_domain(std::string_view text, std::string_view file, const Host& host,
                      const SchemaValidator* validator, const PlanOptions& options) {

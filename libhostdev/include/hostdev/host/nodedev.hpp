@@ -1,7 +1,8 @@
 // A host as libvirt shows it, for virt-hostdev: libvirt's node-device XML
-// (virNodeDeviceGetXMLDesc) parsed into the same host model that sysfs gives,
-// plus the checks that only make sense across the domains of one connection.
-// Everything here works on text and values; nothing links libvirt.
+// (virNodeDeviceGetXMLDesc) parsed into the same host model that sysfs gives.
+// The checks that only a connection can make (host uses, domains competing
+// for a group) are in policy/libvirt_checks.hpp. Everything here works on text
+// and values; nothing links libvirt.
 //
 // What libvirt shows, and so what this model holds:
 //  - every PCI function with its ids, vendor/product names, class (older
@@ -31,7 +32,6 @@
 #include <vector>
 
 #include "hostdev/host/host.hpp"
-#include "hostdev/policy/planner.hpp"
 #include "hostdev/base/result.hpp"
 
 namespace hostdev {
@@ -88,24 +88,5 @@ struct LibvirtHost {
 // a problem, as the sysfs reader does for a group's orphan members. Names are
 // libvirt's; the caller resolves the rest (resolve_names).
 LibvirtHost host_from_node_devices(const std::vector<Result<NodeDevice>>& devices, std::string_view cpu_vendor);
-
-// Warnings for the functions a plan takes from the host (requested, covered or
-// injected members) that carry host network interfaces or disks as libvirt
-// shows them: libvirt cannot say whether the host needs them.
-std::vector<Problem> host_use_problems(const Plan& plan, const LibvirtHost& host);
-
-// What one domain of a connection assigns, for the checks across domains.
-struct DomainAssignment {
-    std::string name;
-    bool autostart = false;
-    std::vector<int> groups;            // IOMMU groups of its plan
-    std::vector<PciAddress> ungrouped;  // requested devices with no known group
-};
-
-// Two domains assigning devices of one IOMMU group (or the same device, where
-// no group is known) can never run at the same time: a warning for each. When
-// both start automatically, the second fails at every host boot: an error for
-// each. Returns one list of problems per domain, in input order.
-std::vector<std::vector<Problem>> cross_domain_problems(const std::vector<DomainAssignment>& domains);
 
 }  // namespace hostdev

@@ -34,6 +34,12 @@ struct FixResult {
     std::vector<Problem> problems;     // plan problems, plus why it is invalid
 };
 
+// Adds problems found outside the plan (virt-hostdev's host uses and checks
+// across domains) and decides the status again, as fix_domain decides it: an
+// error makes an ok or fixable domain blocked. The one place that decides a
+// domain's status from its problems.
+void add_problems(FixResult& result, std::vector<Problem> problems);
+
 // validator may be null (no schema check: only for callers that say so).
 FixResult fix_domain(std::string_view text, std::string_view file, const Host& host,
                      const SchemaValidator* validator, const PlanOptions& options);
