@@ -395,13 +395,32 @@ std::string Editor::apply() const {
 
 }  // namespace
 
+DomainDocument::DomainDocument(std::unique_ptr<detail::ParsedDomain> parsed) : parsed_(std::move(parsed)) {}
+DomainDocument::DomainDocument(DomainDocument&&) noexcept = default;
+DomainDocument& DomainDocument::operator=(DomainDocument&&) noexcept = default;
+DomainDocument::~DomainDocument() = default;
+
+Result<DomainDocument> DomainDocument::parse(std::string_view text, std::string_view filename) {
+    auto parsed = detail::parse_domain_document(text, filename);
+    if (!parsed) return parsed.error();
+    return DomainDocument(std::move(*parsed));
+}
+
+const Domain& DomainDocument::domain() const { return parsed_->domain; }
+
 Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits,
                                        std::string_view filename) {
-    auto parsed = detail::parse_domain_document(original, filename);
-    if (!parsed) return parsed.error();
+    auto document = DomainDocument::parse(original, filename);
+    if (!document) return document.error();
+    return apply_domain_edits(*document, edits, filename);
+}
+
+Result<std::string> apply_domain_edits(const DomainDocument& document, const DomainEdits& edits,
+                                       std::string_view filename) {
+    const std::string_view original = document.parsed().text;
     if (edits.empty()) return std::string(original);
 
-    Editor editor(**parsed, filename);
+    Editor editor(document.parsed(), filename);
     std::set<PciAddress> marked;
     for (const auto& src : edits.set_guest_multifunction) {
         if (!marked.insert(src).second) continue;

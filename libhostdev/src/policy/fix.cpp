@@ -58,13 +58,14 @@ FixResult fix_domain(std::string_view text, std::string_view file, const Host& h
     FixResult r;
     r.file = std::string(file);
     r.fixed = std::string(text);
-    auto domain = parse_domain_xml(text, file);
-    if (!domain) return invalid(std::move(r), domain.error());
-    r.domain = *domain;
+    auto document = DomainDocument::parse(text, file);
+    if (!document) return invalid(std::move(r), document.error());
+    const Domain& domain = document->domain();
+    r.domain = domain;
     if (validator) {
         if (auto st = validator->validate(text, file); !st) return invalid(std::move(r), st.error());
     }
-    r.plan = plan_domain(*domain, host, options);
+    r.plan = plan_domain(domain, host, options);
     r.problems = r.plan.problems;
     if (r.plan.blocked()) {
         r.status = FixStatus::Blocked;
@@ -74,7 +75,7 @@ FixResult fix_domain(std::string_view text, std::string_view file, const Host& h
         r.status = FixStatus::Ok;
         return r;
     }
-    auto fixed = apply_domain_edits(text, r.plan.edits, file);
+    auto fixed = apply_domain_edits(*document, r.plan.edits, file);
     if (!fixed) return invalid(std::move(r), fixed.error());
     if (validator) {
         if (auto st = validator->validate(*fixed, file); !st) {

@@ -5,6 +5,7 @@
 // indentation step (tabs stay tabs), quote character and line ends.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 
 #include "hostdev/base/pci_address.hpp"
 #include "hostdev/base/result.hpp"
+#include "hostdev/domain/domain.hpp"
 
 namespace hostdev {
 
@@ -38,6 +40,31 @@ struct DomainEdits {
         return inject.empty() && set_guest_multifunction.empty() && !ensure_kvm_hidden;
     }
 };
+
+namespace detail {
+struct ParsedDomain;
+}
+
+// A domain definition parsed once, with the checks of parse_domain_xml, for
+// reading (domain()) and for editing (apply_domain_edits) without parsing the
+// same text again. The text must outlive it.
+class DomainDocument {
+public:
+    static Result<DomainDocument> parse(std::string_view text, std::string_view filename);
+    DomainDocument(DomainDocument&&) noexcept;
+    DomainDocument& operator=(DomainDocument&&) noexcept;
+    ~DomainDocument();
+    [[nodiscard]] const Domain& domain() const;
+    [[nodiscard]] const detail::ParsedDomain& parsed() const { return *parsed_; }
+
+private:
+    explicit DomainDocument(std::unique_ptr<detail::ParsedDomain> parsed);
+    std::unique_ptr<detail::ParsedDomain> parsed_;
+};
+
+// Applies `edits` to a parsed document; the same as below without a second parse.
+Result<std::string> apply_domain_edits(const DomainDocument& document, const DomainEdits& edits,
+                                       std::string_view filename);
 
 // Applies `edits` to `original` (a domain definition, parsed with the checks of
 // parse_domain_xml). Empty edits return `original` unchanged; applying the
