@@ -109,9 +109,11 @@ std::string dracut_conf(const std::vector<std::string>& modules) {
 
 }  // namespace
 
-BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Host& host,
-                            const BootConfigOptions& options) {
-    BootConfig bc;
+namespace {
+
+// Each input planned as hostdev-fix plans it; the devices to bind, by group.
+std::map<PciAddress, int> plan_inputs(BootConfig& bc, const std::vector<BootConfigInput>& inputs, const Host& host,
+                                      const BootConfigOptions& options) {
     PlanOptions popt;
     popt.hide_kvm = PlanOptions::HideKvm::Never;
     popt.whole_slot = options.whole_slot;
@@ -128,12 +130,12 @@ BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Ho
                 if (m.verdict == Verdict::Covered || m.verdict == Verdict::Injected) bound[m.address] = g.group;
         bc.plans.push_back(std::move(r));
     }
-    bc.bootloader = host.bootloader;
-    bc.boot_entries = host.boot_entries;
-    bc.host_initramfs = host.initramfs_tool;
-    if (bc.blocked()) return bc;
+    return bound;
+}
 
-    // Devices, and who shares their IDs among the devices that stay.
+// The devices, who shares their IDs among the devices that stay, the IDs for
+// ids=, the softdeps and what to know about them.
+void plan_devices(BootConfig& bc, const std::map<PciAddress, int>& bound, const Host& host) {
     for (const auto& [addr, group] : bound) {
         const PciDevice* d = host.find(addr);
         if (!d) continue;  // the planner already refused absent devices
@@ -169,8 +171,9 @@ BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Ho
         bc.notes.push_back("vfio-pci is built into this kernel, so modprobe never runs its install line: the devices "
                            "bound by address stay on their host drivers at boot; move them with hostdev detach or "
                            "the hook instead");
+}
 
-    // Kernel command line.
+void plan_cmdline(BootConfig& bc, const Host& host) {
     const std::string iommu(iommu_vendor_facts(host.cpu_vendor).param);
     if (iommu.empty())
         bc.notes.push_back("the CPU vendor is unknown: add intel_iommu=on on an Intel CPU or amd_iommu=on on an AMD "
@@ -187,11 +190,13 @@ BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Ho
         c.current = c.param;
         bc.cmdline.push_back(c);
     }
+}
 
-    // Initramfs.
+void plan_initramfs(BootConfig& bc, const Host& host, const BootConfigOptions& options) {
     bc.initramfs_named = options.initramfs.has_value();
     bc.initramfs = options.initramfs;
-    if (!bc.initramfs && host.initramfs_tool && *host.initramfs_tool != InitramfsTool::None) bc.initramfs = host.initramfs_tool;
+    if (!bc.initramfs && host.initramfs_tool && *host.initramfs_tool != InitramfsTool::None)
+        bc.initramfs = host.initramfs_tool;
     bc.initramfs_modules = {"vfio", "vfio_iommu_type1"};
     if (host.kernel_release) {
         // vfio_virqfd was merged into vfio in Linux 6.2.
@@ -199,33 +204,51 @@ BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Ho
         if (v && *v < std::pair{6, 2}) bc.initramfs_modules.push_back("vfio_virqfd");
     }
     bc.initramfs_modules.push_back("vfio_pci");
+}
 
-    // Files.
+// What --write writes: modprobe.d/vfio.conf, and the chosen initramfs tool's file.
+void plan_files(BootConfig& bc) {
     ConfigFile modprobe;
     modprobe.kind = ConfigFile::Kind::ModprobeConf;
     modprobe.rel = "modprobe.d/vfio.conf";
     modprobe.content = modprobe_conf(bc);
     bc.files.push_back(modprobe);
-    if (bc.initramfs) {
-        ConfigFile f;
-        f.modules = bc.initramfs_modules;
-        switch (*bc.initramfs) {
-            case InitramfsTool::InitramfsTools:
-                f.kind = ConfigFile::Kind::InitramfsToolsModules;
-                f.rel = "initramfs-tools/modules";
-                break;
-            case InitramfsTool::Dracut:
-                f.kind = ConfigFile::Kind::DracutConf;
-                f.rel = "dracut.conf.d/vfio.conf";
-                f.content = dracut_conf(bc.initramfs_modules);
-                break;
-            case InitramfsTool::Mkinitcpio:
-                f.kind = ConfigFile::Kind::MkinitcpioConf;
-                f.rel = "mkinitcpio.conf";
-                break;
-        }
-        bc.files.push_back(std::move(f));
+    if (!bc.initramfs) return;
+    ConfigFile f;
+    f.modules = bc.initramfs_modules;
+    switch (*bc.initramfs) {
+        case InitramfsTool::None: return;  // never chosen: plan_initramfs leaves it unset instead
+        case InitramfsTool::InitramfsTools:
+            f.kind = ConfigFile::Kind::InitramfsToolsModules;
+            f.rel = "initramfs-tools/modules";
+            break;
+        case InitramfsTool::Dracut:
+            f.kind = ConfigFile::Kind::DracutConf;
+            f.rel = "dracut.conf.d/vfio.conf";
+            f.content = dracut_conf(bc.initramfs_modules);
+            break;
+        case InitramfsTool::Mkinitcpio:
+            f.kind = ConfigFile::Kind::MkinitcpioConf;
+            f.rel = "mkinitcpio.conf";
+            break;
     }
+    bc.files.push_back(std::move(f));
+}
+
+}  // namespace
+
+BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Host& host,
+                            const BootConfigOptions& options) {
+    BootConfig bc;
+    const std::map<PciAddress, int> bound = plan_inputs(bc, inputs, host, options);
+    bc.bootloader = host.bootloader;
+    bc.boot_entries = host.boot_entries;
+    bc.host_initramfs = host.initramfs_tool;
+    if (bc.blocked()) return bc;
+    plan_devices(bc, bound, host);
+    plan_cmdline(bc, host);
+    plan_initramfs(bc, host, options);
+    plan_files(bc);
     return bc;
 }
 
@@ -235,7 +258,10 @@ std::string boot_config_explanation(const BootConfig& bc, const Host& host) {
     return out;
 }
 
-std::string format_boot_config(const BootConfig& bc, const Host& host) {
+namespace {
+
+// The devices by group, what stays on the host, and the planner's problems.
+std::string format_devices(const BootConfig& bc, const Host& host) {
     std::string out = "Devices to bind to vfio-pci at boot (whole IOMMU groups):\n";
     // Groups in address order of their first device, with the inputs that asked.
     std::map<int, std::vector<std::string>> sources;
@@ -268,7 +294,12 @@ std::string format_boot_config(const BootConfig& bc, const Host& host) {
     }
     for (const auto& r : bc.plans)
         for (const auto& p : r.problems) out += "  " + std::string(to_string(p.severity)) + ": " + p.message + "\n";
+    return out;
+}
 
+// Devices bound by address because their IDs are shared, and why.
+std::string format_by_address(const BootConfig& bc) {
+    std::string out;
     std::vector<const BootDevice*> by_address;
     for (const auto& d : bc.devices)
         if (d.by_address()) by_address.push_back(&d);
@@ -287,14 +318,22 @@ std::string format_boot_config(const BootConfig& bc, const Host& host) {
                "  drivers. A udev rule would race: the host driver, loaded for the identical device that\n"
                "  stays, can claim them before udev handles their own event.\n";
     }
+    return out;
+}
+
+// Things to know, in words.
+std::string format_notes(const BootConfig& bc) {
+    std::string out;
     if (!bc.notes.empty()) {
         out += "\nNotes:\n";
         for (const auto& n : bc.notes) out += "  - " + n + "\n";
     }
+    return out;
+}
 
-    // 1. modprobe.d
-    out += "\n1. " + bc.files.front().path() + " (the whole file):\n\n" + indent(bc.files.front().content, "    ");
-
+// Step 2: the kernel command line, and the bootloader step that changes it.
+std::string format_cmdline(const BootConfig& bc) {
+    std::string out;
     // 2. kernel command line
     out += "\n2. Kernel command line";
     std::vector<std::string> add, present, replace, remove;
@@ -331,7 +370,12 @@ std::string format_boot_config(const BootConfig& bc, const Host& host) {
                    "bootloader takes it.\n";
         }
     }
+    return out;
+}
 
+// Step 3: the initramfs modules, for the chosen tool.
+std::string format_initramfs(const BootConfig& bc) {
+    std::string out;
     // 3. initramfs
     const std::string modules = join(bc.initramfs_modules, " ");
     out += "\n3. Initramfs";
@@ -369,6 +413,16 @@ std::string format_boot_config(const BootConfig& bc, const Host& host) {
             case ConfigFile::Kind::ModprobeConf: break;
         }
     }
+    return out;
+}
+
+}  // namespace
+
+std::string format_boot_config(const BootConfig& bc, const Host& host) {
+    std::string out = format_devices(bc, host) + format_by_address(bc) + format_notes(bc);
+    // 1. modprobe.d
+    out += "\n1. " + bc.files.front().path() + " (the whole file):\n\n" + indent(bc.files.front().content, "    ");
+    out += format_cmdline(bc) + format_initramfs(bc);
     out += "\n4. Reboot. hostdev groups then shows every device above on vfio-pci.\n";
     out += "\nhostdev boot-config --write writes the files of steps 1 and 3, keeping a backup of each file it\n"
            "replaces; it never edits the bootloader configuration (step 2) or runs the commands.\n";
