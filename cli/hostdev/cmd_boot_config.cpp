@@ -52,18 +52,70 @@ Result<std::vector<BootConfigInput>> read_inputs(const std::vector<std::filesyst
     return inputs;
 }
 
+struct BootConfigArgs {
+    HostSource source;
+    std::vector<std::string> addresses;
+    std::vector<std::filesystem::path> domains;
+    std::string initramfs = "auto";
+    bool write = false;
+    bool whole_slot = false;
+};
+
+// What --write did, file by file, and what is left to do by hand.
+std::string written_summary(const FsRoot& root, const std::vector<WrittenFile>& written) {
+    std::string out = "\nWritten under " + root.root().string() + ":\n";
+    for (const auto& w : written) {
+        switch (w.action) {
+            case WrittenFile::Action::Created: out += "  created   " + w.path + "\n"; break;
+            case WrittenFile::Action::Replaced: out += "  replaced  " + w.path + " (backup: " + w.backup + ")\n"; break;
+            case WrittenFile::Action::Unchanged: out += "  unchanged " + w.path + "\n"; break;
+        }
+    }
+    return out + "Still to do: the kernel command line (step 2), then run the initramfs command (step 3) and reboot.\n";
+}
+
+// The command itself; returns its exit code (exits::boot_config).
+int run_boot_config(const BootConfigArgs& args) {
+    auto inputs = read_inputs(args.domains, args.addresses);
+    if (!inputs) {
+        print_error(inputs.error().describe());
+        return exits::boot_config::kInvalid;
+    }
+    if (args.write && args.source.snapshot) {
+        print_error("--write writes under a root (--root DIR, default /), not into a host snapshot");
+        return exits::boot_config::kInvalid;
+    }
+    auto host = open_host(args.source);
+    if (!host) {
+        print_error(host.error().describe());
+        return exits::boot_config::kInvalid;
+    }
+    BootConfigOptions options;
+    if (args.initramfs != "auto") options.initramfs = initramfs_tool_from_string(args.initramfs);
+    if (args.whole_slot) options.whole_slot = PlanOptions::WholeSlot::Inject;
+    const BootConfig config = plan_boot_config(*inputs, *host, options);
+    if (config.blocked()) {
+        std::fputs(boot_config_explanation(config, *host).c_str(), stderr);
+        return exits::boot_config::kBlocked;
+    }
+    std::string out = format_boot_config(config, *host);
+    if (args.write) {
+        const FsRoot root(args.source.root.value_or("/"));
+        auto written = write_boot_config(config, root, backup_stamp(std::time(nullptr)));
+        if (!written) {
+            emit(out, std::nullopt);
+            print_error("nothing written: " + written.error().describe());
+            return exits::boot_config::kWriteFailed;
+        }
+        out += written_summary(root, *written);
+    }
+    return emit(out, std::nullopt) ? exits::boot_config::kOk : exits::boot_config::kWriteFailed;
+}
+
 }  // namespace
 
 void add_boot_config_command(CLI::App& app, int& exit_code) {
-    struct Options {
-        HostSource source;
-        std::vector<std::string> addresses;
-        std::vector<std::filesystem::path> domains;
-        std::string initramfs = "auto";
-        bool write = false;
-        bool whole_slot = false;
-    };
-    auto opt = std::make_shared<Options>();
+    auto opt = std::make_shared<BootConfigArgs>();
     auto* cmd = app.add_subcommand(
         "boot-config",
         "Print (or write) the configuration that binds the devices' whole IOMMU groups to vfio-pci at boot: "
@@ -89,57 +141,7 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
         "Exit codes: 0 done, 1 writing failed (every file put back), 2 blocked (a group member cannot leave\n"
         "the host, a device is missing), 3 invalid input (unreadable or invalid domain, bad address,\n"
         "unreadable host), 64 usage.");
-    cmd->callback([opt, &exit_code] {
-        auto inputs = read_inputs(opt->domains, opt->addresses);
-        if (!inputs) {
-            print_error(inputs.error().describe());
-            exit_code = exits::boot_config::kInvalid;
-            return;
-        }
-        if (opt->write && opt->source.snapshot) {
-            print_error("--write writes under a root (--root DIR, default /), not into a host snapshot");
-            exit_code = exits::boot_config::kInvalid;
-            return;
-        }
-        auto host = open_host(opt->source);
-        if (!host) {
-            print_error(host.error().describe());
-            exit_code = exits::boot_config::kInvalid;
-            return;
-        }
-        BootConfigOptions options;
-        if (opt->initramfs != "auto") options.initramfs = initramfs_tool_from_string(opt->initramfs);
-        if (opt->whole_slot) options.whole_slot = PlanOptions::WholeSlot::Inject;
-        const BootConfig config = plan_boot_config(*inputs, *host, options);
-        if (config.blocked()) {
-            std::fputs(boot_config_explanation(config, *host).c_str(), stderr);
-            exit_code = exits::boot_config::kBlocked;
-            return;
-        }
-        std::string out = format_boot_config(config, *host);
-        if (!opt->write) {
-            exit_code = emit(out, std::nullopt) ? exits::boot_config::kOk : exits::boot_config::kWriteFailed;
-            return;
-        }
-        const FsRoot root(opt->source.root.value_or("/"));
-        auto written = write_boot_config(config, root, backup_stamp(std::time(nullptr)));
-        if (!written) {
-            emit(out, std::nullopt);
-            print_error("nothing written: " + written.error().describe());
-            exit_code = exits::boot_config::kWriteFailed;
-            return;
-        }
-        out += "\nWritten under " + root.root().string() + ":\n";
-        for (const auto& w : *written) {
-            switch (w.action) {
-                case WrittenFile::Action::Created: out += "  created   " + w.path + "\n"; break;
-                case WrittenFile::Action::Replaced: out += "  replaced  " + w.path + " (backup: " + w.backup + ")\n"; break;
-                case WrittenFile::Action::Unchanged: out += "  unchanged " + w.path + "\n"; break;
-            }
-        }
-        out += "Still to do: the kernel command line (step 2), then run the initramfs command (step 3) and reboot.\n";
-        exit_code = emit(out, std::nullopt) ? exits::boot_config::kOk : exits::boot_config::kWriteFailed;
-    });
+    cmd->callback([opt, &exit_code] { exit_code = run_boot_config(*opt); });
 }
 
 }  // namespace hostdev::cli
