@@ -103,175 +103,220 @@ std::size_t check_references(std::string_view t, std::size_t begin, std::size_t 
 
 }  // namespace
 
-XmlSkeleton scan_xml(std::string_view t, int max_depth) {
-    using Kind = ScanError::Kind;
-    XmlSkeleton out;
-    const std::size_t n = t.size();
-    std::vector<int> stack;
-    bool root_seen = false;
-    std::size_t p = 0;
+namespace {
 
-    auto fail = [&](Kind kind, std::size_t off, std::string msg) -> XmlSkeleton& {
-        out.error = ScanError{kind, off, std::move(msg)};
-        return out;
-    };
-    auto starts = [&](std::size_t at, std::string_view s) { return t.substr(at, s.size()) == s; };
+// One pass over the text; each construct has its method, which returns false
+// once it has recorded the first error.
+class Scanner {
+public:
+    Scanner(std::string_view text, int max_depth) : t_(text), n_(text.size()), max_depth_(max_depth) {}
 
-    if (starts(0, "\xEF\xBB\xBF")) p = 3;
-    if (starts(p, "<?xml") && p + 5 < n && is_ws(t[p + 5])) {
-        std::size_t e = t.find("?>", p);
-        if (e == std::string_view::npos)
-            return fail(Kind::syntax, p, "unterminated XML declaration");
-        p = e + 2;
+    XmlSkeleton run() {
+        if (starts(0, "\xEF\xBB\xBF")) p_ = 3;
+        if (starts(p_, "<?xml") && p_ + 5 < n_ && is_ws(t_[p_ + 5])) {
+            std::size_t e = t_.find("?>", p_);
+            if (e == std::string_view::npos) {
+                fail(Kind::syntax, p_, "unterminated XML declaration");
+                return done();
+            }
+            p_ = e + 2;
+        }
+        while (p_ < n_ && step()) {
+        }
+        if (out_.error.kind != Kind::none) return done();
+        if (!stack_.empty()) {
+            const ScanElement& open = out_.elements[static_cast<std::size_t>(stack_.back())];
+            fail(Kind::syntax, open.open_begin, "element <" + std::string(open.name) + "> is never closed");
+        } else if (!root_seen_) {
+            fail(Kind::syntax, n_, "no root element");
+        }
+        return done();
     }
 
-    while (p < n) {
-        if (t[p] != '<') {
-            std::size_t e = t.find('<', p);
-            if (e == std::string_view::npos) e = n;
-            if (stack.empty()) {
-                for (std::size_t i = p; i < e; ++i)
-                    if (!is_ws(t[i])) return fail(Kind::syntax, i, "text outside the root element");
-            } else {
-                std::string why;
-                std::size_t bad = check_references(t, p, e, why);
-                if (bad != std::string_view::npos) return fail(Kind::syntax, bad, why);
-                std::size_t cdend = t.find("]]>", p);
-                if (cdend < e) return fail(Kind::syntax, cdend, "']]>' in text (write ]]&gt;)");
-            }
-            p = e;
-            continue;
-        }
-        if (starts(p, "<!--")) {
-            std::size_t e = t.find("-->", p + 4);
-            if (e == std::string_view::npos) return fail(Kind::syntax, p, "unterminated comment");
-            std::size_t dd = t.find("--", p + 4);
-            if (dd < e) return fail(Kind::syntax, dd, "'--' inside a comment");
-            if (e > p + 4 && t[e - 1] == '-') return fail(Kind::syntax, e - 1, "comment ends with '--->'");
-            p = e + 3;
-            continue;
-        }
-        if (starts(p, "<![CDATA[")) {
-            if (stack.empty()) return fail(Kind::syntax, p, "CDATA section outside the root element");
-            std::size_t e = t.find("]]>", p + 9);
-            if (e == std::string_view::npos) return fail(Kind::syntax, p, "unterminated CDATA section");
-            p = e + 3;
-            continue;
-        }
-        if (starts(p, "<!DOCTYPE") || starts(p, "<!doctype"))
-            return fail(Kind::doctype, p, "DTD/DOCTYPE is not allowed in a domain definition");
-        if (starts(p, "<!ENTITY"))
-            return fail(Kind::doctype, p, "entity declarations are not allowed in a domain definition");
-        if (starts(p, "<!")) return fail(Kind::syntax, p, "unexpected '<!' markup");
-        if (starts(p, "<?")) {
-            std::size_t ne = scan_name(t, p + 2);
-            if (ne == p + 2) return fail(Kind::syntax, p, "processing instruction without a target");
-            std::string target(t.substr(p + 2, ne - p - 2));
-            std::transform(target.begin(), target.end(), target.begin(),
-                           [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
-            if (target == "xml")
-                return fail(Kind::syntax, p, "XML declaration is only allowed at the very start of the file");
-            std::size_t e = t.find("?>", ne);
-            if (e == std::string_view::npos)
-                return fail(Kind::syntax, p, "unterminated processing instruction");
-            p = e + 2;
-            continue;
-        }
-        if (starts(p, "</")) {
-            std::size_t ne = scan_name(t, p + 2);
-            if (ne == p + 2) return fail(Kind::syntax, p, "end tag without a name");
-            std::string_view name = t.substr(p + 2, ne - p - 2);
-            std::size_t q = ne;
-            while (q < n && is_ws(t[q])) ++q;
-            if (q >= n || t[q] != '>') return fail(Kind::syntax, p, "malformed end tag </" + std::string(name));
-            if (stack.empty())
-                return fail(Kind::syntax, p, "end tag </" + std::string(name) + "> without a start tag");
-            ScanElement& top = out.elements[static_cast<std::size_t>(stack.back())];
-            if (top.name != name)
-                return fail(Kind::syntax, p,
-                            "end tag </" + std::string(name) + "> does not match <" + std::string(top.name) + ">");
-            top.close_begin = p;
-            top.close_end = q + 1;
-            stack.pop_back();
-            p = q + 1;
-            continue;
-        }
-        // Start tag.
-        std::size_t ne = scan_name(t, p + 1);
-        if (ne == p + 1) return fail(Kind::syntax, p, "'<' not followed by an element name (write &lt;)");
-        if (stack.empty() && root_seen) return fail(Kind::syntax, p, "more than one root element");
-        ScanElement el;
-        el.name = t.substr(p + 1, ne - p - 1);
-        el.open_begin = p;
-        el.parent = stack.empty() ? -1 : stack.back();
-        el.depth = static_cast<int>(stack.size()) + 1;
-        if (el.depth > max_depth)
-            return fail(Kind::too_deep, p,
-                        "elements are nested deeper than " + std::to_string(max_depth) + " levels");
-        std::size_t q = ne;
-        while (true) {
-            std::size_t ws_begin = q;
-            while (q < n && is_ws(t[q])) ++q;
-            if (q >= n) return fail(Kind::syntax, p, "unterminated start tag <" + std::string(el.name));
-            if (t[q] == '>') {
-                el.open_end = q + 1;
-                break;
-            }
-            if (t[q] == '/' && q + 1 < n && t[q + 1] == '>') {
-                el.self_closing = true;
-                el.open_end = q + 2;
-                break;
-            }
-            if (q == ws_begin)
-                return fail(Kind::syntax, q, "expected whitespace, '>' or '/>' in start tag <" + std::string(el.name));
-            std::size_t an = scan_name(t, q);
-            if (an == q) return fail(Kind::syntax, q, "bad character in start tag <" + std::string(el.name));
-            ScanAttr a;
-            a.name = t.substr(q, an - q);
-            a.name_begin = q;
-            q = an;
-            while (q < n && is_ws(t[q])) ++q;
-            if (q >= n || t[q] != '=')
-                return fail(Kind::syntax, q, "attribute " + std::string(a.name) + " has no '=value'");
-            ++q;
-            while (q < n && is_ws(t[q])) ++q;
-            if (q >= n || (t[q] != '\'' && t[q] != '"'))
-                return fail(Kind::syntax, q, "value of attribute " + std::string(a.name) + " is not quoted");
-            a.quote = t[q];
-            a.value_begin = q + 1;
-            std::size_t close = t.find(a.quote, a.value_begin);
-            if (close == std::string_view::npos)
-                return fail(Kind::syntax, q, "unterminated value of attribute " + std::string(a.name));
-            a.value_end = close;
-            std::size_t lt = t.find('<', a.value_begin);
-            if (lt < close) return fail(Kind::syntax, lt, "'<' in the value of attribute " + std::string(a.name));
+private:
+    using Kind = ScanError::Kind;
+
+    XmlSkeleton done() { return std::move(out_); }
+    bool fail(Kind kind, std::size_t off, std::string msg) {
+        out_.error = ScanError{kind, off, std::move(msg)};
+        return false;
+    }
+    [[nodiscard]] bool starts(std::size_t at, std::string_view s) const { return t_.substr(at, s.size()) == s; }
+
+    // One construct at p_: text, comment, CDATA, DOCTYPE, processing instruction, end or start tag.
+    bool step() {
+        if (t_[p_] != '<') return text();
+        if (starts(p_, "<!--")) return comment();
+        if (starts(p_, "<![CDATA[")) return cdata();
+        if (starts(p_, "<!DOCTYPE") || starts(p_, "<!doctype"))
+            return fail(Kind::doctype, p_, "DTD/DOCTYPE is not allowed in a domain definition");
+        if (starts(p_, "<!ENTITY"))
+            return fail(Kind::doctype, p_, "entity declarations are not allowed in a domain definition");
+        if (starts(p_, "<!")) return fail(Kind::syntax, p_, "unexpected '<!' markup");
+        if (starts(p_, "<?")) return processing_instruction();
+        if (starts(p_, "</")) return end_tag();
+        return start_tag();
+    }
+
+    bool text() {
+        std::size_t e = t_.find('<', p_);
+        if (e == std::string_view::npos) e = n_;
+        if (stack_.empty()) {
+            for (std::size_t i = p_; i < e; ++i)
+                if (!is_ws(t_[i])) return fail(Kind::syntax, i, "text outside the root element");
+        } else {
             std::string why;
-            std::size_t bad = check_references(t, a.value_begin, close, why);
+            std::size_t bad = check_references(t_, p_, e, why);
             if (bad != std::string_view::npos) return fail(Kind::syntax, bad, why);
-            if (el.attr(a.name) != nullptr)
-                return fail(Kind::syntax, a.name_begin, "duplicate attribute " + std::string(a.name));
-            el.attrs.push_back(a);
-            q = close + 1;
+            std::size_t cdend = t_.find("]]>", p_);
+            if (cdend < e) return fail(Kind::syntax, cdend, "']]>' in text (write ]]&gt;)");
         }
+        p_ = e;
+        return true;
+    }
+
+    bool comment() {
+        std::size_t e = t_.find("-->", p_ + 4);
+        if (e == std::string_view::npos) return fail(Kind::syntax, p_, "unterminated comment");
+        std::size_t dd = t_.find("--", p_ + 4);
+        if (dd < e) return fail(Kind::syntax, dd, "'--' inside a comment");
+        if (e > p_ + 4 && t_[e - 1] == '-') return fail(Kind::syntax, e - 1, "comment ends with '--->'");
+        p_ = e + 3;
+        return true;
+    }
+
+    bool cdata() {
+        if (stack_.empty()) return fail(Kind::syntax, p_, "CDATA section outside the root element");
+        std::size_t e = t_.find("]]>", p_ + 9);
+        if (e == std::string_view::npos) return fail(Kind::syntax, p_, "unterminated CDATA section");
+        p_ = e + 3;
+        return true;
+    }
+
+    bool processing_instruction() {
+        std::size_t ne = scan_name(t_, p_ + 2);
+        if (ne == p_ + 2) return fail(Kind::syntax, p_, "processing instruction without a target");
+        std::string target(t_.substr(p_ + 2, ne - p_ - 2));
+        std::transform(target.begin(), target.end(), target.begin(),
+                       [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
+        if (target == "xml")
+            return fail(Kind::syntax, p_, "XML declaration is only allowed at the very start of the file");
+        std::size_t e = t_.find("?>", ne);
+        if (e == std::string_view::npos) return fail(Kind::syntax, p_, "unterminated processing instruction");
+        p_ = e + 2;
+        return true;
+    }
+
+    bool end_tag() {
+        std::size_t ne = scan_name(t_, p_ + 2);
+        if (ne == p_ + 2) return fail(Kind::syntax, p_, "end tag without a name");
+        std::string_view name = t_.substr(p_ + 2, ne - p_ - 2);
+        std::size_t q = ne;
+        while (q < n_ && is_ws(t_[q])) ++q;
+        if (q >= n_ || t_[q] != '>') return fail(Kind::syntax, p_, "malformed end tag </" + std::string(name));
+        if (stack_.empty()) return fail(Kind::syntax, p_, "end tag </" + std::string(name) + "> without a start tag");
+        ScanElement& top = out_.elements[static_cast<std::size_t>(stack_.back())];
+        if (top.name != name)
+            return fail(Kind::syntax, p_,
+                        "end tag </" + std::string(name) + "> does not match <" + std::string(top.name) + ">");
+        top.close_begin = p_;
+        top.close_end = q + 1;
+        stack_.pop_back();
+        p_ = q + 1;
+        return true;
+    }
+
+    bool start_tag() {
+        std::size_t ne = scan_name(t_, p_ + 1);
+        if (ne == p_ + 1) return fail(Kind::syntax, p_, "'<' not followed by an element name (write &lt;)");
+        if (stack_.empty() && root_seen_) return fail(Kind::syntax, p_, "more than one root element");
+        ScanElement el;
+        el.name = t_.substr(p_ + 1, ne - p_ - 1);
+        el.open_begin = p_;
+        el.parent = stack_.empty() ? -1 : stack_.back();
+        el.depth = static_cast<int>(stack_.size()) + 1;
+        if (el.depth > max_depth_)
+            return fail(Kind::too_deep, p_, "elements are nested deeper than " + std::to_string(max_depth_) + " levels");
+        if (!attributes(el, ne)) return false;
         if (el.self_closing) {
             el.close_begin = el.open_begin;
             el.close_end = el.open_end;
         }
-        int idx = static_cast<int>(out.elements.size());
-        if (el.parent >= 0) out.elements[static_cast<std::size_t>(el.parent)].children.push_back(idx);
-        p = el.open_end;
+        int idx = static_cast<int>(out_.elements.size());
+        if (el.parent >= 0) out_.elements[static_cast<std::size_t>(el.parent)].children.push_back(idx);
+        p_ = el.open_end;
         bool push = !el.self_closing;
-        out.elements.push_back(std::move(el));
-        if (push) stack.push_back(idx);
-        root_seen = true;
+        out_.elements.push_back(std::move(el));
+        if (push) stack_.push_back(idx);
+        root_seen_ = true;
+        return true;
     }
-    if (!stack.empty()) {
-        const ScanElement& open = out.elements[static_cast<std::size_t>(stack.back())];
-        return fail(Kind::syntax, open.open_begin, "element <" + std::string(open.name) + "> is never closed");
+
+    // The attributes of a start tag from q (after its name) to its '>' or '/>'.
+    bool attributes(ScanElement& el, std::size_t q) {
+        while (true) {
+            std::size_t ws_begin = q;
+            while (q < n_ && is_ws(t_[q])) ++q;
+            if (q >= n_) return fail(Kind::syntax, p_, "unterminated start tag <" + std::string(el.name));
+            if (t_[q] == '>') {
+                el.open_end = q + 1;
+                return true;
+            }
+            if (t_[q] == '/' && q + 1 < n_ && t_[q + 1] == '>') {
+                el.self_closing = true;
+                el.open_end = q + 2;
+                return true;
+            }
+            if (q == ws_begin)
+                return fail(Kind::syntax, q, "expected whitespace, '>' or '/>' in start tag <" + std::string(el.name));
+            if (!attribute(el, q)) return false;
+        }
     }
-    if (!root_seen) return fail(Kind::syntax, n, "no root element");
-    return out;
-}
+
+    // One name='value' at q; q moves past the closing quote.
+    bool attribute(ScanElement& el, std::size_t& q) {
+        std::size_t an = scan_name(t_, q);
+        if (an == q) return fail(Kind::syntax, q, "bad character in start tag <" + std::string(el.name));
+        ScanAttr a;
+        a.name = t_.substr(q, an - q);
+        a.name_begin = q;
+        q = an;
+        while (q < n_ && is_ws(t_[q])) ++q;
+        if (q >= n_ || t_[q] != '=') return fail(Kind::syntax, q, "attribute " + std::string(a.name) + " has no '=value'");
+        ++q;
+        while (q < n_ && is_ws(t_[q])) ++q;
+        if (q >= n_ || (t_[q] != '\'' && t_[q] != '"'))
+            return fail(Kind::syntax, q, "value of attribute " + std::string(a.name) + " is not quoted");
+        a.quote = t_[q];
+        a.value_begin = q + 1;
+        std::size_t close = t_.find(a.quote, a.value_begin);
+        if (close == std::string_view::npos)
+            return fail(Kind::syntax, q, "unterminated value of attribute " + std::string(a.name));
+        a.value_end = close;
+        std::size_t lt = t_.find('<', a.value_begin);
+        if (lt < close) return fail(Kind::syntax, lt, "'<' in the value of attribute " + std::string(a.name));
+        std::string why;
+        std::size_t bad = check_references(t_, a.value_begin, close, why);
+        if (bad != std::string_view::npos) return fail(Kind::syntax, bad, why);
+        if (el.attr(a.name) != nullptr)
+            return fail(Kind::syntax, a.name_begin, "duplicate attribute " + std::string(a.name));
+        el.attrs.push_back(a);
+        q = close + 1;
+        return true;
+    }
+
+    std::string_view t_;
+    std::size_t n_;
+    int max_depth_;
+    XmlSkeleton out_;
+    std::vector<int> stack_;
+    bool root_seen_ = false;
+    std::size_t p_ = 0;
+};
+
+}  // namespace
+
+XmlSkeleton scan_xml(std::string_view t, int max_depth) { return Scanner(t, max_depth).run(); }
 
 std::size_t find_prolog_doctype(std::string_view t) {
     std::size_t p = t.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
