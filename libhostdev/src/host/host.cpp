@@ -44,9 +44,12 @@ std::string_view to_string(DeviceKind kind) {
 
 DeviceKind PciDevice::kind() const {
     const std::uint16_t id = class_id();
-    if (id == 0x0604 || id == 0x0609 || (header_type && (*header_type == 1 || *header_type == 2)))
+    using namespace pci_class;
+    if (id == kBridgePci || id == kBridgePciSemiTransparent ||
+        (header_type && (*header_type == kHeaderTypeBridge || *header_type == kHeaderTypeCardbus)))
         return DeviceKind::Bridge;
-    if (id == 0x0600 || id == 0x0601 || id == 0x0500 || id == 0x0580 || id == 0x0c05) return DeviceKind::Platform;
+    if (id == kBridgeHost || id == kBridgeIsa || id == kMemoryRam || id == kMemoryOther || id == kSerialSmbus)
+        return DeviceKind::Platform;
     return DeviceKind::Endpoint;
 }
 

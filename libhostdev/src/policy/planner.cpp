@@ -53,7 +53,7 @@ bool Plan::blocked() const {
 
 namespace {
 
-bool is_nvidia_display(const PciDevice& d) { return d.vendor == 0x10de && d.is_display(); }
+bool is_nvidia_display(const PciDevice& d) { return d.vendor == kVendorNvidia && d.is_display(); }
 
 class Planner {
 public:

@@ -26,6 +26,29 @@ std::string_view to_string(HostRole role);          // "root-filesystem", ...
 std::optional<HostRole> host_role_from_string(std::string_view text);
 std::string_view describe(HostRole role);           // "holds the root filesystem", ...
 
+// PCI class codes hostdev decides by (class and subclass, the upper 16 bits of
+// the 24-bit code), named as Linux names them in include/linux/pci_ids.h; the
+// values are the PCI-SIG's "PCI Code and ID Assignment Specification", §1.
+namespace pci_class {
+inline constexpr std::uint8_t kBaseDisplay = 0x03;        // PCI_BASE_CLASS_DISPLAY
+inline constexpr std::uint16_t kMemoryRam = 0x0500;       // PCI_CLASS_MEMORY_RAM
+inline constexpr std::uint16_t kMemoryOther = 0x0580;     // PCI_CLASS_MEMORY_OTHER (PMC and the like)
+inline constexpr std::uint16_t kBridgeHost = 0x0600;      // PCI_CLASS_BRIDGE_HOST
+inline constexpr std::uint16_t kBridgeIsa = 0x0601;       // PCI_CLASS_BRIDGE_ISA (LPC)
+inline constexpr std::uint16_t kBridgePci = 0x0604;       // PCI_CLASS_BRIDGE_PCI
+inline constexpr std::uint16_t kBridgePciSemiTransparent = 0x0609;  // spec §1, class 06h subclass 09h
+inline constexpr std::uint16_t kSerialSmbus = 0x0c05;     // PCI_CLASS_SERIAL_SMBUS
+}  // namespace pci_class
+
+// Config-space header layouts (PCI Local Bus Specification 3.0, §6.1; the
+// low 7 bits of PCI_HEADER_TYPE in include/uapi/linux/pci_regs.h).
+inline constexpr std::uint8_t kHeaderTypeNormal = 0;   // PCI_HEADER_TYPE_NORMAL
+inline constexpr std::uint8_t kHeaderTypeBridge = 1;   // PCI_HEADER_TYPE_BRIDGE
+inline constexpr std::uint8_t kHeaderTypeCardbus = 2;  // PCI_HEADER_TYPE_CARDBUS
+
+// PCI vendor ids hostdev knows by name (include/linux/pci_ids.h).
+inline constexpr std::uint16_t kVendorNvidia = 0x10de;  // PCI_VENDOR_ID_NVIDIA
+
 // What kind of function a device is, for the sibling policy and for display.
 enum class DeviceKind {
     Bridge,    // PCI-to-PCI / CardBus bridge (class 0x0604/0x0609 or header type 1/2)
@@ -66,7 +89,7 @@ struct PciDevice {
     [[nodiscard]] DeviceKind kind() const;
     [[nodiscard]] bool is_bridge() const { return kind() == DeviceKind::Bridge; }
     [[nodiscard]] bool is_platform_function() const { return kind() == DeviceKind::Platform; }
-    [[nodiscard]] bool is_display() const { return (class_code >> 16) == 0x03; }
+    [[nodiscard]] bool is_display() const { return (class_code >> 16) == pci_class::kBaseDisplay; }
     [[nodiscard]] bool has_role(HostRole role) const;
     // True when the kernel says this device has no way to be reset.
     [[nodiscard]] bool lacks_reset() const { return reset_methods && reset_methods->empty(); }
