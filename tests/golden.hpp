@@ -1,6 +1,7 @@
 // Golden files: compare an output with tests/golden/..., or rewrite the golden
 // file when HOSTDEV_UPDATE_GOLDEN=1 is set (the one switch that regenerates
-// every golden output: `HOSTDEV_UPDATE_GOLDEN=1 ctest -L golden`).
+// every golden output: `HOSTDEV_UPDATE_GOLDEN=1 ./build/tests/hostdev_unit_tests`,
+// as the README says).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -48,7 +49,7 @@ inline void expect_golden(const std::string& actual, const std::filesystem::path
         return;
     }
     ASSERT_TRUE(std::filesystem::exists(golden))
-        << golden << " is missing; run HOSTDEV_UPDATE_GOLDEN=1 ctest -L golden to create it";
+        << golden << " is missing; run HOSTDEV_UPDATE_GOLDEN=1 ./build/tests/hostdev_unit_tests to create it";
     const std::string expected = read_text_file(golden);
     if (expected != actual) {
         // Show the first differing line.
