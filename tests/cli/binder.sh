@@ -17,13 +17,14 @@ export HOSTDEV_CONFIG=$WORK/hostdev.conf
 state() { "$HOSTDEV" groups --root "$WORK/root" --format json >"$WORK/$1.json" 2>/dev/null; }
 state before
 
-# --dry-run: one line per write, in order, paths as on a live host; nothing changes.
+# --dry-run: one line per write, in order, each the file it would really open
+# (links resolved inside the root) as on a live host; nothing changes.
 expect_rc 0 "$HOSTDEV" detach --root "$WORK/root" --dry-run 01:00.0
 cat >"$WORK/want" <<'WANT'
-write /sys/bus/pci/devices/0000:01:00.0/driver_override vfio-pci
+write /sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver_override vfio-pci
 write /sys/bus/pci/drivers/nouveau/unbind 0000:01:00.0
 write /sys/bus/pci/drivers_probe 0000:01:00.0
-write /sys/bus/pci/devices/0000:01:00.1/driver_override vfio-pci
+write /sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/driver_override vfio-pci
 write /sys/bus/pci/drivers/snd_hda_intel/unbind 0000:01:00.1
 write /sys/bus/pci/drivers_probe 0000:01:00.1
 WANT
