@@ -37,8 +37,8 @@ std::string as_json(const Session& s, const Binder::Survey& survey) {
             devs.push_back({{"address", a.str()}, {"current_driver", name_or_null(s.binder.current_driver(a))}});
         bad.push_back({{"path", u.path.string()}, {"error", u.error.describe()}, {"devices", devs}});
     }
-    return ordered_json{{"holdings", j}, {"unreadable", bad}}.dump(2, ' ', false, ordered_json::error_handler_t::replace) +
-           "\n";
+    const ordered_json doc{{"holdings", j}, {"unreadable", bad}};
+    return doc.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string as_text(const Session& s, const Binder::Survey& survey) {
@@ -69,9 +69,12 @@ void add_status_command(CLI::App& app, int& exit_code) {
         std::string format = "text";
     };
     auto opt = std::make_shared<Options>();
-    auto* cmd = app.add_subcommand("status", "Show which domain holds which devices, from hostdev's journals and sysfs");
+    auto* cmd =
+        app.add_subcommand("status", "Show which domain holds which devices, from hostdev's journals and sysfs");
     add_binder_options(*cmd, opt->args);
-    cmd->add_option("--format", opt->format, "text or json")->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    cmd->add_option("--format", opt->format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
     cmd->footer("Exit codes: 0 shown, 1 a journal cannot be read (named on stderr with what to do; every readable "
                 "one is shown) or the output was not written.");
     cmd->callback([opt, &exit_code] {

@@ -40,7 +40,9 @@ struct Hostile {
     const char* named;  // a part of the error that names the key or the problem
 };
 
-inline const std::string kJournalDev0 = R"({"address": "0000:01:00.0", "group": 1, "original_driver": "nouveau", "original_override": null, "done": [1, 2, 3]})";
+inline const std::string kJournalDev0 =
+    R"({"address": "0000:01:00.0", "group": 1, "original_driver": "nouveau", "original_override": null, )"
+    R"("done": [1, 2, 3]})";
 
 inline std::vector<Hostile> hostile_journals() {
     std::string deep = "{\"format\": \"hostdev-journal\", \"x\": ";
@@ -49,8 +51,10 @@ inline std::vector<Hostile> hostile_journals() {
     deep += "}";
     return {
         {"format null", journal_with(R"("format": "hostdev-journal")", R"("format": null)"), "format: missing"},
-        {"format a number", journal_with(R"("format": "hostdev-journal")", R"("format": 1)"), "format: expected a string"},
-        {"format an object", journal_with(R"("format": "hostdev-journal")", R"("format": {})"), "format: expected a string"},
+        {"format a number", journal_with(R"("format": "hostdev-journal")", R"("format": 1)"),
+         "format: expected a string"},
+        {"format an object", journal_with(R"("format": "hostdev-journal")", R"("format": {})"),
+         "format: expected a string"},
         {"format another file", journal_with(R"("format": "hostdev-journal")", R"("format": "hostdev-snapshot")"),
          "format: expected \"hostdev-journal\""},
         {"not JSON", "{\"format\": ", "not a JSON document"},
@@ -69,13 +73,16 @@ inline std::vector<Hostile> hostile_journals() {
         {"version a string", journal_with(R"("version": 1)", R"("version": "1")"), "version: expected a whole number"},
         {"version 2", journal_with(R"("version": 1)", R"("version": 2)"), "unsupported version 2"},
         {"version negative", journal_with(R"("version": 1)", R"("version": -1)"), "unsupported version -1"},
-        {"version a fraction", journal_with(R"("version": 1)", R"("version": 1.5)"), "version: expected a whole number"},
+        {"version a fraction", journal_with(R"("version": 1)", R"("version": 1.5)"),
+         "version: expected a whole number"},
         {"version huge", journal_with(R"("version": 1)", R"("version": 99999999999999999999999)"),
          "version: expected a whole number"},
-        {"version above int64", journal_with(R"("version": 1)", R"("version": 18446744073709551615)"), "version: out of range"},
+        {"version above int64", journal_with(R"("version": 1)", R"("version": 18446744073709551615)"),
+         "version: out of range"},
         {"version missing", journal_with(R"("version": 1,)", ""), "version: missing"},
         {"version null", journal_with(R"("version": 1)", R"("version": null)"), "version: missing"},
-        {"owner missing", journal_with(R"("owner": {"key": "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14", "name": "vm"},)", ""),
+        {"owner missing",
+         journal_with(R"("owner": {"key": "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14", "name": "vm"},)", ""),
          "owner: missing"},
         {"owner null", journal_with(R"({"key": "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14", "name": "vm"})", "null"),
          "owner: missing"},
@@ -83,7 +90,8 @@ inline std::vector<Hostile> hostile_journals() {
          "owner: expected an object"},
         {"owner key a number", journal_with(R"("key": "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14")", R"("key": 7)"),
          "owner.key: expected a string"},
-        {"owner key a path", journal_with(R"("key": "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14")", R"("key": "../../etc/passwd")"),
+        {"owner key a path", journal_with(R"("key": "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14")",
+                                          R"("key": "../../etc/passwd")"),
          "owner.key: not a UUID"},
         {"owner name a list", journal_with(R"("name": "vm")", R"("name": ["vm"])"), "owner.name: expected a string"},
         {"state null", journal_with(R"("state": "detached")", R"("state": null)"), "state: missing"},
@@ -109,8 +117,10 @@ inline std::vector<Hostile> hostile_journals() {
          "devices[0].address: not a PCI address"},
         {"address bad function", journal_with(R"("address": "0000:01:00.0")", R"("address": "0000:01:00.9")"),
          "devices[0].address: not a PCI address"},
-        {"address twice", journal_with(R"("address": "0000:01:00.2")", R"("address": "0000:01:00.0")"), "appears twice"},
-        {"group missing", journal_with(R"("group": 1, "original_driver": "nouveau")", R"("original_driver": "nouveau")"),
+        {"address twice", journal_with(R"("address": "0000:01:00.2")", R"("address": "0000:01:00.0")"),
+         "appears twice"},
+        {"group missing", journal_with(R"("group": 1, "original_driver": "nouveau")",
+                                       R"("original_driver": "nouveau")"),
          "devices[0].group: missing"},
         {"group below -1", journal_with(R"("group": 1, "original_driver": "nouveau")",
                                 R"("group": -2, "original_driver": "nouveau")"),
@@ -125,7 +135,8 @@ inline std::vector<Hostile> hostile_journals() {
          "devices[0].original_driver: missing"},
         {"original_driver a number", journal_with(R"("original_driver": "nouveau")", R"("original_driver": 5)"),
          "devices[0].original_driver: expected a string"},
-        {"original_driver a path", journal_with(R"("original_driver": "nouveau")", R"("original_driver": "../../../../tmp")"),
+        {"original_driver a path", journal_with(R"("original_driver": "nouveau")",
+                                                R"("original_driver": "../../../../tmp")"),
          "devices[0].original_driver: not a driver name"},
         {"original_driver with a slash", journal_with(R"("original_driver": "nouveau")", R"("original_driver": "a/b")"),
          "devices[0].original_driver: not a driver name"},
@@ -141,11 +152,14 @@ inline std::vector<Hostile> hostile_journals() {
          "devices[0].done: expected a list of whole numbers"},
         {"done step 0", journal_with(R"("done": [1, 2, 3])", R"("done": [0])"), "devices[0].done: out of range"},
         {"done step 4", journal_with(R"("done": [1, 2, 3])", R"("done": [4])"), "devices[0].done: out of range"},
-        {"done out of order", journal_with(R"("done": [1, 2, 3])", R"("done": [1, 3])"), "devices[0].done: not the device's steps"},
-        {"done repeated", journal_with(R"("done": [1, 2, 3])", R"("done": [1, 1])"), "devices[0].done: not the device's steps"},
+        {"done out of order", journal_with(R"("done": [1, 2, 3])", R"("done": [1, 3])"),
+         "devices[0].done: not the device's steps"},
+        {"done repeated", journal_with(R"("done": [1, 2, 3])", R"("done": [1, 1])"),
+         "devices[0].done: not the device's steps"},
         {"done step 2 without a driver", journal_with(R"("done": [1, 3])", R"("done": [1, 2])"),
          "devices[1].done: not the device's steps"},
-        {"done a fraction", journal_with(R"("done": [1, 2, 3])", R"("done": [1.5])"), "devices[0].done: expected a whole number"},
+        {"done a fraction", journal_with(R"("done": [1, 2, 3])", R"("done": [1.5])"),
+         "devices[0].done: expected a whole number"},
         {"doing after everything", journal_with(R"("done": [1, 2, 3])", R"("done": [1, 2, 3], "doing": 3)"),
          "devices[0].doing: not the step after"},
         {"doing skips a step", journal_with(R"("done": [1, 2, 3])", R"("done": [1], "doing": 3)"),

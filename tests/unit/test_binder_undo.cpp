@@ -141,7 +141,8 @@ struct Rig {
     FakeRoot root;
     SimulatedKernel kernel;
     Binder binder;
-    explicit Rig(const Case& c) : root(c.spec), kernel(root.path(), root.spec()), binder(FsRoot(root.path()), kernel, fast()) {}
+    explicit Rig(const Case& c)
+        : root(c.spec), kernel(root.path(), root.spec()), binder(FsRoot(root.path()), kernel, fast()) {}
     DriverState state() const { return capture_driver_state(root.path()); }
     bool journal_exists() const { return fs::exists(root.path() / "run/hostdev" / (std::string(kUuid) + ".json")); }
 };

@@ -124,8 +124,9 @@ Prepared prepare(const FsRoot& root, const Owner& owner, const std::vector<const
         journal::Device fresh{dev->address, dev->iommu_group.value_or(-1), dev->driver, dev->driver_override, {}, {},
                               true};
         if (jd && (jd->original_driver != dev->driver || jd->original_override != dev->driver_override))
-            p.report.warnings.push_back(dev->address.str() + ": recorded on " + jd->original_driver.value_or("no driver") +
-                                        ", found on " + dev->driver.value_or("no driver") +
+            p.report.warnings.push_back(dev->address.str() + ": recorded on " +
+                                        jd->original_driver.value_or("no driver") + ", found on " +
+                                        dev->driver.value_or("no driver") +
                                         " (returned behind hostdev's back); it will return to " +
                                         dev->driver.value_or("no driver"));
         if (jd) *jd = fresh;
@@ -210,6 +211,7 @@ Error roll_back(txn::Engine& eng, const journal::Directory& dir, journal::Journa
 Status finish_interrupted(txn::Engine& eng, const journal::Directory& dir, std::optional<journal::Journal>& mine,
                           BindReport& report) {
     if (!mine || mine->state == journal::kDetached) return ok_status();
+    const std::string who = mine->owner.describe();
     std::vector<std::string> errors;
     if (mine->state == journal::kReattaching) {
         if (eng.return_all(*mine, "an interrupted reattach, finished", report, errors)) mine.reset();
@@ -219,8 +221,8 @@ Status finish_interrupted(txn::Engine& eng, const journal::Directory& dir, std::
         if (all && mine->devices.empty()) mine.reset();
     }
     if (errors.empty()) return ok_status();
-    return make_error("an earlier detach of " + mine->owner.describe() +
-                      " was interrupted and cannot be undone (run `hostdev recover`): " + join(errors, "; "));
+    return make_error("an earlier detach of " + who + " was interrupted and cannot be undone (run `hostdev recover`): " +
+                      join(errors, "; "));
 }
 
 }  // namespace
@@ -309,7 +311,8 @@ Result<BindReport> Binder::reattach(const Owner& owner) {
     txn::Engine eng(root_, io_, options_, *dir);
     BindReport report;
     std::vector<std::string> errors;
-    if ((*j)->state == journal::kDetached || (*j)->state == journal::kReattaching) eng.return_all(**j, "", report, errors);
+    const bool complete = (*j)->state == journal::kDetached || (*j)->state == journal::kReattaching;
+    if (complete) eng.return_all(**j, "", report, errors);
     else recover_one(eng, *dir, **j, /*running=*/false, report, errors);  // a detach that did not finish
     if (errors.empty()) return report;
     return make_error("not every device came back (journal kept): " + join(errors, "; "));

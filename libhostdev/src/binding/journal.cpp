@@ -213,7 +213,9 @@ Result<Journal> parse(std::string_view text, const std::string& source) {
 }
 
 std::string serialize(const Journal& j) {
-    auto name_or_null = [](const std::optional<std::string>& s) { return s ? ordered_json(*s) : ordered_json(nullptr); };
+    auto name_or_null = [](const std::optional<std::string>& s) {
+        return s ? ordered_json(*s) : ordered_json(nullptr);
+    };
     ordered_json o;
     o["format"] = kFormat;
     o["version"] = kVersion;
@@ -335,7 +337,8 @@ Result<Fd> open_entry(int dirfd, const std::string& name, const fs::path& shown,
     }
     Fd owned(fd);
     if (::fstat(fd, &st) != 0) return make_error("cannot stat", shown.string(), errno);
-    if (!S_ISREG(st.st_mode)) return make_error(std::string(kind_of(st.st_mode)) + ", not a regular file", shown.string());
+    if (!S_ISREG(st.st_mode))
+        return make_error(std::string(kind_of(st.st_mode)) + ", not a regular file", shown.string());
     return owned;
 }
 
@@ -397,11 +400,13 @@ std::variant<Journal, Unreadable> read_entry(int dirfd, const std::string& name,
     if (!fd) return Unreadable{full, reason(fd.error(), full), {}};
     auto text = fileio::read_fd(fd->get(), full, kMaxJournalBytes + 1);
     if (!text) return Unreadable{full, reason(text.error(), full), {}};
-    if (text->size() > kMaxJournalBytes) return Unreadable{full, make_error("larger than 1 MiB"), mentioned_addresses(*text)};
+    if (text->size() > kMaxJournalBytes)
+        return Unreadable{full, make_error("larger than 1 MiB"), mentioned_addresses(*text)};
     auto j = parse(*text, full.string());
     if (!j) return Unreadable{full, reason(j.error(), full), mentioned_addresses(*text)};
     if (file_name(j->owner) != name)
-        return Unreadable{full, make_error("owner.key: names " + j->owner.key + ", whose journal is " + file_name(j->owner)),
+        return Unreadable{full,
+                          make_error("owner.key: names " + j->owner.key + ", whose journal is " + file_name(j->owner)),
                           mentioned_addresses(*text)};
     return std::move(*j);
 }
