@@ -479,3 +479,24 @@ TEST(Binder, RunningDomainsAreFoundInsideTheRootOnly) {
     EXPECT_TRUE(domain_running(root, domain_owner(kUuidA, "a")));
     EXPECT_TRUE(domain_running(root, Owner::manual()));
 }
+
+TEST(Binder, WhenVfioPciCannotBeLoadedNothingIsWrittenAndNoJournalKept) {
+    // The simulated kernel, but modprobe fails (the module file is missing).
+    struct NoModule final : KernelIo {
+        SimulatedKernel& k;
+        explicit NoModule(SimulatedKernel& kernel) : k(kernel) {}
+        Status write(const fs::path& p, std::string_view v) override { return k.write(p, v); }
+        Status load_module(std::string_view) override { return make_error("modprobe vfio-pci failed (exit 1)"); }
+    };
+    Rig r(kMini);
+    const DriverState before = r.state();
+    fs::remove_all(r.root.path() / "sys/bus/pci/drivers/vfio-pci");
+    NoModule io(r.kernel);
+    Binder b(FsRoot(r.root.path()), io, fast());
+    auto d = b.detach(domain_owner(kUuidA, "a"), {A("01:00.0")});
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.error().message, "vfio-pci is not available: modprobe vfio-pci failed (exit 1); nothing changed");
+    EXPECT_EQ(r.kernel.writes(), 0);
+    EXPECT_EQ(r.state(), before);
+    EXPECT_FALSE(r.journal_exists(kUuidA));
+}

@@ -198,7 +198,8 @@ Error roll_back(txn::Engine& eng, const journal::Directory& dir, journal::Journa
     const bool all = eng.unwind(j, undone, errors);
     if (auto st = settle(dir, j, all); !st) errors.push_back(st.error().describe());
     if (errors.empty()) {
-        failure.message += "; rolled back: every device is on its original driver";
+        // Nothing written (vfio-pci could not be loaded): nothing to roll back.
+        if (eng.writes() > 0) failure.message += "; rolled back: every device is on its original driver";
         if (!undone.warnings.empty()) failure.message += " (" + join(undone.warnings, "; ") + ")";
     } else {
         failure.message += "; ROLLBACK INCOMPLETE (journal kept for `hostdev recover`): " + join(errors, "; ");
