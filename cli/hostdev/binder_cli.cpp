@@ -54,7 +54,8 @@ Result<Config> effective_config(const BinderArgs& args) {
     return c;
 }
 
-Session::Session(Config c) : config(std::move(c)), root(config.root), io(root), binder(root, io, binder_options(config)) {}
+Session::Session(Config c)
+    : config(std::move(c)), root(config.root), io(root), binder(root, io, hostdev::binder_options(config)) {}
 
 std::unique_ptr<Session> open_session(const BinderArgs& args, int& exit_code) {
     auto config = effective_config(args);
@@ -68,20 +69,14 @@ std::unique_ptr<Session> open_session(const BinderArgs& args, int& exit_code) {
 
 int print_report(const BindReport& report, const char* nothing) {
     for (const auto& w : report.warnings) print_warning(w);
+    for (const auto& u : report.unreadable) print_error(u);
     std::string out;
     for (const auto& d : report.devices)
         out += d.device.str() + ": " + d.from.value_or("no driver") + " -> " + d.to.value_or("no driver") +
                (d.note.empty() ? "" : " (" + d.note + ")") + "\n";
     if (report.devices.empty()) out = std::string(nothing) + "\n";
-    return emit(out, std::nullopt) ? exits::tool::kOk : exits::tool::kFailure;
-}
-
-BinderOptions binder_options(const Config& config) {
-    BinderOptions o;
-    if (config.journal_dir) o.journal_dir = *config.journal_dir;
-    o.wait_timeout = config.wait_timeout;
-    o.lock_timeout = config.lock_timeout;
-    return o;
+    if (!emit(out, std::nullopt)) return exits::tool::kFailure;
+    return report.unreadable.empty() ? exits::tool::kOk : exits::tool::kFailure;
 }
 
 }  // namespace hostdev::cli

@@ -34,7 +34,6 @@ struct Target {
 Result<Target> resolve_target(const BinderArgs& args);
 // Configuration with the command line's overrides applied.
 Result<Config> effective_config(const BinderArgs& args);
-BinderOptions binder_options(const Config& config);
 
 // What a command works with: the configuration, its root, the real kernel
 // I/O and a binder over them (not movable: the binder refers to the I/O).
@@ -47,8 +46,9 @@ struct Session {
 };
 // Opens a session, or prints why not and sets exit_code to the usage code.
 std::unique_ptr<Session> open_session(const BinderArgs& args, int& exit_code);
-// Prints the warnings on stderr and one line per device on stdout
-// ("ADDR: FROM -> TO (note)"), or `nothing` when no device moved.
+// Prints the warnings (and unreadable journals, as errors) on stderr and one
+// line per device on stdout ("ADDR: FROM -> TO (note)"), or `nothing` when no
+// device moved. The exit code: failure when a journal could not be read.
 int print_report(const BindReport& report, const char* nothing);
 
 }  // namespace hostdev::cli

@@ -18,7 +18,9 @@ void add_detach_command(CLI::App& app, int& exit_code) {
                   "stay); refuses when a group member is needed by the host");
     add_target_options(*cmd, opt->args);
     add_binder_options(*cmd, opt->args);
-    cmd->add_flag("--dry-run", opt->dry_run, "Print each planned write as `write PATH VALUE` and change nothing");
+    cmd->add_flag("--dry-run", opt->dry_run,
+                  "Print each planned write as `write PATH VALUE` (the file it would really open, links resolved "
+                  "inside the root) and change nothing");
     cmd->footer("Exit codes: 0 done, 1 failed (rolled back), 2 refused (blocked), 64 usage.");
     cmd->callback([opt, &exit_code] {
         auto target = resolve_target(opt->args);
@@ -30,10 +32,10 @@ void add_detach_command(CLI::App& app, int& exit_code) {
         auto session = open_session(opt->args, exit_code);
         if (!session) return;
         if (opt->dry_run) {
-            auto plan = session->binder.plan_detach(target->devices);
+            auto plan = session->binder.plan_detach(target->devices, target->owner);
             if (!plan) {
                 print_error(plan.error().describe());
-                exit_code = exits::tool::kRefused;
+                exit_code = plan.error().kind == Error::Kind::Refused ? exits::tool::kRefused : exits::tool::kFailure;
                 return;
             }
             std::string out;

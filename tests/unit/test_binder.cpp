@@ -133,7 +133,7 @@ TEST(Binder, BlockedGroupIsRefusedBeforeAnyWrite) {
     EXPECT_NE(plan.error().message.find("default route"), std::string::npos);
 }
 
-TEST(Binder, DryRunPlanListsEveryWriteInOrderWithLivePaths) {
+TEST(Binder, DryRunPlanListsEveryWriteInOrderWithTheFilesItReallyOpens) {
     Rig r(kMini);
     auto plan = r.binder.plan_detach({A("02:00.0")});
     ASSERT_TRUE(plan.ok());
@@ -141,13 +141,23 @@ TEST(Binder, DryRunPlanListsEveryWriteInOrderWithLivePaths) {
     FsRoot root(r.root.path());
     std::vector<std::string> lines;
     for (const auto& w : *plan) lines.push_back("write " + root.live_path(w.path) + " " + w.value);
-    EXPECT_EQ(lines, (std::vector<std::string>{"write /sys/bus/pci/devices/0000:02:00.0/driver_override vfio-pci",
-                                               "write /sys/bus/pci/drivers/xhci_hcd/unbind 0000:02:00.0",
-                                               "write /sys/bus/pci/drivers_probe 0000:02:00.0"}));
+    // bus/pci/devices/ADDR is a link: the attribute really lives in the device's directory.
+    EXPECT_EQ(lines, (std::vector<std::string>{
+                         "write /sys/devices/pci0000:00/0000:00:1c.0/0000:02:00.0/driver_override vfio-pci",
+                         "write /sys/bus/pci/drivers/xhci_hcd/unbind 0000:02:00.0",
+                         "write /sys/bus/pci/drivers_probe 0000:02:00.0"}));
     EXPECT_EQ(r.kernel.writes(), 0);
-    // The real run writes exactly what was planned.
+    EXPECT_FALSE(fs::exists(r.root.path() / "run/hostdev"));  // nothing written, not even the journal directory
+    // The real run writes exactly what was planned: the same files, in order.
     ASSERT_TRUE(r.binder.detach(Owner::manual(), {A("02:00.0")}).ok());
-    EXPECT_EQ(r.kernel.log(), lines);
+    std::vector<std::string> written;
+    for (const auto& line : r.kernel.log()) {
+        const auto a = line.find(' ') + 1, b = line.rfind(' ');
+        auto real = root.resolve(r.root.path() / line.substr(a + 1, b - a - 1));
+        ASSERT_TRUE(real.ok()) << line;
+        written.push_back("write " + root.live_path(*real) + line.substr(b));
+    }
+    EXPECT_EQ(written, lines);
 }
 
 TEST(Binder, FailureAtEveryDetachWriteRollsBackExactly) {
@@ -397,4 +407,96 @@ TEST(Binder, DeviceWithoutADriverStaysUnboundOnReattach) {
     ASSERT_TRUE(r.binder.reattach(domain_owner(kUuidA, "a")).ok());
     EXPECT_FALSE(r.state().devices.at(A("01:00.2")).driver.has_value());
     EXPECT_EQ(r.state().devices.at(A("01:00.2")).override, "foo");
+}
+
+// --root is a boundary: with the real kernel I/O (plain files here, nothing
+// reacts) and links planted in the root that lead out of it, a detach opens
+// every file inside the root: the files beside the root stay as they were and
+// nothing is created there.
+TEST(Binder, LinksPlantedInTheRootNeverLeadAWriteOutOfIt) {
+    FakeRoot box(kMini);
+    const fs::path root = box.path() / "root";  // a root inside the fake tree's directory
+    const fs::path beside = box.path();
+    fs::create_directories(root);
+    for (const auto& e : fs::directory_iterator(beside))
+        if (e.path() != root) fs::rename(e.path(), root / e.path().filename());
+    std::ofstream(beside / "outside") << "untouched\n";
+    std::ofstream(beside / "unbind") << "untouched\n";
+    // xhci_hcd/unbind: an absolute link to the file beside the root; the
+    // nouveau driver directory: a link climbing out with "..".
+    fs::remove(root / "sys/bus/pci/drivers/xhci_hcd/unbind");
+    fs::create_symlink(beside / "outside", root / "sys/bus/pci/drivers/xhci_hcd/unbind");
+    fs::remove_all(root / "sys/bus/pci/drivers/nouveau");
+    fs::create_symlink("../../../../..", root / "sys/bus/pci/drivers/nouveau");
+    const auto listing = [&] {
+        std::vector<std::string> names;
+        for (const auto& e : fs::directory_iterator(beside)) names.push_back(e.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    };
+    const auto names_before = listing();
+    const FsRoot fr(root);
+    SysfsKernelIo io(fr);
+    BinderOptions o = fast();
+    o.wait_timeout = std::chrono::milliseconds(50);
+    Binder b(fr, io, o);
+    // --dry-run names the files the writes would really open: inside the root.
+    auto plan = b.plan_detach({A("02:00.0"), A("01:00.0")});
+    ASSERT_TRUE(plan.ok()) << plan.error().describe();
+    std::vector<std::string> paths;
+    for (const auto& w : *plan) paths.push_back(fr.live_path(w.path));
+    EXPECT_NE(std::find(paths.begin(), paths.end(), "/sys/bus/pci/drivers/xhci_hcd/unbind"), paths.end());
+    // ROOT/sys/bus/pci/drivers/nouveau/.. climbs no higher than ROOT.
+    EXPECT_NE(std::find(paths.begin(), paths.end(), "/unbind"), paths.end());
+    for (const char* a : {"02:00.0", "01:00.0"}) {
+        auto d = b.detach(Owner::manual(), {A(a)});
+        ASSERT_FALSE(d.ok()) << a;
+        EXPECT_NE(d.error().message.find("step 2"), std::string::npos) << d.error().describe();
+        EXPECT_EQ(d.error().err, ENOENT) << d.error().describe();  // the link's target is not in the root
+        EXPECT_NE(d.error().message.find("rolled back"), std::string::npos) << d.error().describe();
+    }
+    EXPECT_EQ(read_text_file(beside / "outside"), "untouched\n");
+    EXPECT_EQ(read_text_file(beside / "unbind"), "untouched\n");
+    EXPECT_EQ(listing(), names_before);
+}
+
+TEST(Binder, RunningDomainsAreFoundInsideTheRootOnly) {
+    Rig r(kMini);
+    const FsRoot root(r.root.path());
+    const std::string cmd = std::string("qemu-system-x86_64") + '\0' + "-uuid" + '\0' + kUuidA + '\0';
+    // A /proc that is a link out of the root to a directory with a QEMU for
+    // domain A: inside the root it leads nowhere.
+    FakeRoot other(kMini);
+    fs::create_directories(other.path() / "elsewhere/4242");
+    std::ofstream(other.path() / "elsewhere/4242/cmdline", std::ios::binary) << cmd;
+    fs::remove_all(r.root.path() / "proc");
+    fs::create_symlink(other.path() / "elsewhere", r.root.path() / "proc");
+    EXPECT_FALSE(domain_running(root, domain_owner(kUuidA, "a")));
+    // The same inside the root is found.
+    fs::remove(r.root.path() / "proc");
+    fs::create_directories(r.root.path() / "proc/4242");
+    std::ofstream(r.root.path() / "proc/4242/cmdline", std::ios::binary) << cmd;
+    EXPECT_TRUE(domain_running(root, domain_owner(kUuidA, "a")));
+    EXPECT_TRUE(domain_running(root, Owner::manual()));
+}
+
+TEST(Binder, WhenVfioPciCannotBeLoadedNothingIsWrittenAndNoJournalKept) {
+    // The simulated kernel, but modprobe fails (the module file is missing).
+    struct NoModule final : KernelIo {
+        SimulatedKernel& k;
+        explicit NoModule(SimulatedKernel& kernel) : k(kernel) {}
+        Status write(const fs::path& p, std::string_view v) override { return k.write(p, v); }
+        Status load_module(std::string_view) override { return make_error("modprobe vfio-pci failed (exit 1)"); }
+    };
+    Rig r(kMini);
+    const DriverState before = r.state();
+    fs::remove_all(r.root.path() / "sys/bus/pci/drivers/vfio-pci");
+    NoModule io(r.kernel);
+    Binder b(FsRoot(r.root.path()), io, fast());
+    auto d = b.detach(domain_owner(kUuidA, "a"), {A("01:00.0")});
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.error().message, "vfio-pci is not available: modprobe vfio-pci failed (exit 1); nothing changed");
+    EXPECT_EQ(r.kernel.writes(), 0);
+    EXPECT_EQ(r.state(), before);
+    EXPECT_FALSE(r.journal_exists(kUuidA));
 }

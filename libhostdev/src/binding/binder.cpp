@@ -1,246 +1,30 @@
+// What the binder moves and who may hold it; the steps and their execution
+// are the transaction engine's (transaction.hpp).
 #include "hostdev/binding/binder.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cctype>
 #include <set>
-#include <thread>
 
-#include "hostdev/base/fileio.hpp"
+#include "binding/transaction.hpp"
 #include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
-#include "hostdev/policy/planner.hpp"
 #include "hostdev/host/sysfs.hpp"
-#include "binding/journal.hpp"
+#include "hostdev/policy/planner.hpp"
 
 namespace hostdev {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using txn::kVfio;
 
-constexpr std::string_view kVfio = "vfio-pci";
-
-// ---------------------------------------------------------------- Owner
-
-Result<Owner> Owner::domain(std::string_view uuid, std::string_view name) {
-    // libvirt accepts hex digits with dashes anywhere; keep the 32 digits and
-    // write them canonically. Anything else cannot name a journal file.
-    std::string hex;
-    for (char c : uuid) {
-        if (c == '-') continue;
-        if (!std::isxdigit(static_cast<unsigned char>(c)) || hex.size() == 32)
-            return make_error("invalid domain UUID '" + std::string(uuid) + "'");
-        hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    if (hex.size() != 32) return make_error("invalid domain UUID '" + std::string(uuid) + "'");
-    Owner o;
-    o.key = hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
-            hex.substr(20);
-    o.name = std::string(name);
+BinderOptions binder_options(const Config& config) {
+    BinderOptions o;
+    if (config.journal_dir) o.journal_dir = *config.journal_dir;
+    o.wait_timeout = config.wait_timeout;
+    o.lock_timeout = config.lock_timeout;
     return o;
 }
-
-Owner Owner::manual() {
-    Owner o;
-    o.key = "manual";
-    return o;
-}
-
-std::string Owner::describe() const {
-    if (is_manual()) return "manual detach (hostdev detach)";
-    return "domain '" + name + "' (" + key + ")";
-}
-
-// ---------------------------------------------------------------- helpers
 
 namespace {
-
-// Holds the binder's lock for its lifetime.
-class Lock {
-public:
-    static Result<Lock> take(const fs::path& dir, std::chrono::milliseconds timeout) {
-        std::error_code ec;
-        fs::create_directories(dir, ec);
-        if (ec) return make_error("cannot create journal directory", dir.string(), ec.value());
-        ::chmod(dir.c_str(), 0700);
-        fs::path p = dir / "lock";
-        int fd = ::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) return make_error("cannot open lock", p.string(), errno);
-        const auto deadline = Clock::now() + timeout;
-        while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            if (errno != EWOULDBLOCK && errno != EINTR) {
-                int e = errno;
-                ::close(fd);
-                return make_error("cannot lock", p.string(), e);
-            }
-            if (Clock::now() >= deadline) {
-                ::close(fd);
-                return make_error("another hostdev run holds the lock; gave up after " +
-                                      std::to_string(timeout.count()) + " ms",
-                                  p.string(), EWOULDBLOCK);
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-        return Lock(fd);
-    }
-    Lock(Lock&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Lock& operator=(Lock&&) = delete;
-    ~Lock() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-
-private:
-    explicit Lock(int fd) : fd_(fd) {}
-    int fd_;
-};
-
-// The live state of one device, read fresh from sysfs.
-struct Live {
-    std::optional<std::string> driver;
-    std::optional<std::string> override_;
-    std::optional<int> group;
-};
-
-class Engine {
-public:
-    Engine(const FsRoot& root, KernelIo& io, const BinderOptions& opt, const fs::path& jdir)
-        : root_(root), io_(io), opt_(opt), jdir_(jdir) {}
-
-    fs::path dev_attr(const PciAddress& a, std::string_view attr) const {
-        return root_.pci_device(a.str()) / std::string(attr);
-    }
-    fs::path driver_attr(std::string_view driver, std::string_view attr) const {
-        return root_.pci_drivers() / std::string(driver) / std::string(attr);
-    }
-
-    Live live(const PciAddress& a) const {
-        Live l;
-        if (auto t = fileio::read_link(dev_attr(a, "driver"))) l.driver = parse::link_basename(*t);
-        if (auto o = fileio::read_file(dev_attr(a, "driver_override"), 256)) l.override_ = parse::driver_override(*o);
-        if (auto g = fileio::read_link(dev_attr(a, "iommu_group")))
-            if (auto n = parse::iommu_group_link(*g)) l.group = *n;
-        return l;
-    }
-
-    // One write through KernelIo, counted for the test hook; the error names
-    // the device and what the write was for.
-    Status write(const PciAddress& a, const std::string& what, const fs::path& path, std::string_view value) {
-        Status st = io_.write(path, value);
-        ++writes_;
-        if (opt_.after_write) opt_.after_write(writes_);
-        if (!st) {
-            return st.error().context(a.str() + ": " + what);
-        }
-        return st;
-    }
-
-    // Waits, bounded, until the device is on `driver` (nullopt: unbound) and,
-    // for vfio-pci, its /dev/vfio/GROUP exists.
-    Status wait_for(const PciAddress& a, const std::optional<std::string>& driver, std::optional<int> group) {
-        const auto deadline = Clock::now() + opt_.wait_timeout;
-        while (true) {
-            Live l = live(a);
-            bool ok = l.driver == driver;
-            if (ok && driver && *driver == kVfio && group)
-                ok = fileio::exists(root_.dev("vfio/" + std::to_string(*group)));
-            if (ok) return ok_status();
-            if (Clock::now() >= deadline) {
-                std::string want = driver ? *driver : "no driver";
-                if (driver && *driver == kVfio && group && l.driver == driver)
-                    return make_error(a.str() + ": waited " + std::to_string(opt_.wait_timeout.count()) + " ms for " +
-                                          root_.live_path(root_.dev("vfio/" + std::to_string(*group))),
-                                      "", ETIMEDOUT);
-                return make_error(a.str() + ": waited " + std::to_string(opt_.wait_timeout.count()) + " ms for " +
-                                      want + ", the device is on " + l.driver.value_or("no driver"),
-                                  root_.live_path(dev_attr(a, "driver")), ETIMEDOUT);
-            }
-            std::this_thread::sleep_for(opt_.poll_interval);
-        }
-    }
-
-    Status save(const journal::Journal& j) {
-        if (auto st = journal::save(jdir_, j); !st) {
-            return st.error().context("cannot write journal");
-        }
-        return ok_status();
-    }
-
-    // Brings one device back to its recorded driver and override. Idempotent:
-    // a device already back needs no write.
-    Status restore(const journal::Device& d, std::vector<std::string>& warnings) {
-        const PciAddress& a = d.address;
-        Live l = live(a);
-        if (l.override_ != d.original_override) {
-            if (auto st = write(a, "restore driver_override", dev_attr(a, "driver_override"),
-                                d.original_override.value_or("\n"));
-                !st)
-                return st;
-        }
-        if (l.driver && *l.driver == kVfio && (!d.original_driver || *d.original_driver != kVfio)) {
-            if (auto st = write(a, "unbind from vfio-pci", driver_attr(kVfio, "unbind"), a.str()); !st) return st;
-            l.driver.reset();
-        }
-        if (!d.original_driver) {
-            if (l.driver)
-                warnings.push_back(a.str() + ": had no driver before, is now on " + *l.driver + "; left as is");
-            return ok_status();
-        }
-        if (l.driver) {
-            if (*l.driver != *d.original_driver)
-                warnings.push_back(a.str() + ": was on " + *d.original_driver + ", is now on " + *l.driver +
-                                   "; left as is");
-            return ok_status();
-        }
-        Status bound = write(a, "bind to " + *d.original_driver, driver_attr(*d.original_driver, "bind"), a.str());
-        if (!bound) {
-            warnings.push_back(bound.error().describe() + "; probing instead");
-            if (auto st = write(a, "probe", root_.sys("bus/pci/drivers_probe"), a.str()); !st) return st;
-        }
-        return wait_for(a, d.original_driver, std::nullopt);
-    }
-
-    // Returns every device of a journal to its recorded driver, going on past
-    // failures (each one added to errors). The journal is removed when every
-    // device is back, else kept with the ones that are not. True when all are back.
-    bool return_all(journal::Journal& j, const std::string& note, BindReport& report,
-                    std::vector<std::string>& errors) {
-        j.state = "reattaching";
-        if (auto st = save(j); !st) {
-            errors.push_back(st.error().describe());
-            return false;
-        }
-        std::vector<journal::Device> left;
-        for (const auto& d : j.devices) {
-            auto before = live(d.address).driver;
-            if (auto st = restore(d, report.warnings); !st) {
-                errors.push_back(st.error().describe());
-                left.push_back(d);
-                continue;
-            }
-            report.devices.push_back({d.address, before, live(d.address).driver,
-                                      d.original_driver ? note : join_note(note, "had no driver; stays unbound")});
-        }
-        j.devices = left;
-        Status saved = left.empty() ? journal::remove(jdir_, j.owner) : save(j);
-        if (!saved) errors.push_back(saved.error().describe());
-        return left.empty() && saved;
-    }
-
-    int writes() const { return writes_; }
-
-private:
-    static std::string join_note(const std::string& a, const std::string& b) { return a.empty() ? b : a + "; " + b; }
-
-    const FsRoot& root_;
-    KernelIo& io_;
-    const BinderOptions& opt_;
-    const fs::path& jdir_;
-    int writes_ = 0;
-};
 
 Result<Host> read_current_host(const FsRoot& root) {
     ReadOptions o;
@@ -265,10 +49,10 @@ Result<std::vector<const PciDevice*>> devices_to_move(Host& host, const std::vec
         // and word the plan again.
         resolve_names(host, std::nullopt);
         plan = plan_domain(d, host, po);
-        std::string msg;
+        std::vector<std::string> msg;
         for (const auto& p : plan.problems)
-            if (p.severity == Severity::Error) msg += (msg.empty() ? "" : "; ") + p.message;
-        return make_refusal("refused, nothing changed: " + msg);
+            if (p.severity == Severity::Error) msg.push_back(p.message);
+        return make_refusal("refused, nothing changed: " + join(msg, "; "));
     }
     std::vector<const PciDevice*> out;
     std::set<PciAddress> seen;
@@ -279,7 +63,91 @@ Result<std::vector<const PciDevice*>> devices_to_move(Host& host, const std::vec
     return out;
 }
 
-std::string join_errors(const std::vector<std::string>& v) { return join(v, "; "); }
+bool held_by_readable(const journal::Contents& c, const PciAddress& a) {
+    return std::any_of(c.journals.begin(), c.journals.end(), [&](const journal::Journal& j) { return j.find(a); });
+}
+
+bool on_vfio(const PciDevice& d) {
+    return (d.driver && *d.driver == kVfio) || (d.driver_override && *d.driver_override == kVfio);
+}
+
+// Ownership: a group held by another owner cannot be taken; nor, while a
+// journal cannot be read, a group it could hold (a device on vfio-pci, or
+// bound for it, that no readable journal holds, or one the file names).
+Status check_holders(const journal::Contents& c, const Owner& owner, const std::vector<const PciDevice*>& moves) {
+    for (const auto& j : c.journals) {
+        if (j.owner.key == owner.key) continue;
+        for (const PciDevice* d : moves)
+            for (const auto& held : j.devices)
+                if (held.address == d->address || (d->iommu_group && held.group == *d->iommu_group))
+                    return make_refusal("refused, nothing changed: IOMMU group " + std::to_string(held.group) + " (" +
+                                        held.address.str() + ") is held by " + j.owner.describe() +
+                                        "; stop it first, or run `hostdev recover` if it is not running");
+    }
+    for (const auto& u : c.unreadable) {
+        if (u.path.filename() == journal::file_name(owner))
+            return make_refusal("refused, nothing changed: the journal of " + owner.describe() +
+                                " cannot be read: " + u.describe());
+        for (const PciDevice* d : moves) {
+            const bool named = std::find(u.mentioned.begin(), u.mentioned.end(), d->address) != u.mentioned.end();
+            if (held_by_readable(c, d->address) || !(named || on_vfio(*d))) continue;
+            return make_refusal("refused, nothing changed: IOMMU group " +
+                                (d->iommu_group ? std::to_string(*d->iommu_group) : std::string("?")) + " (" +
+                                d->address.str() + (on_vfio(*d) ? ", on vfio-pci" : "") +
+                                ") may be held by a journal that cannot be read: " + u.describe());
+        }
+    }
+    return ok_status();
+}
+
+// The journal of this detach and the plan of its steps, derived once.
+struct Prepared {
+    journal::Journal journal;
+    std::vector<txn::Step> plan;
+    BindReport report;
+};
+
+// Records every device's original state (a device on vfio-pci that this
+// owner's journal holds keeps its record; one on vfio-pci that no journal
+// holds is not recorded) and plans its steps.
+Prepared prepare(const FsRoot& root, const Owner& owner, const std::vector<const PciDevice*>& moves,
+                 std::optional<journal::Journal> mine) {
+    Prepared p{mine ? std::move(*mine) : journal::Journal{owner, std::string(journal::kDetaching), {}}, {}, {}};
+    p.journal.owner.name = owner.name;
+    for (const PciDevice* dev : moves) {
+        journal::Device* jd = p.journal.find(dev->address);
+        if (dev->driver && *dev->driver == kVfio) {
+            p.report.devices.push_back({dev->address, jd ? jd->original_driver : dev->driver, dev->driver,
+                                        jd ? "already on vfio-pci" : "already on vfio-pci; not recorded"});
+            continue;
+        }
+        journal::Device fresh{dev->address, dev->iommu_group.value_or(-1), dev->driver, dev->driver_override, {}, {},
+                              true};
+        if (jd && (jd->original_driver != dev->driver || jd->original_override != dev->driver_override))
+            p.report.warnings.push_back(dev->address.str() + ": recorded on " +
+                                        jd->original_driver.value_or("no driver") + ", found on " +
+                                        dev->driver.value_or("no driver") +
+                                        " (returned behind hostdev's back); it will return to " +
+                                        dev->driver.value_or("no driver"));
+        if (jd) *jd = fresh;
+        else p.journal.devices.push_back(fresh);
+        auto steps = txn::steps_for(root, fresh);
+        p.plan.insert(p.plan.end(), steps.begin(), steps.end());
+    }
+    return p;
+}
+
+// The path a write really opens, for --dry-run: resolved inside the root (the
+// attribute itself, else its directory).
+fs::path really(const FsRoot& root, const fs::path& p) {
+    if (auto r = root.resolve(p)) return *r;
+    if (auto dir = root.resolve(p.parent_path())) return *dir / p.filename();
+    return p;
+}
+
+void warn_unreadable(const journal::Contents& c, BindReport& report) {
+    for (const auto& u : c.unreadable) report.warnings.push_back(u.describe());
+}
 
 }  // namespace
 
@@ -289,316 +157,281 @@ Binder::Binder(FsRoot root, KernelIo& io, BinderOptions options)
     : root_(std::move(root)), io_(io), options_(std::move(options)),
       journal_dir_(options_.journal_dir.empty() ? root_.run("hostdev") : options_.journal_dir) {}
 
-Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<PciAddress>& requested) const {
+Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<PciAddress>& requested,
+                                                      const Owner& owner) const {
     auto host = read_current_host(root_);
     if (!host) return host.error();
     auto moves = devices_to_move(*host, requested);
     if (!moves) return moves.error();
+    auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
+    if (!dir) return dir.error();
+    auto contents = dir->read_all();
+    if (!contents) return contents.error();
+    HOSTDEV_TRY(check_holders(*contents, owner, *moves));
+    std::optional<journal::Journal> mine;
+    for (const auto& j : contents->journals)
+        if (j.owner.key == owner.key) mine = j;
     std::vector<PlannedWrite> out;
-    if (!fileio::exists(root_.pci_drivers() / std::string(kVfio)))
+    if (!root_.exists(root_.pci_driver(kVfio)))
         out.push_back({0, PciAddress{}, "load module vfio-pci", "modprobe", "vfio-pci"});
-    for (const PciDevice* d : *moves) {
-        if (d->driver && *d->driver == kVfio) continue;
-        const std::string a = d->address.str();
-        out.push_back({1, d->address, "set driver_override", root_.pci_device(a) / "driver_override", std::string(kVfio)});
-        if (d->driver)
-            out.push_back({2, d->address, "unbind from " + *d->driver, root_.pci_drivers() / *d->driver / "unbind", a});
-        out.push_back({3, d->address, "probe", root_.sys("bus/pci/drivers_probe"), a});
-    }
+    for (const auto& s : prepare(root_, owner, *moves, std::move(mine)).plan)
+        for (const auto& w : s.writes) out.push_back({s.number, s.device, w.what, really(root_, w.path), w.value});
     return out;
 }
 
+namespace {
+
+// After an unwind: the devices held from before stay (state detached); the
+// journal goes when nothing is left; one with devices not back is kept for
+// `hostdev recover`.
+Status settle(const journal::Directory& dir, journal::Journal& j, bool all_back) {
+    if (!all_back) return dir.save(j);
+    if (j.devices.empty()) return dir.remove(j.owner);
+    j.state = std::string(journal::kDetached);
+    return dir.save(j);
+}
+
+// The failure of a detach, after unwinding what it did.
+Error roll_back(txn::Engine& eng, const journal::Directory& dir, journal::Journal& j, Error failure) {
+    BindReport undone;
+    std::vector<std::string> errors;
+    const bool all = eng.unwind(j, undone, errors);
+    if (auto st = settle(dir, j, all); !st) errors.push_back(st.error().describe());
+    if (errors.empty()) {
+        // Nothing written (vfio-pci could not be loaded): nothing to roll back.
+        if (eng.writes() > 0) failure.message += "; rolled back: every device is on its original driver";
+        if (!undone.warnings.empty()) failure.message += " (" + join(undone.warnings, "; ") + ")";
+    } else {
+        failure.message += "; ROLLBACK INCOMPLETE (journal kept for `hostdev recover`): " + join(errors, "; ");
+    }
+    return failure;
+}
+
+// An interrupted detach or reattach of the same owner is brought back first,
+// as `recover` would, so this detach starts from the recorded originals.
+Status finish_interrupted(txn::Engine& eng, const journal::Directory& dir, std::optional<journal::Journal>& mine,
+                          BindReport& report) {
+    if (!mine || mine->state == journal::kDetached) return ok_status();
+    const std::string who = mine->owner.describe();
+    std::vector<std::string> errors;
+    if (mine->state == journal::kReattaching) {
+        if (eng.return_all(*mine, "an interrupted reattach, finished", report, errors)) mine.reset();
+    } else {
+        const bool all = eng.unwind(*mine, report, errors);
+        if (auto st = settle(dir, *mine, all); !st) errors.push_back(st.error().describe());
+        if (all && mine->devices.empty()) mine.reset();
+    }
+    if (errors.empty()) return ok_status();
+    return make_error("an earlier detach of " + who + " was interrupted and cannot be undone (run `hostdev recover`): " +
+                      join(errors, "; "));
+}
+
+}  // namespace
+
 Result<BindReport> Binder::detach(const Owner& owner, const std::vector<PciAddress>& requested) {
-    auto lock = Lock::take(journal_dir_, options_.lock_timeout);
+    auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::Yes);
+    if (!dir) return dir.error();
+    auto lock = dir->lock(options_.lock_timeout);
     if (!lock) return lock.error();
     auto host = read_current_host(root_);
     if (!host) return host.error();
     auto moves = devices_to_move(*host, requested);
     if (!moves) return moves.error();
+    auto contents = dir->read_all();
+    if (!contents) return contents.error();
+    HOSTDEV_TRY(check_holders(*contents, owner, *moves));
 
-    // Ownership: a group held by another owner cannot be taken.
-    auto journals = journal::load_all(journal_dir_);
-    if (!journals) return journals.error();
+    txn::Engine eng(root_, io_, options_, *dir);
     std::optional<journal::Journal> mine;
-    for (auto& j : *journals) {
-        if (j.owner.key == owner.key) {
-            mine = std::move(j);
-            continue;
-        }
-        for (const PciDevice* d : *moves)
-            for (const auto& held : j.devices)
-                if (held.address == d->address || (d->iommu_group && held.group == *d->iommu_group))
-                    return make_refusal("refused, nothing changed: IOMMU group " + std::to_string(held.group) + " (" + held.address.str() +
-                                      ") is held by " + j.owner.describe() +
-                                      "; stop it first, or run `hostdev recover` if it is not running");
+    for (auto& j : contents->journals)
+        if (j.owner.key == owner.key) mine = std::move(j);
+    BindReport early;
+    warn_unreadable(*contents, early);
+    const bool interrupted = mine && mine->state != journal::kDetached;
+    HOSTDEV_TRY(finish_interrupted(eng, *dir, mine, early));
+    if (interrupted) {  // devices moved back: plan from the host as it is now
+        host = read_current_host(root_);
+        if (!host) return host.error();
+        moves = devices_to_move(*host, requested);
+        if (!moves) return moves.error();
     }
+    Prepared p = prepare(root_, owner, *moves, std::move(mine));
+    p.report.warnings.insert(p.report.warnings.begin(), early.warnings.begin(), early.warnings.end());
+    if (p.plan.empty()) return p.report;  // everything on vfio-pci already: nothing to record
+    p.journal.state = std::string(journal::kDetaching);
+    HOSTDEV_TRY(eng.save(p.journal));
 
-    Engine eng(root_, io_, options_, journal_dir_);
-    journal::Journal j = mine ? std::move(*mine) : journal::Journal{owner, "detaching", {}};
-    j.owner.name = owner.name;
-    j.state = "detaching";
-    BindReport report;
-    // Record every device's original state before the first write. A device
-    // the journal already holds keeps its recorded original.
-    std::vector<PciAddress> order;
-    for (const PciDevice* d : *moves) {
-        order.push_back(d->address);
-        if (j.find(d->address)) continue;
-        if (d->driver && *d->driver == kVfio) {
-            report.devices.push_back({d->address, d->driver, d->driver, "already on vfio-pci; not recorded"});
-            order.pop_back();
-            continue;
-        }
-        journal::Device jd;
-        jd.address = d->address;
-        jd.group = d->iommu_group.value_or(-1);
-        jd.original_driver = d->driver;
-        jd.original_override = d->driver_override;
-        j.devices.push_back(jd);
-    }
-    if (order.empty()) return report;  // everything already on vfio-pci: nothing to record
-    if (auto st = eng.save(j); !st) return st.error();
-
-    // vfio-pci must be there before anything moves.
-    if (!fileio::exists(root_.pci_drivers() / std::string(kVfio))) {
-        Status st = io_.load_module("vfio-pci");
-        if (st) {
-            const auto deadline = Clock::now() + options_.wait_timeout;
-            while (!fileio::exists(root_.pci_drivers() / std::string(kVfio)) && Clock::now() < deadline)
-                std::this_thread::sleep_for(options_.poll_interval);
-        }
-        if (!st || !fileio::exists(root_.pci_drivers() / std::string(kVfio))) {
-            if (!mine) (void)journal::remove(journal_dir_, owner);
-            return make_error("vfio-pci is not available: " +
-                              (st ? root_.live_path(root_.pci_drivers() / std::string(kVfio)) + " did not appear"
-                                  : st.error().describe()) +
-                              "; nothing changed");
-        }
-    }
-
-    struct Done {
-        PciAddress device;
-        int step;
-        std::optional<std::string> from;  // driver unbound at step 2
-    };
-    std::vector<Done> done;
-    auto record = [&](const PciAddress& a, int step) -> Status {
-        if (journal::Device* jd = j.find(a)) jd->done.push_back(step);
-        return eng.save(j);
-    };
-
-    auto run = [&]() -> Status {
-        for (const auto& a : order) {
-            journal::Device* jd = j.find(a);
-            Live l = eng.live(a);
-            if (l.driver && *l.driver == kVfio) {
-                report.devices.push_back({a, jd ? jd->original_driver : l.driver, l.driver, "already on vfio-pci"});
-                continue;
-            }
-            // Step 1: driver_override.
-            if (auto st = eng.write(a, "step 1 (set driver_override)", eng.dev_attr(a, "driver_override"), kVfio); !st)
-                return st;
-            done.push_back({a, 1, std::nullopt});
-            if (auto st = record(a, 1); !st) return st;
-            // Step 2: unbind from the current driver.
-            if (l.driver) {
-                if (auto st = eng.write(a, "step 2 (unbind from " + *l.driver + ")", eng.driver_attr(*l.driver, "unbind"),
-                                        a.str());
-                    !st)
-                    return st;
-                done.push_back({a, 2, l.driver});
-                if (auto st = record(a, 2); !st) return st;
-            }
-            // Step 3: probe; vfio-pci/bind when drivers_probe cannot be written.
-            Status probed = eng.write(a, "step 3 (probe)", root_.sys("bus/pci/drivers_probe"), a.str());
-            if (!probed) {
-                report.warnings.push_back(probed.error().describe() + "; binding vfio-pci directly");
-                if (auto st = eng.write(a, "step 3 (bind to vfio-pci)", eng.driver_attr(kVfio, "bind"), a.str()); !st)
-                    return st;
-            }
-            done.push_back({a, 3, std::nullopt});
-            if (auto st = record(a, 3); !st) return st;
-            // Step 4: wait for the driver and the group's device node.
-            if (auto st = eng.wait_for(a, std::string(kVfio), l.group); !st) {
-                Error e = st.error();
-                e.message = a.str() + ": step 4 (wait for vfio-pci): " + e.message.substr(a.str().size() + 2);
-                return e;
-            }
-            report.devices.push_back({a, jd ? jd->original_driver : l.driver, std::string(kVfio), ""});
-        }
-        return ok_status();
-    };
-
-    Status st = run();
-    if (st) {
-        j.state = "detached";
-        if (auto s = eng.save(j); !s) return s.error();
-        return report;
-    }
-
-    // Failure: undo the completed steps in reverse, then check every device.
-    j.state = "rolling-back";
-    (void)eng.save(j);
-    std::vector<std::string> undo_errors;
-    for (auto it = done.rbegin(); it != done.rend(); ++it) {
-        journal::Device* jd = j.find(it->device);
-        if (!jd) continue;
-        const PciAddress& a = it->device;
-        Status u = ok_status();
-        switch (it->step) {
-            case 3:
-                if (eng.live(a).driver == std::optional<std::string>(std::string(kVfio)))
-                    u = eng.write(a, "undo step 3 (unbind from vfio-pci)", eng.driver_attr(kVfio, "unbind"), a.str());
-                break;
-            case 2: {
-                u = eng.write(a, "undo step 2 (restore driver_override)", eng.dev_attr(a, "driver_override"),
-                              jd->original_override.value_or("\n"));
-                if (u && !eng.live(a).driver) {
-                    u = eng.write(a, "undo step 2 (bind to " + *it->from + ")", eng.driver_attr(*it->from, "bind"), a.str());
-                    if (!u) u = eng.write(a, "undo step 2 (probe)", root_.sys("bus/pci/drivers_probe"), a.str());
-                }
-                break;
-            }
-            case 1:
-                u = eng.write(a, "undo step 1 (restore driver_override)", eng.dev_attr(a, "driver_override"),
-                              jd->original_override.value_or("\n"));
-                break;
-        }
-        if (!u) undo_errors.push_back(u.error().describe());
-    }
-    // Verify, and drop from the journal what is back.
-    std::vector<journal::Device> still;
-    for (const auto& d : j.devices) {
-        bool touched = std::any_of(done.begin(), done.end(), [&](const Done& x) { return x.device == d.address; });
-        if (!touched && !mine) continue;
-        Live l = eng.live(d.address);
-        if (touched && (l.driver != d.original_driver || l.override_ != d.original_override)) {
-            // One more try through the reattach path, which waits.
-            std::vector<std::string> w;
-            if (auto r = eng.restore(d, w); !r) undo_errors.push_back(r.error().describe());
-            l = eng.live(d.address);
-        }
-        if (touched && (l.driver != d.original_driver || l.override_ != d.original_override)) {
-            undo_errors.push_back(d.address.str() + ": not restored: on " + l.driver.value_or("no driver") +
-                                  ", was on " + d.original_driver.value_or("no driver"));
-            still.push_back(d);
-        } else if (!touched && mine) {
-            still.push_back(d);  // held from before this run
-        }
-    }
-    Error e = st.error();
-    if (undo_errors.empty()) {
-        e.message += "; rolled back: every device is on its original driver";
-        if (still.empty()) (void)journal::remove(journal_dir_, owner);
-        else {
-            j.devices = still;
-            j.state = "detached";
-            (void)eng.save(j);
-        }
-    } else {
-        e.message += "; ROLLBACK INCOMPLETE (journal kept for `hostdev recover`): " + join_errors(undo_errors);
-        j.devices = still;
-        (void)eng.save(j);
-    }
-    return e;
+    Status st = eng.ensure_vfio_loaded();
+    if (st) st = eng.run(p.journal, p.plan, p.report);
+    if (!st) return roll_back(eng, *dir, p.journal, st.error());
+    p.journal.state = std::string(journal::kDetached);
+    for (auto& d : p.journal.devices) d.pending = false;
+    HOSTDEV_TRY(eng.save(p.journal));
+    return p.report;
 }
 
-Result<BindReport> Binder::reattach(const Owner& owner) {
-    auto lock = Lock::take(journal_dir_, options_.lock_timeout);
-    if (!lock) return lock.error();
-    auto text = fileio::read_file(journal::path_for(journal_dir_, owner), 16u << 20);
-    if (!text) {
-        if (text.error().err == ENOENT) return BindReport{};
-        return text.error();
+namespace {
+
+// One readable journal in recover.
+void recover_one(txn::Engine& eng, const journal::Directory& dir, journal::Journal& j, bool running,
+                 BindReport& report, std::vector<std::string>& errors) {
+    const std::string note = "recovered for " + j.owner.describe();
+    if (j.state == journal::kDetached && running) {
+        report.warnings.push_back(j.owner.describe() + " is running and holds " + std::to_string(j.devices.size()) +
+                                  " device(s); kept");
+        return;
     }
-    auto j = journal::parse(*text, journal::path_for(journal_dir_, owner).string());
+    if (j.state == journal::kDetached || j.state == journal::kReattaching) {
+        eng.return_all(j, note, report, errors);
+        return;
+    }
+    // An interrupted detach or rollback: unwound from its steps.
+    BindReport undone;
+    const bool all = eng.unwind(j, undone, errors);
+    for (auto& d : undone.devices) d.note = "rolled back: interrupted detach of " + j.owner.describe();
+    report.devices.insert(report.devices.end(), undone.devices.begin(), undone.devices.end());
+    report.warnings.insert(report.warnings.end(), undone.warnings.begin(), undone.warnings.end());
+    if (!all || j.devices.empty() || running) {
+        if (auto st = settle(dir, j, all); !st) errors.push_back(st.error().describe());
+        return;
+    }
+    eng.return_all(j, note, report, errors);  // held from before, by a domain that is gone
+}
+
+}  // namespace
+
+Result<BindReport> Binder::reattach(const Owner& owner) {
+    auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
+    if (!dir) return dir.error();
+    if (!dir->exists()) return BindReport{};
+    auto lock = dir->lock(options_.lock_timeout);
+    if (!lock) return lock.error();
+    auto j = dir->read(owner);
     if (!j) return j.error();
-    Engine eng(root_, io_, options_, journal_dir_);
+    if (!*j) return BindReport{};
+    txn::Engine eng(root_, io_, options_, *dir);
     BindReport report;
     std::vector<std::string> errors;
-    if (eng.return_all(*j, "", report, errors)) return report;
-    return make_error("not every device came back (journal kept): " + join_errors(errors));
+    const bool complete = (*j)->state == journal::kDetached || (*j)->state == journal::kReattaching;
+    if (complete) eng.return_all(**j, "", report, errors);
+    else recover_one(eng, *dir, **j, /*running=*/false, report, errors);  // a detach that did not finish
+    if (errors.empty()) return report;
+    return make_error("not every device came back (journal kept): " + join(errors, "; "));
 }
 
 Result<BindReport> Binder::reattach_devices(const std::vector<PciAddress>& devices) {
-    auto lock = Lock::take(journal_dir_, options_.lock_timeout);
-    if (!lock) return lock.error();
-    auto journals = journal::load_all(journal_dir_);
-    if (!journals) return journals.error();
-    Engine eng(root_, io_, options_, journal_dir_);
+    auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
+    if (!dir) return dir.error();
+    std::optional<journal::Lock> lock;
+    if (dir->exists()) {
+        auto l = dir->lock(options_.lock_timeout);
+        if (!l) return l.error();
+        lock.emplace(std::move(*l));
+    }
+    auto contents = dir->read_all();
+    if (!contents) return contents.error();
+    txn::Engine eng(root_, io_, options_, *dir);
     BindReport report;
     std::vector<std::string> errors;
     for (const auto& a : devices) {
-        bool found = false;
-        for (auto& j : *journals) {
-            auto it = std::find_if(j.devices.begin(), j.devices.end(), [&](const journal::Device& d) { return d.address == a; });
-            if (it == j.devices.end()) continue;
-            found = true;
-            auto before = eng.live(a).driver;
-            if (auto st = eng.restore(*it, report.warnings); !st) {
-                errors.push_back(st.error().describe());
-                break;
-            }
-            report.devices.push_back({a, before, eng.live(a).driver, ""});
-            j.devices.erase(it);
-            Status saved = j.devices.empty() ? journal::remove(journal_dir_, j.owner) : eng.save(j);
-            if (!saved) errors.push_back(saved.error().describe());
-            break;
+        auto j = std::find_if(contents->journals.begin(), contents->journals.end(),
+                              [&](const journal::Journal& x) { return x.find(a); });
+        if (j == contents->journals.end()) {
+            errors.push_back(a.str() + ": no journal holds it (it was not detached by hostdev)");
+            continue;
         }
-        if (!found) errors.push_back(a.str() + ": no journal holds it (it was not detached by hostdev)");
+        const journal::Device d = *j->find(a);
+        auto before = eng.live(a).driver;
+        if (auto st = eng.restore(d, report.warnings); !st) {
+            errors.push_back(st.error().describe());
+            continue;
+        }
+        report.devices.push_back({a, before, eng.live(a).driver, ""});
+        std::erase_if(j->devices, [&](const journal::Device& x) { return x.address == a; });
+        Status saved = j->devices.empty() ? dir->remove(j->owner) : eng.save(*j);
+        if (!saved) errors.push_back(saved.error().describe());
     }
-    if (!errors.empty()) return make_error(join_errors(errors));
+    for (const auto& u : contents->unreadable) report.warnings.push_back(u.describe());
+    if (!errors.empty()) return make_error(join(errors, "; "));
     return report;
 }
 
-Result<std::vector<Binder::Holding>> Binder::status() const {
-    auto journals = journal::load_all(journal_dir_);
-    if (!journals) return journals.error();
-    Engine eng(root_, io_, options_, journal_dir_);
-    std::vector<Holding> out;
-    for (const auto& j : *journals) {
+Result<Binder::Survey> Binder::survey() const {
+    auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
+    if (!dir) return dir.error();
+    auto contents = dir->read_all();
+    if (!contents) return contents.error();
+    Survey out;
+    for (const auto& j : contents->journals) {
         Holding h{j.owner, j.state, {}};
         for (const auto& d : j.devices)
-            h.devices.push_back({d.address, d.group, d.original_driver, eng.live(d.address).driver, j.state});
-        out.push_back(std::move(h));
+            h.devices.push_back({d.address, d.group, d.original_driver, current_driver(d.address), j.state});
+        out.holdings.push_back(std::move(h));
     }
+    out.unreadable = std::move(contents->unreadable);
     return out;
 }
 
+Result<std::vector<Binder::Holding>> Binder::status() const {
+    auto s = survey();
+    if (!s) return s.error();
+    return std::move(s->holdings);
+}
+
+std::optional<std::string> Binder::current_driver(const PciAddress& device) const {
+    auto t = root_.read_link(root_.pci_device(device.str()) / "driver");
+    if (!t) return std::nullopt;
+    return parse::link_basename(*t);
+}
+
 Result<BindReport> Binder::recover(const std::function<bool(const Owner&)>& is_running) {
-    auto lock = Lock::take(journal_dir_, options_.lock_timeout);
+    auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
+    if (!dir) return dir.error();
+    if (!dir->exists()) return BindReport{};
+    auto lock = dir->lock(options_.lock_timeout);
     if (!lock) return lock.error();
-    auto journals = journal::load_all(journal_dir_);
-    if (!journals) return journals.error();
-    Engine eng(root_, io_, options_, journal_dir_);
+    auto contents = dir->read_all();
+    if (!contents) return contents.error();
+    txn::Engine eng(root_, io_, options_, *dir);
     BindReport report;
     std::vector<std::string> errors;
-    for (auto& j : *journals) {
-        const bool complete = j.state == "detached";
-        if (complete && (j.owner.is_manual() || is_running(j.owner))) {
-            report.warnings.push_back(j.owner.describe() + " is running and holds " + std::to_string(j.devices.size()) +
-                                      " device(s); kept");
-            continue;
-        }
-        // An interrupted detach, an interrupted reattach, or a domain that is
-        // gone: every device goes back to its recorded driver.
-        eng.return_all(j, "recovered for " + j.owner.describe(), report, errors);
-    }
-    if (!errors.empty()) return make_error("recover could not restore everything: " + join_errors(errors));
+    for (auto& j : contents->journals)
+        recover_one(eng, *dir, j, j.owner.is_manual() || is_running(j.owner), report, errors);
+    for (const auto& u : contents->unreadable) report.unreadable.push_back(u.describe());
+    if (!errors.empty())
+        return make_error("recover could not restore everything: " + join(errors, "; ") +
+                          (report.unreadable.empty() ? "" : "; " + join(report.unreadable, "; ")));
     return report;
 }
 
-bool domain_running(const FsRoot& root, const Owner& owner) {
-    if (owner.is_manual()) return true;
-    auto pids = fileio::list_dir(root.proc());
-    if (!pids) return false;
-    const std::string needle = std::string("-uuid") + '\0' + owner.key + '\0';
-    for (const auto& p : *pids) {
-        if (p.empty() || !std::all_of(p.begin(), p.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
-        auto cmd = fileio::read_file(root.proc(p + "/cmdline"), 256 * 1024);
-        if (cmd && (cmd->find(needle) != std::string::npos)) return true;
-    }
-    return false;
+namespace {
+
+// Is `dir` the directory `d` (spelled with or without a trailing slash, relative or not)?
+bool same_dir(const fs::path& dir, const fs::path& d) {
+    auto norm = [](const fs::path& p) {
+        std::string s = fs::absolute(p).lexically_normal().string();
+        while (s.size() > 1 && s.back() == '/') s.pop_back();
+        return s;
+    };
+    return norm(dir) == norm(d);
+}
+
+}  // namespace
+
+Result<Binder::Retired> Binder::retire_journal(const fs::path& file) {
+    const fs::path parent = file.parent_path();
+    if (!parent.empty() && !same_dir(parent, journal_dir_) && !same_dir(parent, root_.live_path(journal_dir_)))
+        return make_error(file.string() + " is not in the journal directory " + journal_dir_.string());
+    auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
+    if (!dir) return dir.error();
+    if (!dir->exists()) return make_error("no journal directory", journal_dir_.string(), ENOENT);
+    auto lock = dir->lock(options_.lock_timeout);
+    if (!lock) return lock.error();
+    auto what = dir->inspect(file.filename().string());
+    if (!what) return what.error();
+    auto now = dir->retire(file.filename().string());
+    if (!now) return now.error();
+    return Retired{std::move(*what), journal_dir_ / *now};
 }
 
 }  // namespace hostdev

@@ -8,7 +8,6 @@
 
 #include "hostdev/binding/binder.hpp"
 #include "hostdev/domain/domain.hpp"
-#include "hostdev/base/fileio.hpp"
 #include "hostdev/base/fsroot.hpp"
 
 namespace hostdev {
@@ -44,14 +43,6 @@ struct Call {
 void fail_line(HookResult& r, const Call& call, std::string_view reason) {
     r.stderr_text = "hostdev: " + one_line(call.name) + ": " + one_line(reason);
     r.log.push_back(r.stderr_text);
-}
-
-BinderOptions binder_options(const Config& config) {
-    BinderOptions o;
-    o.journal_dir = config.journal_dir.value_or(std::filesystem::path{});
-    o.wait_timeout = config.wait_timeout;
-    o.lock_timeout = config.lock_timeout;
-    return o;
 }
 
 std::string driver_text(const std::optional<std::string>& driver) {
@@ -120,14 +111,13 @@ HookResult prepare(const Call& call, std::string_view xml, const Config& config,
     return r;
 }
 
-// Is there any journal at all? Cheap: one directory listing.
+// Is there any journal at all (readable or not)? Cheap: one directory
+// listing, no entry opened.
 bool any_journal(const Config& config) {
     const FsRoot root(config.root);
-    auto names = fileio::list_dir(config.journal_dir ? *config.journal_dir : root.run("hostdev"));
-    if (!names) return false;
-    return std::any_of(names->begin(), names->end(), [](const std::string& n) {
-        return n.size() > 5 && n.compare(n.size() - 5, 5, ".json") == 0;
-    });
+    auto dir = journal::Directory::open(root, config.journal_dir.value_or(root.run("hostdev")),
+                                        journal::Directory::Create::No);
+    return dir && dir->any();
 }
 
 HookResult release(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
@@ -171,17 +161,23 @@ HookResult reconnect(const Call& call, std::string_view xml, const Config& confi
         return r;
     }
     Binder binder(FsRoot(config.root), io, binder_options(config));
-    auto holdings = binder.status();
-    if (!holdings) {
-        r.log.push_back("reconnect begin: cannot read the journals: " + one_line(holdings.error().describe()));
+    auto survey = binder.survey();
+    if (!survey) {
+        r.log.push_back("reconnect begin: cannot read the journals: " + one_line(survey.error().describe()));
         return r;
     }
+    for (const auto& u : survey->unreadable) r.log.push_back("reconnect begin: warning: " + one_line(u.describe()));
     const Binder::Holding* mine = nullptr;
-    for (const auto& h : *holdings) {
+    for (const auto& h : survey->holdings) {
         if (h.owner.key == owner->key) mine = &h;
     }
     if (mine == nullptr) {
-        r.log.push_back("reconnect begin: no devices held for " + owner->describe());
+        const auto& bad = survey->unreadable;
+        const bool unreadable = std::any_of(bad.begin(), bad.end(), [&](const journal::Unreadable& u) {
+            return u.path.filename() == journal::file_name(*owner);
+        });
+        r.log.push_back(unreadable ? "reconnect begin: the journal of " + owner->describe() + " cannot be read (above)"
+                                   : "reconnect begin: no devices held for " + owner->describe());
         return r;
     }
     std::size_t off = 0;

@@ -12,18 +12,17 @@ extern char** environ;
 namespace hostdev {
 
 Status SysfsKernelIo::write(const std::filesystem::path& path, std::string_view value) {
-    // O_TRUNC changes nothing on sysfs; on a copied tree it keeps a shorter
-    // value from leaving the tail of a longer one behind.
-    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-    if (fd < 0) return make_error("cannot open for writing", root_.live_path(path), errno);
+    // Opened inside the root (FsRoot): a link planted under --root DIR cannot
+    // lead the write out of DIR. O_TRUNC changes nothing on sysfs; on a copied
+    // tree it keeps a shorter value from leaving the tail of a longer one behind.
+    auto fd = root_.open(path, O_WRONLY | O_TRUNC);
+    if (!fd) return make_error("cannot open for writing", root_.live_path(path), fd.error().err);
     // sysfs takes one write per value; a short write is an error.
     ssize_t n;
     do {
-        n = ::write(fd, value.data(), value.size());
+        n = ::write(fd->get(), value.data(), value.size());
     } while (n < 0 && errno == EINTR);
-    int e = errno;
-    ::close(fd);
-    if (n < 0) return make_error("cannot write '" + std::string(value) + "' to", root_.live_path(path), e);
+    if (n < 0) return make_error("cannot write '" + std::string(value) + "' to", root_.live_path(path), errno);
     if (static_cast<std::size_t>(n) != value.size())
         return make_error("short write of '" + std::string(value) + "' to", root_.live_path(path), EIO);
     return ok_status();

@@ -1,15 +1,32 @@
 // The binder: moves whole IOMMU groups to vfio-pci and back as a transaction.
 //
-// Detach, per device, in numbered steps, each with its undo:
-//   1. driver_override := vfio-pci        undo: restore the original override
-//   2. unbind from the current driver      undo: restore the override, bind the original driver
-//   3. probe (drivers_probe; else vfio-pci/bind)   undo: unbind from vfio-pci
+// Detach, per device, in numbered steps, each written once with its do and
+// its undo (computed from the device's recorded original driver D and
+// override O):
+//   1. driver_override := vfio-pci          undo: driver_override := O
+//   2. D/unbind := ADDR (only when bound)    undo: driver_override := O (or
+//        cleared when O would not let D bind), then D/bind := ADDR (drivers_probe
+//        when that fails), only while the device is unbound
+//   3. drivers_probe := ADDR (vfio-pci/bind when that fails)
+//                                            undo: vfio-pci/unbind := ADDR, only
+//                                            while the device is on vfio-pci
 //   4. wait (bounded) for driver -> vfio-pci and /dev/vfio/GROUP   (read only)
-// A journal (per owner, keyed by domain UUID, never by name) records every
-// device's original driver and override before the first write and is updated
-// as steps complete; any failure undoes the completed steps in reverse.
+// The plan of the whole group is derived once; --dry-run prints its forward
+// writes. One executor runs the steps forward and, on a failure, unwinds the
+// completed ones in reverse, write by write. A journal (per owner, keyed by
+// domain UUID, never by name; journal.hpp) records every device's original
+// state before the first write, the step about to run before its writes, and
+// the completed steps; `recover` unwinds an interrupted detach from it with
+// the same undo writes. An undo that leaves a device off its original state is
+// followed by one restore through the reattach path: a separate event, logged
+// as a warning and named in the error.
 // Reattach restores the recorded driver exactly. One flock serializes runs; a
-// group held by another owner's journal cannot be taken.
+// group held by another owner's journal cannot be taken, nor a group with a
+// device on vfio-pci that no readable journal holds while a journal is
+// unreadable.
+//
+// Every read and write goes through the FsRoot: under --root DIR nothing
+// outside DIR is read or written.
 #pragma once
 
 #include <chrono>
@@ -20,22 +37,13 @@
 #include <vector>
 
 #include "hostdev/base/fsroot.hpp"
-#include "hostdev/host/host.hpp"
-#include "hostdev/binding/kernel_io.hpp"
 #include "hostdev/base/result.hpp"
+#include "hostdev/binding/config.hpp"
+#include "hostdev/binding/journal.hpp"
+#include "hostdev/binding/kernel_io.hpp"
+#include "hostdev/host/host.hpp"
 
 namespace hostdev {
-
-// Who holds devices: a domain (by UUID) or the administrator ("manual", from
-// `hostdev detach ADDR...`).
-struct Owner {
-    std::string key;   // a canonical lowercase UUID, or "manual"
-    std::string name;  // domain name, for messages only
-    static Result<Owner> domain(std::string_view uuid, std::string_view name);
-    static Owner manual();
-    [[nodiscard]] bool is_manual() const { return key == "manual"; }
-    [[nodiscard]] std::string describe() const;  // "domain 'win10' (uuid)" or "manual detach"
-};
 
 struct BinderOptions {
     std::filesystem::path journal_dir;  // empty: FsRoot::run("hostdev")
@@ -47,12 +55,15 @@ struct BinderOptions {
     std::function<void(int)> after_write;
 };
 
+// The binder's settings from hostdev.conf (journal_dir, wait and lock timeouts).
+BinderOptions binder_options(const Config& config);
+
 // One planned or performed sysfs write, for --dry-run and for reports.
 struct PlannedWrite {
     int step = 0;  // 1..3 as above (0: module load)
     PciAddress device;
     std::string action;           // "set driver_override", "unbind from nouveau", ...
-    std::filesystem::path path;   // full path under the root
+    std::filesystem::path path;   // full path under the root, resolved as the write would resolve it
     std::string value;
 };
 
@@ -66,15 +77,20 @@ struct DeviceOutcome {
 struct BindReport {
     std::vector<DeviceOutcome> devices;
     std::vector<std::string> warnings;
+    // Journals that could not be read (recover), each named with what to do:
+    // the run handled every other journal.
+    std::vector<std::string> unreadable;
 };
 
 class Binder {
 public:
     Binder(FsRoot root, KernelIo& io, BinderOptions options = {});
 
-    // What detach would write, in order, from the host as it is now; an Error
-    // when the sibling policy blocks (nothing may be written then).
-    Result<std::vector<PlannedWrite>> plan_detach(const std::vector<PciAddress>& requested) const;
+    // What detach for `owner` would write, in order, from the host as it is
+    // now; an Error when the sibling policy or a journal blocks (nothing may
+    // be written then). Reads the journals, writes nothing.
+    Result<std::vector<PlannedWrite>> plan_detach(const std::vector<PciAddress>& requested,
+                                                  const Owner& owner = Owner::manual()) const;
     // Detaches the whole groups of `requested` for `owner`.
     Result<BindReport> detach(const Owner& owner, const std::vector<PciAddress>& requested);
     // Returns every device of the owner's journal to its recorded driver. Goes on
@@ -94,15 +110,35 @@ public:
     };
     struct Holding {
         Owner owner;
-        std::string state;  // "detaching", "detached", "reattaching"
+        std::string state;  // "detaching", "detached", "rolling-back", "reattaching"
         std::vector<HeldDevice> devices;
     };
+    // Every readable journal; an Error only when the directory cannot be read.
     [[nodiscard]] Result<std::vector<Holding>> status() const;
+    struct Survey {
+        std::vector<Holding> holdings;
+        std::vector<journal::Unreadable> unreadable;
+    };
+    // status() and the journals that cannot be read.
+    [[nodiscard]] Result<Survey> survey() const;
+    // A device's driver now (nullopt: unbound), read from sysfs.
+    [[nodiscard]] std::optional<std::string> current_driver(const PciAddress& device) const;
 
     // After a crash, kill or reboot: every journal whose owner is not running
     // (is_running(owner) false; manual detaches count as running once complete)
-    // is rolled back or reattached, and removed when done.
+    // is rolled back or reattached, and removed when done. An interrupted
+    // detach is unwound from the journal's steps. Unreadable journals are
+    // named in the error; every readable one is handled.
     Result<BindReport> recover(const std::function<bool(const Owner&)>& is_running);
+
+    struct Retired {
+        journal::Unreadable journal;  // what it was, and the devices it names
+        std::filesystem::path now;    // its new name, FILE.retired
+    };
+    // Retires one unreadable journal (README: unreadable journals): `file` is
+    // its name, or its path in the journal directory (full or as on the live
+    // host). A journal that reads is refused.
+    Result<Retired> retire_journal(const std::filesystem::path& file);
 
     [[nodiscard]] const std::filesystem::path& journal_dir() const { return journal_dir_; }
 
@@ -112,9 +148,5 @@ private:
     BinderOptions options_;
     std::filesystem::path journal_dir_;
 };
-
-// Is a domain running? Looks for a QEMU process started with `-uuid UUID`
-// under ROOT/proc (libvirt starts every guest that way). Never asks libvirt.
-bool domain_running(const FsRoot& root, const Owner& owner);
 
 }  // namespace hostdev

@@ -1,6 +1,6 @@
 // KernelIo: the one small interface through which hostdev changes the
 // kernel's state. Every sysfs write and module load goes through it; reads go
-// through fileio. The real implementation writes files under an FsRoot; tests
+// through FsRoot. The real implementation writes files under an FsRoot; tests
 // use a simulated kernel (tests/support/simkernel.hpp) that reacts to the same
 // writes the way Linux does.
 #pragma once
@@ -23,8 +23,9 @@ public:
     virtual Status load_module(std::string_view name) = 0;
 };
 
-// Writes the files for real. Module loading runs modprobe (only on the live
-// root; on another root it reports that the module must be loaded there).
+// Writes the files for real, each opened inside the root (FsRoot::open), so
+// no write leaves it. Module loading runs modprobe (only on the live root; on
+// another root it reports that the module must be loaded there).
 class SysfsKernelIo final : public KernelIo {
 public:
     explicit SysfsKernelIo(FsRoot root) : root_(std::move(root)) {}
