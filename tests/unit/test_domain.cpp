@@ -401,6 +401,20 @@ TEST(DomainParse, GuestPciAddressesOfEveryDevice) {
     EXPECT_EQ(*r->pci_hostdevs[0].guest_address, addr("0000:00:05.1"));
 }
 
+// libvirt reads a device's first <address> child and no other.
+TEST(DomainParse, OnlyTheFirstAddressOfADeviceCounts) {
+    std::string doc = std::string(kHead) +
+                      "<devices><controller type='usb'><address type='usb' bus='0' port='1'/>"
+                      "<address type='pci' slot='9'/></controller>"
+                      "<hostdev type='pci'><source><address bus='1'/></source><address type='drive'/>"
+                      "<address type='pci' slot='8'/></hostdev></devices></domain>";
+    auto r = parse_domain_xml(doc, "vm.xml");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->guest_pci_addresses.empty());
+    ASSERT_EQ(r->pci_hostdevs.size(), 1U);
+    EXPECT_FALSE(r->pci_hostdevs[0].guest_address.has_value());
+}
+
 TEST(DomainHostile, BadGuestAddressOfAnyDevice) {
     std::string doc = std::string(kHead) +
                       "  <devices>\n    <disk type='file'>\n      <address type='pci' bus='0' slot='0x20' function='0'/>\n"

@@ -255,13 +255,11 @@ Result<PciHostdev> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& 
     if (pugi::xml_node drv = hd.child("driver"))
         if (auto name = attr_value(drv, "name")) h.driver_name = std::string(*name);
     h.has_rom = static_cast<bool>(hd.child("rom"));
-    for (pugi::xml_node ga : hd.children("address")) {
-        if (!is_pci_address(ga)) continue;
+    if (pugi::xml_node ga = hd.child("address"); is_pci_address(ga)) {
         auto guest = guest_address_of(pd, hd, ga, file);
         if (!guest) return guest.error();
         h.guest_address = guest->address;
         h.guest_multifunction = guest->multifunction;
-        break;
     }
     if (pugi::xml_node boot = hd.child("boot")) {
         // libvirt reads the boot order in decimal and refuses 0.
@@ -278,19 +276,17 @@ Result<PciHostdev> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& 
 }
 
 // Every device under <devices>: the PCI hostdevs, the other hostdevs, and the
-// guest PCI address of each device (the first <address type='pci'> child, as
-// libvirt reads only one).
+// guest PCI address of each device (libvirt reads a device's first <address>
+// child, of whatever type, and no other).
 Status read_devices(ParsedDomain& pd, const pugi::xml_node& root, std::string_view file) {
     Domain& d = pd.domain;
     for (pugi::xml_node devices : root.children("devices")) {
         for (pugi::xml_node dev : devices.children()) {
             if (dev.type() != pugi::node_element) continue;
-            for (pugi::xml_node a : dev.children("address")) {
-                if (!is_pci_address(a)) continue;
+            if (pugi::xml_node a = dev.child("address"); is_pci_address(a)) {
                 auto g = guest_address_of(pd, dev, a, file);
                 if (!g) return g.error();
                 if (!libvirt_chooses(g->address)) d.guest_pci_addresses.push_back(std::move(*g));
-                break;
             }
             if (std::string_view(dev.name()) != "hostdev") continue;
             auto mode = attr_value(dev, "mode");
