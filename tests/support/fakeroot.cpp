@@ -22,13 +22,16 @@ namespace {
 // Small helpers
 // ---------------------------------------------------------------------------
 
+// At least `digits` digits, more when the value needs them (as printf's %0Nx:
+// a PCI domain above 0xffff is "10000").
 std::string hex(unsigned value, int digits) {
     static constexpr char kDigits[] = "0123456789abcdef";
-    std::string s(static_cast<std::size_t>(digits), '0');
-    for (int i = digits - 1; i >= 0; --i) {
-        s[static_cast<std::size_t>(i)] = kDigits[value & 0xf];
+    std::string s;
+    do {
+        s.insert(s.begin(), kDigits[value & 0xf]);
         value >>= 4;
-    }
+    } while (value != 0);
+    if (s.size() < static_cast<std::size_t>(digits)) s.insert(0, static_cast<std::size_t>(digits) - s.size(), '0');
     return s;
 }
 
@@ -405,8 +408,8 @@ struct Layout {
     std::vector<bool> multifunction;                     // another function in the slot
 };
 
-std::uint32_t bus_key(std::uint16_t domain, std::uint8_t bus) {
-    return (std::uint32_t{domain} << 8) | bus;
+std::uint64_t bus_key(std::uint32_t domain, std::uint8_t bus) {
+    return (std::uint64_t{domain} << 8) | bus;
 }
 
 // Builds the layout and checks everything that could make it inconsistent.
@@ -417,7 +420,7 @@ Result<Layout> plan(const FakeHostSpec& spec) {
     L.dir.resize(devs.size());
     L.subordinate.resize(devs.size(), 0);
 
-    std::map<std::uint32_t, std::size_t> bridge_of_bus;
+    std::map<std::uint64_t, std::size_t> bridge_of_bus;
     std::set<std::string> netdevs;
     const FakeDevice* root_fs = nullptr;
     for (std::size_t i = 0; i < devs.size(); ++i) {

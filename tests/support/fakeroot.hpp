@@ -36,7 +36,8 @@
 //                            (hook, initramfs and bootloader create etc/ even for none)
 //
 //   dev ADDR VVVV:DDDD CLASS KEY=VALUE...
-//     ADDR                   BB:SS.F or DDDD:BB:SS.F (hex)
+//     ADDR                   BB:SS.F or DDDD:BB:SS.F (hex; domains above 0xffff take more
+//                            digits, as behind Intel VMD: 10000:01:00.0 under pci10000:00)
 //     VVVV:DDDD              vendor and device id (hex)
 //     CLASS                  24-bit class code, e.g. 0x030000 (hex, 0x optional)
 //     group=N                IOMMU group number

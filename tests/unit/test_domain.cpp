@@ -311,11 +311,11 @@ TEST(DomainHostile, BadHostdevAttributes) {
     EXPECT_NE(parse_error(doc("<hostdev mode='subsystem' type='pci' managed='maybe'>" + src + "</hostdev>"))
                   .find("vm.xml:6: managed='maybe' must be 'yes' or 'no'"),
               std::string::npos);
-    EXPECT_NE(parse_error(doc("<hostdev type='pci'>\n<source>\n<address domain='0x10000' bus='1' slot='0' function='0'/>\n</source></hostdev>"))
-                  .find("vm.xml:8: domain='0x10000' is out of range"),
+    EXPECT_NE(parse_error(doc("<hostdev type='pci'>\n<source>\n<address domain='0x100000000' bus='1' slot='0' function='0'/>\n</source></hostdev>"))
+                  .find("vm.xml:8: domain='0x100000000' is out of range"),
               std::string::npos);
-    EXPECT_NE(parse_error(doc("<hostdev type='pci'><source><address bus='1' slot='0'/></source></hostdev>"))
-                  .find("vm.xml:6: <address> has no function attribute"),
+    EXPECT_NE(parse_error(doc("<hostdev type='pci'><source><address bus='08' slot='0'/></source></hostdev>"))
+                  .find("vm.xml:6: bus='08' is not a number (a leading 0 makes it octal)"),
               std::string::npos);
     EXPECT_NE(parse_error(doc("<hostdev type='pci'><source><address bus='0x1ff' slot='0' function='8'/></source></hostdev>"))
                   .find("bus='0x1ff' is out of range"),
@@ -324,10 +324,17 @@ TEST(DomainHostile, BadHostdevAttributes) {
                   .find("function='8' is out of range"),
               std::string::npos);
     EXPECT_NE(parse_error(doc("<hostdev type='pci'>" + src + "\n<address type='pci' bus='0' slot='0x20' function='0'/></hostdev>"))
-                  .find("vm.xml:7: guest <address>: slot='0x20' is out of range"),
+                  .find("vm.xml:7: guest <address> of <hostdev>: slot='0x20' is out of range"),
               std::string::npos);
     EXPECT_NE(parse_error(doc("<hostdev type='pci'>" + src + "<boot order='first'/></hostdev>"))
                   .find("boot order='first' is not a number"),
+              std::string::npos);
+    // libvirt reads the boot order in decimal and refuses 0.
+    EXPECT_NE(parse_error(doc("<hostdev type='pci'>" + src + "<boot order='0x1'/></hostdev>"))
+                  .find("boot order='0x1' is not a number (expected a decimal number"),
+              std::string::npos);
+    EXPECT_NE(parse_error(doc("<hostdev type='pci'>" + src + "<boot order='0'/></hostdev>"))
+                  .find("boot order='0' must be at least 1"),
               std::string::npos);
     // A source address inside a non-PCI hostdev is not ours to check.
     EXPECT_TRUE(parse_domain_xml(doc("<hostdev mode='subsystem' type='usb'><source><address bus='999' device='1'/></source></hostdev>"),
@@ -349,6 +356,70 @@ TEST(DomainParse, HiddenWithoutState) {
     auto r = parse_domain_xml(doc, "vm.xml");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_EQ(r->kvm_hidden_state, std::optional<std::string>(""));
+}
+
+}  // namespace
+
+namespace {
+
+// Every guest PCI address of every device, with its element and line; the
+// source address of an <interface type='hostdev'> is a host address, and an
+// address whose domain, bus and slot are 0 is one libvirt chooses.
+TEST(DomainParse, GuestPciAddressesOfEveryDevice) {
+    std::string doc = std::string(kHead) +
+                      "  <devices>\n"
+                      "    <controller type='pci' index='1' model='pci-bridge'><address type='pci' bus='0' slot='0x05' function='0' multifunction='on'/></controller>\n"
+                      "    <disk type='file' device='disk'><target dev='vda' bus='virtio'/><address type='pci' bus='0x00' slot='0x07' function='0x0'/></disk>\n"
+                      "    <interface type='hostdev'><source><address type='pci' domain='0' bus='3' slot='0' function='1'/></source>\n"
+                      "      <address type='pci' domain='0' bus='010' slot='1' function='0'/></interface>\n"
+                      "    <video><model type='vga'/><address type='pci' slot='2'/></video>\n"
+                      "    <memballoon model='virtio'><address type='pci' domain='0' bus='0' slot='0' function='3'/></memballoon>\n"
+                      "    <controller type='usb'><address type='usb' bus='0' port='1'/></controller>\n"
+                      "    <hostdev mode='subsystem' type='pci'><source><address bus='1' slot='0' function='0'/></source>\n"
+                      "      <address type='pci' bus='0' slot='0x05' function='1'/></hostdev>\n"
+                      "  </devices>\n</domain>\n";
+    auto r = parse_domain_xml(doc, "vm.xml");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    const auto& g = r->guest_pci_addresses;
+    ASSERT_EQ(g.size(), 5U);
+    EXPECT_EQ(g[0].element, "controller");
+    EXPECT_EQ(g[0].address, addr("0000:00:05.0"));
+    EXPECT_TRUE(g[0].multifunction);
+    EXPECT_EQ(g[0].line, 6);
+    EXPECT_EQ(g[1].element, "disk");
+    EXPECT_EQ(g[1].address, addr("0000:00:07.0"));
+    EXPECT_FALSE(g[1].multifunction);
+    EXPECT_EQ(g[2].element, "interface");
+    EXPECT_EQ(g[2].address, addr("0000:08:01.0"));  // bus='010' is octal
+    EXPECT_EQ(g[2].line, 9);
+    EXPECT_EQ(g[3].element, "video");
+    EXPECT_EQ(g[3].address, addr("0000:00:02.0"));
+    EXPECT_EQ(g[4].element, "hostdev");
+    EXPECT_EQ(g[4].address, addr("0000:00:05.1"));
+    EXPECT_EQ(g[4].line, 14);
+    ASSERT_EQ(r->pci_hostdevs.size(), 1U);
+    EXPECT_EQ(*r->pci_hostdevs[0].guest_address, addr("0000:00:05.1"));
+}
+
+// libvirt reads a device's first <address> child and no other.
+TEST(DomainParse, OnlyTheFirstAddressOfADeviceCounts) {
+    std::string doc = std::string(kHead) +
+                      "<devices><controller type='usb'><address type='usb' bus='0' port='1'/>"
+                      "<address type='pci' slot='9'/></controller>"
+                      "<hostdev type='pci'><source><address bus='1'/></source><address type='drive'/>"
+                      "<address type='pci' slot='8'/></hostdev></devices></domain>";
+    auto r = parse_domain_xml(doc, "vm.xml");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->guest_pci_addresses.empty());
+    ASSERT_EQ(r->pci_hostdevs.size(), 1U);
+    EXPECT_FALSE(r->pci_hostdevs[0].guest_address.has_value());
+}
+
+TEST(DomainHostile, BadGuestAddressOfAnyDevice) {
+    std::string doc = std::string(kHead) +
+                      "  <devices>\n    <disk type='file'>\n      <address type='pci' bus='0' slot='0x20' function='0'/>\n"
+                      "    </disk>\n  </devices>\n</domain>\n";
+    EXPECT_NE(parse_error(doc).find("vm.xml:7: guest <address> of <disk>: slot='0x20' is out of range"), std::string::npos);
 }
 
 }  // namespace

@@ -106,10 +106,10 @@ Host sibling_host_for(const Domain& d) {
     Host h;
     h.iommu_present = true;
     int next_group = 1;
-    std::map<std::tuple<int, int, int>, int> group_of_slot;
+    std::map<std::tuple<std::uint32_t, int, int>, int> group_of_slot;
     auto add = [&](PciAddress a) {
         if (h.find(a)) return;
-        auto key = std::make_tuple(int{a.domain}, int{a.bus}, int{a.slot});
+        auto key = std::make_tuple(a.domain, int{a.bus}, int{a.slot});
         if (!group_of_slot.count(key)) group_of_slot[key] = next_group++;
         PciDevice dev;
         dev.address = a;

@@ -176,6 +176,36 @@ TEST(NodedevParse, ChildDevices) {
     EXPECT_EQ(kbd.usb_interface->protocol, 1u);
 }
 
+// libvirt reads a node device's <domain>, <bus>, <slot> and <function> in
+// decimal (virXPathUInt), and the <address> attributes inside it in base 0.
+TEST(NodedevParse, NumbersAsLibvirtReadsThem) {
+    std::string x = pci_xml("0000:0a:00.0", "computer", "0x020000", "8086:1533", 3, {});
+    x.replace(x.find("<bus>10</bus>"), 13, "<bus>010</bus>");
+    x.replace(x.find("    </iommuGroup>"), 0, "      <address domain='0' bus='010' slot='0' function='0'/>\n");
+    NodeDevice n = parsed(x);
+    ASSERT_TRUE(n.pci.has_value());
+    EXPECT_EQ(n.pci->address, addr("0000:0a:00.0"));
+    EXPECT_EQ(n.group_members, (std::vector<PciAddress>{addr("0000:08:00.0")}));
+    // Leading white space and a '+' are skipped, as strtoul does.
+    std::string spaced = pci_xml("0000:0a:00.0", "computer", "0x020000", "8086:1533", std::nullopt, {});
+    spaced.replace(spaced.find("<slot>0</slot>"), 14, "<slot>\n +3</slot>");
+    EXPECT_EQ(parsed(spaced).pci->address, addr("0000:0a:03.0"));
+}
+
+// Devices behind Intel VMD sit in PCI domains above 0xffff: 10000:01:00.0 is
+// the node device pci_10000_01_00_0, with <domain>65536</domain>.
+TEST(NodedevParse, VmdDomainAboveFfff) {
+    std::string x = pci_xml("10000:01:00.0", "pci_0000_00_0e_0", "0x010802", "144d:a808", 12,
+                            {"10000:01:00.0", "10000:00:02.0"}, "nvme");
+    EXPECT_NE(x.find("<domain>65536</domain>"), std::string::npos);
+    EXPECT_NE(x.find("domain='0x10000'"), std::string::npos);
+    NodeDevice n = parsed(x);
+    ASSERT_TRUE(n.pci.has_value());
+    EXPECT_EQ(n.name, "pci_10000_01_00_0");
+    EXPECT_EQ(n.pci->address.str(), "10000:01:00.0");
+    EXPECT_EQ(n.group_members, (std::vector<PciAddress>{addr("10000:01:00.0"), addr("10000:00:02.0")}));
+}
+
 TEST(NodedevParse, ErrorsNameTheDevice) {
     auto e1 = parse_nodedev_xml("not xml", "pci_0000_01_00_0");
     ASSERT_FALSE(e1.ok());
@@ -199,12 +229,13 @@ TEST(NodedevParse, ErrorsNameTheDevice) {
     ASSERT_FALSE(e5.ok());
     EXPECT_NE(e5.error().message.find("<slot>"), std::string::npos) << e5.error().message;
 
-    // PCI domains above 0xffff (behind Intel VMD) exist; the model holds 16 bits.
-    std::string vmd = pci_xml("0000:00:17.0", "computer", "0x010601", "8086:a282", std::nullopt, {});
-    vmd.replace(vmd.find("<domain>0</domain>"), 18, "<domain>65536</domain>");
-    auto e6 = parse_nodedev_xml(vmd, "pci_10000_00_17_0");
+    // libvirt reads <bus> and its siblings in decimal: a 0x prefix is refused.
+    std::string hex_bus = pci_xml("0000:00:17.0", "computer", "0x010601", "8086:a282", std::nullopt, {});
+    hex_bus.replace(hex_bus.find("<bus>0</bus>"), 12, "<bus>0x0</bus>");
+    auto e6 = parse_nodedev_xml(hex_bus, "pci_0000_00_17_0");
     ASSERT_FALSE(e6.ok());
-    EXPECT_NE(e6.error().message.find("pci_10000_00_17_0"), std::string::npos);
+    EXPECT_NE(e6.error().message.find("pci_0000_00_17_0: <bus>: bus='0x0' is not a number"), std::string::npos)
+        << e6.error().message;
 
     std::string no_vendor = pci_xml("0000:00:02.0", "computer", "0x030000", "8086:1912", std::nullopt, {});
     no_vendor.erase(no_vendor.find("    <vendor"), no_vendor.find("</vendor>\n") + 10 - no_vendor.find("    <vendor"));

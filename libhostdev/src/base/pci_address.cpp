@@ -29,12 +29,23 @@ Error bad_address(std::string_view text, std::string_view why) {
 
 Result<PciAddress> check_and_build(std::string_view text, unsigned long dom, unsigned long bus,
                                    unsigned long slot, unsigned long fn) {
-    if (dom > 0xffff) return bad_address(text, "domain is above 0xffff");
+    if (dom > 0xffffffffUL) return bad_address(text, "domain is above 0xffffffff");
     if (bus > 0xff) return bad_address(text, "bus is above 0xff");
     if (slot > 0x1f) return bad_address(text, "slot is above 0x1f");
     if (fn > 7) return bad_address(text, "function is above 7");
-    return PciAddress{static_cast<std::uint16_t>(dom), static_cast<std::uint8_t>(bus),
+    return PciAddress{static_cast<std::uint32_t>(dom), static_cast<std::uint8_t>(bus),
                       static_cast<std::uint8_t>(slot), static_cast<std::uint8_t>(fn)};
+}
+
+// The white space C's isspace() knows in the "C" locale, which strtoul skips.
+constexpr bool is_c_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// The value of one digit in base 8, 10 or 16, -1 when it is not one.
+int digit_in(char c, unsigned base) {
+    int d = hex_digit(c);
+    return d >= 0 && static_cast<unsigned>(d) < base ? d : -1;
 }
 
 }  // namespace
@@ -67,55 +78,76 @@ Result<PciAddress> PciAddress::parse(std::string_view text) {
     return check_and_build(text, dom, bus, slot, fn);
 }
 
-Result<unsigned long> parse_libvirt_number(std::string_view text, std::string_view what,
-                                           unsigned long max) {
-    auto fail = [&](std::string_view why) {
-        char maxbuf[32];
-        std::snprintf(maxbuf, sizeof maxbuf, "0x%lx", max);
-        return make_error(std::string(what) + "='" + std::string(text) + "' " + std::string(why) +
-                          " (expected 0x-prefixed hex or decimal, at most " + maxbuf + ")");
-    };
-    if (text.empty()) return fail("is empty");
-    unsigned long v = 0;
-    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
-        std::string_view digits = text.substr(2);
-        for (char c : digits) {
-            int d = hex_digit(c);
-            if (d < 0) return fail("is not a number");
-            v = v * 16 + static_cast<unsigned long>(d);
-            if (v > max) return fail("is out of range");
-        }
-    } else {
-        for (char c : text) {
-            if (c < '0' || c > '9') return fail("is not a number");
-            v = v * 10 + static_cast<unsigned long>(c - '0');
-            if (v > max) return fail("is out of range");
+Result<std::uint32_t> parse_libvirt_uint(std::string_view text, NumberBase base) {
+    auto refuse = [](std::string_view why) { return make_error(std::string(why)); };
+    std::size_t i = 0;
+    while (i < text.size() && is_c_space(text[i])) ++i;
+    if (i < text.size() && text[i] == '-') return refuse("is negative");
+    if (i < text.size() && text[i] == '+') ++i;
+    unsigned radix = 10;
+    if (base == NumberBase::Auto && i < text.size() && text[i] == '0') {
+        // "0x" counts as a prefix only when a hex digit follows; otherwise
+        // strtoul reads the "0" alone and the rest is left over.
+        if (i + 2 < text.size() && (text[i + 1] == 'x' || text[i + 1] == 'X') && hex_digit(text[i + 2]) >= 0) {
+            radix = 16;
+            i += 2;
+        } else {
+            radix = 8;
         }
     }
-    return v;
+    const std::size_t first = i;
+    std::uint64_t v = 0;
+    for (; i < text.size(); ++i) {
+        int d = digit_in(text[i], radix);
+        if (d < 0) break;
+        v = v * radix + static_cast<unsigned>(d);
+        if (v > 0xffffffffULL) return refuse("is out of range");
+    }
+    if (i == first) return refuse("is not a number");
+    if (i != text.size())
+        return refuse(radix == 8 && digit_in(text[i], 10) >= 0 ? "is not a number (a leading 0 makes it octal)"
+                                                               : "is not a number");
+    return static_cast<std::uint32_t>(v);
+}
+
+Result<unsigned long> parse_libvirt_number(std::string_view text, std::string_view what, unsigned long max,
+                                           NumberBase base) {
+    auto fail = [&](std::string_view why) {
+        const bool any_base = base == NumberBase::Auto;
+        char maxbuf[32];
+        std::snprintf(maxbuf, sizeof maxbuf, any_base ? "0x%lx" : "%lu", max);
+        const char* spelling = any_base ? "0x-prefixed hex, 0-prefixed octal or decimal" : "a decimal number";
+        return make_error(std::string(what) + "='" + std::string(text) + "' " + std::string(why) + " (expected " +
+                          spelling + ", at most " + maxbuf + ")");
+    };
+    auto v = parse_libvirt_uint(text, base);
+    if (!v) return fail(v.error().message);
+    if (*v > max) return fail("is out of range");
+    return static_cast<unsigned long>(*v);
 }
 
 Result<PciAddress> PciAddress::from_libvirt(std::optional<std::string_view> domain,
                                             std::optional<std::string_view> bus,
                                             std::optional<std::string_view> slot,
                                             std::optional<std::string_view> function) {
-    unsigned long d = 0;
-    if (domain) {
-        auto r = parse_libvirt_number(*domain, "domain", 0xffff);
+    // libvirt reads each attribute as an unsigned int, then checks the
+    // ranges of bus, slot and function; the domain may use all 32 bits.
+    struct Field {
+        const std::optional<std::string_view>& text;
+        const char* name;
+        unsigned long max;
+    };
+    const Field fields[] = {{domain, "domain", 0xffffffffUL}, {bus, "bus", 0xff}, {slot, "slot", 0x1f},
+                            {function, "function", 7}};
+    unsigned long v[4] = {0, 0, 0, 0};
+    for (std::size_t i = 0; i < 4; ++i) {
+        if (!fields[i].text) continue;
+        auto r = parse_libvirt_number(*fields[i].text, fields[i].name, fields[i].max);
         if (!r) return r.error();
-        d = *r;
+        v[i] = *r;
     }
-    if (!bus) return make_error("<address> has no bus attribute");
-    if (!slot) return make_error("<address> has no slot attribute");
-    if (!function) return make_error("<address> has no function attribute");
-    auto b = parse_libvirt_number(*bus, "bus", 0xff);
-    if (!b) return b.error();
-    auto s = parse_libvirt_number(*slot, "slot", 0x1f);
-    if (!s) return s.error();
-    auto f = parse_libvirt_number(*function, "function", 7);
-    if (!f) return f.error();
-    return PciAddress{static_cast<std::uint16_t>(d), static_cast<std::uint8_t>(*b),
-                      static_cast<std::uint8_t>(*s), static_cast<std::uint8_t>(*f)};
+    return PciAddress{static_cast<std::uint32_t>(v[0]), static_cast<std::uint8_t>(v[1]),
+                      static_cast<std::uint8_t>(v[2]), static_cast<std::uint8_t>(v[3])};
 }
 
 Result<PciAddress> PciAddress::from_nodedev_name(std::string_view name) {
@@ -148,19 +180,19 @@ Result<PciAddress> PciAddress::from_nodedev_name(std::string_view name) {
 }
 
 std::string PciAddress::str() const {
-    char buf[16];
+    char buf[32];
     std::snprintf(buf, sizeof buf, "%04x:%02x:%02x.%x", domain, bus, slot, function);
     return buf;
 }
 
 std::string PciAddress::short_str() const {
-    char buf[16];
+    char buf[32];
     std::snprintf(buf, sizeof buf, "%02x:%02x.%x", bus, slot, function);
     return buf;
 }
 
 std::string PciAddress::nodedev_name() const {
-    char buf[24];
+    char buf[32];
     std::snprintf(buf, sizeof buf, "pci_%04x_%02x_%02x_%x", domain, bus, slot, function);
     return buf;
 }

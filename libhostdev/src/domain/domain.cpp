@@ -170,28 +170,29 @@ const ScanElement* ParsedDomain::element(const pugi::xml_node& node) const {
     return &*it;
 }
 
-Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view text,
-                                                           std::string_view file) {
+namespace {
+
+// Loads the tree: size, bytes, the lexical pass, pugixml, the root element.
+Status load_document(ParsedDomain& pd, std::string_view file) {
+    const std::string_view text = pd.text;
+    const LineIndex& lines = pd.lines;
     if (text.size() > kMaxDomainXmlBytes)
         return error_at(file, 0,
                         "file is " + std::to_string(text.size()) + " bytes, over the limit of " +
-                            std::to_string(kMaxDomainXmlBytes / (1024 * 1024)) +
-                            " MiB for a domain definition");
-    auto pd = std::make_unique<ParsedDomain>(text);
-    const LineIndex& lines = pd->lines;
+                            std::to_string(kMaxDomainXmlBytes / (1024 * 1024)) + " MiB for a domain definition");
     if (auto err = check_bytes(text, file, lines)) return *err;
 
     // The lexical pass runs first so that a DOCTYPE (and whatever entities
     // it declares) or an absurd nesting is refused before any tree is built.
-    pd->skeleton = detail::scan_xml(text, kMaxDomainXmlDepth);
-    const ScanError& serr = pd->skeleton.error;
+    pd.skeleton = detail::scan_xml(text, kMaxDomainXmlDepth);
+    const ScanError& serr = pd.skeleton.error;
     if (serr.kind == ScanError::Kind::doctype || serr.kind == ScanError::Kind::too_deep)
         return error_at(file, lines.line_of(serr.offset), serr.message);
 
     // pugixml never loads external resources and only knows the predefined
     // entities; the DOCTYPE check above keeps it from ever seeing a DTD.
     pugi::xml_parse_result pr =
-        pd->doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
+        pd.doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
     // An error at the very end (something never closed) belongs to the last
     // line that has text, not to the empty line after the final newline.
     auto error_line = [&](std::size_t off) {
@@ -210,68 +211,109 @@ Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view tex
     if (serr.kind != ScanError::Kind::none)
         return error_at(file, error_line(serr.offset), "not well-formed XML: " + serr.message);
 
-    pugi::xml_node root = pd->doc.document_element();
+    pugi::xml_node root = pd.doc.document_element();
     if (std::string_view(root.name()) != "domain")
-        return error_at(file, pd->line_of(root),
+        return error_at(file, pd.line_of(root),
                         "root element is <" + std::string(root.name()) +
                             ">, not <domain>: this is not a libvirt domain definition");
+    return ok_status();
+}
 
-    Domain& d = pd->domain;
-    d.type = root.attribute("type").value();
-    d.name = root.child("name").text().get();
-    d.uuid = root.child("uuid").text().get();
+bool is_pci_address(const pugi::xml_node& n) {
+    return std::string_view(n.name()) == "address" && attr_value(n, "type") == std::optional<std::string_view>("pci");
+}
 
+// A guest <address type='pci'>, read as libvirt reads it (absent fields are 0).
+Result<GuestPciAddress> guest_address_of(const ParsedDomain& pd, const pugi::xml_node& device,
+                                         const pugi::xml_node& a, std::string_view file) {
+    GuestPciAddress g;
+    g.element = device.name();
+    g.line = pd.line_of(a);
+    auto addr = PciAddress::from_libvirt(attr_value(a, "domain"), attr_value(a, "bus"), attr_value(a, "slot"),
+                                         attr_value(a, "function"));
+    if (!addr) return error_at(file, g.line, "guest <address> of <" + g.element + ">: " + addr.error().message);
+    g.address = *addr;
+    g.multifunction = attr_value(a, "multifunction") == std::optional<std::string_view>("on");
+    return g;
+}
+
+// The fields of one <hostdev mode='subsystem' type='pci'>.
+Result<PciHostdev> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& hd, std::string_view file) {
+    PciHostdev h;
+    h.line = pd.line_of(hd);
+    if (auto managed = attr_value(hd, "managed")) {
+        if (*managed == "yes") h.managed = true;
+        else if (*managed != "no")
+            return error_at(file, h.line, "managed='" + std::string(*managed) + "' must be 'yes' or 'no'");
+    }
+    pugi::xml_node src_addr = hd.child("source").child("address");
+    if (!src_addr) return error_at(file, h.line, "<hostdev type='pci'> has no <source><address>");
+    auto src = PciAddress::from_libvirt(attr_value(src_addr, "domain"), attr_value(src_addr, "bus"),
+                                        attr_value(src_addr, "slot"), attr_value(src_addr, "function"));
+    if (!src) return error_at(file, pd.line_of(src_addr), src.error().message);
+    h.source = *src;
+    if (pugi::xml_node drv = hd.child("driver"))
+        if (auto name = attr_value(drv, "name")) h.driver_name = std::string(*name);
+    h.has_rom = static_cast<bool>(hd.child("rom"));
+    if (pugi::xml_node ga = hd.child("address"); is_pci_address(ga)) {
+        auto guest = guest_address_of(pd, hd, ga, file);
+        if (!guest) return guest.error();
+        h.guest_address = guest->address;
+        h.guest_multifunction = guest->multifunction;
+    }
+    if (pugi::xml_node boot = hd.child("boot")) {
+        // libvirt reads the boot order in decimal and refuses 0.
+        auto order = attr_value(boot, "order");
+        auto n = order ? parse_libvirt_number(*order, "boot order", 0xffffffffUL, NumberBase::Decimal)
+                       : Result<unsigned long>(make_error("<boot> has no order attribute"));
+        if (n && *n == 0) n = make_error("boot order='" + std::string(*order) + "' must be at least 1");
+        if (!n) return error_at(file, pd.line_of(boot), n.error().message);
+        h.boot_order = static_cast<unsigned>(*n);
+    }
+    if (pugi::xml_node alias = hd.child("alias"))
+        if (auto name = attr_value(alias, "name")) h.alias = std::string(*name);
+    return h;
+}
+
+// Every device under <devices>: the PCI hostdevs, the other hostdevs, and the
+// guest PCI address of each device (libvirt reads a device's first <address>
+// child, of whatever type, and no other).
+Status read_devices(ParsedDomain& pd, const pugi::xml_node& root, std::string_view file) {
+    Domain& d = pd.domain;
     for (pugi::xml_node devices : root.children("devices")) {
-        for (pugi::xml_node hd : devices.children("hostdev")) {
-            auto mode = attr_value(hd, "mode");
-            auto type = attr_value(hd, "type");
+        for (pugi::xml_node dev : devices.children()) {
+            if (dev.type() != pugi::node_element) continue;
+            if (pugi::xml_node a = dev.child("address"); is_pci_address(a)) {
+                auto g = guest_address_of(pd, dev, a, file);
+                if (!g) return g.error();
+                if (!libvirt_chooses(g->address)) d.guest_pci_addresses.push_back(std::move(*g));
+            }
+            if (std::string_view(dev.name()) != "hostdev") continue;
+            auto mode = attr_value(dev, "mode");
+            auto type = attr_value(dev, "type");
             if ((mode && *mode != "subsystem") || type != std::optional<std::string_view>("pci")) {
                 ++d.other_hostdevs;
                 continue;
             }
-            PciHostdev h;
-            h.line = pd->line_of(hd);
-            if (auto managed = attr_value(hd, "managed")) {
-                if (*managed == "yes") h.managed = true;
-                else if (*managed != "no")
-                    return error_at(file, h.line,
-                                    "managed='" + std::string(*managed) + "' must be 'yes' or 'no'");
-            }
-            pugi::xml_node src_addr = hd.child("source").child("address");
-            if (!src_addr)
-                return error_at(file, h.line, "<hostdev type='pci'> has no <source><address>");
-            auto src = PciAddress::from_libvirt(attr_value(src_addr, "domain"), attr_value(src_addr, "bus"),
-                                                attr_value(src_addr, "slot"), attr_value(src_addr, "function"));
-            if (!src) return error_at(file, pd->line_of(src_addr), src.error().message);
-            h.source = *src;
-            if (pugi::xml_node drv = hd.child("driver"))
-                if (auto name = attr_value(drv, "name")) h.driver_name = std::string(*name);
-            h.has_rom = static_cast<bool>(hd.child("rom"));
-            for (pugi::xml_node ga : hd.children("address")) {
-                if (attr_value(ga, "type") != std::optional<std::string_view>("pci")) continue;
-                // libvirt reads an absent guest address field as 0.
-                auto field = [&](const char* n) { return attr_value(ga, n).value_or("0"); };
-                auto guest = PciAddress::from_libvirt(attr_value(ga, "domain"), field("bus"),
-                                                      field("slot"), field("function"));
-                if (!guest)
-                    return error_at(file, pd->line_of(ga), "guest <address>: " + guest.error().message);
-                h.guest_address = *guest;
-                h.guest_multifunction = attr_value(ga, "multifunction") == std::optional<std::string_view>("on");
-                break;
-            }
-            if (pugi::xml_node boot = hd.child("boot")) {
-                auto order = attr_value(boot, "order");
-                auto n = order ? parse_libvirt_number(*order, "boot order", 0xffffffffUL)
-                               : Result<unsigned long>(make_error("<boot> has no order attribute"));
-                if (!n) return error_at(file, pd->line_of(boot), n.error().message);
-                h.boot_order = static_cast<unsigned>(*n);
-            }
-            if (pugi::xml_node alias = hd.child("alias"))
-                if (auto name = attr_value(alias, "name")) h.alias = std::string(*name);
-            d.pci_hostdevs.push_back(std::move(h));
+            auto h = pci_hostdev_of(pd, dev, file);
+            if (!h) return h.error();
+            d.pci_hostdevs.push_back(std::move(*h));
         }
     }
+    return ok_status();
+}
 
+}  // namespace
+
+Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view text, std::string_view file) {
+    auto pd = std::make_unique<ParsedDomain>(text);
+    HOSTDEV_TRY(load_document(*pd, file));
+    pugi::xml_node root = pd->doc.document_element();
+    Domain& d = pd->domain;
+    d.type = root.attribute("type").value();
+    d.name = root.child("name").text().get();
+    d.uuid = root.child("uuid").text().get();
+    HOSTDEV_TRY(read_devices(*pd, root, file));
     if (pugi::xml_node features = root.child("features")) {
         d.has_features = true;
         if (pugi::xml_node hidden = features.child("kvm").child("hidden"))

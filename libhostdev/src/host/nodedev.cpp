@@ -14,12 +14,28 @@ namespace {
 
 std::string text_of(const pugi::xml_node& n) { return std::string(parse::trim(n.text().get())); }
 
-// A libvirt number in element text ("0", "0x1f") within [0, max].
+// The string value of an element as XPath's string() gives it: all its text,
+// untrimmed (libvirt reads "string(./bus[1])" so).
+std::string string_value(const pugi::xml_node& n) {
+    struct Collect : pugi::xml_tree_walker {
+        std::string text;
+        bool for_each(pugi::xml_node& node) override {
+            if (node.type() == pugi::node_pcdata || node.type() == pugi::node_cdata) text += node.value();
+            return true;
+        }
+    } collect;
+    pugi::xml_node copy = n;
+    copy.traverse(collect);
+    return std::move(collect.text);
+}
+
+// A number in element text (<bus>1</bus>) within [0, max], read as libvirt
+// reads these elements: decimal, leading white space allowed, nothing after.
 Result<unsigned long> number_of(const pugi::xml_node& parent, const char* child, const std::string& where,
                                 unsigned long max) {
     pugi::xml_node n = parent.child(child);
     if (!n) return make_error(where + ": <" + child + "> is missing");
-    auto v = parse_libvirt_number(text_of(n), child, max);
+    auto v = parse_libvirt_number(string_value(n), child, max, NumberBase::Decimal);
     if (!v) return make_error(where + ": <" + child + ">: " + v.error().message);
     return *v;
 }
@@ -38,7 +54,9 @@ Result<PciAddress> address_of(const pugi::xml_node& n, const std::string& where)
 
 Status parse_pci(const pugi::xml_node& cap, const std::string& where, NodeDevice& out) {
     PciDevice d;
-    auto dom = number_of(cap, "domain", where, 0xffff);
+    // libvirt itself keeps any unsigned int here; no kernel names a bus above
+    // 0xff, a slot above 0x1f or a function above 7, so those are refused.
+    auto dom = number_of(cap, "domain", where, 0xffffffffUL);
     if (!dom) return dom.error();
     auto bus = number_of(cap, "bus", where, 0xff);
     if (!bus) return bus.error();
@@ -46,7 +64,7 @@ Status parse_pci(const pugi::xml_node& cap, const std::string& where, NodeDevice
     if (!slot) return slot.error();
     auto fn = number_of(cap, "function", where, 7);
     if (!fn) return fn.error();
-    d.address = PciAddress{static_cast<std::uint16_t>(*dom), static_cast<std::uint8_t>(*bus),
+    d.address = PciAddress{static_cast<std::uint32_t>(*dom), static_cast<std::uint8_t>(*bus),
                            static_cast<std::uint8_t>(*slot), static_cast<std::uint8_t>(*fn)};
 
     if (pugi::xml_node cls = cap.child("class")) {
@@ -89,7 +107,8 @@ Status parse_pci(const pugi::xml_node& cap, const std::string& where, NodeDevice
         }
     }
     if (pugi::xml_node g = cap.child("iommuGroup")) {
-        auto n = parse_libvirt_number(g.attribute("number").value(), "iommuGroup number", 0x7fffffff);
+        auto n = parse_libvirt_number(g.attribute("number").value(), "iommuGroup number", 0x7fffffff,
+                                      NumberBase::Decimal);
         if (!n) return make_error(where + ": <iommuGroup>: " + n.error().message);
         d.iommu_group = static_cast<int>(*n);
         for (pugi::xml_node a : g.children("address")) {

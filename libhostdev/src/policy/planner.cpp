@@ -206,31 +206,103 @@ private:
         }
     }
 
-    // Injected functions of a requested device's host slot share its guest slot.
+    // Where an injected function goes in the guest. It shares the guest slot of
+    // the domain's hostdev from its host slot (the anchor), on a function no
+    // device of the domain uses: its host function number when free, else the
+    // lowest free one. libvirt refuses a definition in which two devices use
+    // one guest address, whatever the devices are. When the slot cannot take
+    // it, the address is left for libvirt to assign, with a note.
     void assign_guest_addresses() {
-        std::set<PciAddress> used;
-        for (const auto& h : domain_.pci_hostdevs)
-            if (h.guest_address) used.insert(*h.guest_address);
+        std::map<PciAddress, const GuestPciAddress*> used;
+        for (const auto& g : domain_.guest_pci_addresses) used.emplace(g.address, &g);
+        // First every function that can have its host function number gets it,
+        // so that one taken address moves only its own function.
+        std::map<PciAddress, PciAddress> taken_here;  // guest address -> injected function holding it
+        for (const auto& ih : plan_.edits.inject)
+            if (auto natural = natural_guest_address(ih.source); natural && !used.count(*natural))
+                taken_here.emplace(*natural, ih.source);
         for (auto& ih : plan_.edits.inject) {
-            const PciHostdev* anchor = nullptr;
-            for (const auto& h : domain_.pci_hostdevs)
-                if (h.guest_address && h.source.same_slot(ih.source)) {
-                    anchor = &h;
-                    break;
-                }
-            if (!anchor) continue;
-            PciAddress guest = *anchor->guest_address;
-            guest.function = ih.source.function;
-            if (used.count(guest)) {
-                add(Severity::Note, ih.source,
-                    "guest address " + guest.str() + " is taken; libvirt will choose one for " + ih.source.str());
-                continue;
-            }
-            used.insert(guest);
-            ih.guest_address = guest;
-            if (guest.function == 0) ih.guest_multifunction = true;
+            std::string where = place_injected(ih, used, taken_here);
+            for (auto& c : plan_.changes)
+                if (c.kind == Change::Kind::InjectHostdev && c.device == ih.source) c.description += "; " + where;
         }
-        // Function 0 of a shared guest slot that is already in the domain.
+        mark_shared_function_zero();
+    }
+
+    // The first hostdev of the domain from the same host slot as `source`
+    // that has a guest address, else the first without one.
+    const PciHostdev* anchor_for(const PciAddress& source) const {
+        const PciHostdev* without = nullptr;
+        for (const auto& h : domain_.pci_hostdevs) {
+            if (!h.source.same_slot(source)) continue;
+            if (h.guest_address && !libvirt_chooses(*h.guest_address)) return &h;
+            if (!without) without = &h;
+        }
+        return without;
+    }
+
+    // The anchor's guest slot with the host function number of `source`.
+    std::optional<PciAddress> natural_guest_address(const PciAddress& source) const {
+        const PciHostdev* anchor = anchor_for(source);
+        if (!anchor || !anchor->guest_address || libvirt_chooses(*anchor->guest_address)) return std::nullopt;
+        PciAddress a = *anchor->guest_address;
+        a.function = source.function;
+        return a;
+    }
+
+    // Sets ih.guest_address (or leaves it empty) and says where, in words.
+    std::string place_injected(InjectedHostdev& ih, const std::map<PciAddress, const GuestPciAddress*>& used,
+                               std::map<PciAddress, PciAddress>& taken_here) {
+        const PciHostdev* anchor = anchor_for(ih.source);
+        if (!anchor) return "guest address left for libvirt to assign (no <hostdev> of the domain is in its host slot)";
+        if (!anchor->guest_address || libvirt_chooses(*anchor->guest_address))
+            return "guest address left for libvirt to assign (" + anchor->source.str() + " has none to share)";
+        PciAddress slot = *anchor->guest_address;
+        slot.function = 0;
+        const std::string slot_s = slot.str().substr(0, slot.str().size() - 2);
+        auto is_free = [&](PciAddress a) {
+            auto t = taken_here.find(a);
+            return !used.count(a) && (t == taken_here.end() || t->second == ih.source);
+        };
+        auto leave = [&](const std::string& why) {
+            add(Severity::Note, ih.source,
+                "no guest address for " + ih.source.str() + ": " + why + "; libvirt will assign one (guest slot " +
+                    slot_s + " of " + anchor->source.str() + " cannot take it)");
+            return "guest address left for libvirt to assign (" + why + ")";
+        };
+        // Another function in a slot needs multifunction='on' on function 0;
+        // hostdev can set it only on a <hostdev>.
+        if (auto f0 = used.find(slot); f0 != used.end() && !f0->second->multifunction &&
+                                       f0->second->element != "hostdev")
+            return leave("function 0 of guest slot " + slot_s + " is a <" + f0->second->element + "> (line " +
+                         std::to_string(f0->second->line) + ") without multifunction='on'");
+        std::optional<PciAddress> pick;
+        PciAddress natural = slot;
+        natural.function = ih.source.function;
+        if (is_free(natural)) pick = natural;
+        for (std::uint8_t f = 0; !pick && f < 8; ++f) {
+            PciAddress a = slot;
+            a.function = f;
+            if (is_free(a)) pick = a;
+        }
+        if (!pick) return leave("all eight functions of guest slot " + slot_s + " are in use");
+        taken_here[*pick] = ih.source;
+        ih.guest_address = *pick;
+        ih.guest_multifunction = pick->function == 0;
+        std::string why = "guest address " + pick->str() + ", function " + std::to_string(pick->function) +
+                          " of the guest slot of " + anchor->source.str();
+        if (*pick != natural) {
+            auto other = used.find(natural);
+            why += other != used.end() ? " (" + natural.str() + " is the <" + other->second->element + "> on line " +
+                                             std::to_string(other->second->line) + ")"
+                                       : " (" + natural.str() + " is given to another injected function)";
+        }
+        return why;
+    }
+
+    // Function 0 of a shared guest slot that is a <hostdev> of the domain
+    // gets multifunction='on'.
+    void mark_shared_function_zero() {
         for (const auto& ih : plan_.edits.inject) {
             if (!ih.guest_address) continue;
             for (const auto& h : domain_.pci_hostdevs) {

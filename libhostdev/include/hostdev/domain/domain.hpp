@@ -1,5 +1,5 @@
 // The parts of a libvirt domain definition that hostdev reads: its PCI
-// hostdevs and its <features>. The parser treats its input as hostile: no DTD,
+// hostdevs, the guest PCI addresses its devices use, and its <features>. The parser treats its input as hostile: no DTD,
 // no entities, bounded size and depth, UTF-8 only, and every error names the
 // file and line.
 #pragma once
@@ -28,10 +28,30 @@ struct PciHostdev {
     int line = 0;                             // 1-based line of the <hostdev> start tag
 };
 
+// A guest PCI address a device asks for: an <address type='pci'> directly
+// inside any element under <devices> (controller, disk, interface, video,
+// memballoon, hostdev, ...). libvirt refuses a definition in which two devices
+// ask for one address ("Attempted double use of PCI Address").
+struct GuestPciAddress {
+    PciAddress address;
+    bool multifunction = false;  // multifunction='on'
+    std::string element;         // the device element: "controller", "disk", "hostdev", ...
+    int line = 0;                // 1-based line of the <address>
+};
+
+// libvirt reads a guest address whose domain, bus and slot are all 0 as "no
+// address: choose one" (virDeviceInfoPCIAddressIsWanted), whatever the function.
+[[nodiscard]] inline bool libvirt_chooses(const PciAddress& guest) {
+    return guest.domain == 0 && guest.bus == 0 && guest.slot == 0;
+}
+
 struct Domain {
     std::string name, uuid, type;          // type: attribute of <domain> (kvm, qemu)
     std::vector<PciHostdev> pci_hostdevs;  // document order
     std::size_t other_hostdevs = 0;        // usb, scsi, scsi_host, mdev, capabilities mode
+    // Every guest PCI address of every device, in document order, except those
+    // libvirt chooses itself (libvirt_chooses).
+    std::vector<GuestPciAddress> guest_pci_addresses;
     bool has_features = false;
     // <features><kvm><hidden state=.../>: the state value, "" when <hidden> has
     // no state attribute, nullopt when there is no <hidden>.

@@ -5,8 +5,11 @@
 //   injected       any other endpoint: added as a <hostdev>
 //   blocked        a platform function with a driver, or an endpoint the host
 //                  needs (root filesystem, default route, host keyboard)
-// It also decides the guest addresses of injected functions, whether KVM must
-// be hidden, and the problems (errors block, warnings and notes inform).
+// It also decides the guest addresses of injected functions (a free function
+// of the guest slot of the domain's hostdev from the same host slot, never an
+// address another device of the domain uses; else none, for libvirt to
+// assign, with a note), whether KVM must be hidden, and the problems (errors
+// block, warnings and notes inform).
 #pragma once
 
 #include <optional>
