@@ -42,12 +42,6 @@ declare -A EXAMPLE_HOST=(
 # first word is "refused" (always) or "maybe" (depends on what is installed),
 # then the text libvirt's message must contain.
 declare -A KNOWN_INPUT_REFUSAL=(
-  # A guest address on bus 5 of an i440fx machine: libvirt adds a pci-bridge
-  # for bus 5, whose slot 0 is reserved.
-  [tests/data/domains/crlf.xml]="refused slot must be >= 1"
-  [tests/data/domains/decimal-attrs.xml]="refused slot must be >= 1"
-  [tests/data/domains/tabs.xml]="refused slot must be >= 1"
-  [tests/data/domains/double-quotes.xml]="refused UEFI requires ACPI on this architecture"
   # An emulated TPM 2.0 needs swtpm, which these tests do not install.
   [tests/data/domains/hyperv-features.xml]="maybe TPM version '2.0' is not supported"
 )

@@ -96,7 +96,7 @@ TEST(DomainParse, DecimalAttributesAndAbsentDomain) {
     Domain d = parse_corpus("decimal-attrs.xml");
     ASSERT_EQ(d.pci_hostdevs.size(), 2U);
     EXPECT_EQ(d.pci_hostdevs[0].source, addr("0000:01:00.1"));
-    EXPECT_EQ(*d.pci_hostdevs[0].guest_address, addr("0000:05:00.0"));
+    EXPECT_EQ(*d.pci_hostdevs[0].guest_address, addr("0000:05:01.0"));
     EXPECT_EQ(d.pci_hostdevs[1].source, addr("0000:26:1f.7"));
     EXPECT_FALSE(d.pci_hostdevs[1].managed);
 }
