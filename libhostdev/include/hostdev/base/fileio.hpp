@@ -17,9 +17,12 @@ namespace hostdev::fileio {
 Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes = 1 << 20);
 // Reads an open descriptor to its end (at most max_bytes); the caller closes it.
 Result<std::string> read_fd(int fd, const std::filesystem::path& shown, std::size_t max_bytes);
-// Same, relative to an open directory descriptor.
+// Same, relative to an open directory descriptor, read as a sysfs attribute:
+// a short first read is the whole file.
 Result<std::string> read_file_at(int dirfd, const char* name, const std::filesystem::path& shown,
                                  std::size_t max_bytes = 4096);
+// That read on an open descriptor (the caller closes it).
+Result<std::string> read_attribute_fd(int fd, const std::filesystem::path& shown, std::size_t max_bytes);
 // Target of a symbolic link, as written in the link.
 Result<std::string> read_link(const std::filesystem::path& path);
 Result<std::string> read_link_at(int dirfd, const char* name, const std::filesystem::path& shown);
