@@ -47,12 +47,13 @@ Result<std::string> read_file_at(int dirfd, const char* name, const std::filesys
                                  std::size_t max_bytes) {
     int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return make_error("cannot open", (shown / name).string(), errno);
-    auto r = read_attribute_fd(fd, shown / name, max_bytes);
+    auto r = read_attribute_fd(fd, shown, name, max_bytes);
     ::close(fd);
     return r;
 }
 
-Result<std::string> read_attribute_fd(int fd, const std::filesystem::path& shown, std::size_t max_bytes) {
+Result<std::string> read_attribute_fd(int fd, const std::filesystem::path& shown, const char* name,
+                                      std::size_t max_bytes) {
     // A sysfs attribute comes whole in one read (up to a page): a short read
     // is its end, which saves the second read that would return 0.
     char buf[4096];
@@ -61,10 +62,10 @@ Result<std::string> read_attribute_fd(int fd, const std::filesystem::path& shown
     do {
         n = ::read(fd, buf, want);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) return make_error("cannot read", shown.string(), errno);
+    if (n < 0) return make_error("cannot read", (shown / name).string(), errno);
     std::string out(buf, static_cast<std::size_t>(n));
     if (static_cast<std::size_t>(n) == want && want < max_bytes) {
-        auto rest = read_fd(fd, shown, max_bytes - want);
+        auto rest = read_fd(fd, shown / name, max_bytes - want);
         if (!rest) return rest.error();
         out += *rest;
     }

@@ -248,24 +248,33 @@ Result<std::string> FsRoot::read_file_at(int dirfd, const char* name, const fs::
     if (fd < 0 && errno == ENOSYS) fd = ::openat(dirfd, name, flags | O_NOFOLLOW);
     if (fd < 0) return make_error("cannot open", (shown / n).string(), errno);
     const Fd owned(fd);
-    return fileio::read_attribute_fd(fd, shown / n, max_bytes);
+    return fileio::read_attribute_fd(fd, shown, name, max_bytes);
 }
 
 fs::path FsRoot::link_target(const fs::path& link_dir, std::string_view target) const {
-    std::vector<std::string> parts;
-    if (target.empty() || target.front() != '/') {
-        auto rel = below_root(link_dir);
-        if (rel) parts = components(*rel);
-    }
-    std::vector<std::string> folded;
-    parts.reserve(parts.size() + 8);
-    for (auto& c : components(target)) parts.push_back(std::move(c));
-    for (auto& c : parts) {
-        if (c != "..") folded.push_back(std::move(c));
-        else if (!folded.empty()) folded.pop_back();
-    }
-    const std::string rest = joined(folded);
-    return rest == "." ? root_ : root_ / rest;
+    // Folded in one string, component by component (the sysfs reader calls
+    // this once per device): ".." drops the last component, never the root.
+    std::string out;
+    auto append = [&out](std::string_view rel) {
+        while (!rel.empty()) {
+            const std::size_t slash = rel.find('/');
+            const std::string_view c = rel.substr(0, slash);
+            rel.remove_prefix(slash == std::string_view::npos ? rel.size() : slash + 1);
+            if (c.empty() || c == ".") continue;
+            if (c == "..") {
+                const std::size_t last = out.rfind('/');
+                out.erase(last == std::string::npos ? 0 : last);
+                continue;
+            }
+            out += '/';
+            out += c;
+        }
+    };
+    if (target.empty() || target.front() != '/')
+        if (auto rel = below_root(link_dir)) append(*rel);
+    append(target);
+    if (out.empty()) return root_;
+    return root_ == "/" ? fs::path(out) : fs::path(root_.string() + out);
 }
 
 Result<std::string> FsRoot::read_link(const fs::path& path) const {

@@ -160,7 +160,8 @@ public:
         auto devices_dir = root_.open(root_.pci_devices(), O_PATH | O_DIRECTORY);
         if (!devices_dir) return devices_dir.error().reworded("no PCI devices directory (is this a Linux root with /sys mounted?)");
         devices_fd_ = devices_dir->get();
-        devices_shown_ = root_.live_path(root_.pci_devices());
+        devices_path_ = root_.pci_devices();
+        devices_shown_ = root_.live_path(devices_path_);
         read_devices(*names);
         std::sort(host_.devices.begin(), host_.devices.end(),
                   [](const PciDevice& a, const PciDevice& b) { return a.address < b.address; });
@@ -243,7 +244,7 @@ private:
         // Real location and parent bridges from the bus link's text.
         fs::path dir = link;
         if (auto target = fileio::read_link_at(devices_fd_, name.c_str(), devices_shown_)) {
-            dir = root_.link_target(link.parent_path(), *target);
+            dir = root_.link_target(devices_path_, *target);
             auto chain = parse::pci_addresses_in_path(*target);
             if (!chain.empty() && chain.back() == d.address) chain.pop_back();
             d.parent_bridges.assign(chain.rbegin(), chain.rend());
@@ -457,7 +458,7 @@ private:
     const FsRoot& root_;
     Host& host_;
     int devices_fd_ = -1;  // ROOT/sys/bus/pci/devices, open while read() runs
-    fs::path devices_shown_;
+    fs::path devices_path_, devices_shown_;
     bool kernel_lists_reset_methods_ = false;
     unsigned threads_ = 0;
     ReadOptions::Readiness readiness_ = ReadOptions::Readiness::Read;

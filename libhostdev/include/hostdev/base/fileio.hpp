@@ -21,8 +21,10 @@ Result<std::string> read_fd(int fd, const std::filesystem::path& shown, std::siz
 // a short first read is the whole file.
 Result<std::string> read_file_at(int dirfd, const char* name, const std::filesystem::path& shown,
                                  std::size_t max_bytes = 4096);
-// That read on an open descriptor (the caller closes it).
-Result<std::string> read_attribute_fd(int fd, const std::filesystem::path& shown, std::size_t max_bytes);
+// That read on an open descriptor of `name` in the directory messages call
+// `shown` (the caller closes it).
+Result<std::string> read_attribute_fd(int fd, const std::filesystem::path& shown, const char* name,
+                                      std::size_t max_bytes);
 // Target of a symbolic link, as written in the link.
 Result<std::string> read_link(const std::filesystem::path& path);
 Result<std::string> read_link_at(int dirfd, const char* name, const std::filesystem::path& shown);
