@@ -160,6 +160,70 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
     return ok_status();
 }
 
+// ---------------------------------------------------------------- files hostdev finds
+
+namespace {
+
+// "a FIFO", "a directory", ... for messages about a file that is not regular.
+const char* kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    return "not a regular file";
+}
+
+// Opens a file hostdev found by itself; the descriptor is a regular file.
+Result<int> open_regular(const std::filesystem::path& path, int flags, mode_t mode) {
+    int fd = ::open(path.c_str(), flags | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == ELOOP) return make_error("is a symbolic link, not a regular file (name the file itself)", path.string());
+        return make_error("cannot open", path.string(), errno);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        int e = errno;
+        ::close(fd);
+        return make_error("cannot stat", path.string(), e);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return make_error(std::string("is ") + kind_of(st.st_mode) + ", not a regular file", path.string(),
+                          S_ISDIR(st.st_mode) ? EISDIR : 0);
+    }
+    return fd;
+}
+
+Status write_all(int fd, std::string_view content, const std::string& shown) {
+    while (!content.empty()) {
+        ssize_t n = ::write(fd, content.data(), content.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return make_error("cannot write", shown, errno);
+        }
+        content.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return ok_status();
+}
+
+}  // namespace
+
+Result<std::string> read_regular_file(const std::filesystem::path& path, std::size_t max_bytes) {
+    auto fd = open_regular(path, O_RDONLY, 0);
+    if (!fd) return fd.error();
+    return read_and_close(*fd, path, max_bytes);
+}
+
+Status append_regular_file(const std::filesystem::path& path, std::string_view text, unsigned mode) {
+    auto fd = open_regular(path, O_WRONLY | O_APPEND | O_CREAT, static_cast<mode_t>(mode));
+    if (!fd) return fd.error();
+    auto st = write_all(*fd, text, path.string());
+    if (::close(*fd) != 0 && st) return make_error("cannot write", path.string(), errno);
+    return st;
+}
+
 std::filesystem::path resolve_link_lexically(const std::filesystem::path& link_dir, std::string_view target) {
     std::filesystem::path p = (!target.empty() && target.front() == '/')
                                   ? std::filesystem::path(target)

@@ -40,6 +40,18 @@ bool exists(const std::filesystem::path& path);
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
                          unsigned mode = 0644);
 
+// ---- Files hostdev finds by itself (its configuration, its log file) ------
+// They are used only when they are regular files: opened with O_NONBLOCK and
+// O_NOFOLLOW (a FIFO never blocks, a symbolic link is refused), then checked
+// with fstat. A missing file is an error with ENOENT, a directory one with
+// EISDIR; a link or another kind of file is an error that says which it is.
+
+// The whole file, at most max_bytes.
+Result<std::string> read_regular_file(const std::filesystem::path& path, std::size_t max_bytes);
+// Appends `text` in one write(2) with O_APPEND (concurrent writers do not
+// interleave), creating the file with `mode` (and the umask) when missing.
+Status append_regular_file(const std::filesystem::path& path, std::string_view text, unsigned mode = 0640);
+
 // Lexical join of a symlink's directory and a relative target, with "." and
 // ".." folded, no system calls.
 std::filesystem::path resolve_link_lexically(const std::filesystem::path& link_dir,
