@@ -37,6 +37,8 @@ bool exists(const std::filesystem::path& path);
 
 // Writes a file atomically: a temporary file beside it, fsync, rename, fsync of
 // the directory. mode is used for a new file; an existing file keeps its mode.
+// For files hostdev keeps itself (journals); outputs a user names go through
+// write_output.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
                          unsigned mode = 0644);
 
@@ -51,6 +53,22 @@ Result<std::string> read_regular_file(const std::filesystem::path& path, std::si
 // Appends `text` in one write(2) with O_APPEND (concurrent writers do not
 // interleave), creating the file with `mode` (and the umask) when missing.
 Status append_regular_file(const std::filesystem::path& path, std::string_view text, unsigned mode = 0640);
+
+// ---- Outputs a user names (-o FILE, --in-place) ---------------------------
+// Writes `content` to what `path` is:
+//   - a regular file is replaced atomically (a temporary file in its
+//     directory, fsync, rename) with its owner, group and mode kept; when its
+//     owner and group cannot be given to the replacement, nothing is written;
+//   - a symbolic link is followed and its target replaced, in the target's
+//     directory (a dangling link gets its target created);
+//   - a character device or FIFO (/dev/null, a terminal, a pipe) is written
+//     directly, never renamed over; one of this process's descriptors
+//     (/dev/stdout, /dev/fd/N) is written through that descriptor;
+//   - a new file is created with mode 0666 less the umask;
+//   - a directory, a block device or a socket is refused.
+// Temporary files that a killed run left for the same target are removed
+// first. Every failed step is an error naming the path and errno.
+Status write_output(const std::filesystem::path& path, std::string_view content);
 
 // Lexical join of a symlink's directory and a relative target, with "." and
 // ".." folded, no system calls.
