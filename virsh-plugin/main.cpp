@@ -28,9 +28,10 @@ void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
 
 }  // namespace hostdev::virt
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     using namespace hostdev::virt;
-    hostdev::cli::set_program_name("virt-hostdev");
     silence_libvirt_errors();
     CLI::App app{
         "virt-hostdev: hostdev's PCI passthrough checks over the libvirt API.\n\n"
@@ -68,4 +69,14 @@ int main(int argc, char** argv) {
         return rc == 0 ? 0 : hostdev::exits::virt::kUsage;
     }
     return exit_code;
+}
+
+}  // namespace
+
+// One guard: an escaped exception is "invalid input" as for check and fix;
+// a failed write to stdout at least "failure".
+int main(int argc, char** argv) {
+    hostdev::cli::set_program_name("virt-hostdev");
+    return hostdev::cli::guarded_main(hostdev::exits::fix::kInvalid, hostdev::exits::virt::kFailure,
+                                      [&] { return run(argc, argv); });
 }

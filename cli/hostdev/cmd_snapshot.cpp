@@ -23,7 +23,8 @@ void add_snapshot_command(CLI::App& app, int& exit_code) {
         ->type_name("DIR")
         ->check(CLI::ExistingDirectory);
     cmd->add_option("--pci-ids", opt->pci_ids, "PCI ID database for device names")->type_name("FILE");
-    cmd->add_option("-o,--output", opt->out, "Write to FILE (atomically) instead of standard output")->type_name("FILE");
+    cmd->add_option("-o,--output", opt->out, "Write to FILE instead of standard output (a file is replaced atomically, keeping its "
+                                        "owner and mode; a device or FIFO is written to)")->type_name("FILE");
     cmd->callback([opt, &exit_code] {
         HostSource source;
         source.root = opt->root;

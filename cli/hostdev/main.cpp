@@ -4,7 +4,9 @@
 #include "commands.hpp"
 #include "output.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
     CLI::App app{"hostdev: PCI passthrough (VFIO) host manager.\n"
                  "Lists IOMMU groups, captures host topology for checking libvirt domains, and moves whole\n"
                  "IOMMU groups between host drivers and vfio-pci as a transaction.",
@@ -27,4 +29,11 @@ int main(int argc, char** argv) {
         return rc == 0 ? 0 : hostdev::exits::tool::kUsage;
     }
     return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using hostdev::exits::tool::kFailure;
+    return hostdev::cli::guarded_main(kFailure, kFailure, [&] { return run(argc, argv); });
 }

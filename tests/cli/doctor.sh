@@ -76,6 +76,34 @@ mkdir -p "$WORK/empty"
 expect_rc 2 "$HOSTDEV" doctor --root "$WORK/empty"
 expect_grep 'no PCI devices directory' "$WORK/err"
 
+# --root is a boundary for doctor too: a hook, the kernel modules and the
+# command line reached through links that lead out of the root are not this
+# root's, and nothing outside is read.
+mkdir -p "$WORK/outside/modules/kernel/drivers/vfio"
+touch "$WORK/outside/modules/kernel/drivers/vfio/vfio.ko"
+printf '#!/bin/sh\nexec /usr/libexec/hostdev-hook "$@"\n' >"$WORK/outside/hostdev-hook"
+chmod +x "$WORK/outside/hostdev-hook"
+echo 'ro intel_iommu=on pcie_acs_override=downstream SENTINEL-OUTSIDE' >"$WORK/outside/cmdline"
+cp -a "$WORK/ready" "$WORK/escaping"
+E2=$WORK/escaping
+up=$(printf '../%.0s' $(seq 24))
+rm -f "$E2"/etc/libvirt/hooks/qemu.d/*
+ln -s "$up${WORK#/}/outside/hostdev-hook" "$E2/etc/libvirt/hooks/qemu.d/50-hostdev"
+rm -rf "$E2/lib/modules/6.1.0-18-amd64"
+ln -s "$WORK/outside/modules" "$E2/lib/modules/6.1.0-18-amd64"
+rm "$E2/proc/cmdline"
+ln -s "$WORK/outside/cmdline" "$E2/proc/cmdline"
+expect_rc 1 "$HOSTDEV" doctor --root "$E2" --format json   # the hook missing: a warning
+cp "$WORK/out" "$WORK/escaping.json"
+jq -e '(.checks[] | select(.id == "libvirt-hook") | .verdict == "warn")
+       and (.checks[] | select(.id == "acs-override") | .verdict == "ok")' "$WORK/escaping.json" >/dev/null \
+  && ok || not_ok "doctor took a fact from outside the root: $(jq -c '[.checks[] | {id, verdict}]' "$WORK/escaping.json")"
+if grep -q 'SENTINEL' "$WORK/escaping.json" "$WORK/err"; then not_ok "doctor read outside the root"; else ok; fi
+# Its output goes where it is sent; a failed write is an error (exit 2).
+"$HOSTDEV" doctor --root "$WORK/ready" >/dev/full 2>"$WORK/err"
+rc=$?; [ "$rc" -eq 2 ] && ok || not_ok "doctor to a full stdout exited $rc, wanted 2"
+expect_grep 'cannot write to standard output: No space left on device' "$WORK/err"
+
 # ---- boot-config ------------------------------------------------------------
 
 # 0: printed, nothing written.

@@ -105,4 +105,74 @@ jq -e '
 expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" - <"$WORK/win10-gtx970.xml"
 expect_same "$WORK/out" "$WORK/fixed.xml"
 
+# Files named on the command line may be FIFOs: a domain from a process
+# substitution, a snapshot too.
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" <(cat "$WORK/win10-gtx970.xml")
+expect_same "$WORK/out" "$WORK/fixed.xml"
+expect_rc 0 "$HOSTDEV_FIX" -q --host <(cat "$Z") "$WORK/win10-gtx970.xml"
+expect_same "$WORK/out" "$WORK/fixed.xml"
+
+# Outputs respect what is at the path. Device nodes are made here: c 1 3 is
+# a null device, c 1 7 a full one.
+mkdir "$WORK/outs"
+mknod "$WORK/outs/null" c 1 3
+mknod "$WORK/outs/full" c 1 7
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" -o "$WORK/outs/null" "$WORK/win10-gtx970.xml"
+[ -c "$WORK/outs/null" ] && ok || not_ok "-o replaced a character device"
+# A full device or stdout: the path and errno, exit 4 (not 3, invalid input).
+expect_rc 4 "$HOSTDEV_FIX" -q --host "$Z" -o "$WORK/outs/full" "$WORK/win10-gtx970.xml"
+expect_grep "$WORK/outs/full: No space left on device" "$WORK/err"
+[ -c "$WORK/outs/full" ] && ok || not_ok "-o replaced a character device"
+# Our stdout (here the test's file) by name: written through the descriptor,
+# never renamed over. (/dev/fd/1 rather than /dev/stdout: a broken writer
+# could not replace it.)
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" -o /dev/fd/1 "$WORK/win10-gtx970.xml"
+expect_same "$WORK/out" "$WORK/fixed.xml"
+"$HOSTDEV_FIX" -q --host "$Z" "$WORK/win10-gtx970.xml" >/dev/full 2>"$WORK/err"
+rc=$?; [ "$rc" -eq 4 ] && ok || not_ok "fixed XML to a full stdout exited $rc, wanted 4"
+expect_grep 'cannot write to standard output: No space left on device' "$WORK/err"
+"$HOSTDEV_FIX" --check --format json --host "$Z" "$WORK/win10-gtx970.xml" >/dev/full 2>"$WORK/err"
+rc=$?; [ "$rc" -eq 4 ] && ok || not_ok "JSON report to a full stdout exited $rc, wanted 4"
+# A FIFO is written to its reader.
+mkfifo "$WORK/outs/fifo"
+cat "$WORK/outs/fifo" >"$WORK/outs/from-fifo" &
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" -o "$WORK/outs/fifo" "$WORK/win10-gtx970.xml"
+wait
+expect_same "$WORK/outs/from-fifo" "$WORK/fixed.xml"
+[ -p "$WORK/outs/fifo" ] && ok || not_ok "-o replaced a FIFO"
+# A new file honours the umask; a stale temporary file of a killed run goes.
+sh -c 'exit 0' & gone=$!; wait $gone
+touch "$WORK/outs/.new.xml.tmp-$gone-1"
+(umask 077; "$HOSTDEV_FIX" -q --host "$Z" -o "$WORK/outs/new.xml" "$WORK/win10-gtx970.xml") 2>"$WORK/err" && ok || not_ok "-o new.xml failed"
+[ "$(stat -c %a "$WORK/outs/new.xml")" = 600 ] && ok || not_ok "a new file ignored the umask: $(stat -c %a "$WORK/outs/new.xml")"
+[ ! -e "$WORK/outs/.new.xml.tmp-$gone-1" ] && ok || not_ok "a stale temporary file was left"
+# --in-place on a link fixes its target; on another user's file keeps owner, group and mode.
+mkdir "$WORK/linked"
+cp "$WORK/win10-gtx970.xml" "$WORK/linked/real.xml"
+ln -s real.xml "$WORK/linked/vm.xml"
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" --in-place "$WORK/linked/vm.xml"
+[ -L "$WORK/linked/vm.xml" ] && ok || not_ok "--in-place replaced the link"
+expect_same "$WORK/linked/real.xml" "$WORK/fixed.xml"
+cp "$WORK/win10-gtx970.xml" "$WORK/linked/owned.xml"
+chown 4321:8765 "$WORK/linked/owned.xml"
+chmod 0604 "$WORK/linked/owned.xml"
+expect_rc 0 "$HOSTDEV_FIX" -q --host "$Z" --in-place "$WORK/linked/owned.xml"
+[ "$(stat -c '%u:%g %a' "$WORK/linked/owned.xml")" = "4321:8765 604" ] && ok \
+  || not_ok "--in-place changed owner or mode: $(stat -c '%u:%g %a' "$WORK/linked/owned.xml")"
+expect_same "$WORK/linked/owned.xml" "$WORK/fixed.xml"
+# A read-only directory (for a user other than its owner): path and errno, 4, file unchanged.
+mkdir "$WORK/ro" && cp "$WORK/win10-gtx970.xml" "$WORK/ro/vm.xml" && chmod 0666 "$WORK/ro/vm.xml"
+chmod 0555 "$WORK/ro"
+chmod o+x "$WORK" "$WORK/ro"
+expect_rc 4 setpriv --reuid=65534 --regid=65534 --clear-groups "$HOSTDEV_FIX" -q --host "$Z" --in-place "$WORK/ro/vm.xml"
+expect_grep "$WORK/ro: Permission denied" "$WORK/err"
+expect_same "$WORK/ro/vm.xml" "$WORK/win10-gtx970.xml"
+chmod 0755 "$WORK/ro"
+
+# Nothing escapes main: a snapshot whose "format" is a number (it used to
+# abort) is invalid input, with a message.
+echo '{"format": 1}' >"$WORK/format1.json"
+expect_rc 3 "$HOSTDEV_FIX" --host "$WORK/format1.json" "$WORK/nvme.xml"
+expect_grep '^hostdev-fix: error: ' "$WORK/err"
+
 finish

@@ -115,6 +115,78 @@ HOSTDEV_CONFIG=$WORK/bad.conf expect_rc 0 "$HOOK" audio-guest release end - <"$D
 root_state >"$WORK/after"
 expect_same "$WORK/before" "$WORK/after"
 
+# The fast path decides from the domain's elements, before anything else is
+# read: a USB-only domain, or one naming <hostdev> in a comment, starts
+# whatever state hostdev.conf is in (malformed, a directory, a FIFO, a link).
+# `timeout` only turns a hang into a failure.
+cat >"$WORK/usb.xml" <<'XML'
+<domain type='kvm'><name>usb</name><uuid>22222222-3333-4444-5555-666666666666</uuid>
+  <devices><hostdev mode='subsystem' type='usb' managed='yes'>
+    <source><vendor id='0x046d'/><product id='0xc52b'/></source></hostdev></devices></domain>
+XML
+cat >"$WORK/commented.xml" <<'XML'
+<domain type='kvm'><name>commented</name><uuid>33333333-2222-3333-4444-555555555555</uuid>
+  <!-- <hostdev mode='subsystem' type='pci'><source><address bus='0x02'/></source></hostdev> -->
+  <devices/></domain>
+XML
+mkdir "$WORK/conf-dir"
+mkfifo "$WORK/conf-fifo"
+ln -s "$WORK/hostdev.conf" "$WORK/conf-link"
+for conf in "$WORK/bad.conf" "$WORK/conf-dir" "$WORK/conf-fifo" "$WORK/conf-link"; do
+  for xml in usb commented plain; do
+    HOSTDEV_CONFIG=$conf expect_rc 0 timeout 20 "$HOOK" "$xml" prepare begin - <"$WORK/$xml.xml"
+    expect_empty "$WORK/err" "stderr of $xml prepare with $(basename "$conf")"
+  done
+done
+# With PCI passthrough the configuration is needed: one line says what is wrong with it.
+HOSTDEV_CONFIG=$WORK/conf-fifo expect_rc 1 timeout 20 "$HOOK" audio-guest prepare begin - <"$D/blocked-hda.xml"
+expect_lines 1 "$WORK/err"
+expect_grep "^hostdev: audio-guest: bad configuration: cannot read the configuration .*is a FIFO, not a regular file" "$WORK/err"
+HOSTDEV_CONFIG=$WORK/conf-link expect_rc 1 timeout 20 "$HOOK" audio-guest prepare begin - <"$D/blocked-hda.xml"
+expect_grep "symbolic link" "$WORK/err"
+
+# log_file is used only as a regular file: a FIFO without a reader, a
+# directory, a link, a full device or a full disk never blocks the hook nor
+# changes its outcome.
+mkfifo "$WORK/log-fifo"
+mkdir "$WORK/log-dir"
+echo "untouched" >"$WORK/log-target"
+ln -s "$WORK/log-target" "$WORK/log-link"
+mknod "$WORK/log-full" c 1 7
+for log in log-fifo log-dir log-link log-full; do
+  printf 'root = %s\nlog_file = %s\n' "$WORK/root" "$WORK/$log" >"$WORK/log.conf"
+  HOSTDEV_CONFIG=$WORK/log.conf expect_rc 0 timeout 20 "$HOOK" plain prepare begin - <"$WORK/plain.xml"
+  expect_empty "$WORK/err" "stderr with log_file $log"
+  HOSTDEV_CONFIG=$WORK/log.conf expect_rc 1 timeout 20 "$HOOK" audio-guest prepare begin - <"$D/blocked-hda.xml"
+  expect_grep '^hostdev: audio-guest: .*lpc_ich' "$WORK/err"
+done
+[ "$(cat "$WORK/log-target")" = untouched ] && ok || not_ok "log_file written through a link"
+[ -p "$WORK/log-fifo" ] && [ -c "$WORK/log-full" ] && ok || not_ok "a special log_file was replaced"
+# A full disk, in a private mount namespace with a small tmpfs.
+if unshare -m true 2>/dev/null; then
+  cat >"$WORK/full-disk.sh" <<SH
+set -u
+mkdir -p "$WORK/tiny" && mount -t tmpfs -o size=16k tmpfs "$WORK/tiny" || exit 99
+: >"$WORK/tiny/hook.log"
+head -c 65536 /dev/zero >"$WORK/tiny/fill" 2>/dev/null
+printf 'root = %s\nlog_file = %s\n' "$WORK/root" "$WORK/tiny/hook.log" >"$WORK/tiny.conf"
+HOSTDEV_CONFIG=$WORK/tiny.conf timeout 20 "$HOOK" plain prepare begin - <"$WORK/plain.xml"
+SH
+  expect_rc 0 unshare -m bash "$WORK/full-disk.sh"
+  expect_empty "$WORK/err" "stderr with log_file on a full disk"
+fi
+
+# reconnect begin exits 0 whatever escapes: here a journal whose "format" is
+# null (it used to abort the hook). On a copy of the root, so that the
+# checks above see the original unchanged.
+cp -a "$WORK/root" "$WORK/root-j"
+mkdir -p "$WORK/root-j/run/hostdev"
+echo '{"format": null}' >"$WORK/root-j/run/hostdev/0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9.json"
+printf 'root = %s\n' "$WORK/root-j" >"$WORK/j.conf"
+HOSTDEV_CONFIG=$WORK/j.conf expect_rc 0 "$HOOK" win10-gaming reconnect begin - <"$D/win10-gtx970.xml"
+expect_empty "$WORK/out" "stdout of reconnect with a broken journal"
+HOSTDEV_CONFIG=$WORK/j.conf expect_rc 0 "$HOOK" win10-gaming release end - <"$D/win10-gtx970.xml"
+
 # The hook loads neither libxml2 nor libvirt; its C++ runtime is linked in
 # (hooks/CMakeLists.txt), so no shared C++ library may come in either.
 ldd "$HOOK" >"$WORK/ldd" 2>&1 || not_ok "ldd $HOOK failed"

@@ -1,8 +1,10 @@
 // FsRoot is a boundary: paths under a root resolve as a chroot would resolve
-// them, whatever links a copied or hostile tree holds.
+// them, whatever links a copied or hostile tree holds. Every test runs twice:
+// with openat2 and with the user-space walk of kernels that lack it.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -42,9 +44,20 @@ private:
     fs::path dir_;
 };
 
+// Runs a test with openat2 (true) or with the user-space walk (false).
+class FsRootBoundary : public ::testing::TestWithParam<bool> {
+protected:
+    void SetUp() override { FsRoot::use_openat2(GetParam()); }
+    void TearDown() override { FsRoot::use_openat2(true); }
+};
+
+std::string mode_name(const ::testing::TestParamInfo<bool>& info) { return info.param ? "openat2" : "userspace"; }
+
 }  // namespace
 
-TEST(FsRoot, AbsoluteLinksAreTakenFromTheRoot) {
+INSTANTIATE_TEST_SUITE_P(Resolution, FsRootBoundary, ::testing::Bool(), mode_name);
+
+TEST_P(FsRootBoundary, AbsoluteLinksAreTakenFromTheRoot) {
     Tree t;
     fs::create_symlink("/etc", t.root() / "sys/etc-link");
     fs::create_symlink("/sys/devices/real", t.root() / "sys/dev-link");
@@ -63,7 +76,7 @@ TEST(FsRoot, AbsoluteLinksAreTakenFromTheRoot) {
     EXPECT_EQ(*real, t.root() / "sys/devices/real/attr");
 }
 
-TEST(FsRoot, DotDotNeverClimbsAboveTheRoot) {
+TEST_P(FsRootBoundary, DotDotNeverClimbsAboveTheRoot) {
     Tree t;
     // From ROOT/sys, six levels up would leave the root and reach OUTSIDE.
     fs::create_symlink("../../../../../../outside", t.root() / "sys/up");
@@ -80,7 +93,7 @@ TEST(FsRoot, DotDotNeverClimbsAboveTheRoot) {
     EXPECT_EQ(*host, "fake-host\n");
 }
 
-TEST(FsRoot, WritesStayInsideTheRoot) {
+TEST_P(FsRootBoundary, WritesStayInsideTheRoot) {
     Tree t;
     fs::create_symlink(t.outside() / "secret", t.root() / "sys/planted");
     FsRoot root(t.root());
@@ -92,7 +105,7 @@ TEST(FsRoot, WritesStayInsideTheRoot) {
     EXPECT_EQ(s, "outside");
 }
 
-TEST(FsRoot, PathsNotBelowTheRootAreRefused) {
+TEST_P(FsRootBoundary, PathsNotBelowTheRootAreRefused) {
     Tree t;
     FsRoot root(t.root());
     auto r = root.read_file(t.outside() / "secret");
@@ -101,7 +114,7 @@ TEST(FsRoot, PathsNotBelowTheRootAreRefused) {
     EXPECT_FALSE(root.exists(t.outside() / "secret"));
 }
 
-TEST(FsRoot, ExistsDoesNotFollowTheLastLink) {
+TEST_P(FsRootBoundary, ExistsDoesNotFollowTheLastLink) {
     Tree t;
     fs::create_symlink("/nowhere", t.root() / "sys/dangling");
     FsRoot root(t.root());
@@ -110,4 +123,49 @@ TEST(FsRoot, ExistsDoesNotFollowTheLastLink) {
     auto link = root.read_link(root.sys("dangling"));
     ASSERT_TRUE(link.ok());
     EXPECT_EQ(*link, "/nowhere");
+}
+
+TEST_P(FsRootBoundary, AttributesAreNeverReadThroughALinkOutOfTheirDirectory) {
+    Tree t;
+    const fs::path dev = t.root() / "sys/devices/real";
+    fs::create_symlink(t.outside() / "secret", dev / "abs");             // the real absolute path outside
+    fs::create_symlink("../../../../../../outside/secret", dev / "up");  // ".." out of the directory
+    fs::create_symlink("/etc/hostname", dev / "rooted");                 // inside the root, but not beneath dev
+    ::mkfifo((dev / "fifo").c_str(), 0600);                             // would block a blocking open
+    FsRoot root(t.root());
+    auto dir = root.open(root.sys("devices/real"), O_PATH | O_DIRECTORY);
+    ASSERT_TRUE(dir.ok()) << dir.error().describe();
+    auto attr = root.read_file_at(dir->get(), "attr", "/sys/devices/real");
+    ASSERT_TRUE(attr.ok()) << attr.error().describe();
+    EXPECT_EQ(*attr, "inside\n");
+    for (const char* name : {"abs", "up", "rooted"}) {
+        auto r = root.read_file_at(dir->get(), name, "/sys/devices/real");
+        ASSERT_FALSE(r.ok()) << name << " read " << *r;
+        EXPECT_EQ(r.error().path, std::string("/sys/devices/real/") + name);
+    }
+    EXPECT_FALSE(root.read_file_at(dir->get(), "../real/attr", "/sys/devices/real").ok());  // one component only
+    auto fifo = root.read_file_at(dir->get(), "fifo", "/sys/devices/real");
+    ASSERT_TRUE(fifo.ok()) << fifo.error().describe();  // no writer: empty, and it did not block
+    EXPECT_EQ(*fifo, "");
+}
+
+TEST_P(FsRootBoundary, ProcessMagicLinksAreNotFollowedUnderARoot) {
+    Tree t;
+    fs::create_symlink("/proc/self/root/" + (t.outside() / "secret").string(), t.root() / "sys/magic");
+    fs::create_directories(t.root() / "proc");
+    FsRoot root(t.root());
+    // /proc/self inside the root is the root's own (absent) proc: nothing outside is reached.
+    EXPECT_FALSE(root.read_file(root.sys("magic")).ok());
+}
+
+TEST(FsRoot, LinkTargetsAreReadAsAChrootWould) {
+    FsRoot root("/srv/copy");
+    EXPECT_EQ(root.link_target("/srv/copy/sys/bus/pci/devices", "../../../devices/pci0000:00/0000:00:01.0"),
+              fs::path("/srv/copy/sys/devices/pci0000:00/0000:00:01.0"));
+    EXPECT_EQ(root.link_target("/srv/copy/sys/bus/pci/devices", "/sys/devices/x"), fs::path("/srv/copy/sys/devices/x"));
+    EXPECT_EQ(root.link_target("/srv/copy/sys", "../../../../../etc/shadow"), fs::path("/srv/copy/etc/shadow"));
+    EXPECT_EQ(root.link_target("/srv/copy/sys", "/.."), fs::path("/srv/copy"));
+    FsRoot live;
+    EXPECT_EQ(live.link_target("/sys/bus/pci/devices", "../../../devices/a"), fs::path("/sys/devices/a"));
+    EXPECT_EQ(live.link_target("/sys", "../../../x"), fs::path("/x"));
 }

@@ -109,15 +109,34 @@ struct Host {
 
 }  // namespace
 
-TEST(HookCanSkip, OnlyWithoutAnyHostdevSubstring) {
+TEST(HookCanSkip, DecidedFromTheDomainsElements) {
     EXPECT_TRUE(hook_can_skip(""));
     EXPECT_TRUE(hook_can_skip(kPlainDomain));
     EXPECT_TRUE(hook_can_skip("<domain><devices><hostDev/></devices></domain>"));  // XML is case-sensitive
     EXPECT_FALSE(hook_can_skip(domain_xml("win10-gtx970")));
-    EXPECT_FALSE(hook_can_skip("<hostdev"));
-    // Any hostdev, USB included, and even a mention in a comment: the parser decides.
-    EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev mode='subsystem' type='usb'/></devices></domain>"));
-    EXPECT_FALSE(hook_can_skip("<domain><!-- <hostdev> --></domain>"));
+    // PCI passthrough: <devices><hostdev type='pci'>, mode subsystem or absent (libvirt's default).
+    EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev type='pci'/></devices></domain>"));
+    EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev mode=\"subsystem\" type=\"pci\"/></devices></domain>"));
+    // Not PCI passthrough: other types and modes, a mention in a comment or
+    // text, a hostdev that is not a device of the domain.
+    EXPECT_TRUE(hook_can_skip("<domain><devices><hostdev mode='subsystem' type='usb'/></devices></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><devices><hostdev mode='subsystem' type='scsi'/></devices></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><devices><hostdev mode='capabilities' type='pci'/></devices></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><!-- <hostdev mode='subsystem' type='pci'/> --></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><description>&lt;hostdev type='pci'&gt;</description></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><metadata><hostdev type='pci'/></metadata></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><devices><disk><hostdev type='pci'/></disk></devices></domain>"));
+    EXPECT_TRUE(hook_can_skip("<network><devices><hostdev type='pci'/></devices></network>"));
+}
+
+TEST(HookCanSkip, WhatOnlyTheParserCanDecideIsNotSkipped) {
+    // A reference in a value: the parser decodes it (&#112;ci is "pci").
+    EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev type='&#112;ci'/></devices></domain>"));
+    EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev mode='sub&#115;ystem' type='pci'/></devices></domain>"));
+    // Not well-formed, or hostile: the parser refuses it with the line.
+    EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev type='pci'>"));
+    EXPECT_FALSE(hook_can_skip("<!DOCTYPE d [<!ENTITY e 'pci'>]><domain><devices><hostdev type='&e;'/></devices></domain>"));
+    EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev type='pci' type='usb'/></devices></domain>"));
 }
 
 TEST(Hook, TooFewArgumentsIsAUsageError) {

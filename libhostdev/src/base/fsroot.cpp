@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -35,12 +36,18 @@ Fd::~Fd() {
     if (fd_ >= 0) ::close(fd_);
 }
 
+namespace {
+std::atomic<bool> g_use_openat2{true};  // false only in tests (FsRoot::use_openat2)
+}  // namespace
+
+void FsRoot::use_openat2(bool enabled) { g_use_openat2 = enabled; }
+
 // The root directory, opened once (thread-safe: the sysfs reader uses threads).
 struct FsRoot::Handle {
     std::once_flag once;
     Fd dir;
     int open_errno = 0;
-    bool have_openat2 = true;
+    std::atomic<bool> have_openat2{g_use_openat2.load()};
 
     int get(const fs::path& root) {
         std::call_once(once, [&] {
@@ -163,16 +170,26 @@ Result<std::string> walk(int rootfd, std::string_view rel, bool follow_last) {
     return joined(done);
 }
 
-int openat2_in_root(int rootfd, const std::string& rel, int flags, mode_t mode, bool& supported) {
-    if (supported) {
-        open_how how{};
-        how.flags = static_cast<std::uint64_t>(flags);
-        how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-        how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-        long fd = ::syscall(SYS_openat2, rootfd, rel.c_str(), &how, sizeof how);
-        if (fd >= 0 || errno != ENOSYS) return static_cast<int>(fd);
-        supported = false;  // a kernel older than 5.6
+// openat2(2) with `resolve`; -1 with ENOSYS (and `supported` cleared) on a
+// kernel older than 5.6, which has no openat2.
+int openat2_or_enosys(int dirfd, const char* rel, int flags, mode_t mode, std::uint64_t resolve,
+                      std::atomic<bool>& supported) {
+    if (!supported) {
+        errno = ENOSYS;
+        return -1;
     }
+    open_how how{};
+    how.flags = static_cast<std::uint64_t>(flags);
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = resolve;
+    long fd = ::syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+    if (fd < 0 && errno == ENOSYS) supported = false;
+    return static_cast<int>(fd);
+}
+
+int openat2_in_root(int rootfd, const std::string& rel, int flags, mode_t mode, std::atomic<bool>& supported) {
+    int fd = openat2_or_enosys(rootfd, rel.c_str(), flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, supported);
+    if (fd >= 0 || errno != ENOSYS) return fd;
     auto resolved = walk(rootfd, rel, (flags & O_NOFOLLOW) == 0);
     if (!resolved) {
         errno = resolved.error().err;
@@ -216,6 +233,48 @@ Result<std::string> FsRoot::read_file(const fs::path& path, std::size_t max_byte
     auto fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
     if (!fd) return fd.error();
     return fileio::read_fd(fd->get(), live_path(path), max_bytes);
+}
+
+Result<std::string> FsRoot::read_file_at(int dirfd, const char* name, const fs::path& shown,
+                                         std::size_t max_bytes) const {
+    if (is_live()) return fileio::read_file_at(dirfd, name, shown, max_bytes);
+    const std::string_view n(name);
+    if (n.empty() || n == "." || n == ".." || n.find('/') != std::string_view::npos)
+        return make_error("not a file name", (shown / n).string(), EINVAL);
+    // One component: RESOLVE_BENEATH only matters when it is a link, and
+    // without openat2 a link is not followed at all.
+    const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+    int fd = openat2_or_enosys(dirfd, name, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, handle_->have_openat2);
+    if (fd < 0 && errno == ENOSYS) fd = ::openat(dirfd, name, flags | O_NOFOLLOW);
+    if (fd < 0) return make_error("cannot open", (shown / n).string(), errno);
+    const Fd owned(fd);
+    return fileio::read_attribute_fd(fd, shown, name, max_bytes);
+}
+
+fs::path FsRoot::link_target(const fs::path& link_dir, std::string_view target) const {
+    // Folded in one string, component by component (the sysfs reader calls
+    // this once per device): ".." drops the last component, never the root.
+    std::string out;
+    auto append = [&out](std::string_view rel) {
+        while (!rel.empty()) {
+            const std::size_t slash = rel.find('/');
+            const std::string_view c = rel.substr(0, slash);
+            rel.remove_prefix(slash == std::string_view::npos ? rel.size() : slash + 1);
+            if (c.empty() || c == ".") continue;
+            if (c == "..") {
+                const std::size_t last = out.rfind('/');
+                out.erase(last == std::string::npos ? 0 : last);
+                continue;
+            }
+            out += '/';
+            out += c;
+        }
+    };
+    if (target.empty() || target.front() != '/')
+        if (auto rel = below_root(link_dir)) append(*rel);
+    append(target);
+    if (out.empty()) return root_;
+    return root_ == "/" ? fs::path(out) : fs::path(root_.string() + out);
 }
 
 Result<std::string> FsRoot::read_link(const fs::path& path) const {

@@ -130,10 +130,12 @@ std::filesystem::path config_path() {
 
 Result<Config> load_config() {
     const std::filesystem::path path = config_path();
-    auto text = fileio::read_file(path, kMaxConfigBytes + 1);
+    // A file hostdev finds by itself: used only as a regular file, never
+    // through a link, and a FIFO there cannot block the hook.
+    auto text = fileio::read_regular_file(path, kMaxConfigBytes + 1);
     if (!text) {
         if (text.error().err == ENOENT) return Config{};
-        return text.error().reworded("cannot read the configuration (fix its permissions or set HOSTDEV_CONFIG)");
+        return text.error().context("cannot read the configuration (fix it or set HOSTDEV_CONFIG)");
     }
     if (text->size() > kMaxConfigBytes) {
         return make_error("configuration file larger than 1 MiB", path.string(), EFBIG);

@@ -2,10 +2,13 @@
 #include "hostdev/binding/hook.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "domain/xml_scan.hpp"
+#include "hostdev/base/exit_codes.hpp"
 #include "hostdev/binding/binder.hpp"
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/base/fsroot.hpp"
@@ -13,7 +16,7 @@
 namespace hostdev {
 namespace {
 
-constexpr int kRefuse = 1;
+constexpr int kRefuse = exits::hook::kRefused;
 
 // libvirt shows the hook's stderr to the user as part of one error message:
 // keep it to one line.
@@ -202,18 +205,78 @@ HookResult reconnect(const Call& call, std::string_view xml, const Config& confi
 
 }  // namespace
 
-bool hook_can_skip(std::string_view domain_xml) {
-    return domain_xml.find("<hostdev") == std::string_view::npos;
+// ---------------------------------------------------------------- the fast path
+
+namespace {
+
+using detail::ScanElement;
+
+// The raw value of an attribute, nullopt when absent. A value holding a
+// reference (&#112;ci) is not decoded here: `maybe` tells the caller.
+std::optional<std::string_view> raw_attr(const ScanElement& e, std::string_view xml, std::string_view name) {
+    const auto* a = e.attr(name);
+    if (a == nullptr) return std::nullopt;
+    return xml.substr(a->value_begin, a->value_end - a->value_begin);
 }
+
+// Whether an attribute is `want`: a value with a reference counts, so that
+// the parser, which decodes it, decides.
+bool attr_may_be(const ScanElement& e, std::string_view xml, std::string_view name, std::string_view want) {
+    auto v = raw_attr(e, xml, name);
+    return v && (*v == want || v->find('&') != std::string_view::npos);
+}
+
+// <hostdev mode='subsystem' type='pci'>; libvirt's default mode is subsystem.
+bool is_pci_hostdev(const ScanElement& e, std::string_view xml) {
+    return (!e.attr("mode") || attr_may_be(e, xml, "mode", "subsystem")) && attr_may_be(e, xml, "type", "pci");
+}
+
+// The elements of a domain that pass a host PCI device through: a child of
+// <domain>'s child `parent`, named `name`, for which `matches` holds. One
+// line per kind of element.
+struct PassthroughElement {
+    std::string_view parent;
+    std::string_view name;
+    bool (*matches)(const ScanElement&, std::string_view xml);
+};
+constexpr PassthroughElement kPassthroughElements[] = {
+    {"devices", "hostdev", is_pci_hostdev},
+};
+
+bool passes_pci_through(std::string_view xml) {
+    // An element name is never spelled by a reference: without "<hostdev"
+    // (or another kind's name) in the text there is no such element.
+    const bool named = std::any_of(std::begin(kPassthroughElements), std::end(kPassthroughElements),
+                                   [&](const PassthroughElement& k) {
+                                       return xml.find("<" + std::string(k.name)) != std::string_view::npos;
+                                   });
+    if (!named) return false;
+    const detail::XmlSkeleton doc = detail::scan_xml(xml, kMaxDomainXmlDepth);
+    if (doc.error.kind != detail::ScanError::Kind::none) return true;  // the parser refuses it, with the line
+    if (doc.elements.empty() || doc.elements[0].name != "domain") return false;
+    for (const ScanElement& e : doc.elements) {
+        if (e.depth != 3) continue;
+        const std::string_view parent = doc.elements[static_cast<std::size_t>(e.parent)].name;
+        for (const auto& k : kPassthroughElements)
+            if (e.name == k.name && parent == k.parent && k.matches(e, xml)) return true;
+    }
+    return false;
+}
+
+HookResult usage() {
+    HookResult r;
+    r.exit_code = kRefuse;
+    r.stderr_text = "hostdev: usage: hostdev-hook NAME OPERATION SUBOP [EXTRA] (domain XML on stdin)";
+    return r;
+}
+
+}  // namespace
+
+bool hook_can_skip(std::string_view domain_xml) { return !passes_pci_through(domain_xml); }
 
 HookResult run_hook(const std::vector<std::string>& args, std::string_view domain_xml, const Config& config,
                     KernelIo& io) {
-    if (args.size() < 3) {
-        HookResult r;
-        r.exit_code = 1;
-        r.stderr_text = "hostdev: usage: hostdev-hook NAME OPERATION SUBOP [EXTRA] (domain XML on stdin)";
-        return r;
-    }
+    if (args.size() < 3) return usage();
     const Call call{args[0], args[1], args[2]};
     if (call.op == "prepare" && call.subop == "begin") {
         if (hook_can_skip(domain_xml)) return {};
@@ -234,6 +297,110 @@ HookResult run_hook(const std::vector<std::string>& args, std::string_view domai
     // XML; print nothing so the domain stays as it is. Every other operation:
     // nothing to do.
     return {};
+}
+
+// ---------------------------------------------------------------- the process
+
+namespace {
+
+enum class Step { Prepare, Release, Reconnect, Other };
+
+Step step_of(const std::vector<std::string>& args) {
+    if (args.size() < 3) return Step::Other;
+    if (args[1] == "prepare" && args[2] == "begin") return Step::Prepare;
+    if (args[1] == "release" && args[2] == "end") return Step::Release;
+    if (args[1] == "reconnect" && args[2] == "begin") return Step::Reconnect;
+    return Step::Other;
+}
+
+std::string printable(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+    return out.empty() ? std::string("-") : out;
+}
+
+// "<time> NAME OP SUBOP rc": one line per call, for log_file.
+std::string log_line(const std::vector<std::string>& args, int rc) {
+    char when[64] = "-";
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    if (localtime_r(&now, &tm) != nullptr) std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
+    std::string line = when;
+    for (std::size_t i = 0; i < 3; ++i) line += ' ' + printable(i < args.size() ? std::string_view(args[i]) : "");
+    return line + ' ' + std::to_string(rc) + '\n';
+}
+
+// The refusal or complaint of the front itself (input too large, bad
+// configuration): one line; only a refused prepare exits non-zero.
+HookResult complaint(const std::vector<std::string>& args, std::string_view reason) {
+    HookResult r;
+    r.exit_code = step_of(args) == Step::Prepare ? exits::hook::kRefused : exits::hook::kOk;
+    r.stderr_text = "hostdev: " + one_line(args.empty() ? "" : args[0]) + ": " + one_line(reason);
+    r.log.push_back(r.stderr_text);
+    return r;
+}
+
+HookOutcome outcome_of(const HookResult& r, const std::vector<std::string>& args) {
+    HookOutcome o;
+    o.exit_code = r.exit_code;
+    o.stderr_text = r.stderr_text;
+    for (const auto& line : r.log)
+        o.syslog.push_back({line == r.stderr_text ? HookLogLevel::Error : HookLogLevel::Info, line});
+    o.log_line = log_line(args, r.exit_code);
+    return o;
+}
+
+// The log_file line is best effort: a configuration that cannot be read is
+// a syslog warning, never a failure.
+void add_log_file(HookOutcome& o, const Result<Config>& config) {
+    if (!config) {
+        o.syslog.push_back({HookLogLevel::Warning, "no log_file line: " + one_line(config.error().describe())});
+        return;
+    }
+    o.log_file = config->log_file;
+}
+
+}  // namespace
+
+HookOutcome run_hook(const HookInvocation& call, KernelIo* io) {
+    const auto& args = call.args;
+    if (args.size() < 3) return outcome_of(usage(), args);
+    const Step step = step_of(args);
+    // Decided from argv and the domain's elements before anything is read.
+    // (release also has work when the domain's last hostdev was hot-unplugged:
+    // run_hook looks for a journal then.)
+    const bool nothing = step == Step::Other ||
+                         (call.xml_complete && step != Step::Release && hook_can_skip(call.domain_xml));
+    if (nothing) {
+        HookOutcome o = outcome_of(HookResult{}, args);
+        add_log_file(o, load_config());
+        return o;
+    }
+    if (!call.xml_complete) {
+        HookOutcome o = outcome_of(complaint(args, "the domain XML on stdin is larger than " +
+                                                       std::to_string(kMaxHookStdinBytes >> 20) + " MiB"),
+                                   args);
+        add_log_file(o, load_config());
+        return o;
+    }
+    auto config = load_config();
+    if (!config) return outcome_of(complaint(args, "bad configuration: " + config.error().describe()), args);
+    HookOutcome o;
+    if (io != nullptr) {
+        o = outcome_of(run_hook(args, call.domain_xml, *config, *io), args);
+    } else {
+        SysfsKernelIo kernel{FsRoot(config->root)};
+        o = outcome_of(run_hook(args, call.domain_xml, *config, kernel), args);
+    }
+    add_log_file(o, config);
+    return o;
+}
+
+HookOutcome hook_outcome_of_exception(const std::vector<std::string>& args, std::string_view what) {
+    std::string reason = "internal error: " + std::string(what.empty() ? "unknown exception" : what);
+    if (step_of(args) == Step::Prepare) reason += " (run 'hostdev status' to see what is held)";
+    return outcome_of(complaint(args, reason), args);
 }
 
 }  // namespace hostdev

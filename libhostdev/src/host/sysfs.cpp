@@ -1,18 +1,15 @@
 #include "hostdev/host/sysfs.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <climits>
-#include <cstdlib>
 #include <set>
 #include <thread>
 #include <unordered_map>
 
 #include "hostdev/base/fileio.hpp"
 #include "hostdev/base/text.hpp"
+#include "hostdev/host/host_setup.hpp"
 #include "hostdev/host/parse.hpp"
 
 namespace hostdev {
@@ -20,34 +17,134 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Closes a descriptor when it goes out of scope.
-struct Fd {
-    int fd = -1;
-    explicit Fd(int f) : fd(f) {}
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    ~Fd() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
 bool is_enoent(const Error& e) { return e.err == ENOENT; }
 
-// realpath() of a path inside the root; nullopt when it does not resolve.
-std::optional<std::string> real_path(const fs::path& p) {
-    char buf[PATH_MAX];
-    if (!::realpath(p.c_str(), buf)) return std::nullopt;
-    return std::string(buf);
-}
+// Reads one device directory: the device's identity, driver, group and the
+// facts the policy needs. What cannot be read becomes a problem of the device.
+class DeviceReader {
+public:
+    DeviceReader(const FsRoot& root, int dirfd, fs::path shown, PciDevice& d)
+        : root_(root), dfd_(dirfd), shown_(std::move(shown)), d_(d) {}
 
-// The PCI device nearest to a sysfs path (its last PCI component).
-std::optional<PciAddress> pci_ancestor(const fs::path& p) {
-    auto real = real_path(p);
-    if (!real) return std::nullopt;
-    auto addrs = parse::pci_addresses_in_path(*real);
-    if (addrs.empty()) return std::nullopt;
-    return addrs.back();
-}
+    // Returns whether the device lists its reset methods (kernel 5.15 and later).
+    bool read() {
+        read_identity();
+        read_binding();
+        read_platform_facts();
+        return read_reset_methods();
+    }
+
+private:
+    void problem(const Error& e) { d_.problems.push_back(e.describe()); }
+    void problem_at(const char* attr, const std::string& what) {
+        d_.problems.push_back(make_error(what, (shown_ / attr).string()).describe());
+    }
+
+    Result<std::string> attr(const char* name, std::size_t max) const {
+        return root_.read_file_at(dfd_, name, shown_, max);
+    }
+    // The target of a link attribute (driver, iommu_group, physfn); the link is not followed.
+    Result<std::string> link(const char* name) const { return fileio::read_link_at(dfd_, name, shown_); }
+
+    std::optional<std::uint32_t> hex_attr(const char* name, std::uint32_t max) {
+        auto text = attr(name, 64);
+        if (!text) {
+            problem(text.error());
+            return std::nullopt;
+        }
+        auto v = parse::sysfs_hex(*text, max);
+        if (!v) {
+            problem_at(name, v.error().message);
+            return std::nullopt;
+        }
+        return *v;
+    }
+
+    // Config space gives identity, revision, subsystem and header type in
+    // one read. The kernel's own files are read where config space cannot
+    // be trusted: an SR-IOV VF reads vendor/device 0xffff there, and
+    // `class` is what the kernel uses after its quirks.
+    void read_identity() {
+        std::optional<parse::ConfigHeader> header;
+        if (auto cfg = attr("config", 64)) {
+            if (auto h = parse::config_header(*cfg)) header = *h;
+            else problem_at("config", h.error().message);
+        } else {
+            problem(cfg.error());
+        }
+        if (!header || header->vendor == 0xffff) {
+            if (auto v = hex_attr("vendor", 0xffff)) d_.vendor = static_cast<std::uint16_t>(*v);
+            else if (header) d_.vendor = header->vendor;
+            if (auto v = hex_attr("device", 0xffff)) d_.device = static_cast<std::uint16_t>(*v);
+            else if (header) d_.device = header->device;
+        } else {
+            d_.vendor = header->vendor;
+            d_.device = header->device;
+        }
+        if (auto cls = hex_attr("class", 0xffffff)) d_.class_code = *cls;
+        else if (header) d_.class_code = header->class_code;
+        if (header) {
+            d_.revision = header->revision;
+            d_.header_type = header->header_type;
+            d_.subsystem_vendor = header->subsystem_vendor;
+            d_.subsystem_device = header->subsystem_device;
+            return;
+        }
+        if (auto v = hex_attr("revision", 0xff)) d_.revision = static_cast<std::uint8_t>(*v);
+        if (auto v = hex_attr("subsystem_vendor", 0xffff)) d_.subsystem_vendor = static_cast<std::uint16_t>(*v);
+        if (auto v = hex_attr("subsystem_device", 0xffff)) d_.subsystem_device = static_cast<std::uint16_t>(*v);
+    }
+
+    // Driver, driver_override and IOMMU group.
+    void read_binding() {
+        if (auto drv = link("driver")) d_.driver = parse::link_basename(*drv);
+        else if (!is_enoent(drv.error())) problem(drv.error());
+
+        if (auto ov = attr("driver_override", 256)) d_.driver_override = parse::driver_override(*ov);
+        else if (!is_enoent(ov.error())) problem(ov.error());
+
+        if (auto grp = link("iommu_group")) {
+            if (auto n = parse::iommu_group_link(*grp)) d_.iommu_group = *n;
+            else problem_at("iommu_group", n.error().message);
+        } else if (!is_enoent(grp.error())) {
+            problem(grp.error());
+        }
+    }
+
+    // Boot display, NUMA node, SR-IOV parent.
+    void read_platform_facts() {
+        if (d_.is_display()) {
+            if (auto bv = attr("boot_vga", 16)) {
+                if (auto v = parse::sysfs_int(*bv)) d_.boot_vga = *v != 0;
+                else problem_at("boot_vga", v.error().message);
+            } else if (!is_enoent(bv.error())) {
+                problem(bv.error());
+            }
+        }
+        if (auto nn = attr("numa_node", 32)) {
+            if (auto v = parse::sysfs_int(*nn); v && *v >= 0) d_.numa_node = static_cast<int>(*v);
+        }
+        if (auto pf = link("physfn")) {
+            if (auto a = PciAddress::parse(parse::link_basename(*pf))) d_.physfn = *a;
+            else problem_at("physfn", a.error().message);
+        }
+    }
+
+    bool read_reset_methods() {
+        auto rm = attr("reset_method", 256);
+        if (rm) {
+            d_.reset_methods = parse::word_list(*rm);
+            return true;
+        }
+        if (!is_enoent(rm.error())) problem(rm.error());
+        return false;
+    }
+
+    const FsRoot& root_;
+    int dfd_;
+    fs::path shown_;
+    PciDevice& d_;
+};
 
 class Reader {
 public:
@@ -55,17 +152,26 @@ public:
         : root_(root), host_(host), threads_(options.threads), readiness_(options.readiness) {}
 
     Status read() {
-        auto names = fileio::list_dir(root_.pci_devices());
+        auto names = root_.list_dir(root_.pci_devices());
         if (!names) {
             return names.error().reworded("no PCI devices directory (is this a Linux root with /sys mounted?)");
         }
+        // The bus directory, open once: each device's link is read relative to it.
+        auto devices_dir = root_.open(root_.pci_devices(), O_PATH | O_DIRECTORY);
+        if (!devices_dir) return devices_dir.error().reworded("no PCI devices directory (is this a Linux root with /sys mounted?)");
+        devices_fd_ = devices_dir->get();
+        devices_path_ = root_.pci_devices();
+        devices_shown_ = root_.live_path(devices_path_);
         read_devices(*names);
         std::sort(host_.devices.begin(), host_.devices.end(),
                   [](const PciDevice& a, const PciDevice& b) { return a.address < b.address; });
         link_virtfns();
         settle_reset_methods();
         read_host_facts();
-        if (readiness_ == ReadOptions::Readiness::Read) read_readiness_facts();
+        if (readiness_ == ReadOptions::Readiness::Read) {
+            read_readiness_facts();
+            read_host_setup(root_, host_);
+        }
         read_groups();
         read_roles();
         host_.normalize();
@@ -74,8 +180,6 @@ public:
     }
 
 private:
-    void problem(PciDevice& d, const Error& e) { d.problems.push_back(e.describe()); }
-
     // What one reader thread produces.
     struct Batch {
         std::vector<PciDevice> devices;
@@ -112,7 +216,21 @@ private:
         }
     }
 
-    void read_device(const std::string& name, Batch& out) {
+    // The device directory behind a bus link, opened inside the root. On the
+    // live root the link is followed lexically (no per-component lookups);
+    // under another root the kernel resolves it there (openat2).
+    Result<Fd> open_device_dir(const fs::path& link, const fs::path& dir) const {
+        if (root_.is_live()) {
+            int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (fd < 0) return make_error("device directory is missing", dir.string(), errno);
+            return Fd(fd);
+        }
+        auto fd = root_.open(link, O_PATH | O_DIRECTORY);
+        if (!fd) return make_error("device directory is missing", root_.live_path(dir), fd.error().err);
+        return fd;
+    }
+
+    void read_device(const std::string& name, Batch& out) const {
         auto addr = PciAddress::parse(name);
         if (!addr) {
             out.warnings.push_back("ignoring " + root_.live_path(root_.pci_device(name)) + ": " +
@@ -123,105 +241,20 @@ private:
         d.address = *addr;
         const fs::path link = root_.pci_device(name);
 
-        // Real location: from the bus link, lexically (no per-component lookups).
+        // Real location and parent bridges from the bus link's text.
         fs::path dir = link;
-        if (auto target = fileio::read_link(link)) {
-            dir = fileio::resolve_link_lexically(link.parent_path(), *target);
+        if (auto target = fileio::read_link_at(devices_fd_, name.c_str(), devices_shown_)) {
+            dir = root_.link_target(devices_path_, *target);
             auto chain = parse::pci_addresses_in_path(*target);
             if (!chain.empty() && chain.back() == d.address) chain.pop_back();
             d.parent_bridges.assign(chain.rbegin(), chain.rend());
         }
-        Fd dfd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (dfd.fd < 0) {
-            problem(d, make_error("device directory is missing", root_.live_path(dir), errno));
+        auto dfd = open_device_dir(link, dir);
+        if (!dfd) {
+            d.problems.push_back(dfd.error().describe());
             return;
         }
-        const fs::path shown = root_.live_path(dir);
-
-        auto hex_attr = [&](const char* attr, std::uint32_t max) -> std::optional<std::uint32_t> {
-            auto text = fileio::read_file_at(dfd.fd, attr, shown, 64);
-            if (!text) {
-                problem(d, text.error());
-                return std::nullopt;
-            }
-            auto v = parse::sysfs_hex(*text, max);
-            if (!v) {
-                problem(d, make_error(v.error().message, (shown / attr).string()));
-                return std::nullopt;
-            }
-            return *v;
-        };
-
-        // Config space gives identity, revision, subsystem and header type in
-        // one read. The kernel's own files are read where config space cannot
-        // be trusted: an SR-IOV VF reads vendor/device 0xffff there, and
-        // `class` is what the kernel uses after its quirks.
-        std::optional<parse::ConfigHeader> header;
-        if (auto cfg = fileio::read_file_at(dfd.fd, "config", shown, 64)) {
-            if (auto h = parse::config_header(*cfg)) header = *h;
-            else problem(d, make_error(h.error().message, (shown / "config").string()));
-        } else {
-            problem(d, cfg.error());
-        }
-        if (!header || header->vendor == 0xffff) {
-            if (auto v = hex_attr("vendor", 0xffff)) d.vendor = static_cast<std::uint16_t>(*v);
-            else if (header) d.vendor = header->vendor;
-            if (auto v = hex_attr("device", 0xffff)) d.device = static_cast<std::uint16_t>(*v);
-            else if (header) d.device = header->device;
-        } else {
-            d.vendor = header->vendor;
-            d.device = header->device;
-        }
-        if (auto cls = hex_attr("class", 0xffffff)) d.class_code = *cls;
-        else if (header) d.class_code = header->class_code;
-        if (header) {
-            d.revision = header->revision;
-            d.header_type = header->header_type;
-            d.subsystem_vendor = header->subsystem_vendor;
-            d.subsystem_device = header->subsystem_device;
-        } else {
-            if (auto v = hex_attr("revision", 0xff)) d.revision = static_cast<std::uint8_t>(*v);
-            if (auto v = hex_attr("subsystem_vendor", 0xffff)) d.subsystem_vendor = static_cast<std::uint16_t>(*v);
-            if (auto v = hex_attr("subsystem_device", 0xffff)) d.subsystem_device = static_cast<std::uint16_t>(*v);
-        }
-
-        if (auto drv = fileio::read_link_at(dfd.fd, "driver", shown)) d.driver = parse::link_basename(*drv);
-        else if (!is_enoent(drv.error())) problem(d, drv.error());
-
-        if (auto ov = fileio::read_file_at(dfd.fd, "driver_override", shown, 256)) d.driver_override = parse::driver_override(*ov);
-        else if (!is_enoent(ov.error())) problem(d, ov.error());
-
-        if (auto grp = fileio::read_link_at(dfd.fd, "iommu_group", shown)) {
-            if (auto n = parse::iommu_group_link(*grp)) d.iommu_group = *n;
-            else problem(d, make_error(n.error().message, (shown / "iommu_group").string()));
-        } else if (!is_enoent(grp.error())) {
-            problem(d, grp.error());
-        }
-
-        if (d.is_display()) {
-            if (auto bv = fileio::read_file_at(dfd.fd, "boot_vga", shown, 16)) {
-                if (auto v = parse::sysfs_int(*bv)) d.boot_vga = *v != 0;
-                else problem(d, make_error(v.error().message, (shown / "boot_vga").string()));
-            } else if (!is_enoent(bv.error())) {
-                problem(d, bv.error());
-            }
-        }
-
-        if (auto rm = fileio::read_file_at(dfd.fd, "reset_method", shown, 256)) {
-            d.reset_methods = parse::word_list(*rm);
-            out.lists_reset_methods = true;
-        } else if (!is_enoent(rm.error())) {
-            problem(d, rm.error());
-        }
-
-        if (auto nn = fileio::read_file_at(dfd.fd, "numa_node", shown, 32)) {
-            if (auto v = parse::sysfs_int(*nn); v && *v >= 0) d.numa_node = static_cast<int>(*v);
-        }
-
-        if (auto pf = fileio::read_link_at(dfd.fd, "physfn", shown)) {
-            if (auto a = PciAddress::parse(parse::link_basename(*pf))) d.physfn = *a;
-            else problem(d, make_error(a.error().message, (shown / "physfn").string()));
-        }
+        if (DeviceReader(root_, dfd->get(), root_.live_path(dir), d).read()) out.lists_reset_methods = true;
     }
 
     void link_virtfns() {
@@ -242,87 +275,45 @@ private:
     }
 
     void read_host_facts() {
-        if (auto units = fileio::list_dir(root_.sys("class/iommu"))) host_.iommu_units = *units;
-        if (auto cmd = fileio::read_file(root_.proc("cmdline"), 64 * 1024))
+        if (auto units = root_.list_dir(root_.sys("class/iommu"))) host_.iommu_units = *units;
+        if (auto cmd = root_.read_file(root_.proc("cmdline"), 64 * 1024))
             host_.kernel_cmdline = std::string(parse::trim(*cmd));
         else
             host_.warnings.push_back("kernel command line unknown: " + cmd.error().describe());
-        if (auto cpu = fileio::read_file(root_.proc("cpuinfo"), 256 * 1024)) host_.cpu_vendor = parse::cpu_vendor(*cpu);
+        if (auto cpu = root_.read_file(root_.proc("cpuinfo"), 256 * 1024)) host_.cpu_vendor = parse::cpu_vendor(*cpu);
     }
 
-    // Facts for `hostdev doctor` and `hostdev boot-config`; each stays unknown
-    // (nullopt) when its files are not under the root.
+    // The procfs and sysfs facts for `hostdev doctor` and `hostdev
+    // boot-config` (the host's setup comes from host_setup.hpp); each stays
+    // unknown (nullopt) when its files are not under the root.
     void read_readiness_facts() {
-        if (auto r = fileio::read_file(root_.proc("sys/kernel/osrelease"), 256)) {
+        if (auto r = root_.read_file(root_.proc("sys/kernel/osrelease"), 256)) {
             std::string rel(parse::trim(*r));
             if (!rel.empty() && rel.find('/') == std::string::npos && rel != "." && rel != "..")
                 host_.kernel_release = rel;
         }
-        if (auto t = fileio::read_file(root_.proc("interrupts"), 8u << 20))
+        if (auto t = root_.read_file(root_.proc("interrupts"), 8u << 20))
             host_.interrupt_remapping = parse::interrupt_remapping(*t);
-        if (auto t = fileio::read_file(root_.proc("modules"), 8u << 20)) host_.loaded_modules = parse::loaded_modules(*t);
-        if (host_.kernel_release) {
-            const fs::path mods = root_.lib("modules/" + *host_.kernel_release);
-            if (fileio::list_dir(mods)) {
-                Host::VfioModules v;
-                module_files(mods / "kernel/drivers/vfio", 0, v.available);
-                std::sort(v.available.begin(), v.available.end());
-                v.available.erase(std::unique(v.available.begin(), v.available.end()), v.available.end());
-                if (auto b = fileio::read_file(mods / "modules.builtin", 8u << 20))
-                    v.builtin = parse::builtin_modules(*b, "kernel/drivers/vfio/");
-                host_.vfio_modules = std::move(v);
-            }
-        }
+        if (auto t = root_.read_file(root_.proc("modules"), 8u << 20)) host_.loaded_modules = parse::loaded_modules(*t);
         read_framebuffers();
         std::set<std::string> drivers;
         for (const auto& d : host_.devices)
             if (d.driver) drivers.insert(*d.driver);
         for (const auto& drv : drivers)
-            if (auto m = fileio::read_link(root_.pci_drivers() / drv / "module"))
+            if (auto m = root_.read_link(root_.pci_driver(drv) / "module"))
                 host_.driver_modules[drv] = parse::link_basename(*m);
-        if (!fileio::exists(root_.etc())) return;  // a copied tree without /etc: unknown
-        host_.libvirt_hook = find_hook();
-        if (fileio::exists(root_.etc("dracut.conf")) || fileio::exists(root_.etc("dracut.conf.d")))
-            host_.initramfs_tool = InitramfsTool::Dracut;
-        else if (fileio::exists(root_.etc("mkinitcpio.conf")))
-            host_.initramfs_tool = InitramfsTool::Mkinitcpio;
-        else if (fileio::exists(root_.etc("initramfs-tools")))
-            host_.initramfs_tool = InitramfsTool::InitramfsTools;
-        else
-            host_.initramfs_tool = InitramfsTool::None;
-        host_.bootloader = Bootloader::None;
-        for (const fs::path& dir : {root_.boot("loader/entries"), root_.efi("loader/entries"), root_.boot("efi/loader/entries")}) {
-            auto entries = fileio::list_dir(dir);
-            if (!entries) continue;
-            host_.bootloader = Bootloader::SystemdBoot;
-            for (const auto& e : *entries)
-                if (e.size() > 5 && e.compare(e.size() - 5, 5, ".conf") == 0) host_.boot_entries.push_back(root_.live_path(dir / e));
-        }
-        std::sort(host_.boot_entries.begin(), host_.boot_entries.end());
-        if (fileio::exists(root_.etc("default/grub"))) host_.bootloader = Bootloader::Grub;
-    }
-
-    // Kernel module files below dir (a few levels), by module name.
-    void module_files(const fs::path& dir, int depth, std::vector<std::string>& out) {
-        if (depth > 4) return;
-        auto names = fileio::list_dir(dir);
-        if (!names) return;
-        for (const auto& n : *names) {
-            if (auto m = parse::module_file_name(n)) out.push_back(*m);
-            else module_files(dir / n, depth + 1, out);
-        }
     }
 
     void read_framebuffers() {
         std::optional<std::vector<std::string>> fbs;
-        if (auto t = fileio::read_file(root_.proc("fb"), 64 * 1024)) fbs = parse::firmware_framebuffers(*t);
+        if (auto t = root_.read_file(root_.proc("fb"), 64 * 1024)) fbs = parse::firmware_framebuffers(*t);
         const fs::path platform = root_.sys("bus/platform/drivers");
-        if (auto drivers = fileio::list_dir(platform)) {
+        if (auto drivers = root_.list_dir(platform)) {
             if (!fbs) fbs.emplace();
             for (const auto& drv : *drivers) {
                 auto fb = parse::framebuffer_of_platform_driver(drv);
                 if (!fb) continue;
-                auto entries = fileio::list_dir(platform / drv);
+                auto entries = root_.list_dir(platform / drv);
                 if (!entries) continue;
                 // A bound device is a link named after the device: efi-framebuffer.0.
                 const bool bound = std::any_of(entries->begin(), entries->end(), [&](const std::string& e) {
@@ -339,49 +330,8 @@ private:
         host_.firmware_framebuffers = std::move(fbs);
     }
 
-    // An executable file, following a link inside the root (an absolute link
-    // target is taken relative to the root, as on the host itself).
-    std::optional<fs::path> executable_in_root(const fs::path& p) {
-        fs::path target = p;
-        for (int hops = 0; hops < 8; ++hops) {
-            struct stat st {};
-            if (::lstat(target.c_str(), &st) != 0) return std::nullopt;
-            if (!S_ISLNK(st.st_mode)) {
-                if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) return std::nullopt;
-                return target;
-            }
-            auto link = fileio::read_link(target);
-            if (!link) return std::nullopt;
-            if (!link->empty() && link->front() == '/') target = root_.is_live() ? fs::path(*link) : root_.root() / link->substr(1);
-            else target = fileio::resolve_link_lexically(target.parent_path(), *link);
-        }
-        return std::nullopt;
-    }
-
-    static bool names_hostdev(const std::string& s) { return s.find("hostdev") != std::string::npos; }
-
-    // The hostdev hook: an executable in hooks/qemu.d named for hostdev (or
-    // linking to hostdev-hook, or a wrapper that runs it), or hooks/qemu
-    // itself being or running hostdev-hook.
-    std::string find_hook() {
-        auto runs_hostdev = [&](const fs::path& p) {
-            auto exe = executable_in_root(p);
-            if (!exe) return false;
-            if (names_hostdev(p.filename().string()) || names_hostdev(exe->filename().string())) return true;
-            auto text = fileio::read_file(*exe, 32u << 20);
-            return text && text->find("hostdev-hook") != std::string::npos;
-        };
-        const fs::path dir = root_.etc("libvirt/hooks/qemu.d");
-        if (auto names = fileio::list_dir(dir))
-            for (const auto& n : *names)
-                if (runs_hostdev(dir / n)) return root_.live_path(dir / n);
-        const fs::path legacy = root_.etc("libvirt/hooks/qemu");
-        if (runs_hostdev(legacy)) return root_.live_path(legacy);
-        return "";
-    }
-
     void read_groups() {
-        auto names = fileio::list_dir(root_.iommu_groups());
+        auto names = root_.list_dir(root_.iommu_groups());
         std::set<int> with_members;
         for (const auto& d : host_.devices)
             if (d.iommu_group) with_members.insert(*d.iommu_group);
@@ -392,7 +342,7 @@ private:
                 host_.groups[*n].number = *n;
                 if (with_members.count(*n)) continue;
                 // No device links to this group: take the group's own member list.
-                if (auto members = fileio::list_dir(root_.iommu_groups() / name / "devices")) {
+                if (auto members = root_.list_dir(root_.iommu_groups() / name / "devices")) {
                     for (const auto& m : *members) adopt_group_member(m, *n);
                 }
             }
@@ -429,19 +379,28 @@ private:
         if (it != host_.devices.end() && it->address == *a) it->roles.push_back(role);
     }
 
+    // The PCI device nearest to a sysfs path (its last PCI component once
+    // every link is followed inside the root).
+    std::optional<PciAddress> pci_ancestor(const fs::path& p) const {
+        auto real = root_.resolve(p);
+        if (!real) return std::nullopt;
+        auto addrs = parse::pci_addresses_in_path(root_.live_path(*real));
+        if (addrs.empty()) return std::nullopt;
+        return addrs.back();
+    }
+
     // A block device's PCI controllers, through device-mapper/md slaves.
-    void block_controllers(const fs::path& block_dir, int depth, std::vector<PciAddress>& out) {
+    void block_controllers(const fs::path& block_dir, int depth, std::vector<PciAddress>& out) const {
         if (depth > 8) return;
-        if (auto a = pci_ancestor(block_dir)) {
-            out.push_back(*a);
+        auto real = root_.resolve(block_dir);
+        if (!real) return;
+        if (auto addrs = parse::pci_addresses_in_path(root_.live_path(*real)); !addrs.empty()) {
+            out.push_back(addrs.back());
             return;
         }
-        auto real = real_path(block_dir);
-        if (!real) return;
-        fs::path dir = *real;
         // A partition has no slaves of its own; its disk (the parent) may.
-        for (const fs::path& d : {dir, dir.parent_path()}) {
-            if (auto slaves = fileio::list_dir(d / "slaves")) {
+        for (const fs::path& d : {*real, real->parent_path()}) {
+            if (auto slaves = root_.list_dir(d / "slaves")) {
                 for (const auto& s : *slaves) block_controllers(root_.sys("class/block") / s, depth + 1, out);
                 return;
             }
@@ -450,7 +409,7 @@ private:
 
     void read_roles() {
         // Root filesystem.
-        if (auto mi = fileio::read_file(root_.proc("self/mountinfo"), 4u << 20)) {
+        if (auto mi = root_.read_file(root_.proc("self/mountinfo"), 4u << 20)) {
             if (auto m = parse::root_mount(*mi)) {
                 std::vector<PciAddress> ctrls;
                 if (m->major != 0)
@@ -462,17 +421,17 @@ private:
         }
         // Default route, through bridges, bonds and VLANs to the physical NICs.
         std::vector<std::string> ifaces;
-        if (auto r = fileio::read_file(root_.proc("net/route"), 4u << 20)) ifaces = parse::default_route_interfaces(*r);
-        if (auto r = fileio::read_file(root_.proc("net/ipv6_route"), 4u << 20))
+        if (auto r = root_.read_file(root_.proc("net/route"), 4u << 20)) ifaces = parse::default_route_interfaces(*r);
+        if (auto r = root_.read_file(root_.proc("net/ipv6_route"), 4u << 20))
             for (auto& i : parse::default_route_interfaces_v6(*r))
                 if (std::find(ifaces.begin(), ifaces.end(), i) == ifaces.end()) ifaces.push_back(i);
         for (const auto& i : ifaces) net_role(i, 0);
         // Keyboards.
-        if (auto inputs = fileio::list_dir(root_.sys("class/input"))) {
+        if (auto inputs = root_.list_dir(root_.sys("class/input"))) {
             for (const auto& in : *inputs) {
                 if (in.rfind("input", 0) != 0) continue;
                 fs::path dir = root_.sys("class/input") / in;
-                auto ev = fileio::read_file(dir / "capabilities/ev", 256);
+                auto ev = root_.read_file(dir / "capabilities/ev", 256);
                 if (ev && parse::input_is_keyboard(*ev)) add_role(pci_ancestor(dir), HostRole::HostKeyboard);
             }
         }
@@ -484,20 +443,22 @@ private:
     void net_role(const std::string& iface, int depth) {
         if (depth > 4 || iface.find('/') != std::string::npos) return;
         fs::path dir = root_.sys("class/net") / iface;
-        if (fileio::exists(dir / "device")) {
+        if (root_.exists(dir / "device")) {
             add_role(pci_ancestor(dir / "device"), HostRole::DefaultRoute);
             return;
         }
-        if (auto entries = fileio::list_dir(dir)) {
+        if (auto entries = root_.list_dir(dir)) {
             for (const auto& e : *entries)
                 if (e.rfind("lower_", 0) == 0) net_role(e.substr(6), depth + 1);
         }
-        if (auto ports = fileio::list_dir(dir / "brif"))
+        if (auto ports = root_.list_dir(dir / "brif"))
             for (const auto& p : *ports) net_role(p, depth + 1);
     }
 
     const FsRoot& root_;
     Host& host_;
+    int devices_fd_ = -1;  // ROOT/sys/bus/pci/devices, open while read() runs
+    fs::path devices_path_, devices_shown_;
     bool kernel_lists_reset_methods_ = false;
     unsigned threads_ = 0;
     ReadOptions::Readiness readiness_ = ReadOptions::Readiness::Read;

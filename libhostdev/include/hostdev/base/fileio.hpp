@@ -17,9 +17,14 @@ namespace hostdev::fileio {
 Result<std::string> read_file(const std::filesystem::path& path, std::size_t max_bytes = 1 << 20);
 // Reads an open descriptor to its end (at most max_bytes); the caller closes it.
 Result<std::string> read_fd(int fd, const std::filesystem::path& shown, std::size_t max_bytes);
-// Same, relative to an open directory descriptor.
+// Same, relative to an open directory descriptor, read as a sysfs attribute:
+// a short first read is the whole file.
 Result<std::string> read_file_at(int dirfd, const char* name, const std::filesystem::path& shown,
                                  std::size_t max_bytes = 4096);
+// That read on an open descriptor of `name` in the directory messages call
+// `shown` (the caller closes it).
+Result<std::string> read_attribute_fd(int fd, const std::filesystem::path& shown, const char* name,
+                                      std::size_t max_bytes);
 // Target of a symbolic link, as written in the link.
 Result<std::string> read_link(const std::filesystem::path& path);
 Result<std::string> read_link_at(int dirfd, const char* name, const std::filesystem::path& shown);
@@ -32,8 +37,38 @@ bool exists(const std::filesystem::path& path);
 
 // Writes a file atomically: a temporary file beside it, fsync, rename, fsync of
 // the directory. mode is used for a new file; an existing file keeps its mode.
+// For files hostdev keeps itself (journals); outputs a user names go through
+// write_output.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
                          unsigned mode = 0644);
+
+// ---- Files hostdev finds by itself (its configuration, its log file) ------
+// They are used only when they are regular files: opened with O_NONBLOCK and
+// O_NOFOLLOW (a FIFO never blocks, a symbolic link is refused), then checked
+// with fstat. A missing file is an error with ENOENT, a directory one with
+// EISDIR; a link or another kind of file is an error that says which it is.
+
+// The whole file, at most max_bytes.
+Result<std::string> read_regular_file(const std::filesystem::path& path, std::size_t max_bytes);
+// Appends `text` in one write(2) with O_APPEND (concurrent writers do not
+// interleave), creating the file with `mode` (and the umask) when missing.
+Status append_regular_file(const std::filesystem::path& path, std::string_view text, unsigned mode = 0640);
+
+// ---- Outputs a user names (-o FILE, --in-place) ---------------------------
+// Writes `content` to what `path` is:
+//   - a regular file is replaced atomically (a temporary file in its
+//     directory, fsync, rename) with its owner, group and mode kept; when its
+//     owner and group cannot be given to the replacement, nothing is written;
+//   - a symbolic link is followed and its target replaced, in the target's
+//     directory (a dangling link gets its target created);
+//   - a character device or FIFO (/dev/null, a terminal, a pipe) is written
+//     directly, never renamed over; one of this process's descriptors
+//     (/dev/stdout, /dev/fd/N) is written through that descriptor;
+//   - a new file is created with mode 0666 less the umask;
+//   - a directory, a block device or a socket is refused.
+// Temporary files that a killed run left for the same target are removed
+// first. Every failed step is an error naming the path and errno.
+Status write_output(const std::filesystem::path& path, std::string_view content);
 
 // Lexical join of a symlink's directory and a relative target, with "." and
 // ".." folded, no system calls.

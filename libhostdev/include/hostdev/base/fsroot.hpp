@@ -9,7 +9,7 @@
 // root, and ".." never climbs above it, so no read or write of a command
 // given --root leaves the root. The I/O methods below do this (openat2 with
 // RESOLVE_IN_ROOT, or the same walk in user space where the kernel lacks
-// it); on the live root "/" they are plain POSIX calls.
+// it, before Linux 5.6); on the live root "/" they are plain POSIX calls.
 #pragma once
 
 #include <sys/types.h>
@@ -98,6 +98,25 @@ public:
     // Where the path leads with every link followed, as realpath(3) would
     // inside the root: a full path under the root ("ROOT/sys/devices/...").
     [[nodiscard]] Result<std::filesystem::path> resolve(const std::filesystem::path& path) const;
+    // Where a link in the directory `link_dir` (a path under the root) whose
+    // text is `target` leads, lexically, as a chroot would read it: an
+    // absolute target starts at the root and ".." stops there. No system
+    // call; for messages and for the live root's fast path.
+    [[nodiscard]] std::filesystem::path link_target(const std::filesystem::path& link_dir,
+                                                    std::string_view target) const;
+
+    // The file `name` (one path component) in a directory `dirfd` that open()
+    // gave, at most max_bytes, read as a sysfs attribute (one read when it
+    // comes whole). Under a root other than "/" it is never reached through a
+    // link that leads out of that directory (openat2 RESOLVE_BENEATH; without
+    // openat2 a link there is refused), and it is opened without blocking.
+    // `shown` names the directory in messages.
+    [[nodiscard]] Result<std::string> read_file_at(int dirfd, const char* name, const std::filesystem::path& shown,
+                                                   std::size_t max_bytes = 4096) const;
+
+    // For tests: whether FsRoots made after the call use openat2(2). With
+    // false they take the user-space walk, as on a kernel without openat2.
+    static void use_openat2(bool enabled);
 
 private:
     std::filesystem::path join(std::string_view top, std::string_view rel) const;

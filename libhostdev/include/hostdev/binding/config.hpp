@@ -6,6 +6,7 @@
 //   lock_timeout_ms = 60000
 //   log_file =                   # optional: one line per hook call appended here
 // The path is overridable with HOSTDEV_CONFIG. A missing file means defaults.
+// log_file, like the configuration itself, is used only as a regular file.
 #pragma once
 
 #include <chrono>
@@ -29,7 +30,9 @@ struct Config {
 Result<Config> parse_config(std::string_view text, std::string_view source);
 // $HOSTDEV_CONFIG, else /etc/hostdev/hostdev.conf.
 std::filesystem::path config_path();
-// Reads config_path(); a missing file gives the defaults.
+// Reads config_path(); a missing file gives the defaults. It is read only as
+// a regular file (opened with O_NOFOLLOW|O_NONBLOCK, checked with fstat): a
+// symbolic link, a directory or a FIFO there is an error that says so.
 Result<Config> load_config();
 
 }  // namespace hostdev

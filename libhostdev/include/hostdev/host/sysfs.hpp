@@ -1,7 +1,12 @@
-// Reads the host model from sysfs and procfs under an FsRoot. A bad or partial
-// tree never fails the whole read: what cannot be read is recorded as a
-// device problem or a host warning, and every device is listed with what is
-// known. Only a root without any PCI device directory is an error.
+// Reads the host model from sysfs and procfs under an FsRoot; the host's setup
+// (boot loader, initramfs, hook, kernel modules) comes from host_setup.hpp,
+// which read_host calls. Every path is resolved inside the root, attributes
+// are never read through a link out of their device directory, and nothing
+// opened under a root other than "/" can block (a FIFO reads as empty). A bad
+// or partial tree never fails the whole read: what cannot be read is
+// recorded as a device problem or a host warning, and every device is listed
+// with what is known. Only a root without any PCI device directory is an
+// error.
 #pragma once
 
 #include <filesystem>
