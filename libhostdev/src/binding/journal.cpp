@@ -44,7 +44,7 @@ std::string serialize(const Journal& j) {
 
 Result<Journal> parse(std::string_view text, const std::string& source) {
     json o = json::parse(text, nullptr, false);
-    if (o.is_discarded() || !o.is_object() || o.value("format", "") != "hostdev-journal")
+    if (o.is_discarded() || !o.is_object() || !o.contains("format") || o["format"] != "hostdev-journal")
         return make_error("not a hostdev journal", source);
     try {
         Journal j;

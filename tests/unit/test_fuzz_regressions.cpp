@@ -1,0 +1,52 @@
+// One test per defect the fuzz targets found (the inputs themselves are
+// replayed from tests/fuzz/regressions by test_fuzz_corpus.cpp): what the
+// reader must say instead.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "binding/journal.hpp"
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/host/nodedev.hpp"
+#include "hostdev/host/parse.hpp"
+
+namespace parse = hostdev::parse;
+
+namespace {
+bool has(const std::string& s, std::string_view part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+// fuzz_domain: an encoding declaration whose name is not UTF-8 was quoted as
+// it is into the message, which then was not UTF-8 (and made JSON reports throw).
+TEST(FuzzRegression, DomainEncodingNameThatIsNotUtf8) {
+    auto d = hostdev::parse_domain_xml("<?xml version=\"1.0\" encoding=\"utf-\xa8\xa8" "8\"?>\n<domain/>\n", "vm.xml");
+    ASSERT_FALSE(d.ok());
+    const std::string m = d.error().message;
+    EXPECT_TRUE(parse::valid_utf8(m)) << parse::quote(m, 300);
+    EXPECT_TRUE(has(m, "vm.xml:1: invalid UTF-8 (byte 0xa8)")) << m;
+}
+
+// fuzz_nodedev: node-device XML that is not UTF-8 was accepted, and its names
+// made `virt-hostdev groups --format json` throw.
+TEST(FuzzRegression, NodeDeviceXmlThatIsNotUtf8) {
+    auto n = hostdev::parse_nodedev_xml(
+        "<device><name>pci_0000_01_00_0</name><capability type='pci'><domain>0</domain><bus>1</bus>"
+        "<slot>0</slot><function>0</function><product id='0x13c2'>GM\xa0</product>"
+        "<vendor id='0x10de'>NVIDIA</vendor></capability></device>",
+        "pci_0000_01_00_0");
+    ASSERT_FALSE(n.ok());
+    EXPECT_EQ(n.error().message, "pci_0000_01_00_0: node device XML is not valid UTF-8");
+    // A name in a root element that is not UTF-8 is refused the same way.
+    EXPECT_FALSE(hostdev::parse_nodedev_xml("<dev\xff/>", "n").ok());
+    EXPECT_TRUE(parse::valid_utf8(hostdev::parse_nodedev_xml("<dev\xff/>", "n").error().message));
+}
+
+// The journal seed {"format": null}: the reader threw json::type_error
+// (the hook aborted at reconnect, prepare, status and recover).
+TEST(FuzzRegression, JournalWhoseFormatIsNotAString) {
+    for (const char* text : {R"({"format":null,"version":1})", R"({"format":1})", R"({"format":["hostdev-journal"]})"}) {
+        auto j = hostdev::journal::parse(text, "/run/hostdev/x.json");
+        ASSERT_FALSE(j.ok()) << text;
+        EXPECT_TRUE(has(j.error().describe(), "not a hostdev journal")) << j.error().describe();
+    }
+}
