@@ -50,3 +50,30 @@ TEST(FuzzRegression, JournalWhoseFormatIsNotAString) {
         EXPECT_TRUE(has(j.error().describe(), "not a hostdev journal")) << j.error().describe();
     }
 }
+
+// fuzz_journal (UBSan): a number too large for an int in "done", "group" or
+// "version" was converted to int by nlohmann's get<int>(), which is undefined
+// behaviour for a float out of range; now it is "not a whole number".
+TEST(FuzzRegression, JournalNumbersOutOfIntRange) {
+    const std::string head = R"({"format":"hostdev-journal","version":1,"owner":{"key":"manual","name":""},)"
+                             R"("state":"detached","devices":[{"address":"0000:01:00.0","original_driver":null,)"
+                             R"("original_override":null,)";
+    for (const char* device : {R"("group":1,"done":[1,184467440737095516152]}]})", R"("group":1e300,"done":[]}]})",
+                               R"("group":4294967296,"done":[]}]})", R"("group":1,"done":[1.5]}]})",
+                               R"("group":1,"done":3}]})"}) {
+        auto j = hostdev::journal::parse(head + device, "/run/hostdev/manual.json");
+        ASSERT_FALSE(j.ok()) << device;
+        EXPECT_TRUE(has(j.error().message, "journal device")) << j.error().message;
+    }
+    for (const char* version : {"1e300", "-1e300", "18446744073709551616", "4294967297"}) {
+        std::string text = head + R"("group":1,"done":[1]}]})";
+        text.replace(text.find("\"version\":1"), 11, std::string("\"version\":") + version);
+        auto j = hostdev::journal::parse(text, "/run/hostdev/manual.json");
+        ASSERT_FALSE(j.ok()) << version;
+        EXPECT_EQ(j.error().message, "unsupported journal version");
+    }
+    auto ok = hostdev::journal::parse(head + R"("group":7,"done":[1,2,3]}]})", "/run/hostdev/manual.json");
+    ASSERT_TRUE(ok.ok()) << ok.error().describe();
+    EXPECT_EQ(ok->devices.at(0).group, 7);
+    EXPECT_EQ(ok->devices.at(0).done, (std::vector<int>{1, 2, 3}));
+}

@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <cstdint>
+#include <limits>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "hostdev/base/fileio.hpp"
@@ -42,13 +46,31 @@ std::string serialize(const Journal& j) {
     return o.dump(2) + "\n";
 }
 
+namespace {
+
+// A whole number in int's range, as serialize() writes them: nlohmann's
+// get<int>() converts a float or a huge number without a range check, which
+// is undefined behaviour.
+std::optional<int> small_int(const json& v) {
+    if (v.is_number_unsigned()) {
+        const auto u = v.get<std::uint64_t>();
+        if (u <= static_cast<std::uint64_t>(std::numeric_limits<int>::max())) return static_cast<int>(u);
+    } else if (v.is_number_integer()) {
+        const auto i = v.get<std::int64_t>();
+        if (i >= std::numeric_limits<int>::min() && i <= std::numeric_limits<int>::max()) return static_cast<int>(i);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 Result<Journal> parse(std::string_view text, const std::string& source) {
     json o = json::parse(text, nullptr, false);
     if (o.is_discarded() || !o.is_object() || !o.contains("format") || o["format"] != "hostdev-journal")
         return make_error("not a hostdev journal", source);
     try {
         Journal j;
-        if (o.at("version").get<int>() != 1) return make_error("unsupported journal version", source);
+        if (small_int(o.at("version")) != 1) return make_error("unsupported journal version", source);
         const auto& owner = o.at("owner");
         std::string key = owner.at("key").get<std::string>();
         std::string name = owner.value("name", "");
@@ -65,11 +87,22 @@ Result<Journal> parse(std::string_view text, const std::string& source) {
             auto a = PciAddress::parse(d.at("address").get<std::string>());
             if (!a) return make_error("bad device address in journal", source);
             dev.address = *a;
-            dev.group = d.value("group", -1);
+            if (auto g = d.find("group"); g != d.end()) {
+                auto n = small_int(*g);
+                if (!n) return make_error("journal device group is not a whole number within range", source);
+                dev.group = *n;
+            }
             if (!d.at("original_driver").is_null()) dev.original_driver = d.at("original_driver").get<std::string>();
             if (!d.at("original_override").is_null())
                 dev.original_override = d.at("original_override").get<std::string>();
-            dev.done = d.value("done", std::vector<int>{});
+            if (auto done = d.find("done"); done != d.end()) {
+                if (!done->is_array()) return make_error("journal device steps are not a list", source);
+                for (const auto& step : *done) {
+                    auto n = small_int(step);
+                    if (!n) return make_error("journal device step is not a whole number within range", source);
+                    dev.done.push_back(*n);
+                }
+            }
             j.devices.push_back(std::move(dev));
         }
         return j;
