@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -19,7 +20,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fake_host.hpp"
 #include "hostdev/binding/config.hpp"
+#include "hostdev/output/format.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/host/pciids.hpp"
 #include "hostdev/host/snapshot.hpp"
@@ -588,4 +591,34 @@ TEST(TotalKernelText, Utf8Validity) {
     EXPECT_FALSE(parse::valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
     EXPECT_EQ(parse::utf8_char_length("\xe2\x82\xac!"), 3U);
     EXPECT_EQ(parse::utf8_char_length(""), 0U);
+}
+
+// A root copied from elsewhere may hold names that are not UTF-8 (a driver
+// link, an IOMMU unit, /proc/cpuinfo): `groups --format json` aborted on
+// them with an uncaught json::type_error. Listings and snapshots now write
+// such bytes as U+FFFD, and the snapshot reads back.
+TEST(TotalKernelText, NamesThatAreNotUtf8UnderARootAreListed) {
+    hostdev::testing::FakeRoot root("host cpu=GenuineIntel\n"
+                                    "dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport bus=01\n"
+                                    "dev 01:00.0 10de:13c2 0x030000 group=1 driver=nouveau\n");
+    const fs::path dev = root.device_dir("01:00.0");
+    fs::remove(dev / "driver");
+    fs::create_directory_symlink("../../../../bus/pci/drivers/nouv\xff" "eau", dev / "driver");
+    fs::create_directory(root.path() / "sys/class/iommu/dmar\xfe");
+    {
+        std::ofstream(root.path() / "proc/cpuinfo") << "vendor_id\t: Genuine\xffIntel\n";
+    }
+    hostdev::Host host = hostdev::testing::read_fake_host(root);
+    ASSERT_TRUE(host.find(*hostdev::PciAddress::parse("01:00.0")));
+    EXPECT_EQ(host.find(*hostdev::PciAddress::parse("01:00.0"))->driver, "nouv\xff" "eau");
+    const std::string listing = hostdev::format_groups_json(host);
+    EXPECT_TRUE(parse::valid_utf8(listing));
+    EXPECT_TRUE(has(listing, "\"driver\": \"nouv\xef\xbf\xbd" "eau\"")) << listing;
+    EXPECT_TRUE(has(listing, "dmar\xef\xbf\xbd")) << listing;
+    const std::string snap = hostdev::write_snapshot(host);
+    EXPECT_TRUE(parse::valid_utf8(snap));
+    EXPECT_TRUE(has(snap, "Genuine\xef\xbf\xbdIntel"));
+    auto back = parse_snapshot(snap, "snap.json");
+    ASSERT_TRUE(back.ok()) << back.error().describe();
+    EXPECT_EQ(back->find(*hostdev::PciAddress::parse("01:00.0"))->driver, "nouv\xef\xbf\xbd" "eau");
 }
