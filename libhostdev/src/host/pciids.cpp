@@ -48,6 +48,10 @@ std::size_t utf8_char(std::string_view s) {
 // A name as hostdev shows it: valid UTF-8 (anything else becomes '?'), no
 // control characters, at most kMaxNameBytes (cut at a character).
 std::string clean_name(std::string_view s) {
+    // Nearly every name is printable ASCII: taken as it is.
+    if (s.size() <= PciIds::kMaxNameBytes &&
+        std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7f; }))
+        return std::string(s);
     std::string out;
     while (!s.empty()) {
         const std::size_t n = utf8_char(s);
