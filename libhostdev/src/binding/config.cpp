@@ -9,12 +9,17 @@
 
 #include "hostdev/base/fileio.hpp"
 #include "hostdev/base/fsroot.hpp"
+#include "hostdev/host/parse.hpp"
 
 namespace hostdev {
 namespace {
 
 constexpr std::size_t kMaxConfigBytes = 1U << 20;
 constexpr long long kMaxTimeoutMs = 24LL * 3600 * 1000;  // one day
+constexpr std::size_t kMaxPathBytes = 4095;               // PATH_MAX less its NUL
+
+// Values are quoted escaped and cut short: the file may hold anything.
+std::string quoted(std::string_view text) { return parse::quote(text); }
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -43,18 +48,22 @@ Result<std::chrono::milliseconds> parse_ms(std::string_view value, std::string_v
     if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || n < min ||
         n > kMaxTimeoutMs) {
         return make_error(std::string(key) + " wants a whole number of milliseconds from " +
-                          std::to_string(min) + " to " + std::to_string(kMaxTimeoutMs) + ", got '" +
-                          std::string(value) + "'");
+                          std::to_string(min) + " to " + std::to_string(kMaxTimeoutMs) + ", got " +
+                          quoted(value));
     }
     return std::chrono::milliseconds(n);
 }
 
 Result<std::filesystem::path> parse_abs_path(std::string_view value, std::string_view key) {
-    if (value.empty() || value.front() != '/') {
-        return make_error(std::string(key) + " wants an absolute path, got '" + std::string(value) + "'");
-    }
     if (value.find('\0') != std::string_view::npos) {
-        return make_error(std::string(key) + " holds a NUL byte");
+        return make_error(std::string(key) + " holds a NUL byte, which no path can (" + quoted(value) + ")");
+    }
+    if (value.empty() || value.front() != '/') {
+        return make_error(std::string(key) + " wants an absolute path, got " + quoted(value));
+    }
+    if (value.size() > kMaxPathBytes) {
+        return make_error(std::string(key) + " is longer than " + std::to_string(kMaxPathBytes) +
+                          " bytes, more than any path can be (" + quoted(value) + ")");
     }
     return std::filesystem::path(std::string(value));
 }
@@ -75,7 +84,7 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
         if (line.empty()) continue;
         const std::size_t eq = line.find('=');
         if (eq == std::string_view::npos) {
-            return line_error(source, line_no, "expected 'key = value', got '" + std::string(line) + "'");
+            return line_error(source, line_no, "expected 'key = value', got " + quoted(line));
         }
         const std::string_view key = trim(line.substr(0, eq));
         const std::string_view value = trim(line.substr(eq + 1));
@@ -114,8 +123,8 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
             config.lock_timeout = *ms;
         } else {
             return line_error(source, line_no,
-                              "unknown key '" + std::string(key) +
-                                  "' (known: root, journal_dir, wait_timeout_ms, lock_timeout_ms, log_file)");
+                              "unknown key " + quoted(key) +
+                                  " (known: root, journal_dir, wait_timeout_ms, lock_timeout_ms, log_file)");
         }
         seen.emplace(key);
     }

@@ -138,7 +138,8 @@ std::optional<Error> check_bytes(std::string_view text, std::string_view file, c
     if (text.substr(0, 2) == "\xFE\xFF" || text.substr(0, 2) == "\xFF\xFE")
         return error_at(file, 1, "file is UTF-16 encoded; domain definitions must be UTF-8 "
                                  "(convert with iconv -f UTF-16 -t UTF-8)");
-    if (auto enc = declared_encoding(text)) {
+    // A declared name that is not itself UTF-8 is reported as the bad byte it is.
+    if (auto enc = declared_encoding(text); enc && !find_bad_byte(enc->value)) {
         std::string e = lower(enc->value);
         if (e != "utf-8" && e != "utf8" && e != "us-ascii" && e != "ascii")
             return error_at(file, lines.line_of(enc->offset),

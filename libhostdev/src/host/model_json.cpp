@@ -1,7 +1,9 @@
 #include "host/model_json.hpp"
 
 #include <cstdio>
+#include <limits>
 
+#include "hostdev/base/json_reader.hpp"
 #include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
 
@@ -16,102 +18,65 @@ ordered_json opt(const std::optional<T>& v) {
     return v ? ordered_json(*v) : ordered_json(nullptr);
 }
 
+// Linux's largest NUMA node count is 1 << 10; this leaves room and refuses nonsense.
+constexpr std::int64_t kMaxNumaNode = 1 << 16;
+
 ordered_json addresses(const std::vector<PciAddress>& v) {
     ordered_json a = ordered_json::array();
     for (const auto& x : v) a.push_back(x.str());
     return a;
 }
 
-// Field readers that name the field in their errors.
-struct Fields {
-    const json& j;
-    const std::string& where;
-    std::optional<Error> error;
+using hostdev::json::Need;
 
-    void fail(const std::string& key, const std::string& what) {
-        if (!error) error = make_error(where + "." + key + ": " + what);
+// Typed readers over json::Fields for the model's own spellings; each records
+// the first error ("host.json: devices[3].vendor: expected a hexadecimal string").
+std::optional<std::uint32_t> hex_field(hostdev::json::Fields& f, std::string_view key, std::uint32_t max, Need need) {
+    const json* v = f.get(key);
+    if (!v) {
+        if (need == Need::Required) f.fail(key, "missing (expected a hexadecimal string)");
+        return std::nullopt;
     }
-    const json* get(const std::string& key) {
-        auto it = j.find(key);
-        return it == j.end() ? nullptr : &*it;
+    if (!v->is_string()) {
+        f.fail(key, "expected a hexadecimal string");
+        return std::nullopt;
     }
-    std::uint32_t hex(const std::string& key, std::uint32_t max, bool required) {
-        const json* v = get(key);
-        if (!v || v->is_null()) {
-            if (required) fail(key, "missing");
-            return 0;
-        }
-        if (!v->is_string()) {
-            fail(key, "expected a hexadecimal string");
-            return 0;
-        }
-        auto r = parse::sysfs_hex(v->get<std::string>(), max);
-        if (!r) {
-            fail(key, r.error().message);
-            return 0;
-        }
-        return *r;
+    auto r = parse::sysfs_hex(v->get<std::string>(), max);
+    if (!r) {
+        f.fail(key, "expected a hexadecimal string up to " + hex(max, 1) + ": " + r.error().message);
+        return std::nullopt;
     }
-    std::string str(const std::string& key) {
-        const json* v = get(key);
-        if (!v || v->is_null()) return {};
-        if (!v->is_string()) fail(key, "expected a string");
-        return v->is_string() ? v->get<std::string>() : std::string();
+    return *r;
+}
+
+std::optional<PciAddress> address_of(hostdev::json::Fields& f, std::string_view key, std::string_view text) {
+    auto a = PciAddress::parse(text);
+    if (!a) {
+        f.fail(key, a.error().message);
+        return std::nullopt;
     }
-    std::optional<std::string> opt_str(const std::string& key) {
-        const json* v = get(key);
-        if (!v || v->is_null()) return std::nullopt;
-        if (!v->is_string()) {
-            fail(key, "expected a string or null");
-            return std::nullopt;
-        }
-        return v->get<std::string>();
+    return *a;
+}
+
+std::optional<PciAddress> address_field(hostdev::json::Fields& f, std::string_view key, Need need) {
+    auto s = f.string(key, need);
+    return s ? address_of(f, key, *s) : std::nullopt;
+}
+
+std::vector<PciAddress> address_list(hostdev::json::Fields& f, std::string_view key) {
+    std::vector<PciAddress> out;
+    for (const auto& s : f.strings(key).value_or(std::vector<std::string>{})) {
+        auto a = address_of(f, key, s);
+        if (!a) break;
+        out.push_back(*a);
     }
-    std::optional<long> opt_int(const std::string& key) {
-        const json* v = get(key);
-        if (!v || v->is_null()) return std::nullopt;
-        if (!v->is_number_integer()) {
-            fail(key, "expected an integer or null");
-            return std::nullopt;
-        }
-        return v->get<long>();
-    }
-    std::optional<bool> opt_bool(const std::string& key) {
-        const json* v = get(key);
-        if (!v || v->is_null()) return std::nullopt;
-        if (!v->is_boolean()) {
-            fail(key, "expected true, false or null");
-            return std::nullopt;
-        }
-        return v->get<bool>();
-    }
-    std::optional<std::vector<std::string>> opt_strings(const std::string& key) {
-        const json* v = get(key);
-        if (!v || v->is_null()) return std::nullopt;
-        if (!v->is_array()) {
-            fail(key, "expected a list of strings");
-            return std::nullopt;
-        }
-        std::vector<std::string> out;
-        for (const auto& e : *v) {
-            if (!e.is_string()) {
-                fail(key, "expected a list of strings");
-                return std::nullopt;
-            }
-            out.push_back(e.get<std::string>());
-        }
-        return out;
-    }
-    std::vector<PciAddress> address_list(const std::string& key) {
-        std::vector<PciAddress> out;
-        for (const auto& s : opt_strings(key).value_or(std::vector<std::string>{})) {
-            auto a = PciAddress::parse(s);
-            if (!a) fail(key, a.error().message);
-            else out.push_back(*a);
-        }
-        return out;
-    }
-};
+    return out;
+}
+
+std::optional<int> int_field(hostdev::json::Fields& f, std::string_view key, std::int64_t min, std::int64_t max) {
+    auto n = f.integer(key, min, max);
+    return n ? std::optional<int>(static_cast<int>(*n)) : std::nullopt;
+}
 
 }  // namespace
 
@@ -145,47 +110,40 @@ ordered_json device(const PciDevice& d) {
     return j;
 }
 
-Result<PciDevice> device_from(const json& j, const std::string& where) {
-    if (!j.is_object()) return make_error(where + ": expected an object");
-    Fields f{j, where, std::nullopt};
+Result<PciDevice> device_from(const json& j, const std::string& file, const std::string& path) {
+    hostdev::json::Fields f(j, file, path);
     PciDevice d;
-    std::string addr = f.str("address");
-    if (auto a = PciAddress::parse(addr)) d.address = *a;
-    else f.fail("address", a.error().message);
-    d.vendor = static_cast<std::uint16_t>(f.hex("vendor", 0xffff, true));
-    d.device = static_cast<std::uint16_t>(f.hex("device", 0xffff, true));
-    d.class_code = f.hex("class", 0xffffff, true);
-    d.driver = f.opt_str("driver");
-    d.subsystem_vendor = static_cast<std::uint16_t>(f.hex("subsystem_vendor", 0xffff, false));
-    d.subsystem_device = static_cast<std::uint16_t>(f.hex("subsystem_device", 0xffff, false));
-    d.revision = static_cast<std::uint8_t>(f.hex("revision", 0xff, false));
-    if (auto h = f.opt_int("header_type")) {
-        if (*h < 0 || *h > 0x7f) f.fail("header_type", "out of range");
-        else d.header_type = static_cast<std::uint8_t>(*h);
+    if (auto a = address_field(f, "address", Need::Required)) d.address = *a;
+    d.vendor = static_cast<std::uint16_t>(hex_field(f, "vendor", 0xffff, Need::Required).value_or(0));
+    d.device = static_cast<std::uint16_t>(hex_field(f, "device", 0xffff, Need::Required).value_or(0));
+    d.class_code = hex_field(f, "class", 0xffffff, Need::Required).value_or(0);
+    d.driver = f.string("driver");
+    d.subsystem_vendor = static_cast<std::uint16_t>(hex_field(f, "subsystem_vendor", 0xffff, Need::Optional).value_or(0));
+    d.subsystem_device = static_cast<std::uint16_t>(hex_field(f, "subsystem_device", 0xffff, Need::Optional).value_or(0));
+    d.revision = static_cast<std::uint8_t>(hex_field(f, "revision", 0xff, Need::Optional).value_or(0));
+    if (auto h = int_field(f, "header_type", 0, 0x7f)) d.header_type = static_cast<std::uint8_t>(*h);
+    d.vendor_name = f.string("vendor_name").value_or("");
+    d.device_name = f.string("device_name").value_or("");
+    d.class_name = f.string("class_name").value_or("");
+    d.driver_override = f.string("driver_override");
+    d.iommu_group = int_field(f, "iommu_group", 0, std::numeric_limits<int>::max());
+    d.boot_vga = f.boolean("boot_vga");
+    d.reset_methods = f.strings("reset_methods");
+    d.physfn = address_field(f, "physfn", Need::Optional);
+    d.virtfns = address_list(f, "virtfns");
+    d.parent_bridges = address_list(f, "parent_bridges");
+    // -1 is how sysfs spells "no NUMA node": unknown, as null is.
+    if (auto n = int_field(f, "numa_node", -1, kMaxNumaNode); n && *n >= 0) d.numa_node = *n;
+    for (const auto& r : f.strings("roles").value_or(std::vector<std::string>{})) {
+        auto role = host_role_from_string(r);
+        if (!role) {
+            f.fail("roles", "unknown host role '" + r + "' (known: root-filesystem, default-route, host-keyboard, boot-vga)");
+            break;
+        }
+        d.roles.push_back(*role);
     }
-    d.vendor_name = f.str("vendor_name");
-    d.device_name = f.str("device_name");
-    d.class_name = f.str("class_name");
-    d.driver_override = f.opt_str("driver_override");
-    if (auto g = f.opt_int("iommu_group")) {
-        if (*g < 0 || *g > 0x7fffffff) f.fail("iommu_group", "out of range");
-        else d.iommu_group = static_cast<int>(*g);
-    }
-    d.boot_vga = f.opt_bool("boot_vga");
-    d.reset_methods = f.opt_strings("reset_methods");
-    if (auto pf = f.opt_str("physfn")) {
-        if (auto a = PciAddress::parse(*pf)) d.physfn = *a;
-        else f.fail("physfn", a.error().message);
-    }
-    d.virtfns = f.address_list("virtfns");
-    d.parent_bridges = f.address_list("parent_bridges");
-    if (auto n = f.opt_int("numa_node"); n && *n >= 0) d.numa_node = static_cast<int>(*n);
-    for (const auto& r : f.opt_strings("roles").value_or(std::vector<std::string>{})) {
-        if (auto role = host_role_from_string(r)) d.roles.push_back(*role);
-        else f.fail("roles", "unknown host role '" + r + "'");
-    }
-    d.problems = f.opt_strings("problems").value_or(std::vector<std::string>{});
-    if (f.error) return *f.error;
+    d.problems = f.strings("problems").value_or(std::vector<std::string>{});
+    if (const auto& e = f.error()) return *e;
     return d;
 }
 

@@ -10,7 +10,8 @@
 namespace hostdev::json_model {
 
 nlohmann::ordered_json device(const PciDevice& d);
-// `where` prefixes errors ("host.json: devices[3]").
-Result<PciDevice> device_from(const nlohmann::json& j, const std::string& where);
+// Errors read "FILE: PATH.KEY: what" ("host.json: devices[3].vendor: expected
+// a hexadecimal string"); absent and null optional keys are unknown.
+Result<PciDevice> device_from(const nlohmann::json& j, const std::string& file, const std::string& path);
 
 }  // namespace hostdev::json_model

@@ -133,6 +133,9 @@ Result<NodeDevice> parse_nodedev_xml(std::string_view xml, std::string_view sour
     const std::string where(source);
     if (xml.size() > kMaxNodeDeviceXmlBytes)
         return make_error(where + ": node device XML larger than " + std::to_string(kMaxNodeDeviceXmlBytes) + " bytes");
+    // libvirt writes UTF-8; anything else would reach names, messages and JSON.
+    if (!parse::valid_utf8(xml))
+        return make_error(where + ": node device XML is not valid UTF-8");
     if (detail::find_prolog_doctype(xml) != std::string_view::npos)
         return make_error(where + ": DTD/DOCTYPE is not allowed in node device XML");
     pugi::xml_document doc;

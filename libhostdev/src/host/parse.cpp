@@ -31,6 +31,23 @@ void for_each_line(std::string_view text, F&& f) {
     }
 }
 
+// mountinfo writes space, tab, newline and backslash in paths as \ooo.
+std::string unescape_octal(std::string_view field) {
+    std::string out;
+    out.reserve(field.size());
+    for (std::size_t i = 0; i < field.size(); ++i) {
+        auto octal = [&](std::size_t k) { return field[k] >= '0' && field[k] <= '7'; };
+        if (field[i] == '\\' && i + 3 < field.size() && octal(i + 1) && octal(i + 2) && octal(i + 3) &&
+            field[i + 1] <= '3') {
+            out += static_cast<char>((field[i + 1] - '0') * 64 + (field[i + 2] - '0') * 8 + (field[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += field[i];
+        }
+    }
+    return out;
+}
+
 std::uint16_t le16(std::string_view b, std::size_t off) {
     return static_cast<std::uint16_t>(static_cast<unsigned char>(b[off]) |
                                       (static_cast<unsigned char>(b[off + 1]) << 8));
@@ -46,6 +63,49 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
+std::string quote(std::string_view text, std::size_t max) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out = "'";
+    for (std::size_t i = 0; i < text.size() && i < max; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+            out += static_cast<char>(c);
+        } else {
+            out += "\\x";
+            out += kDigits[c >> 4];
+            out += kDigits[c & 0xf];
+        }
+    }
+    out += text.size() > max ? "'..." : "'";
+    return out;
+}
+
+std::size_t utf8_char_length(std::string_view s) {
+    if (s.empty()) return 0;
+    const auto c = static_cast<unsigned char>(s[0]);
+    if (c < 0x80) return 1;
+    const std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (len == 0 || s.size() < len) return 0;
+    std::uint32_t cp = c & (0x7fu >> len);
+    for (std::size_t k = 1; k < len; ++k) {
+        const auto b = static_cast<unsigned char>(s[k]);
+        if ((b & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (b & 0x3fu);
+    }
+    const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    return len;
+}
+
+bool valid_utf8(std::string_view text) {
+    while (!text.empty()) {
+        const std::size_t n = utf8_char_length(text);
+        if (n == 0) return false;
+        text.remove_prefix(n);
+    }
+    return true;
+}
+
 Result<std::uint32_t> sysfs_hex(std::string_view text, std::uint32_t max) {
     std::string_view t = trim(text);
     std::string_view digits = t;
@@ -53,8 +113,8 @@ Result<std::uint32_t> sysfs_hex(std::string_view text, std::uint32_t max) {
     std::uint32_t v = 0;
     auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, 16);
     if (digits.empty() || ec != std::errc{} || p != digits.data() + digits.size())
-        return make_error("not a hexadecimal number: '" + std::string(t) + "'");
-    if (v > max) return make_error("value out of range: '" + std::string(t) + "'");
+        return make_error("not a hexadecimal number: " + quote(t));
+    if (v > max) return make_error("value out of range: " + quote(t));
     return v;
 }
 
@@ -63,7 +123,7 @@ Result<long> sysfs_int(std::string_view text) {
     long v = 0;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v, 10);
     if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
-        return make_error("not a number: '" + std::string(t) + "'");
+        return make_error("not a number: " + quote(t));
     return v;
 }
 
@@ -110,7 +170,7 @@ Result<int> iommu_group_link(std::string_view target) {
     int v = 0;
     auto [p, ec] = std::from_chars(base.data(), base.data() + base.size(), v, 10);
     if (base.empty() || ec != std::errc{} || p != base.data() + base.size() || v < 0)
-        return make_error("iommu_group link does not end in a group number: '" + std::string(target) + "'");
+        return make_error("iommu_group link does not end in a group number: " + quote(target, 256));
     return v;
 }
 
@@ -145,9 +205,11 @@ std::optional<MountEntry> root_mount(std::string_view mountinfo) {
         if (colon == std::string_view::npos) return;
         auto r1 = std::from_chars(mm.data(), mm.data() + colon, e.major);
         auto r2 = std::from_chars(mm.data() + colon + 1, mm.data() + mm.size(), e.minor);
-        if (r1.ec != std::errc{} || r2.ec != std::errc{}) return;
-        if (sep + 1 < f.size()) e.fstype = std::string(f[sep + 1]);
-        if (sep + 2 < f.size()) e.source = std::string(f[sep + 2]);
+        if (r1.ec != std::errc{} || r1.ptr != mm.data() + colon || r2.ec != std::errc{} ||
+            r2.ptr != mm.data() + mm.size())
+            return;
+        if (sep + 1 < f.size()) e.fstype = unescape_octal(f[sep + 1]);
+        if (sep + 2 < f.size()) e.source = unescape_octal(f[sep + 2]);
         found = e;
     });
     return found;
@@ -256,8 +318,15 @@ std::optional<std::string> module_file_name(std::string_view filename) {
 std::vector<std::string> loaded_modules(std::string_view proc_modules) {
     std::vector<std::string> out;
     for_each_line(proc_modules, [&](std::string_view line) {
+        // A module's name is letters, digits, '_' and '-'; any other first word
+        // is not a module line.
         auto f = split_ws(line);
-        if (!f.empty()) out.push_back(module_name(f[0]));
+        if (f.empty() || !std::all_of(f[0].begin(), f[0].end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                       c == '-';
+            }))
+            return;
+        out.push_back(module_name(f[0]));
     });
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -308,12 +377,17 @@ std::optional<std::string> framebuffer_of_platform_driver(std::string_view drive
 }
 
 std::optional<std::pair<int, int>> kernel_version(std::string_view release) {
+    // Digits first: from_chars would take "-1.2" as a negative major.
+    auto number = [](const char* p, const char* end, int& out) -> const char* {
+        if (p == end || *p < '0' || *p > '9') return nullptr;
+        auto r = std::from_chars(p, end, out);
+        return r.ec == std::errc{} ? r.ptr : nullptr;
+    };
     int major = 0, minor = 0;
     const char* end = release.data() + release.size();
-    auto r1 = std::from_chars(release.data(), end, major);
-    if (r1.ec != std::errc{} || r1.ptr == end || *r1.ptr != '.') return std::nullopt;
-    auto r2 = std::from_chars(r1.ptr + 1, end, minor);
-    if (r2.ec != std::errc{}) return std::nullopt;
+    const char* p = number(release.data(), end, major);
+    if (!p || p == end || *p != '.') return std::nullopt;
+    if (!number(p + 1, end, minor)) return std::nullopt;
     return std::pair{major, minor};
 }
 

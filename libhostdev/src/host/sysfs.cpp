@@ -495,6 +495,9 @@ void resolve_names(Host& host, const std::optional<std::filesystem::path>& pci_i
         host.warnings.push_back("device names unavailable: " + ids.error().describe());
         return;
     }
+    if (ids->skipped_lines() > 0)
+        host.warnings.push_back(std::to_string(ids->skipped_lines()) + " malformed lines of the PCI ID database skipped; " +
+                                "the first: " + ids->first_problem());
     resolve_names(host, *ids);
 }
 

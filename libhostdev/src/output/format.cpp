@@ -98,7 +98,9 @@ namespace {
 // Appends `j` as dump(2) would print it nested `depth` levels deep: every line
 // after the first indented by 2*depth more spaces.
 void append_nested(std::string& out, const ordered_json& j, int depth) {
-    const std::string text = j.dump(2);
+    // A name read under a root (a copied tree) need not be UTF-8: such bytes
+    // are listed as U+FFFD rather than making the writer throw.
+    const std::string text = j.dump(2, ' ', false, ordered_json::error_handler_t::replace);
     const std::string pad(static_cast<std::size_t>(2 * depth), ' ');
     std::size_t start = 0;
     while (true) {
@@ -156,7 +158,7 @@ std::string format_groups_json(const Host& host) {
     ordered_json tail;
     tail["iommu"] = {{"present", host.iommu_present}, {"units", host.iommu_units}};
     tail["warnings"] = host.warnings;
-    std::string rest = tail.dump(2);  // "{\n  \"iommu\": ...\n}"
+    std::string rest = tail.dump(2, ' ', false, ordered_json::error_handler_t::replace);  // "{\n  \"iommu\": ...\n}"
     out += ",\n" + rest.substr(2);
     out += "\n";
     return out;

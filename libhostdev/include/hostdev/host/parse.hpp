@@ -26,6 +26,19 @@ std::vector<std::string> word_list(std::string_view text);
 // Trailing newline and spaces removed.
 std::string_view trim(std::string_view text);
 
+// `text` in single quotes for a message about a file hostdev did not write:
+// bytes outside printable ASCII (and the quote and backslash) as \xHH, and at
+// most `max` bytes of it, then "...". A message quoting a hostile file stays
+// one short line of valid UTF-8, so that it can go to a terminal or into JSON.
+std::string quote(std::string_view text, std::size_t max = 64);
+
+// The length (1 to 4) of the UTF-8 encoded character at the start of `text`;
+// 0 for a stray or truncated byte, an overlong form, a surrogate, a code point
+// above U+10FFFF, or empty text.
+std::size_t utf8_char_length(std::string_view text);
+// True when all of `text` is UTF-8 encoded characters.
+bool valid_utf8(std::string_view text);
+
 // The first 64 bytes of PCI config space.
 struct ConfigHeader {
     std::uint16_t vendor = 0;
