@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "binding/journal.hpp"
+#include "hostdev/binding/journal.hpp"
 #include "hostdev/binding/config.hpp"
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/domain/domain_edit.hpp"

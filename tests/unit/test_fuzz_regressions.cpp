@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "binding/journal.hpp"
+#include "hostdev/binding/journal.hpp"
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/host/nodedev.hpp"
 #include "hostdev/host/parse.hpp"
@@ -47,7 +47,8 @@ TEST(FuzzRegression, JournalWhoseFormatIsNotAString) {
     for (const char* text : {R"({"format":null,"version":1})", R"({"format":1})", R"({"format":["hostdev-journal"]})"}) {
         auto j = hostdev::journal::parse(text, "/run/hostdev/x.json");
         ASSERT_FALSE(j.ok()) << text;
-        EXPECT_TRUE(has(j.error().describe(), "not a hostdev journal")) << j.error().describe();
+        // The error names the file and the key.
+        EXPECT_TRUE(has(j.error().describe(), "/run/hostdev/x.json: format")) << j.error().describe();
     }
 }
 
@@ -63,14 +64,14 @@ TEST(FuzzRegression, JournalNumbersOutOfIntRange) {
                                R"("group":1,"done":3}]})"}) {
         auto j = hostdev::journal::parse(head + device, "/run/hostdev/manual.json");
         ASSERT_FALSE(j.ok()) << device;
-        EXPECT_TRUE(has(j.error().message, "journal device")) << j.error().message;
+        EXPECT_TRUE(has(j.error().message, "/run/hostdev/manual.json: devices[0].")) << j.error().message;
     }
     for (const char* version : {"1e300", "-1e300", "18446744073709551616", "4294967297"}) {
         std::string text = head + R"("group":1,"done":[1]}]})";
         text.replace(text.find("\"version\":1"), 11, std::string("\"version\":") + version);
         auto j = hostdev::journal::parse(text, "/run/hostdev/manual.json");
         ASSERT_FALSE(j.ok()) << version;
-        EXPECT_EQ(j.error().message, "unsupported journal version");
+        EXPECT_TRUE(has(j.error().message, "/run/hostdev/manual.json: version: ")) << j.error().message;
     }
     auto ok = hostdev::journal::parse(head + R"("group":7,"done":[1,2,3]}]})", "/run/hostdev/manual.json");
     ASSERT_TRUE(ok.ok()) << ok.error().describe();
