@@ -73,8 +73,9 @@ TEST(FuzzRegression, JournalNumbersOutOfIntRange) {
         ASSERT_FALSE(j.ok()) << version;
         EXPECT_TRUE(has(j.error().message, "/run/hostdev/manual.json: version: ")) << j.error().message;
     }
-    auto ok = hostdev::journal::parse(head + R"("group":7,"done":[1,2,3]}]})", "/run/hostdev/manual.json");
+    // The control: an unbound device (no original driver) has no step 2.
+    auto ok = hostdev::journal::parse(head + R"("group":7,"done":[1,3]}]})", "/run/hostdev/manual.json");
     ASSERT_TRUE(ok.ok()) << ok.error().describe();
     EXPECT_EQ(ok->devices.at(0).group, 7);
-    EXPECT_EQ(ok->devices.at(0).done, (std::vector<int>{1, 2, 3}));
+    EXPECT_EQ(ok->devices.at(0).done, (std::vector<int>{1, 3}));
 }
