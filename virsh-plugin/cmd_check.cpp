@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "hostdev/base/json_reader.hpp"
 #include "connection.hpp"
 #include "judge.hpp"
 
@@ -88,8 +89,7 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
         doc["domains"] = std::move(list);
         doc["warnings"] = host->host.warnings;
         doc["exit_code"] = worst;
-        emit(doc.dump(2) + "\n", std::nullopt);
-        return worst;
+        return emit(json::to_text(doc), std::nullopt) ? worst : std::max(worst, exits::fix::kWriteFailed);
     }
     for (const auto& w : host->host.warnings) print_warning(w);
     std::string out;
@@ -103,8 +103,7 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
         sep = ", ";
     }
     out += summary + "\n";
-    emit(out, std::nullopt);
-    return worst;
+    return emit(out, std::nullopt) ? worst : std::max(worst, exits::fix::kWriteFailed);
 }
 
 }  // namespace

@@ -105,8 +105,8 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
         case FixStatus::Ok:
             if (opt.define) {
                 if (!opt.quiet) print_note(d.info.name + ": nothing to change, not redefined");
-            } else if (!opt.diff) {
-                emit(*d.info.xml, std::nullopt);
+            } else if (!opt.diff && !emit(*d.info.xml, std::nullopt)) {
+                return exits::fix::kWriteFailed;
             }
             return exits::fix::kNothingToDo;
         case FixStatus::Fixable:
@@ -114,10 +114,11 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     }
     if (opt.diff) {
         const std::string file = d.info.name + ".xml";
-        emit(unified_diff(*d.info.xml, d.result.fixed, "a/" + file, "b/" + file), std::nullopt);
+        if (!emit(unified_diff(*d.info.xml, d.result.fixed, "a/" + file, "b/" + file), std::nullopt))
+            return exits::fix::kWriteFailed;
     }
     if (opt.define) return define_fixed(*conn, d, *host, **validator, plan, opt.quiet);
-    if (!opt.diff) emit(d.result.fixed, std::nullopt);
+    if (!opt.diff && !emit(d.result.fixed, std::nullopt)) return exits::fix::kWriteFailed;
     return exits::fix::kNothingToDo;
 }
 

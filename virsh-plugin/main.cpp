@@ -56,7 +56,7 @@ int run(int argc, char** argv) {
         "and disks are warnings. For the full policy, run `hostdev snapshot` on the host and\n"
         "`hostdev-fix --host SNAPSHOT`.\n"
         "Exit codes of check and fix: as hostdev-fix (0 ok, 1 check found changes, 2 blocked, 3 invalid or\n"
-        "cannot connect). groups and snapshot: 0 ok, 1 failure.");
+        "cannot connect, 4 output not written). groups and snapshot: 0 ok, 1 failure.");
     int exit_code = hostdev::exits::virt::kOk;
     add_check_command(app, global, exit_code);
     add_fix_command(app, global, exit_code);

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "host_source.hpp"
+#include "hostdev/base/json_reader.hpp"
 #include "hostdev/base/fileio.hpp"
 #include "hostdev/output/diff.hpp"
 #include "hostdev/policy/fix.hpp"
@@ -158,7 +159,7 @@ int run(int argc, char** argv) {
         nlohmann::ordered_json doc;
         doc["files"] = std::move(reports);
         doc["exit_code"] = worst;
-        if (!cli::emit(doc.dump(2) + "\n", std::nullopt)) worst = exits::fix::kWriteFailed;
+        if (!cli::emit(json::to_text(doc), std::nullopt)) worst = exits::fix::kWriteFailed;
     }
     return worst;
 }

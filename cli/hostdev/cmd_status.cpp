@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "binder_cli.hpp"
+#include "hostdev/base/json_reader.hpp"
 #include "commands.hpp"
 #include "output.hpp"
 
@@ -38,7 +39,7 @@ std::string as_json(const Session& s, const Binder::Survey& survey) {
         bad.push_back({{"path", u.path.string()}, {"error", u.error.describe()}, {"devices", devs}});
     }
     const ordered_json doc{{"holdings", j}, {"unreadable", bad}};
-    return doc.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+    return json::to_text(doc);
 }
 
 std::string as_text(const Session& s, const Binder::Survey& survey) {

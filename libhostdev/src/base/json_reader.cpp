@@ -199,4 +199,8 @@ std::string element(std::string_view path, std::string_view key, std::size_t ind
     return dotted(path, key) + "[" + std::to_string(index) + "]";
 }
 
+std::string to_text(const nlohmann::ordered_json& document) {
+    return document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
 }  // namespace hostdev::json

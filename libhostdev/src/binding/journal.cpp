@@ -236,7 +236,7 @@ std::string serialize(const Journal& j) {
     o["devices"] = devs;
     // A domain name is libvirt's and valid UTF-8; should one not be, it is
     // written with replacement characters rather than failing the write.
-    return o.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+    return json::to_text(o);
 }
 
 std::vector<PciAddress> mentioned_addresses(std::string_view text) {

@@ -61,7 +61,7 @@ std::string write_snapshot(const Host& host) {
     j["warnings"] = host.warnings;
     // Text read from a root (a copied tree, a hostile one) need not be UTF-8:
     // such bytes are written as U+FFFD rather than making the writer throw.
-    return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+    return json::to_text(j);
 }
 
 namespace {

@@ -1,4 +1,5 @@
 #include "hostdev/setup/doctor.hpp"
+#include "hostdev/base/json_reader.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -418,7 +419,7 @@ std::string format_doctor_json(const DoctorReport& report) {
     nlohmann::ordered_json doc;
     doc["checks"] = std::move(checks);
     doc["exit_code"] = report.exit_code();
-    return doc.dump(2) + "\n";
+    return json::to_text(doc);
 }
 
 }  // namespace hostdev

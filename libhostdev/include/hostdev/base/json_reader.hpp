@@ -73,4 +73,9 @@ private:
 // The path of element `index` of the array `key` below `path`: "devices[3]".
 std::string element(std::string_view path, std::string_view key, std::size_t index);
 
+// A document as hostdev writes every JSON output: two-space indent and a
+// final newline. Bytes that are not UTF-8 (a name read from a copied root)
+// become U+FFFD instead of failing the output.
+std::string to_text(const nlohmann::ordered_json& document);
+
 }  // namespace hostdev::json
