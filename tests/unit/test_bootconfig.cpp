@@ -488,3 +488,40 @@ TEST(BootConfigGolden, IdenticalGpusAmdSystemdBootMkinitcpio) {
     BootConfig bc = plan_boot_config({addresses({"02:00.0", "03:00.0"})}, h);
     expect_golden(format_boot_config(bc, h), source_path("tests/golden/boot-config/identical-gpus.txt"));
 }
+
+// --write under a root stays inside it (issue: --root is a boundary): an
+// absolute link is taken from the root, a link that climbs with ".." cannot
+// leave it, and a file beside the root is never read or written.
+TEST(BootConfigWrite, LinksInTheRootNeverLeadOutOfIt) {
+    FakeRoot root(kTwins);
+    Host h = read(root);
+    const fs::path etc = root.path() / "etc";
+    const fs::path outside = root.path().parent_path() / (root.path().filename().string() + "-outside");
+    fs::create_directories(outside);
+    std::ofstream(outside / "mkinitcpio.conf") << "MODULES=(outside)\n";
+    // modprobe.d is an absolute link: inside the root it means ROOT/srv/conf.
+    fs::create_directories(root.path() / "srv/conf");
+    fs::create_directories(outside / "srv/conf");
+    fs::create_symlink("/srv/conf", etc / "modprobe.d");
+    // mkinitcpio.conf climbs out of the root, then names the file beside it.
+    fs::remove(etc / "mkinitcpio.conf");
+    fs::create_symlink("../../../../../../../../" + outside.filename().string() + "/mkinitcpio.conf",
+                       etc / "mkinitcpio.conf");
+    BootConfig bc = plan_boot_config({addresses({"02:00.0", "03:00.0"})}, h);
+    auto w = write_boot_config(bc, FsRoot(root.path()), "20240131T120501Z");
+    // The climbing link leads nowhere inside the root: refused before anything is written.
+    ASSERT_FALSE(w.ok());
+    EXPECT_TRUE(has(w.error().describe(), "/etc/mkinitcpio.conf")) << w.error().describe();
+    EXPECT_EQ(slurp(outside / "mkinitcpio.conf"), "MODULES=(outside)\n");
+    EXPECT_TRUE(names_in(root.path() / "srv/conf").empty());
+
+    // Without it, modprobe.d's file lands in ROOT/srv/conf, never beside the root.
+    fs::remove(etc / "mkinitcpio.conf");
+    std::ofstream(etc / "mkinitcpio.conf") << "MODULES=()\n";
+    auto ok = write_boot_config(bc, FsRoot(root.path()), "20240131T120501Z");
+    ASSERT_TRUE(ok.ok()) << ok.error().describe();
+    EXPECT_EQ(slurp(root.path() / "srv/conf/vfio.conf"), modprobe_conf(bc));
+    EXPECT_TRUE(names_in(outside / "srv/conf").empty());
+    EXPECT_TRUE(fs::is_symlink(etc / "modprobe.d"));
+    fs::remove_all(outside);
+}

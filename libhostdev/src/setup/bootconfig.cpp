@@ -532,6 +532,40 @@ std::string backup_stamp(std::time_t when) {
     return buf;
 }
 
+namespace {
+
+// Where a file under the root really is, with every link on the way followed
+// inside the root (as a chroot would): a link in a copied tree that points to
+// an absolute path, or climbs with "..", never leads the write out of the
+// root. For a file that does not exist yet, its place in its directory's.
+Result<fs::path> contained_path(const FsRoot& root, const fs::path& path) {
+    auto real = root.resolve(path);
+    if (real) return *real;
+    if (real.error().err != ENOENT || path == root.root() || path.parent_path() == path) return real.error();
+    auto dir = contained_path(root, path.parent_path());
+    if (!dir) return dir.error();
+    const fs::path here = *dir / path.filename();
+    struct stat st {};
+    if (::lstat(here.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+        return make_error("a link that leads nowhere inside the root", root.live_path(path), ENOENT);
+    return here;
+}
+
+// A directory under the root, made (with its missing parents) where
+// contained_path says it belongs.
+Result<fs::path> contained_dir(const FsRoot& root, const fs::path& dir) {
+    if (auto real = root.resolve(dir)) return *real;
+    if (dir == root.root() || dir.parent_path() == dir) return make_error("no root directory", dir.string(), ENOENT);
+    auto parent = contained_dir(root, dir.parent_path());
+    if (!parent) return parent.error();
+    const fs::path here = *parent / dir.filename();
+    // EEXIST here means a link that leads nowhere inside the root.
+    if (::mkdir(here.c_str(), 0755) != 0) return make_error("cannot create directory", root.live_path(dir), errno);
+    return here;
+}
+
+}  // namespace
+
 Result<std::vector<WrittenFile>> write_boot_config(const BootConfig& config, const FsRoot& root, std::string_view stamp) {
     if (config.blocked()) return make_refusal("a group is blocked: nothing to write");
     struct Pending {
@@ -548,8 +582,10 @@ Result<std::vector<WrittenFile>> write_boot_config(const BootConfig& config, con
     // stops the run before anything is written.
     for (const auto& f : config.files) {
         Pending p;
-        p.path = root.etc(f.rel);
-        p.result.path = root.live_path(p.path);
+        p.result.path = root.live_path(root.etc(f.rel));
+        auto real = contained_path(root, root.etc(f.rel));
+        if (!real) return real.error();
+        p.path = *real;
         struct stat st {};
         if (::stat(p.path.c_str(), &st) == 0) {
             auto text = fileio::read_file(p.path, 16u << 20);
@@ -595,9 +631,8 @@ Result<std::vector<WrittenFile>> write_boot_config(const BootConfig& config, con
             p.backup = backup;
             p.result.backup = root.live_path(backup);
         } else {
-            std::error_code ec;
-            fs::create_directories(p.path.parent_path(), ec);
-            if (ec) return roll_back(make_error("cannot create directory", root.live_path(p.path.parent_path()), ec.value()));
+            auto dir = contained_dir(root, p.path.parent_path());
+            if (!dir) return roll_back(dir.error());
         }
         if (auto st = fileio::write_file_atomic(p.path, p.next, p.mode); !st) return roll_back(st.error());
         p.done = true;
