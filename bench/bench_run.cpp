@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -23,7 +24,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <fcntl.h>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,15 +78,14 @@ int parse_count(std::string_view text, std::string_view what, int min) {
     int value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc{} || end != text.data() + text.size() || value < min) {
-        usage_error(std::string(what) + " wants a whole number >= " + std::to_string(min) +
-                    ", got \"" + std::string(text) + "\"");
+        usage_error(std::string(what) + " wants a whole number >= " + std::to_string(min) + ", got \"" +
+                    std::string(text) + "\"");
     }
     return value;
 }
 
 bool starts_command(int i, int argc, char** argv) {
-    return i + 2 < argc && std::string_view(argv[i]) == "--name" &&
-           std::string_view(argv[i + 2]) == "--";
+    return i + 2 < argc && std::string_view(argv[i]) == "--name" && std::string_view(argv[i + 2]) == "--";
 }
 
 Options parse_args(int argc, char** argv) {
@@ -158,8 +157,7 @@ enum class StderrTo { Null, Inherit };
 // memory map until exec, and the kernel carries that map's peak RSS into the
 // child's ru_maxrss. A forked child copies only the runner's few anonymous
 // pages, so the figure is the command's own (as GNU time reports it).
-RunResult run_once(const Command& cmd, const std::string& null_device, const std::string& input,
-                   StderrTo err_to) {
+RunResult run_once(const Command& cmd, const std::string& null_device, const std::string& input, StderrTo err_to) {
     RunResult r;
     std::vector<char*> argv;
     argv.reserve(cmd.argv.size() + 1);
@@ -229,21 +227,19 @@ RunResult run_once(const Command& cmd, const std::string& null_device, const std
 std::string describe_status(int status) {
     if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
-        return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-               strsignal(WTERMSIG(status)) + ")";
+        return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
     }
     return "wait status " + std::to_string(status);
 }
 
 // Runs cmd once; on failure explains, shows the command's own error output from
 // one more run, and exits 1.
-RunResult run_checked(const Command& cmd, const std::string& null_device, const std::string& input,
-                      int round, const char* phase) {
+RunResult run_checked(const Command& cmd, const std::string& null_device, const std::string& input, int round,
+                      const char* phase) {
     RunResult r = run_once(cmd, null_device, input, StderrTo::Null);
     if (!r.started) {
-        std::fprintf(stderr, "hostdev-bench-run: cannot run \"%s\" (%s): %s: %s\n",
-                     cmd.name.c_str(), command_line(cmd).c_str(), cmd.argv[0].c_str(),
-                     std::strerror(r.spawn_errno));
+        std::fprintf(stderr, "hostdev-bench-run: cannot run \"%s\" (%s): %s: %s\n", cmd.name.c_str(),
+                     command_line(cmd).c_str(), cmd.argv[0].c_str(), std::strerror(r.spawn_errno));
         std::exit(1);
     }
     if (WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0) return r;
@@ -251,8 +247,7 @@ RunResult run_checked(const Command& cmd, const std::string& null_device, const 
                  "hostdev-bench-run: \"%s\" failed on %s run %d: %s\n"
                  "  command: %s\n"
                  "  its standard error, from one more run:\n",
-                 cmd.name.c_str(), phase, round + 1, describe_status(r.status).c_str(),
-                 command_line(cmd).c_str());
+                 cmd.name.c_str(), phase, round + 1, describe_status(r.status).c_str(), command_line(cmd).c_str());
     std::fflush(stderr);
     (void)run_once(cmd, null_device, input, StderrTo::Inherit);
     std::exit(1);
@@ -285,18 +280,17 @@ int main(int argc, char** argv) {
     std::size_t width = 7;
     for (const auto& cmd : opt.commands) width = std::max(width, cmd.name.size());
     if (!opt.tsv) {
-        std::printf("%-*s %5s %10s %10s %13s\n", static_cast<int>(width), "command", "runs",
-                    "median ms", "min ms", "peak RSS KiB");
+        std::printf("%-*s %5s %10s %10s %13s\n", static_cast<int>(width), "command", "runs", "median ms", "min ms",
+                    "peak RSS KiB");
     }
     for (const auto& cmd : opt.commands) {
         const double med = median(cmd.ms);
         const double min = *std::min_element(cmd.ms.begin(), cmd.ms.end());
         if (opt.tsv) {
-            std::printf("%s\t%.3f\t%.3f\t%ld\t%zu\n", cmd.name.c_str(), med, min, cmd.peak_rss_kib,
-                        cmd.ms.size());
+            std::printf("%s\t%.3f\t%.3f\t%ld\t%zu\n", cmd.name.c_str(), med, min, cmd.peak_rss_kib, cmd.ms.size());
         } else {
-            std::printf("%-*s %5zu %10.2f %10.2f %13ld\n", static_cast<int>(width),
-                        cmd.name.c_str(), cmd.ms.size(), med, min, cmd.peak_rss_kib);
+            std::printf("%-*s %5zu %10.2f %10.2f %13ld\n", static_cast<int>(width), cmd.name.c_str(), cmd.ms.size(),
+                        med, min, cmd.peak_rss_kib);
         }
     }
     return std::fflush(stdout) == 0 ? 0 : 1;

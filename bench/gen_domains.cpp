@@ -40,8 +40,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "hostdev/host/host.hpp"
 #include "hostdev/base/pci_address.hpp"
+#include "hostdev/host/host.hpp"
 #include "hostdev/host/snapshot.hpp"
 
 namespace {
@@ -52,7 +52,7 @@ using hostdev::PciAddress;
 using hostdev::PciDevice;
 
 constexpr std::uint16_t kNvidia = 0x10de;
-constexpr int kCycle = 20;         // every 20 files: 1 invalid, 2 blocked
+constexpr int kCycle = 20;  // every 20 files: 1 invalid, 2 blocked
 constexpr int kInvalidSlot = 7;
 constexpr int kBlockedSlotA = 3;
 constexpr int kBlockedSlotB = 16;
@@ -71,9 +71,13 @@ public:
     unsigned below(unsigned n) { return static_cast<unsigned>(next() % n); }
     bool percent(unsigned p) { return below(100) < p; }
     template <class T>
-    const T& pick(const std::vector<T>& v) { return v[below(static_cast<unsigned>(v.size()))]; }
+    const T& pick(const std::vector<T>& v) {
+        return v[below(static_cast<unsigned>(v.size()))];
+    }
     template <class T, std::size_t N>
-    const T& pick(const std::array<T, N>& v) { return v[below(static_cast<unsigned>(N))]; }
+    const T& pick(const std::array<T, N>& v) {
+        return v[below(static_cast<unsigned>(N))];
+    }
 
 private:
     std::uint64_t state_;
@@ -89,9 +93,9 @@ std::string uuid_from(Rng& rng) {
     const std::uint64_t a = rng.next();
     const std::uint64_t b = rng.next();
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx",
-                  static_cast<unsigned>(a >> 32), static_cast<unsigned>((a >> 16) & 0xffff),
-                  static_cast<unsigned>(a & 0xfff), static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+    std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                  static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                  static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
                   static_cast<unsigned long long>(b & 0xffffffffffffULL));
     return buf;
 }
@@ -181,9 +185,9 @@ HostOffer survey(const Host& host) {
 using Attrs = std::vector<std::pair<std::string, std::string>>;
 
 struct Style {
-    std::string indent;    // one level: "  ", "    " or "\t"
+    std::string indent;  // one level: "  ", "    " or "\t"
     char quote = '\'';
-    bool mixed = false;    // each attribute picks its quote
+    bool mixed = false;  // each attribute picks its quote
     bool crlf = false;
     bool bom = false;
     bool declaration = false;
@@ -263,16 +267,16 @@ std::string_view to_string(Intent i) {
 // Schema-invalid on purpose; each one is caught by the RelaxNG schema only.
 enum class Defect {
     None,
-    MisspeltElement,   // <memballon> for <memballoon>
-    DomainTypeCase,    // <domain type='KVM'>
-    OnRebootValue,     // <on_reboot>reboot</on_reboot>
-    HiddenStateYes,    // <hidden state='yes'/>
-    MissingName,       // no <name>
-    VcpuPlacement,     // <vcpu placement='pinned'>
-    MemoryUnit,        // unit='gigabytes'
-    DiskBus,           // <target bus='virtio-blk'/>
-    CpuMode,           // <cpu mode='host-passthru'>
-    UnknownFeature,    // <features><iommu-groups/>
+    MisspeltElement,  // <memballon> for <memballoon>
+    DomainTypeCase,   // <domain type='KVM'>
+    OnRebootValue,    // <on_reboot>reboot</on_reboot>
+    HiddenStateYes,   // <hidden state='yes'/>
+    MissingName,      // no <name>
+    VcpuPlacement,    // <vcpu placement='pinned'>
+    MemoryUnit,       // unit='gigabytes'
+    DiskBus,          // <target bus='virtio-blk'/>
+    CpuMode,          // <cpu mode='host-passthru'>
+    UnknownFeature,   // <features><iommu-groups/>
 };
 constexpr std::array<Defect, 10> kDefects = {
     Defect::MisspeltElement, Defect::DomainTypeCase, Defect::OnRebootValue, Defect::HiddenStateYes,
@@ -321,8 +325,7 @@ struct Plan {
 class DomainGen {
 public:
     DomainGen(const HostOffer& offer, std::uint64_t seed, int index)
-        : offer_(offer), rng_(seed ^ (0x5851f42d4c957f2dULL * static_cast<std::uint64_t>(index + 1))),
-          index_(index) {}
+        : offer_(offer), rng_(seed ^ (0x5851f42d4c957f2dULL * static_cast<std::uint64_t>(index + 1))), index_(index) {}
 
     // Returns the document; fills plan().
     std::string run() {
@@ -481,7 +484,8 @@ private:
     std::string write() {
         Writer w(style_, rng_);
         const Defect defect = plan_.defect;
-        const std::string flavour = rng_.pick(std::array<std::string, 6>{"win10", "win11", "debian", "fedora", "nas", "ci"});
+        const std::string flavour =
+            rng_.pick(std::array<std::string, 6>{"win10", "win11", "debian", "fedora", "nas", "ci"});
         char num[16];
         std::snprintf(num, sizeof num, "%04d", index_ + 1);
         const std::string name = "bench-" + std::string(num) + "-" + flavour;
@@ -522,8 +526,8 @@ private:
         }
 
         // <os>
-        const std::string machine = q35 ? rng_.pick(std::array<std::string, 3>{"q35", "pc-q35-7.2", "pc-q35-8.0"})
-                                        : "pc-i440fx-7.2";
+        const std::string machine =
+            q35 ? rng_.pick(std::array<std::string, 3>{"q35", "pc-q35-7.2", "pc-q35-8.0"}) : "pc-i440fx-7.2";
         const bool firmware_attr = efi && rng_.percent(40);
         w.open("os", firmware_attr ? Attrs{{"firmware", "efi"}} : Attrs{});
         w.leaf("type", {{"arch", "x86_64"}, {"machine", machine}}, "hvm");
@@ -585,7 +589,8 @@ private:
             w.empty("spinlocks", {{"state", "on"}, {"retries", "8191"}});
             if (rng_.percent(50)) w.empty("vpindex", {{"state", "on"}});
             if (rng_.percent(50)) w.empty("synic", {{"state", "on"}});
-            if (plan_.need_hidden || rng_.percent(30)) w.empty("vendor_id", {{"state", "on"}, {"value", "0123456789ab"}});
+            if (plan_.need_hidden || rng_.percent(30))
+                w.empty("vendor_id", {{"state", "on"}, {"value", "0123456789ab"}});
             w.close("hyperv");
         }
         if (hidden || defect == Defect::HiddenStateYes) {
@@ -621,8 +626,11 @@ private:
         }
         Attrs guest;
         if (h.guest) {
-            guest = {{"type", "pci"}, {"domain", "0x0000"}, {"bus", hex(h.guest->bus, 2)},
-                     {"slot", hex(h.guest->slot, 2)}, {"function", hex(h.guest->function, 1)}};
+            guest = {{"type", "pci"},
+                     {"domain", "0x0000"},
+                     {"bus", hex(h.guest->bus, 2)},
+                     {"slot", hex(h.guest->slot, 2)},
+                     {"function", hex(h.guest->function, 1)}};
             if (h.multifunction) guest.emplace_back("multifunction", "on");
         }
         if (h.compact) {
@@ -796,7 +804,8 @@ int main(int argc, char** argv) {
         DomainGen gen(offer, seed, i);
         const std::string xml = gen.run();
         std::string number = std::to_string(i + 1);
-        number.insert(0, static_cast<std::size_t>(width) - std::min(number.size(), static_cast<std::size_t>(width)), '0');
+        number.insert(0, static_cast<std::size_t>(width) - std::min(number.size(), static_cast<std::size_t>(width)),
+                      '0');
         const std::string name = "dom-" + number + ".xml";
         const std::filesystem::path path = std::filesystem::path(outdir) / name;
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -821,7 +830,7 @@ int main(int argc, char** argv) {
         }
     }
     std::cout << "wrote " << count << " domain files to " << outdir << ": intended ok " << tally[Intent::Ok]
-              << ", fixable " << tally[Intent::Fixable] << ", blocked " << tally[Intent::Blocked]
-              << ", schema-invalid " << tally[Intent::Invalid] << "\n";
+              << ", fixable " << tally[Intent::Fixable] << ", blocked " << tally[Intent::Blocked] << ", schema-invalid "
+              << tally[Intent::Invalid] << "\n";
     return 0;
 }

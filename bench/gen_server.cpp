@@ -39,7 +39,7 @@ constexpr int kMinFunctions = 16;
 constexpr int kMaxBus = 0xff;
 constexpr int kRootPortsPerComplex = 8;
 constexpr int kGpusPerSwitch = 4;
-constexpr int kFirstVfSlot = 2;                       // VFs start at BB:02.0
+constexpr int kFirstVfSlot = 2;                         // VFs start at BB:02.0
 constexpr int kMaxVfsPerBus = (32 - kFirstVfSlot) * 8;  // 240
 
 struct Gpu {
@@ -74,8 +74,7 @@ constexpr std::array<Nvme, 2> kNvmes = {{
 }};
 
 // Skylake-SP root ports A..D, repeated.
-constexpr std::array<const char*, 4> kRootPortIds = {"8086:2030", "8086:2031", "8086:2032",
-                                                     "8086:2033"};
+constexpr std::array<const char*, 4> kRootPortIds = {"8086:2030", "8086:2031", "8086:2032", "8086:2033"};
 
 // A NIC's VFs (and the filler's, fewer than 2 * 64 + 3) fit on its bus.
 static_assert(2 * 64 + 3 <= kMaxVfsPerBus);
@@ -140,8 +139,8 @@ public:
         }
         std::ostringstream out;
         out << "# Synthetic two-socket server for the topology benchmark, made by\n"
-            << "# hostdev-gen-server: " << emitted_ << " PCI functions, " << next_group_
-            << " IOMMU groups, " << complexes_ << " root complexes.\n";
+            << "# hostdev-gen-server: " << emitted_ << " PCI functions, " << next_group_ << " IOMMU groups, "
+            << complexes_ << " root complexes.\n";
         out << "host cpu=GenuineIntel cmdline=\"BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 "
                "root=UUID=2f6a0c4e-8d3b-4f7e-9a51-0c7d2e9b4a18 ro quiet intel_iommu=on iommu=pt\" iommu=";
         for (int i = 0; i < complexes_; ++i) out << (i ? "," : "") << "dmar" << i;
@@ -151,8 +150,7 @@ public:
 
 private:
     // One spec line; counts it.
-    void dev(const std::string& address, const char* ids, const char* cls,
-             const std::string& keys) {
+    void dev(const std::string& address, const char* ids, const char* cls, const std::string& keys) {
         body_ << "dev " << address << ' ' << ids << ' ' << cls;
         if (!keys.empty()) body_ << ' ' << keys;
         body_ << " numa=" << numa_ << '\n';
@@ -189,9 +187,8 @@ private:
         ensure_root_port_slot(need_buses);
         const int slot = ports_in_complex_++;
         const int bus = new_bus();
-        dev(addr(domain_, root_bus_, slot, 0), kRootPortIds[static_cast<std::size_t>(slot) % 4],
-            "0x060400", "group=" + std::to_string(new_group()) + " driver=pcieport rev=04 bus=" +
-                            hex2(bus));
+        dev(addr(domain_, root_bus_, slot, 0), kRootPortIds[static_cast<std::size_t>(slot) % 4], "0x060400",
+            "group=" + std::to_string(new_group()) + " driver=pcieport rev=04 bus=" + hex2(bus));
         return bus;
     }
 
@@ -262,19 +259,17 @@ private:
             const Gpu& gpu = kGpus[(sw + static_cast<std::size_t>(i)) % kGpus.size()];
             const std::string group = std::to_string(new_group());
             dev(addr(domain_, gpu_bus, 0, 0), gpu.vga, "0x030000",
-                "group=" + group + " driver=nouveau rev=" + gpu.rev + " subsys=" + gpu.subsys +
-                    " reset=bus");
+                "group=" + group + " driver=nouveau rev=" + gpu.rev + " subsys=" + gpu.subsys + " reset=bus");
             dev(addr(domain_, gpu_bus, 0, 1), gpu.audio, "0x040300",
-                "group=" + group + " driver=snd_hda_intel rev=" + gpu.rev + " subsys=" + gpu.subsys +
-                    " reset=bus");
+                "group=" + group + " driver=snd_hda_intel rev=" + gpu.rev + " subsys=" + gpu.subsys + " reset=bus");
         }
     }
 
     void nvme() {
         const int bus = root_port(1);
         const Nvme& model = kNvmes[static_cast<std::size_t>(nvmes_) % kNvmes.size()];
-        std::string keys = "group=" + std::to_string(new_group()) + " driver=nvme rev=00 subsys=" +
-                           model.subsys + " reset=flr";
+        std::string keys =
+            "group=" + std::to_string(new_group()) + " driver=nvme rev=00 subsys=" + model.subsys + " reset=flr";
         if (nvmes_ == 0) keys += " role=root-fs";
         ++nvmes_;
         dev(addr(domain_, bus, 0, 0), model.id, "0x010802", keys);
@@ -289,14 +284,14 @@ private:
         int vf_index = 0;
         for (std::size_t port = 0; port < vfs.size(); ++port) {
             const std::string pf = addr(domain_, bus, 0, static_cast<int>(port));
-            std::string keys = "group=" + std::to_string(new_group()) + " driver=" +
-                               model.pf_driver + " rev=" + model.rev + " reset=flr";
+            std::string keys = "group=" + std::to_string(new_group()) + " driver=" + model.pf_driver +
+                               " rev=" + model.rev + " reset=flr";
             if (nic == 0 && port == 0) keys += " role=default-route net=ens1f0";
             dev(pf, model.pf, "0x020000", keys);
             for (int v = 0; v < vfs[port]; ++v, ++vf_index) {
                 const std::string vf = addr(domain_, bus, kFirstVfSlot + vf_index / 8, vf_index % 8);
-                std::string vf_keys = "group=" + std::to_string(new_group()) + " rev=" + model.rev +
-                                      " reset=flr physfn=" + pf;
+                std::string vf_keys =
+                    "group=" + std::to_string(new_group()) + " rev=" + model.rev + " reset=flr physfn=" + pf;
                 if (v % 4 != 3) vf_keys += std::string(" driver=") + model.vf_driver;
                 dev(vf, model.vf, "0x020000", vf_keys);
             }

@@ -17,6 +17,8 @@ packages=(
   libvirt-dev libxml2-dev libpugixml-dev libspdlog-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
   pci.ids pciutils libvirt0 libvirt-clients libxml2-utils jq
+  # scripts/check-format.sh (ctest -L format)
+  clang-format-14
   # The sanitizer and fuzz tests (ctest -L sanitize, -L fuzz): clang, its
   # libFuzzer and ASan/UBSan runtimes, llvm-symbolizer for their reports.
   clang libclang-rt-14-dev llvm

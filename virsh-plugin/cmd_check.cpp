@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "hostdev/base/json_reader.hpp"
 #include "connection.hpp"
+#include "hostdev/base/json_reader.hpp"
 #include "judge.hpp"
 
 namespace hostdev::virt {
@@ -24,8 +24,9 @@ struct CheckOptions {
 bool names_domain(const JudgedDomain& d, const std::string& name) {
     if (d.info.name == name) return true;
     if (d.info.uuid.empty() || d.info.uuid.size() != name.size()) return false;
-    return std::equal(name.begin(), name.end(), d.info.uuid.begin(),
-                      [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); });
+    return std::equal(name.begin(), name.end(), d.info.uuid.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    });
 }
 
 int run_check(const CheckOptions& opt, const GlobalOptions& global) {
@@ -55,8 +56,10 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
     std::map<std::string, Error> missing;
     for (const auto& name : opt.domains) {
         auto d = conn->lookup(name);
-        if (d) domains->push_back(std::move(*d));
-        else missing.emplace(name, d.error());
+        if (d)
+            domains->push_back(std::move(*d));
+        else
+            missing.emplace(name, d.error());
     }
     Progress progress(true);
     auto judged = judge_domains(std::move(*domains), *host, **validator, opt.judge.plan(), progress);
@@ -70,7 +73,8 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
                 report.push_back(invalid_domain(name, m->second));
                 continue;
             }
-            auto it = std::find_if(judged.begin(), judged.end(), [&](const JudgedDomain& d) { return names_domain(d, name); });
+            auto it = std::find_if(judged.begin(), judged.end(),
+                                   [&](const JudgedDomain& d) { return names_domain(d, name); });
             if (it != judged.end()) report.push_back(*it);
         }
     }
@@ -94,8 +98,8 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
     for (const auto& w : host->host.warnings) print_warning(w);
     std::string out;
     for (const auto& d : report) out += domain_explanation(d, host->host);
-    std::string summary = conn->uri() + ": " + std::to_string(report.size()) +
-                          (report.size() == 1 ? " domain" : " domains");
+    std::string summary =
+        conn->uri() + ": " + std::to_string(report.size()) + (report.size() == 1 ? " domain" : " domains");
     const char* sep = ": ";
     for (auto s : {FixStatus::Ok, FixStatus::Fixable, FixStatus::Blocked, FixStatus::Invalid}) {
         if (!counts[s]) continue;
@@ -115,7 +119,8 @@ void add_check_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
     auto* all = cmd->add_flag("--all", opt->all, "Every defined domain of the connection");
     auto* names = cmd->add_option("DOMAIN", opt->domains, "Domains by name or UUID");
     all->excludes(names);
-    cmd->add_option("--format", opt->format, "text: an explanation per domain and a summary line; json: a report (see README)")
+    cmd->add_option("--format", opt->format,
+                    "text: an explanation per domain and a summary line; json: a report (see README)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
     add_judge_options(*cmd, opt->judge);

@@ -88,7 +88,8 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     const PlanOptions plan = opt.judge.plan();
     Progress progress(true);
     auto judged = judge_domains(std::move(*domains), *host, **validator, plan, progress);
-    auto it = std::find_if(judged.begin(), judged.end(), [&](const JudgedDomain& d) { return d.info.uuid == target_uuid; });
+    auto it =
+        std::find_if(judged.begin(), judged.end(), [&](const JudgedDomain& d) { return d.info.uuid == target_uuid; });
     if (it == judged.end()) {
         print_error("domain '" + opt.domain + "' disappeared while it was read");
         return exits::fix::kInvalid;
@@ -100,8 +101,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     }
     switch (d.result.status) {
         case FixStatus::Invalid:
-        case FixStatus::Blocked:
-            return exit_code_for(d.result.status, false);
+        case FixStatus::Blocked: return exit_code_for(d.result.status, false);
         case FixStatus::Ok:
             if (opt.define) {
                 if (!opt.quiet) print_note(d.info.name + ": nothing to change, not redefined");
@@ -109,8 +109,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
                 return exits::fix::kWriteFailed;
             }
             return exits::fix::kNothingToDo;
-        case FixStatus::Fixable:
-            break;
+        case FixStatus::Fixable: break;
     }
     if (opt.diff) {
         const std::string file = d.info.name + ".xml";

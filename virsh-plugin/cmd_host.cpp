@@ -9,8 +9,8 @@
 #include "commands.hpp"
 #include "connection.hpp"
 #include "hostdev/base/fileio.hpp"
-#include "hostdev/output/format.hpp"
 #include "hostdev/host/snapshot.hpp"
+#include "hostdev/output/format.hpp"
 #include "judge.hpp"
 
 namespace hostdev::virt {
@@ -61,8 +61,9 @@ int run_snapshot(const SnapshotOptions& opt, const GlobalOptions& global) {
     int rc = exits::virt::kOk;
     if (opt.domains_dir) {
         if (::mkdir(opt.domains_dir->c_str(), 0755) != 0 && errno != EEXIST) {
-            print_error(make_error("cannot create the directory for domain definitions", opt.domains_dir->string(), errno)
-                            .describe());
+            print_error(
+                make_error("cannot create the directory for domain definitions", opt.domains_dir->string(), errno)
+                    .describe());
             return exits::virt::kFailure;
         }
         auto domains = conn->persistent_domains();
@@ -99,15 +100,17 @@ void add_groups_command(CLI::App& app, const GlobalOptions& global, int& exit_co
     cmd->add_option("--format", opt->format, "Output format: text, json or dot (Graphviz), as hostdev groups")
         ->check(CLI::IsMember({"text", "json", "dot"}))
         ->capture_default_str();
-    cmd->add_option("-o,--output", opt->out, "Write to FILE (atomically) instead of standard output")->type_name("FILE");
+    cmd->add_option("-o,--output", opt->out, "Write to FILE (atomically) instead of standard output")
+        ->type_name("FILE");
     cmd->callback([opt, &global, &exit_code] { exit_code = run_groups(*opt, global); });
 }
 
 void add_snapshot_command(CLI::App& app, const GlobalOptions& global, int& exit_code) {
     auto opt = std::make_shared<SnapshotOptions>();
-    auto* cmd = app.add_subcommand(
-        "snapshot", "Write the host as libvirt shows it as a hostdev snapshot (for hostdev-fix --host)");
-    cmd->add_option("-o,--output", opt->out, "Write to FILE (atomically) instead of standard output")->type_name("FILE");
+    auto* cmd = app.add_subcommand("snapshot",
+                                   "Write the host as libvirt shows it as a hostdev snapshot (for hostdev-fix --host)");
+    cmd->add_option("-o,--output", opt->out, "Write to FILE (atomically) instead of standard output")
+        ->type_name("FILE");
     cmd->add_option("--domains", opt->domains_dir,
                     "Also write every defined domain's inactive definition to DIR/NAME.xml")
         ->type_name("DIR");

@@ -99,8 +99,9 @@ std::string explain_connect_failure(const std::string& uri, const std::string& l
     if (!libvirt_message.empty()) out += ": " + libvirt_message;
     auto hint = [&](const std::string& h) { out += "\n  hint: " + h; };
     if (uri.empty()) {
-        hint("no -c URI given: libvirt chose one from LIBVIRT_DEFAULT_URI, uri_default in libvirt.conf, or the running "
-             "daemons; give one, e.g. -c qemu:///system");
+        hint(
+            "no -c URI given: libvirt chose one from LIBVIRT_DEFAULT_URI, uri_default in libvirt.conf, or the running "
+            "daemons; give one, e.g. -c qemu:///system");
         return out;
     }
     const UriParts p = split_uri(uri);
@@ -111,12 +112,13 @@ std::string explain_connect_failure(const std::string& uri, const std::string& l
     const bool remote = !p.host.empty() && p.host != "localhost" && p.transport != "unix";
     if (p.transport == "ssh" || p.transport == "libssh" || p.transport == "libssh2") {
         const std::string target = (p.user.empty() ? "" : p.user + "@") + p.host;
-        hint("libvirt runs ssh to " + target + (p.port.empty() ? "" : " (port " + p.port + ")") +
-             ": `ssh " + (p.port.empty() ? "" : "-p " + p.port + " ") + target +
+        hint("libvirt runs ssh to " + target + (p.port.empty() ? "" : " (port " + p.port + ")") + ": `ssh " +
+             (p.port.empty() ? "" : "-p " + p.port + " ") + target +
              " true` must succeed without a prompt (CI has no terminal: use a key or ssh-agent, and make the host "
              "key known by connecting once by hand)");
-        hint("on " + p.host + ", libvirt must be installed and running (libvirtd, or virtqemud on hosts with modular "
-                              "daemons): systemctl status libvirtd virtqemud");
+        hint("on " + p.host +
+             ", libvirt must be installed and running (libvirtd, or virtqemud on hosts with modular "
+             "daemons): systemctl status libvirtd virtqemud");
         hint("the remote user must be allowed to use " + p.driver + "://" + p.path +
              ": root, or a member of the libvirt group there");
         return out;
@@ -124,7 +126,8 @@ std::string explain_connect_failure(const std::string& uri, const std::string& l
     if (p.transport == "tls" || p.transport == "tcp" || (remote && p.transport.empty())) {
         hint("a " + (p.transport.empty() ? std::string("tls") : p.transport) + " connection needs " + p.host +
              "'s daemon to listen on the network (virtproxyd-tls.socket, or libvirtd --listen) and, for TLS, "
-             "certificates on both sides; qemu+ssh://" + p.host + "/system is usually simpler");
+             "certificates on both sides; qemu+ssh://" +
+             p.host + "/system is usually simpler");
         return out;
     }
     // A local daemon, reached through its UNIX socket.
@@ -139,8 +142,8 @@ std::string explain_connect_failure(const std::string& uri, const std::string& l
     std::vector<SocketState> sockets;
     if (!dir.empty()) {
         const std::string daemon = "virt" + p.driver + "d";
-        for (const std::string& name : {daemon + "-sock", daemon + "-sock-ro", std::string("libvirt-sock"),
-                                        std::string("libvirt-sock-ro")})
+        for (const std::string& name :
+             {daemon + "-sock", daemon + "-sock-ro", std::string("libvirt-sock"), std::string("libvirt-sock-ro")})
             sockets.push_back(probe_socket(dir + "/" + name));
     }
     bool any = false, usable = false;
@@ -156,7 +159,8 @@ std::string explain_connect_failure(const std::string& uri, const std::string& l
              (session ? "it starts by itself for your user unless autostart is off (virtqemud --daemon)"
                       : "systemctl start libvirtd (or virtqemud.socket on hosts with modular daemons)"));
     } else if (!usable) {
-        hint("the daemon is running but " + denied + " is not writable for you (permission denied): run as root, or "
+        hint("the daemon is running but " + denied +
+             " is not writable for you (permission denied): run as root, or "
              "join the libvirt group (usermod -aG libvirt $USER, then log in again), or use qemu:///session for "
              "your own domains");
     }
@@ -208,8 +212,10 @@ Result<std::vector<Connection::NodeDeviceXml>> Connection::node_devices(
         const char* name = virNodeDeviceGetName(devs[i]);
         std::string shown = name ? name : "(unnamed)";
         char* xml = virNodeDeviceGetXMLDesc(devs[i], 0);
-        if (xml) out.push_back(NodeDeviceXml{shown, take(xml)});
-        else out.push_back(NodeDeviceXml{shown, libvirt_error("cannot read node device " + shown)});
+        if (xml)
+            out.push_back(NodeDeviceXml{shown, take(xml)});
+        else
+            out.push_back(NodeDeviceXml{shown, libvirt_error("cannot read node device " + shown)});
         virNodeDeviceFree(devs[i]);
         if (progress) progress(static_cast<std::size_t>(i + 1), static_cast<std::size_t>(n));
     }
@@ -253,8 +259,10 @@ DomainInfo Connection::describe(virDomainPtr dom) {
     int autostart = 0;
     if (virDomainGetAutostart(dom, &autostart) == 0) info.autostart = autostart != 0;
     info.active = virDomainIsActive(dom) == 1;
-    if (char* xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE)) info.xml = take(xml);
-    else info.error = libvirt_error("cannot read the definition of domain '" + info.name + "'");
+    if (char* xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE))
+        info.xml = take(xml);
+    else
+        info.error = libvirt_error("cannot read the definition of domain '" + info.name + "'");
     return info;
 }
 

@@ -62,7 +62,8 @@ public:
         Result<std::string> xml;
     };
     // progress(done, total) is called after each device.
-    Result<std::vector<NodeDeviceXml>> node_devices(const std::function<void(std::size_t, std::size_t)>& progress) const;
+    Result<std::vector<NodeDeviceXml>> node_devices(
+        const std::function<void(std::size_t, std::size_t)>& progress) const;
     Result<std::string> capabilities() const;
 
     // Every persistent (defined) domain.

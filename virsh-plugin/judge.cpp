@@ -31,7 +31,8 @@ void Progress::clear() {
     shown_ = false;
 }
 
-std::optional<LibvirtHost> read_host_or_report(const Connection& conn, const std::optional<std::filesystem::path>& pci_ids) {
+std::optional<LibvirtHost> read_host_or_report(const Connection& conn,
+                                               const std::optional<std::filesystem::path>& pci_ids) {
     Progress progress(true);
     auto host = read_libvirt_host(conn, pci_ids, progress);
     if (!host) {
@@ -50,8 +51,10 @@ Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optiona
     std::vector<Result<NodeDevice>> devices;
     devices.reserve(listed->size());
     for (const auto& nd : *listed) {
-        if (nd.xml) devices.push_back(parse_nodedev_xml(*nd.xml, nd.name));
-        else devices.push_back(nd.xml.error());
+        if (nd.xml)
+            devices.push_back(parse_nodedev_xml(*nd.xml, nd.name));
+        else
+            devices.push_back(nd.xml.error());
     }
     std::string cpu_vendor;
     if (auto caps = conn.capabilities()) cpu_vendor = cpu_vendor_from_capabilities(*caps);
@@ -64,10 +67,7 @@ Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optiona
     return lh;
 }
 
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 JudgedDomain invalid_domain(const std::string& name, const Error& error) {
     JudgedDomain d;
@@ -78,8 +78,9 @@ JudgedDomain invalid_domain(const std::string& name, const Error& error) {
     return d;
 }
 
-std::vector<JudgedDomain> judge_domains(std::vector<DomainRef> domains, const LibvirtHost& lh, const SchemaValidator& validator,
-                                        const PlanOptions& options, Progress& progress) {
+std::vector<JudgedDomain> judge_domains(std::vector<DomainRef> domains, const LibvirtHost& lh,
+                                        const SchemaValidator& validator, const PlanOptions& options,
+                                        Progress& progress) {
     std::vector<JudgedDomain> out;
     std::set<std::string> seen;
     for (std::size_t i = 0; i < domains.size(); ++i) {

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "connection.hpp"
-#include "hostdev/policy/fix.hpp"
-#include "hostdev/host/nodedev.hpp"
-#include "hostdev/policy/libvirt_checks.hpp"
 #include "hostdev/domain/schema.hpp"
+#include "hostdev/host/nodedev.hpp"
+#include "hostdev/policy/fix.hpp"
+#include "hostdev/policy/libvirt_checks.hpp"
 
 namespace hostdev::virt {
 
@@ -39,7 +39,8 @@ Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optiona
                                       Progress& progress);
 
 // The same, or why not on stderr (nullopt).
-std::optional<LibvirtHost> read_host_or_report(const Connection& conn, const std::optional<std::filesystem::path>& pci_ids);
+std::optional<LibvirtHost> read_host_or_report(const Connection& conn,
+                                               const std::optional<std::filesystem::path>& pci_ids);
 
 struct JudgedDomain {
     DomainInfo info;

@@ -7,15 +7,16 @@
 #include "commands.hpp"
 #include "connection.hpp"
 #include "hostdev/base/fileio.hpp"
-#include "hostdev/policy/fix.hpp"
 #include "hostdev/domain/schema.hpp"
+#include "hostdev/policy/fix.hpp"
 
 namespace hostdev::virt {
 
 PlanOptions JudgeOptions::plan() const { return PlanOptions::from_flags(hide_kvm, whole_slot); }
 
 void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
-    cmd.add_option("--hide-kvm", options.hide_kvm, "Add <kvm><hidden state='on'/>: auto (for NVIDIA GPUs), always, never")
+    cmd.add_option("--hide-kvm", options.hide_kvm,
+                   "Add <kvm><hidden state='on'/>: auto (for NVIDIA GPUs), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}))
         ->capture_default_str();
     cmd.add_flag("--whole-slot", options.whole_slot,
@@ -24,7 +25,6 @@ void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
                    "libvirt's RelaxNG schemas (default: " + SchemaValidator::default_dir().string() + ")")
         ->type_name("DIR");
 }
-
 
 }  // namespace hostdev::virt
 

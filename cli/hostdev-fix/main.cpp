@@ -9,8 +9,8 @@
 #include <cstdio>
 
 #include "host_source.hpp"
-#include "hostdev/base/json_reader.hpp"
 #include "hostdev/base/fileio.hpp"
+#include "hostdev/base/json_reader.hpp"
 #include "hostdev/output/diff.hpp"
 #include "hostdev/policy/fix.hpp"
 #include "output.hpp"
@@ -52,8 +52,9 @@ void add_options(CLI::App& app, Options& o) {
                     ->type_name("OUT");
     auto* ip = app.add_flag("--in-place", o.in_place, "Rewrite each input file atomically, keeping its owner and mode");
     out->excludes(ip);
-    app.add_option("--format", o.format, "text: fixed XML or diff on stdout, explanation on stderr; "
-                                         "json: a report on stdout (see README)")
+    app.add_option("--format", o.format,
+                   "text: fixed XML or diff on stdout, explanation on stderr; "
+                   "json: a report on stdout (see README)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
     app.add_option("--hide-kvm", o.hide_kvm, "Add <kvm><hidden state='on'/>: auto (for NVIDIA GPUs), always, never")
@@ -64,12 +65,13 @@ void add_options(CLI::App& app, Options& o) {
                    "libvirt's RelaxNG schemas (default: " + SchemaValidator::default_dir().string() + ")")
         ->type_name("DIR");
     app.add_flag("-q,--quiet", o.quiet, "No explanation on stderr");
-    app.footer("Exit codes: 0 nothing to change, or fixed output written; 1 --check found changes;\n"
-               "2 blocked (a group member cannot leave the host, a device is missing): nothing written;\n"
-               "3 invalid input (unreadable, not XML, not a domain, schema-invalid, bad flag);\n"
-               "4 the output could not be written (disk full, permissions, a closed pipe).\n"
-               "With several files the highest code wins.\n"
-               "CI: hostdev-fix --check --host host.json --format json domains/*.xml");
+    app.footer(
+        "Exit codes: 0 nothing to change, or fixed output written; 1 --check found changes;\n"
+        "2 blocked (a group member cannot leave the host, a device is missing): nothing written;\n"
+        "3 invalid input (unreadable, not XML, not a domain, schema-invalid, bad flag);\n"
+        "4 the output could not be written (disk full, permissions, a closed pipe).\n"
+        "With several files the highest code wins.\n"
+        "CI: hostdev-fix --check --host host.json --format json domains/*.xml");
 }
 
 // A command line whose parts do not fit together; nullopt when they do.
@@ -101,10 +103,14 @@ Result<std::string> read_input(const std::string& file) {
 int write_result(const Options& o, const std::string& file, const std::string& shown, const std::string& text,
                  const FixResult& r) {
     bool written = true;
-    if (o.diff && !o.json()) written = cli::emit(unified_diff(text, r.fixed, "a/" + shown, "b/" + shown), std::nullopt);
-    else if (o.stdout_xml()) written = cli::emit(r.fixed, std::nullopt);
-    if (o.out) written = cli::emit(r.fixed, std::filesystem::path(*o.out)) && written;
-    else if (o.in_place && r.status == FixStatus::Fixable) written = cli::emit(r.fixed, std::filesystem::path(file)) && written;
+    if (o.diff && !o.json())
+        written = cli::emit(unified_diff(text, r.fixed, "a/" + shown, "b/" + shown), std::nullopt);
+    else if (o.stdout_xml())
+        written = cli::emit(r.fixed, std::nullopt);
+    if (o.out)
+        written = cli::emit(r.fixed, std::filesystem::path(*o.out)) && written;
+    else if (o.in_place && r.status == FixStatus::Fixable)
+        written = cli::emit(r.fixed, std::filesystem::path(file)) && written;
     return written ? exits::fix::kNothingToDo : exits::fix::kWriteFailed;
 }
 

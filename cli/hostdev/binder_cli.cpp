@@ -1,7 +1,7 @@
 #include "binder_cli.hpp"
 
-#include "hostdev/domain/domain.hpp"
 #include "hostdev/base/fileio.hpp"
+#include "hostdev/domain/domain.hpp"
 #include "output.hpp"
 
 namespace hostdev::cli {
@@ -10,14 +10,16 @@ void add_binder_options(CLI::App& cmd, BinderArgs& args) {
     cmd.add_option("--root", args.root, "Host root directory (default: root= in hostdev.conf, else /)")
         ->type_name("DIR")
         ->check(CLI::ExistingDirectory);
-    cmd.add_option("--journal-dir", args.journal_dir, "Where journals live (default: ROOT/run/hostdev)")->type_name("DIR");
+    cmd.add_option("--journal-dir", args.journal_dir, "Where journals live (default: ROOT/run/hostdev)")
+        ->type_name("DIR");
 }
 
 void add_target_options(CLI::App& cmd, BinderArgs& args) {
     auto* addrs = cmd.add_option("ADDR", args.addresses, "PCI addresses (DDDD:BB:SS.F or BB:SS.F)");
-    auto* dom = cmd.add_option("--domain", args.domain_file, "A libvirt domain definition: its PCI hostdevs, owned by its UUID")
-                    ->type_name("FILE")
-                    ->check(CLI::ExistingFile);
+    auto* dom =
+        cmd.add_option("--domain", args.domain_file, "A libvirt domain definition: its PCI hostdevs, owned by its UUID")
+            ->type_name("FILE")
+            ->check(CLI::ExistingFile);
     addrs->excludes(dom);
 }
 
@@ -29,7 +31,8 @@ Result<Target> resolve_target(const BinderArgs& args) {
         auto d = parse_domain_xml(*text, args.domain_file->string());
         if (!d) return d.error();
         auto owner = Owner::domain(d->uuid, d->name);
-        if (!owner) return make_error(args.domain_file->string() + ": the domain has no valid <uuid>, which names its journal");
+        if (!owner)
+            return make_error(args.domain_file->string() + ": the domain has no valid <uuid>, which names its journal");
         t.owner = *owner;
         for (const auto& h : d->pci_hostdevs) t.devices.push_back(h.source);
         return t;

@@ -9,9 +9,9 @@
 
 #include "commands.hpp"
 #include "host_source.hpp"
-#include "hostdev/setup/bootconfig.hpp"
-#include "hostdev/domain/domain.hpp"
 #include "hostdev/base/fileio.hpp"
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/setup/bootconfig.hpp"
 #include "output.hpp"
 
 namespace hostdev::cli {
@@ -122,8 +122,8 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
         "modprobe.d/vfio.conf, kernel command line, initramfs modules");
     auto* addrs = cmd->add_option("ADDR", opt->addresses, "PCI addresses (DDDD:BB:SS.F or BB:SS.F)");
     // No existence check here: an unreadable definition is invalid input (exit 3), as in hostdev-fix.
-    auto* doms = cmd->add_option("--domain", opt->domains, "libvirt domain definitions: their PCI hostdevs")
-                     ->type_name("FILE");
+    auto* doms =
+        cmd->add_option("--domain", opt->domains, "libvirt domain definitions: their PCI hostdevs")->type_name("FILE");
     addrs->excludes(doms);
     add_host_options(*cmd, opt->source);
     cmd->add_flag("--whole-slot", opt->whole_slot,

@@ -13,9 +13,10 @@ void add_detach_command(CLI::App& app, int& exit_code) {
         bool dry_run = false;
     };
     auto opt = std::make_shared<Options>();
-    auto* cmd = app.add_subcommand(
-        "detach", "Move the whole IOMMU groups of devices to vfio-pci (bridges and unbound platform functions "
-                  "stay); refuses when a group member is needed by the host");
+    auto* cmd =
+        app.add_subcommand("detach",
+                           "Move the whole IOMMU groups of devices to vfio-pci (bridges and unbound platform functions "
+                           "stay); refuses when a group member is needed by the host");
     add_target_options(*cmd, opt->args);
     add_binder_options(*cmd, opt->args);
     cmd->add_flag("--dry-run", opt->dry_run,

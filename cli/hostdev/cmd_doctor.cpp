@@ -16,8 +16,9 @@ void add_doctor_command(CLI::App& app, int& exit_code) {
     };
     auto opt = std::make_shared<Options>();
     auto* cmd = app.add_subcommand(
-        "doctor", "Check that the host is ready for PCI passthrough (IOMMU, interrupt remapping, ACS override, vfio "
-                  "modules, resets, boot display, identical devices, the libvirt hook)");
+        "doctor",
+        "Check that the host is ready for PCI passthrough (IOMMU, interrupt remapping, ACS override, vfio "
+        "modules, resets, boot display, identical devices, the libvirt hook)");
     add_host_options(*cmd, opt->source);
     cmd->add_option("--format", opt->format, "Output format: text or json")
         ->check(CLI::IsMember({"text", "json"}))

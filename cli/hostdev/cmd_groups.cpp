@@ -20,8 +20,10 @@ void add_groups_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--format", opt->format, "Output format: text, json or dot (Graphviz)")
         ->check(CLI::IsMember({"text", "json", "dot"}))
         ->capture_default_str();
-    cmd->add_option("-o,--output", opt->out, "Write to FILE instead of standard output (a file is replaced atomically, keeping its "
-                                        "owner and mode; a device or FIFO is written to)")->type_name("FILE");
+    cmd->add_option("-o,--output", opt->out,
+                    "Write to FILE instead of standard output (a file is replaced atomically, keeping its "
+                    "owner and mode; a device or FIFO is written to)")
+        ->type_name("FILE");
     cmd->footer(
         "JSON keys per device (stable): address, vendor, device, class, driver; see README for the rest.\n"
         "Render dot output with: hostdev groups --format dot | dot -Tsvg > groups.svg");

@@ -33,16 +33,18 @@ void add_recover_command(CLI::App& app, int& exit_code) {
         std::optional<std::filesystem::path> retire;
     };
     auto opt = std::make_shared<Options>();
-    auto* cmd = app.add_subcommand(
-        "recover", "Reconcile every journal with sysfs: finish interrupted detaches and reattaches, and return "
-                   "the devices of domains that are not running");
+    auto* cmd =
+        app.add_subcommand("recover",
+                           "Reconcile every journal with sysfs: finish interrupted detaches and reattaches, and return "
+                           "the devices of domains that are not running");
     add_binder_options(*cmd, opt->args);
     cmd->add_option("--retire", opt->retire,
                     "Rename one unreadable journal to FILE.retired after printing the devices it names and their "
                     "drivers (check and return them by hand first; README: unreadable journals)")
         ->type_name("FILE");
-    cmd->footer("Exit codes: 0 done, 1 something could not be restored or a journal could not be read "
-                "(every readable journal is still handled).");
+    cmd->footer(
+        "Exit codes: 0 done, 1 something could not be restored or a journal could not be read "
+        "(every readable journal is still handled).");
     cmd->callback([opt, &exit_code] {
         auto session = open_session(opt->args, exit_code);
         if (!session) return;

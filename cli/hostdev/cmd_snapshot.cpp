@@ -16,15 +16,17 @@ void add_snapshot_command(CLI::App& app, int& exit_code) {
         std::optional<std::filesystem::path> out;
     };
     auto opt = std::make_shared<Options>();
-    auto* cmd = app.add_subcommand(
-        "snapshot", "Capture this host's PCI topology, IOMMU groups and host roles as JSON; "
-                    "every command reads it back with --host FILE");
+    auto* cmd = app.add_subcommand("snapshot",
+                                   "Capture this host's PCI topology, IOMMU groups and host roles as JSON; "
+                                   "every command reads it back with --host FILE");
     cmd->add_option("--root", opt->root, "Read the host under DIR instead of /")
         ->type_name("DIR")
         ->check(CLI::ExistingDirectory);
     cmd->add_option("--pci-ids", opt->pci_ids, "PCI ID database for device names")->type_name("FILE");
-    cmd->add_option("-o,--output", opt->out, "Write to FILE instead of standard output (a file is replaced atomically, keeping its "
-                                        "owner and mode; a device or FIFO is written to)")->type_name("FILE");
+    cmd->add_option("-o,--output", opt->out,
+                    "Write to FILE instead of standard output (a file is replaced atomically, keeping its "
+                    "owner and mode; a device or FIFO is written to)")
+        ->type_name("FILE");
     cmd->callback([opt, &exit_code] {
         HostSource source;
         source.root = opt->root;

@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "binder_cli.hpp"
-#include "hostdev/base/json_reader.hpp"
 #include "commands.hpp"
+#include "hostdev/base/json_reader.hpp"
 #include "output.hpp"
 
 namespace hostdev::cli {
@@ -76,8 +76,9 @@ void add_status_command(CLI::App& app, int& exit_code) {
     cmd->add_option("--format", opt->format, "text or json")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
-    cmd->footer("Exit codes: 0 shown, 1 a journal cannot be read (named on stderr with what to do; every readable "
-                "one is shown) or the output was not written.");
+    cmd->footer(
+        "Exit codes: 0 shown, 1 a journal cannot be read (named on stderr with what to do; every readable "
+        "one is shown) or the output was not written.");
     cmd->callback([opt, &exit_code] {
         auto session = open_session(opt->args, exit_code);
         if (!session) return;

@@ -7,10 +7,11 @@
 namespace {
 
 int run(int argc, char** argv) {
-    CLI::App app{"hostdev: PCI passthrough (VFIO) host manager.\n"
-                 "Lists IOMMU groups, captures host topology for checking libvirt domains, and moves whole\n"
-                 "IOMMU groups between host drivers and vfio-pci as a transaction.",
-                 "hostdev"};
+    CLI::App app{
+        "hostdev: PCI passthrough (VFIO) host manager.\n"
+        "Lists IOMMU groups, captures host topology for checking libvirt domains, and moves whole\n"
+        "IOMMU groups between host drivers and vfio-pci as a transaction.",
+        "hostdev"};
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string("hostdev ") + HOSTDEV_VERSION);
     int exit_code = hostdev::exits::tool::kOk;

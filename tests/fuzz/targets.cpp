@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hostdev/binding/journal.hpp"
 #include "hostdev/binding/config.hpp"
+#include "hostdev/binding/journal.hpp"
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/domain/domain_edit.hpp"
 #include "hostdev/host/nodedev.hpp"
@@ -41,8 +41,10 @@ const Fixtures& fixtures() {
         const fs::path examples = fs::path(HOSTDEV_SOURCE_DIR) / "examples";
         for (const char* name : {"z170-gtx970.json", "hm170-laptop.json"}) {
             auto h = parse_snapshot(read_text(examples / "hosts" / name), name);
-            if (!h) out.problem = h.error().describe();
-            else out.hosts.push_back(std::move(*h));
+            if (!h)
+                out.problem = h.error().describe();
+            else
+                out.hosts.push_back(std::move(*h));
         }
         for (const auto& e : fs::directory_iterator(examples / "domains"))
             out.domains.emplace_back(e.path().filename().string(), read_text(e.path()));
@@ -235,7 +237,7 @@ std::string pciids(std::string_view input) {
 
 const std::vector<Target>& targets() {
     static const std::vector<Target> all = {
-        {"domain", domain}, {"snapshot", snapshot}, {"journal", journal},         {"config", config},
+        {"domain", domain},   {"snapshot", snapshot},       {"journal", journal}, {"config", config},
         {"nodedev", nodedev}, {"kernel_text", kernel_text}, {"pciids", pciids},
     };
     return all;

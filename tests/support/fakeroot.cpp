@@ -94,9 +94,8 @@ std::optional<std::pair<std::uint16_t, std::uint16_t>> parse_id_pair(std::string
 // A name usable as one path component in sysfs (driver, interface, IOMMU unit).
 bool valid_name(std::string_view name) {
     if (name.empty() || name == "." || name == ".." || name.size() > 255) return false;
-    return std::none_of(name.begin(), name.end(), [](char c) {
-        return c == '/' || c == ' ' || c == '\t' || c == '\n' || c == '\0';
-    });
+    return std::none_of(name.begin(), name.end(),
+                        [](char c) { return c == '/' || c == ' ' || c == '\t' || c == '\n' || c == '\0'; });
 }
 
 std::vector<std::string> split_commas(std::string_view text) {
@@ -111,9 +110,7 @@ std::vector<std::string> split_commas(std::string_view text) {
     return out;
 }
 
-bool is_known_role(std::string_view role) {
-    return role == "root-fs" || role == "default-route" || role == "keyboard";
-}
+bool is_known_role(std::string_view role) { return role == "root-fs" || role == "default-route" || role == "keyboard"; }
 
 std::string where(const FakeDevice& dev) {
     if (dev.line > 0) return "line " + std::to_string(dev.line);
@@ -161,8 +158,7 @@ Result<std::vector<Token>> tokenize(std::string_view line, int lineno) {
         }
         tok.raw = std::string(line.substr(start, i - start));
         if (in_quotes) {
-            return make_error("line " + std::to_string(lineno) + ": unterminated quote in '" +
-                              tok.raw + "'");
+            return make_error("line " + std::to_string(lineno) + ": unterminated quote in '" + tok.raw + "'");
         }
         tokens.push_back(std::move(tok));
     }
@@ -188,8 +184,7 @@ Result<std::pair<std::string, std::string>> key_value(int lineno, const Token& t
     return std::pair{std::move(key), std::move(value)};
 }
 
-Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpec& spec,
-                       std::set<std::string>& seen) {
+Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpec& spec, std::set<std::string>& seen) {
     if (tokens.size() < 2) return line_error(lineno, "'host' needs at least one KEY=VALUE");
     for (std::size_t i = 1; i < tokens.size(); ++i) {
         const Token& tok = tokens[i];
@@ -230,7 +225,8 @@ Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpe
             spec.modules.clear();
             if (value == "none") continue;
             for (auto& m : split_commas(value)) {
-                if (!valid_name(m) || m == "none") return bad_value(lineno, tok, "none or a comma list of module names");
+                if (!valid_name(m) || m == "none")
+                    return bad_value(lineno, tok, "none or a comma list of module names");
                 spec.modules.push_back(std::move(m));
             }
         } else if (key == "vfio_modules") {
@@ -241,7 +237,8 @@ Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpe
             spec.framebuffers.emplace();
             if (value == "none") continue;
             for (auto& f : split_commas(value)) {
-                if (!valid_name(f) || f == "none") return bad_value(lineno, tok, "none or a comma list such as efifb,simpledrm");
+                if (!valid_name(f) || f == "none")
+                    return bad_value(lineno, tok, "none or a comma list such as efifb,simpledrm");
                 spec.framebuffers->push_back(std::move(f));
             }
         } else if (key == "hook") {
@@ -401,16 +398,14 @@ void assign_default_netdevs(FakeHostSpec& spec) {
 // ---------------------------------------------------------------------------
 
 struct Layout {
-    std::map<PciAddress, std::size_t> index;             // address -> device index
-    std::vector<std::optional<std::size_t>> parent;      // bridge above each device
-    std::vector<fs::path> dir;                           // relative to the root
-    std::vector<std::uint8_t> subordinate;               // bridges: highest bus below
-    std::vector<bool> multifunction;                     // another function in the slot
+    std::map<PciAddress, std::size_t> index;         // address -> device index
+    std::vector<std::optional<std::size_t>> parent;  // bridge above each device
+    std::vector<fs::path> dir;                       // relative to the root
+    std::vector<std::uint8_t> subordinate;           // bridges: highest bus below
+    std::vector<bool> multifunction;                 // another function in the slot
 };
 
-std::uint64_t bus_key(std::uint32_t domain, std::uint8_t bus) {
-    return (std::uint64_t{domain} << 8) | bus;
-}
+std::uint64_t bus_key(std::uint32_t domain, std::uint8_t bus) { return (std::uint64_t{domain} << 8) | bus; }
 
 // Builds the layout and checks everything that could make it inconsistent.
 Result<Layout> plan(const FakeHostSpec& spec) {
@@ -427,18 +422,16 @@ Result<Layout> plan(const FakeHostSpec& spec) {
         const FakeDevice& d = devs[i];
         auto [it, inserted] = L.index.emplace(d.address, i);
         if (!inserted) {
-            return make_error(where(d) + ": device " + d.address.str() + " already defined" +
-                              (devs[it->second].line > 0
-                                   ? " on line " + std::to_string(devs[it->second].line)
-                                   : std::string()));
+            return make_error(
+                where(d) + ": device " + d.address.str() + " already defined" +
+                (devs[it->second].line > 0 ? " on line " + std::to_string(devs[it->second].line) : std::string()));
         }
         if (d.header_type && *d.header_type > 2) {
             return make_error(where(d) + ": header type must be 0, 1 or 2");
         }
         if (d.secondary_bus) {
             if (d.effective_header_type() == 0) {
-                return make_error(where(d) + ": bus=" + hex(*d.secondary_bus, 2) + " on " +
-                                  d.address.short_str() +
+                return make_error(where(d) + ": bus=" + hex(*d.secondary_bus, 2) + " on " + d.address.short_str() +
                                   ", which is not a bridge (class 0x0604xx/0x0609xx/0x0607xx or header=1/2)");
             }
             auto [bit, binserted] = bridge_of_bus.emplace(bus_key(d.address.domain, *d.secondary_bus), i);
@@ -488,8 +481,7 @@ Result<Layout> plan(const FakeHostSpec& spec) {
             }
             if (pf->second == i) return make_error(where(d) + ": physfn names the device itself");
             if (devs[pf->second].physfn) {
-                return make_error(where(d) + ": physfn " + d.physfn->str() +
-                                  " is itself a virtual function");
+                return make_error(where(d) + ": physfn " + d.physfn->str() + " is itself a virtual function");
             }
         }
     }
@@ -596,9 +588,9 @@ private:
     fs::path root_;
 };
 
-#define FAKEROOT_TRY(expr)                 \
-    do {                                   \
-        auto status_ = (expr);             \
+#define FAKEROOT_TRY(expr)                    \
+    do {                                      \
+        auto status_ = (expr);                \
         if (!status_) return status_.error(); \
     } while (0)
 
@@ -654,8 +646,10 @@ std::string cpuinfo(const std::string& vendor) {
         out += "cpu family\t: " + family + "\n";
         out += "model\t\t: " + model_no + "\n";
         out += "model name\t: " + model + "\n";
-        out += "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 "
-               "clflush mmx fxsr sse sse2 ht syscall nx lm" + virt + " sse4_1 sse4_2 popcnt aes avx\n";
+        out +=
+            "flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 "
+            "clflush mmx fxsr sse sse2 ht syscall nx lm" +
+            virt + " sse4_1 sse4_2 popcnt aes avx\n";
         out += "\n";
     }
     return out;
@@ -667,8 +661,7 @@ std::string route_line(std::string text) {
     return text + "\n";
 }
 
-Status write_device(Writer& w, const FakeHostSpec& spec, const FakeDevice& d, const Layout& L,
-                    std::size_t i) {
+Status write_device(Writer& w, const FakeHostSpec& spec, const FakeDevice& d, const Layout& L, std::size_t i) {
     const fs::path& dir = L.dir[i];
     FAKEROOT_TRY(w.dir(dir));
     FAKEROOT_TRY(w.file(dir / "vendor", "0x" + hex(d.vendor, 4) + "\n"));
@@ -678,8 +671,8 @@ Status write_device(Writer& w, const FakeHostSpec& spec, const FakeDevice& d, co
     FAKEROOT_TRY(w.file(dir / "class", "0x" + hex(d.class_code, 6) + "\n"));
     FAKEROOT_TRY(w.file(dir / "revision", "0x" + hex(d.revision, 2) + "\n"));
     FAKEROOT_TRY(w.file(dir / "config", config_space(d, L, i)));
-    FAKEROOT_TRY(w.file(dir / "driver_override",
-                        d.driver_override ? *d.driver_override + "\n" : std::string("(null)\n")));
+    FAKEROOT_TRY(
+        w.file(dir / "driver_override", d.driver_override ? *d.driver_override + "\n" : std::string("(null)\n")));
     FAKEROOT_TRY(w.file(dir / "numa_node", std::to_string(d.numa_node.value_or(-1)) + "\n"));
     if (spec.reset_method_files && d.reset_methods && !d.reset_methods->empty()) {
         std::string text;
@@ -734,8 +727,8 @@ Status write_usb_hid(Writer& w, const fs::path& pci_dir, int usb, int port, cons
     const std::string usb_s = std::to_string(usb);
     const std::string dev = usb_s + "-" + std::to_string(port);
     const std::string hid = "0003:" + ids + "." + upper_hex(static_cast<unsigned>(n.next_hid++), 4);
-    const fs::path input = pci_dir / ("usb" + usb_s) / dev / (dev + ":1.0") / hid / "input" /
-                           ("input" + std::to_string(n.next_input++));
+    const fs::path input =
+        pci_dir / ("usb" + usb_s) / dev / (dev + ":1.0") / hid / "input" / ("input" + std::to_string(n.next_input++));
     return write_input(w, input, name, ev);
 }
 
@@ -756,8 +749,7 @@ Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
         const std::string part = nvme ? "nvme0n1p2" : "sda2";
         const std::string major = nvme ? "259" : "8";
         const fs::path disk_dir = nvme ? L.dir[i] / "nvme" / "nvme0" / disk
-                                       : L.dir[i] / "ata1" / "host0" / "target0:0:0" / "0:0:0:0" /
-                                             "block" / disk;
+                                       : L.dir[i] / "ata1" / "host0" / "target0:0:0" / "0:0:0:0" / "block" / disk;
         const fs::path part_dir = disk_dir / part;
         FAKEROOT_TRY(w.dir(part_dir));
         FAKEROOT_TRY(w.file(disk_dir / "dev", major + ":0\n"));
@@ -768,8 +760,7 @@ Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
         FAKEROOT_TRY(w.link(sys / "class" / "block" / disk, disk_dir));
         FAKEROOT_TRY(w.link(sys / "class" / "block" / part, part_dir));
         root_id = "23";
-        mountinfo += "23 1 " + major + ":2 / / rw,relatime shared:1 - ext4 /dev/" + part +
-                     " rw,errors=remount-ro\n";
+        mountinfo += "23 1 " + major + ":2 / / rw,relatime shared:1 - ext4 /dev/" + part + " rw,errors=remount-ro\n";
         have_root = true;
     }
     if (!have_root) mountinfo += "21 1 0:19 / / rw,relatime shared:1 - overlay overlay rw\n";
@@ -777,7 +768,8 @@ Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
     FAKEROOT_TRY(w.file(proc / "self" / "mountinfo", mountinfo));
 
     // Network interfaces and routes.
-    std::string route = route_line("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT");
+    std::string route =
+        route_line("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT");
     int route_no = 0;
     for (std::size_t i = 0; i < devs.size(); ++i) {
         const FakeDevice& d = devs[i];
@@ -807,12 +799,11 @@ Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
     for (std::size_t i = 0; i < devs.size(); ++i) {
         if (!devs[i].has_role("keyboard")) continue;
         if (!first_keyboard) first_keyboard = i;
-        FAKEROOT_TRY(write_usb_hid(w, L.dir[i], ++usb, 2, "046D:C31C", "Logitech USB Keyboard",
-                                   "120013", inputs));
+        FAKEROOT_TRY(write_usb_hid(w, L.dir[i], ++usb, 2, "046D:C31C", "Logitech USB Keyboard", "120013", inputs));
     }
     if (first_keyboard) {
-        FAKEROOT_TRY(write_usb_hid(w, L.dir[*first_keyboard], 1, 3, "046D:C077",
-                                   "Logitech USB Optical Mouse", "17", inputs));
+        FAKEROOT_TRY(
+            write_usb_hid(w, L.dir[*first_keyboard], 1, 3, "046D:C077", "Logitech USB Optical Mouse", "17", inputs));
         const fs::path button = sys / "devices" / "LNXSYSTM:00" / "LNXSYBUS:00" / "PNP0C0C:00" / "input" / "input0";
         FAKEROOT_TRY(write_input(w, button, "Power Button", "3"));
     }
@@ -945,7 +936,8 @@ Status write_setup(Writer& w, const FakeHostSpec& spec) {
                                 "MODULES=()\n"
                                 "BINARIES=()\n"
                                 "FILES=()\n"
-                                "HOOKS=(base udev autodetect microcode modconf kms keyboard keymap consolefont block filesystems fsck)\n"));
+                                "HOOKS=(base udev autodetect microcode modconf kms keyboard keymap consolefont block "
+                                "filesystems fsck)\n"));
         }
     }
     if (spec.bootloader) {
@@ -964,9 +956,13 @@ Status write_setup(Writer& w, const FakeHostSpec& spec) {
             FAKEROOT_TRY(w.file(loader / "loader.conf", "default debian.conf\ntimeout 3\n"));
             FAKEROOT_TRY(w.file(loader / "entries" / "debian.conf",
                                 "title   Debian GNU/Linux\n"
-                                "linux   /vmlinuz-" + rel + "\n"
-                                "initrd  /initrd.img-" + rel + "\n"
-                                "options root=UUID=0b7d54e2-7c1a-4f36-8d2e-6a9f1c3b5e71 ro quiet\n"));
+                                "linux   /vmlinuz-" +
+                                    rel +
+                                    "\n"
+                                    "initrd  /initrd.img-" +
+                                    rel +
+                                    "\n"
+                                    "options root=UUID=0b7d54e2-7c1a-4f36-8d2e-6a9f1c3b5e71 ro quiet\n"));
         }
     }
     return ok_status();
@@ -1039,8 +1035,7 @@ Result<FakeHostSpec> parse_fake_host_spec(std::string_view text) {
                 if (!dev) return dev.error();
                 spec.devices.push_back(std::move(*dev));
             } else {
-                return line_error(lineno, "unknown statement '" + tokens->front().raw +
-                                              "' (expected 'host' or 'dev')");
+                return line_error(lineno, "unknown statement '" + tokens->front().raw + "' (expected 'host' or 'dev')");
             }
         }
         if (nl == std::string_view::npos) break;
@@ -1078,8 +1073,7 @@ Status build_fake_root(const FakeHostSpec& input, const fs::path& root) {
     const fs::path pci = sys / "bus" / "pci";
     for (const fs::path& d : {pci / "devices", pci / "drivers", sys / "kernel" / "iommu_groups",
                               sys / "class" / "iommu", sys / "class" / "net", sys / "class" / "block",
-                              sys / "class" / "input", sys / "dev" / "block", proc / "self",
-                              proc / "net"}) {
+                              sys / "class" / "input", sys / "dev" / "block", proc / "self", proc / "net"}) {
         FAKEROOT_TRY(w.dir(d));
     }
     FAKEROOT_TRY(w.file(pci / "drivers_probe", ""));

@@ -58,8 +58,7 @@ int main(int argc, char** argv) {
 
     std::error_code ec;
     if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-        std::cerr << "hostdev-fakeroot: " << dir.string()
-                  << " is not empty; remove it or name a new directory\n";
+        std::cerr << "hostdev-fakeroot: " << dir.string() << " is not empty; remove it or name a new directory\n";
         return 1;
     }
     auto st = hostdev::testing::build_fake_root(*spec, dir);

@@ -132,10 +132,10 @@ int overwrite(const fs::path& path, std::string_view value) {
     return 0;
 }
 
-#define SIMKERNEL_TRY(expr)                    \
-    do {                                       \
-        auto status_ = (expr);                 \
-        if (!status_) return status_.error();  \
+#define SIMKERNEL_TRY(expr)                   \
+    do {                                      \
+        auto status_ = (expr);                \
+        if (!status_) return status_.error(); \
     } while (0)
 
 }  // namespace
@@ -388,8 +388,8 @@ std::string DriverState::diff(const DriverState& other) const {
             out += a.str() + ": driver " + show(x.driver, "(none)") + " -> " + show(y.driver, "(none)") + "\n";
         }
         if (x.override != y.override) {
-            out += a.str() + ": driver_override " + show(x.override, "(null)") + " -> " +
-                   show(y.override, "(null)") + "\n";
+            out += a.str() + ": driver_override " + show(x.override, "(null)") + " -> " + show(y.override, "(null)") +
+                   "\n";
         }
     }
     std::set<int> groups = vfio_groups;
@@ -407,8 +407,8 @@ std::string DriverState::diff(const DriverState& other) const {
 std::string DriverState::str() const {
     std::string out;
     for (const auto& [a, s] : devices) {
-        out += a.str() + " driver=" + show(s.driver, "(none)") + " driver_override=" +
-               show(s.override, "(null)") + "\n";
+        out +=
+            a.str() + " driver=" + show(s.driver, "(none)") + " driver_override=" + show(s.override, "(null)") + "\n";
     }
     for (int g : vfio_groups) out += group_node(g) + "\n";
     return out;

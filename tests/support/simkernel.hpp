@@ -53,9 +53,9 @@
 #include <vector>
 
 #include "fakeroot.hpp"
-#include "hostdev/binding/kernel_io.hpp"
 #include "hostdev/base/pci_address.hpp"
 #include "hostdev/base/result.hpp"
+#include "hostdev/binding/kernel_io.hpp"
 
 namespace hostdev::testing {
 
@@ -88,8 +88,8 @@ public:
 
 private:
     struct Device {
-        std::string name;             // "0000:01:00.0"
-        std::filesystem::path dir;    // canonical
+        std::string name;           // "0000:01:00.0"
+        std::filesystem::path dir;  // canonical
     };
     Status react(const std::filesystem::path& path, std::string_view value);
     std::optional<Device> find_device(std::string_view name) const;
@@ -102,9 +102,9 @@ private:
     Status detach(const Device& dev, const std::string& driver);
     Status ensure_group_node(int group);
 
-    std::filesystem::path given_root_;  // as passed in, for live paths
-    std::filesystem::path root_;        // canonical
-    FsRoot fsroot_;                     // over root_
+    std::filesystem::path given_root_;           // as passed in, for live paths
+    std::filesystem::path root_;                 // canonical
+    FsRoot fsroot_;                              // over root_
     std::map<std::string, std::string> native_;  // address -> native driver
     std::map<int, int> fail_;                    // write number -> errno
     std::set<int> hang_;

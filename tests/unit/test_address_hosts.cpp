@@ -76,9 +76,10 @@ std::string joined(const std::vector<std::string>& lines) {
 TEST(OctalAddress, FixCompletesTheGroupLibvirtAssigns) {
     FakeRoot root(kOctalHost);
     Host host = hostdev::testing::read_fake_host(root);
-    Domain d = parse("<domain type='kvm'><name>t</name><devices><hostdev mode='subsystem' type='pci' managed='yes'>"
-                     "<source><address domain='0' bus='010' slot='0' function='0'/></source></hostdev></devices>"
-                     "</domain>");
+    Domain d = parse(
+        "<domain type='kvm'><name>t</name><devices><hostdev mode='subsystem' type='pci' managed='yes'>"
+        "<source><address domain='0' bus='010' slot='0' function='0'/></source></hostdev></devices>"
+        "</domain>");
     ASSERT_EQ(d.pci_hostdevs.size(), 1U);
     EXPECT_EQ(d.pci_hostdevs[0].source, addr("08:00.0"));
     Plan p = plan_domain(d, host);
@@ -137,9 +138,9 @@ TEST(VmdDomain, HookPrepareAndReleaseRoundTrip) {
     const auto during = hostdev::testing::capture_driver_state(root.path());
     ASSERT_EQ(during.devices.count(addr("10000:01:00.0")), 1U);
     EXPECT_EQ(during.devices.at(addr("10000:01:00.0")).driver, "vfio-pci");
-    EXPECT_TRUE(std::any_of(r.log.begin(), r.log.end(),
-                            [](const std::string& l) { return l.rfind("10000:01:00.0: nvme -> vfio-pci", 0) == 0; }))
-        << joined(r.log);
+    EXPECT_TRUE(std::any_of(r.log.begin(), r.log.end(), [](const std::string& l) {
+        return l.rfind("10000:01:00.0: nvme -> vfio-pci", 0) == 0;
+    })) << joined(r.log);
 
     HookResult rel = run_hook({"vmd-guest", "release", "end", "-"}, kVmdDomain, config, kernel);
     EXPECT_EQ(rel.exit_code, 0) << rel.stderr_text << "\n" << joined(rel.log);

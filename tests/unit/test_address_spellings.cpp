@@ -20,7 +20,8 @@ struct Spelling {
 };
 
 std::vector<Spelling> load_table() {
-    std::istringstream in(hostdev::testing::read_text_file(hostdev::testing::source_path("tests/data/addresses/spellings.txt")));
+    std::istringstream in(
+        hostdev::testing::read_text_file(hostdev::testing::source_path("tests/data/addresses/spellings.txt")));
     std::vector<Spelling> out;
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
@@ -46,9 +47,13 @@ std::vector<Spelling> load_table() {
 std::string address_element(const Spelling& s) {
     std::string out = "<address";
     for (const auto& [field, fallback] : {std::pair<std::string, std::string>{"domain", "0x0000"},
-                                          {"bus", "0x01"}, {"slot", "0x00"}, {"function", "0x0"}}) {
-        if (field != s.field) out += " " + field + "='" + fallback + "'";
-        else if (!s.absent) out += " " + field + "='" + s.value + "'";
+                                          {"bus", "0x01"},
+                                          {"slot", "0x00"},
+                                          {"function", "0x0"}}) {
+        if (field != s.field)
+            out += " " + field + "='" + fallback + "'";
+        else if (!s.absent)
+            out += " " + field + "='" + s.value + "'";
     }
     return out + "/>";
 }
@@ -71,15 +76,21 @@ TEST(AddressSpellings, TableCoversTheIssueCases) {
 
 TEST(AddressSpellings, AsLibvirtReadsThem) {
     for (const Spelling& s : load_table()) {
-        const std::string doc = "<domain type='qemu'>\n  <name>spelling</name>\n  <devices>\n"
-                                "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
-                                "      <source>" + address_element(s) + "</source>\n"
-                                "    </hostdev>\n  </devices>\n</domain>\n";
+        const std::string doc =
+            "<domain type='qemu'>\n  <name>spelling</name>\n  <devices>\n"
+            "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
+            "      <source>" +
+            address_element(s) +
+            "</source>\n"
+            "    </hostdev>\n  </devices>\n</domain>\n";
         auto r = hostdev::parse_domain_xml(doc, "spelling.xml");
         std::string got;
-        if (!r.ok()) got = "refused";
-        else if (r->pci_hostdevs.size() != 1) got = "no hostdev";
-        else got = r->pci_hostdevs[0].source.str();
+        if (!r.ok())
+            got = "refused";
+        else if (r->pci_hostdevs.size() != 1)
+            got = "no hostdev";
+        else
+            got = r->pci_hostdevs[0].source.str();
         EXPECT_EQ(got, s.expected) << "spellings.txt:" << s.line << ": " << s.field << "='" << s.value << "'"
                                    << (r.ok() ? "" : " (" + r.error().message + ")");
     }

@@ -54,7 +54,9 @@ struct Rig {
     explicit Rig(const char* spec, BinderOptions o = fast())
         : root(spec), kernel(root.path(), root.spec()), binder(FsRoot(root.path()), kernel, std::move(o)) {}
     DriverState state() const { return capture_driver_state(root.path()); }
-    bool journal_exists(const char* key) const { return fs::exists(root.path() / "run/hostdev" / (std::string(key) + ".json")); }
+    bool journal_exists(const char* key) const {
+        return fs::exists(root.path() / "run/hostdev" / (std::string(key) + ".json"));
+    }
 };
 
 int clean_detach_writes() {
@@ -74,8 +76,8 @@ TEST(Binder, DetachMovesTheWholeGroupAndReattachRestoresExactly) {
     DriverState mid = r.state();
     EXPECT_EQ(mid.devices.at(A("01:00.0")).driver, "vfio-pci");
     EXPECT_EQ(mid.devices.at(A("01:00.1")).driver, "vfio-pci");
-    EXPECT_EQ(mid.devices.at(A("01:00.2")).driver, "vfio-pci");      // unbound endpoint: taken too
-    EXPECT_EQ(mid.devices.at(A("00:01.0")).driver, "pcieport");      // the bridge stays
+    EXPECT_EQ(mid.devices.at(A("01:00.2")).driver, "vfio-pci");  // unbound endpoint: taken too
+    EXPECT_EQ(mid.devices.at(A("00:01.0")).driver, "pcieport");  // the bridge stays
     EXPECT_EQ(mid.devices.at(A("01:00.0")).override, "vfio-pci");
     EXPECT_TRUE(mid.vfio_groups.count(1));
     EXPECT_EQ(mid.devices.at(A("02:00.0")), before.devices.at(A("02:00.0")));  // other groups untouched
@@ -101,10 +103,11 @@ TEST(Binder, RoundTripsOnTheExampleHosts) {
         std::vector<PciAddress> requested;
         std::vector<PciAddress> moved;
     };
-    for (const Case& c : {Case{"examples/hosts/src/z170-gtx970.spec", {A("02:00.0")}, {A("02:00.0"), A("02:00.1")}},
-                          Case{"examples/hosts/src/z170-gtx970.spec", {A("06:00.0")}, {A("06:00.0")}},
-                          Case{"examples/hosts/src/hm170-laptop.spec", {A("00:14.0")}, {A("00:14.0"), A("00:14.2")}},
-                          Case{"examples/hosts/src/hm170-laptop.spec", {A("3d:00.0"), A("02:00.0")}, {A("3d:00.0"), A("02:00.0")}}}) {
+    for (const Case& c :
+         {Case{"examples/hosts/src/z170-gtx970.spec", {A("02:00.0")}, {A("02:00.0"), A("02:00.1")}},
+          Case{"examples/hosts/src/z170-gtx970.spec", {A("06:00.0")}, {A("06:00.0")}},
+          Case{"examples/hosts/src/hm170-laptop.spec", {A("00:14.0")}, {A("00:14.0"), A("00:14.2")}},
+          Case{"examples/hosts/src/hm170-laptop.spec", {A("3d:00.0"), A("02:00.0")}, {A("3d:00.0"), A("02:00.0")}}}) {
         SCOPED_TRACE(c.spec);
         const std::string spec = read_text_file(source_path(c.spec));
         Rig r(spec.c_str());

@@ -50,7 +50,9 @@ StepWrites s1(const std::string& d, const std::string& original_override) {
     return {d, 1, {"write " + ovr(d) + " vfio-pci"}, {"write " + ovr(d) + " " + original_override}};
 }
 StepWrites s2(const std::string& d, const std::string& driver, const std::string& override_for_bind) {
-    return {d, 2, {"write " + drv(driver, "unbind") + " " + d},
+    return {d,
+            2,
+            {"write " + drv(driver, "unbind") + " " + d},
             {"write " + ovr(d) + " " + override_for_bind, "write " + drv(driver, "bind") + " " + d}};
 }
 StepWrites s3(const std::string& d) {
@@ -118,8 +120,8 @@ std::size_t step_of_write(const Case& c, int k) {
 }
 
 // The undo writes of steps [0, end) in reverse, skipping the ones `skip` says.
-std::vector<std::string> undo_of(const Case& c, std::size_t end,
-                                 const std::function<bool(std::size_t)>& skip = [](std::size_t) { return false; }) {
+std::vector<std::string> undo_of(
+    const Case& c, std::size_t end, const std::function<bool(std::size_t)>& skip = [](std::size_t) { return false; }) {
     std::vector<std::string> out;
     for (std::size_t i = end; i-- > 0;)
         if (!skip(i)) out.insert(out.end(), c.steps[i].undo.begin(), c.steps[i].undo.end());

@@ -16,9 +16,9 @@
 
 #include "fake_host.hpp"
 #include "golden.hpp"
-#include "hostdev/setup/bootconfig.hpp"
 #include "hostdev/host/snapshot.hpp"
 #include "hostdev/host/sysfs.hpp"
+#include "hostdev/setup/bootconfig.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;
@@ -167,15 +167,18 @@ TEST(BootConfig, Bootloaders) {
     EXPECT_TRUE(has(grub, "GRUB_CMDLINE_LINUX_DEFAULT=\"...\" in " + live_etc("default/grub"))) << grub;
     EXPECT_TRUE(has(grub, "update-grub"));
     const std::string sd = text("bootloader=systemd-boot");
-    EXPECT_TRUE(has(sd, "systemd-boot: make the change on the `options` line of each boot entry "
-                        "(/boot/loader/entries/debian.conf)")) << sd;
+    EXPECT_TRUE(has(sd,
+                    "systemd-boot: make the change on the `options` line of each boot entry "
+                    "(/boot/loader/entries/debian.conf)"))
+        << sd;
     EXPECT_FALSE(has(sd, "update-grub"));
     const std::string none = text("bootloader=none");
     EXPECT_TRUE(has(none, "No bootloader configuration was found")) << none;
     const std::string unknown = text("cpu=GenuineIntel");
     EXPECT_TRUE(has(unknown, "The bootloader is unknown")) << unknown;
     // The bootloader's configuration is described, never written.
-    Host h = read_spec("host bootloader=grub initramfs=dracut\ndev 03:00.0 1b21:1242 0x0c0330 group=3 driver=xhci_hcd\n");
+    Host h =
+        read_spec("host bootloader=grub initramfs=dracut\ndev 03:00.0 1b21:1242 0x0c0330 group=3 driver=xhci_hcd\n");
     for (const auto& f : plan_boot_config({addresses({"03:00.0"})}, h).files) EXPECT_FALSE(has(f.rel, "grub")) << f.rel;
 }
 
@@ -192,7 +195,8 @@ TEST(BootConfig, InitramfsTools) {
     EXPECT_EQ(itools.files[1].kind, ConfigFile::Kind::InitramfsToolsModules);
     EXPECT_EQ(itools.files[1].path(), live_etc("initramfs-tools/modules"));
     // Linux 6.1 still has vfio_virqfd as a module of its own (merged into vfio in 6.2).
-    EXPECT_EQ(itools.initramfs_modules, (std::vector<std::string>{"vfio", "vfio_iommu_type1", "vfio_virqfd", "vfio_pci"}));
+    EXPECT_EQ(itools.initramfs_modules,
+              (std::vector<std::string>{"vfio", "vfio_iommu_type1", "vfio_virqfd", "vfio_pci"}));
     EXPECT_TRUE(has(itools_text, "update-initramfs -u"));
 
     auto [dracut, dracut_text] = plan("initramfs=dracut release=6.8.0-1");
@@ -274,16 +278,18 @@ TEST(BootConfig, SharedIdIsNeverBoundById) {
         EXPECT_FALSE(has(c.param, "10de:0fbb")) << c.param;
     }
     // Per-address binding: driver_override written before vfio-pci loads.
-    const std::string install =
-        "install vfio-pci for a in 0000:02:00.0 0000:02:00.1; do echo vfio-pci > " + FsRoot().pci_devices().string() +
-        "/$a/driver_override; done; /sbin/modprobe --ignore-install vfio-pci $CMDLINE_OPTS";
+    const std::string install = "install vfio-pci for a in 0000:02:00.0 0000:02:00.1; do echo vfio-pci > " +
+                                FsRoot().pci_devices().string() +
+                                "/$a/driver_override; done; /sbin/modprobe --ignore-install vfio-pci $CMDLINE_OPTS";
     const auto lines = config_lines(modprobe_conf(bc));
     EXPECT_NE(std::find(lines.begin(), lines.end(), install), lines.end()) << modprobe_conf(bc);
     EXPECT_NE(std::find(lines.begin(), lines.end(), "softdep nouveau pre: vfio-pci"), lines.end());
     // And the output says why.
     const std::string text = format_boot_config(bc, h);
-    EXPECT_TRUE(has(text, "0000:02:00.0 [10de:13c2]: 10de:13c2 is also the ID of 0000:01:00.0, which stays on the "
-                          "host; vfio-pci ids= and vfio-pci.ids= would bind it too")) << text;
+    EXPECT_TRUE(has(text,
+                    "0000:02:00.0 [10de:13c2]: 10de:13c2 is also the ID of 0000:01:00.0, which stays on the "
+                    "host; vfio-pci ids= and vfio-pci.ids= would bind it too"))
+        << text;
     EXPECT_TRUE(has(text, "A udev rule would race")) << text;
 
     // Only shared IDs: no ids= and no vfio-pci.ids= at all; one already there is removed.
@@ -307,8 +313,8 @@ TEST(BootConfig, IdenticalDevicesThatAllLeaveAreBoundById) {
 }
 
 TEST(BootConfig, BuiltinVfioPciCannotBindByAddress) {
-    Host h = read_spec(std::string(kTwins).replace(std::string(kTwins).find("vfio_modules=available"), 22,
-                                                   "vfio_modules=builtin"));
+    Host h = read_spec(
+        std::string(kTwins).replace(std::string(kTwins).find("vfio_modules=available"), 22, "vfio_modules=builtin"));
     BootConfig bc = plan_boot_config({addresses({"02:00.0"})}, h);
     ASSERT_FALSE(bc.notes.empty());
     EXPECT_TRUE(has(bc.notes.back(), "vfio-pci is built into this kernel")) << bc.notes.back();
@@ -344,8 +350,9 @@ TEST(BootConfigEdit, InitramfsToolsModules) {
     const std::vector<std::string> mods = {"vfio", "vfio_iommu_type1", "vfio_pci"};
     EXPECT_EQ(ensure_initramfs_tools_modules("", mods),
               "# vfio modules for PCI passthrough (hostdev boot-config)\nvfio\nvfio_iommu_type1\nvfio_pci\n");
-    EXPECT_EQ(ensure_initramfs_tools_modules("# list\nraid1\nvfio-pci\nvfio", mods),
-              "# list\nraid1\nvfio-pci\nvfio\n# vfio modules for PCI passthrough (hostdev boot-config)\nvfio_iommu_type1\n");
+    EXPECT_EQ(
+        ensure_initramfs_tools_modules("# list\nraid1\nvfio-pci\nvfio", mods),
+        "# list\nraid1\nvfio-pci\nvfio\n# vfio modules for PCI passthrough (hostdev boot-config)\nvfio_iommu_type1\n");
     const std::string complete = "vfio\nvfio_iommu_type1 dma_entry_limit=65535\nvfio_pci\n";
     EXPECT_EQ(ensure_initramfs_tools_modules(complete, mods), complete);
     // A commented-out module is not there.
@@ -363,7 +370,8 @@ TEST(BootConfigEdit, MkinitcpioModules) {
     EXPECT_EQ(edit("MODULES=\"nvme\"\n"), "MODULES=\"vfio vfio_iommu_type1 vfio_pci nvme\"\n");
     EXPECT_EQ(edit("MODULES=(\n  amdgpu\n)\n"), "MODULES=(vfio vfio_iommu_type1 vfio_pci amdgpu)\n");
     // The last assignment is the one the shell keeps.
-    EXPECT_EQ(edit("#MODULES=(x)\nMODULES=(a)\nMODULES=(b)\n"), "#MODULES=(x)\nMODULES=(a)\nMODULES=(vfio vfio_iommu_type1 vfio_pci b)\n");
+    EXPECT_EQ(edit("#MODULES=(x)\nMODULES=(a)\nMODULES=(b)\n"),
+              "#MODULES=(x)\nMODULES=(a)\nMODULES=(vfio vfio_iommu_type1 vfio_pci b)\n");
     const std::string done = "MODULES=(vfio vfio_iommu_type1 vfio_pci amdgpu)\n";
     EXPECT_EQ(edit(done), done);
     EXPECT_EQ(edit("HOOKS=(base)"), "HOOKS=(base)\nMODULES=(vfio vfio_iommu_type1 vfio_pci)\n");
@@ -415,8 +423,8 @@ TEST(BootConfigWrite, CreatesReplacesWithBackupsAndLeavesUnchangedFilesAlone) {
 }
 
 TEST(BootConfigWrite, FailureLeavesTheRootAsItWas) {
-    FakeRoot root(std::string(kTwins).replace(std::string(kTwins).find("initramfs=mkinitcpio"), 20,
-                                              "initramfs=initramfs-tools"));
+    FakeRoot root(
+        std::string(kTwins).replace(std::string(kTwins).find("initramfs=mkinitcpio"), 20, "initramfs=initramfs-tools"));
     Host h = read(root);
     const fs::path etc = root.path() / "etc";
     fs::create_directories(etc / "modprobe.d");
@@ -480,7 +488,8 @@ TEST(BootConfigGolden, ExampleHosts) {
     Host z170 = example_host("z170-gtx970");
     BootConfig blocked = plan_boot_config({domain_input("blocked-hda")}, z170);
     ASSERT_TRUE(blocked.blocked());
-    expect_golden(boot_config_explanation(blocked, z170), source_path("tests/golden/boot-config/blocked-hda.explain.txt"));
+    expect_golden(boot_config_explanation(blocked, z170),
+                  source_path("tests/golden/boot-config/blocked-hda.explain.txt"));
 }
 
 TEST(BootConfigGolden, IdenticalGpusAmdSystemdBootMkinitcpio) {

@@ -132,15 +132,13 @@ TEST(Config, LineWithoutEquals) {
 
 TEST(Config, MissingKey) { EXPECT_EQ(error_of(" = /srv\n"), "hostdev.conf:1: missing key before '='"); }
 
-TEST(Config, KeySetTwice) {
-    EXPECT_EQ(error_of("root = /a\nroot = /b\n"), "hostdev.conf:2: 'root' is set twice");
-}
+TEST(Config, KeySetTwice) { EXPECT_EQ(error_of("root = /a\nroot = /b\n"), "hostdev.conf:2: 'root' is set twice"); }
 
 TEST(Config, BadTimeouts) {
-    for (std::string_view bad : {"wait_timeout_ms = ten\n", "wait_timeout_ms = 0\n", "wait_timeout_ms = -5\n",
-                                 "wait_timeout_ms = 12ms\n", "wait_timeout_ms =\n", "lock_timeout_ms = -1\n",
-                                 "lock_timeout_ms = 86400001\n", "lock_timeout_ms = 1 2\n",
-                                 "lock_timeout_ms = 99999999999999999999999\n"}) {
+    for (std::string_view bad :
+         {"wait_timeout_ms = ten\n", "wait_timeout_ms = 0\n", "wait_timeout_ms = -5\n", "wait_timeout_ms = 12ms\n",
+          "wait_timeout_ms =\n", "lock_timeout_ms = -1\n", "lock_timeout_ms = 86400001\n", "lock_timeout_ms = 1 2\n",
+          "lock_timeout_ms = 99999999999999999999999\n"}) {
         const std::string e = error_of(bad);
         EXPECT_EQ(e.rfind("hostdev.conf:1: ", 0), 0U) << e;
         EXPECT_NE(e.find("milliseconds"), std::string::npos) << e;
@@ -160,8 +158,7 @@ TEST(Config, PathsMustBeAbsolute) {
 TEST(Config, SourceNameIsUsedInErrors) {
     auto c = parse_config("bogus = 1\n", "/etc/hostdev/hostdev.conf");
     ASSERT_FALSE(c.ok());
-    EXPECT_EQ(c.error().message.rfind("/etc/hostdev/hostdev.conf:1: unknown key 'bogus'", 0), 0U)
-        << c.error().message;
+    EXPECT_EQ(c.error().message.rfind("/etc/hostdev/hostdev.conf:1: unknown key 'bogus'", 0), 0U) << c.error().message;
 }
 
 TEST(Config, PathFromEnvironment) {

@@ -14,11 +14,11 @@
 
 #include "fake_host.hpp"
 #include "golden.hpp"
-#include "hostdev/setup/doctor.hpp"
 #include "hostdev/base/fsroot.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/host/snapshot.hpp"
 #include "hostdev/host/sysfs.hpp"
+#include "hostdev/setup/doctor.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;
@@ -67,11 +67,16 @@ dev 00:1f.6 8086:15b8 0x020000 group=5 driver=e1000e role=default-route
 
 std::string ready(const std::map<std::string, std::string>& changes = {}) {
     std::map<std::string, std::string> keys = {
-        {"cpu", "GenuineIntel"},       {"cmdline", "\"ro quiet intel_iommu=on iommu=pt\""},
-        {"iommu", "dmar0"},            {"release", "6.1.0-18-amd64"},
-        {"irq_remap", "yes"},          {"modules", "vfio,vfio_iommu_type1,vfio_pci"},
-        {"vfio_modules", "available"}, {"fb", "none"},
-        {"hook", "installed"},         {"initramfs", "initramfs-tools"},
+        {"cpu", "GenuineIntel"},
+        {"cmdline", "\"ro quiet intel_iommu=on iommu=pt\""},
+        {"iommu", "dmar0"},
+        {"release", "6.1.0-18-amd64"},
+        {"irq_remap", "yes"},
+        {"modules", "vfio,vfio_iommu_type1,vfio_pci"},
+        {"vfio_modules", "available"},
+        {"fb", "none"},
+        {"hook", "installed"},
+        {"initramfs", "initramfs-tools"},
         {"bootloader", "grub"},
     };
     for (const auto& [k, v] : changes) keys[k] = v;
@@ -260,7 +265,8 @@ TEST(ReadinessFacts, Hook) {
     fs::remove(h);
     fs::create_directories(root.path() / "usr/libexec");
     {
-        std::ofstream(root.path() / "usr/libexec/hostdev-hook") << "\x7f" "ELF";
+        std::ofstream(root.path() / "usr/libexec/hostdev-hook") << "\x7f"
+                                                                   "ELF";
     }
     fs::permissions(root.path() / "usr/libexec/hostdev-hook", fs::perms(0755));
     fs::create_symlink("/usr/libexec/hostdev-hook", root.path() / "etc/libvirt/hooks/qemu.d/90-vfio");
@@ -330,7 +336,8 @@ TEST(ReadinessSnapshot, RoundTripAndOlderSnapshots) {
     // A snapshot written before the facts existed: same version, every fact unknown.
     auto j = nlohmann::json::parse(text);
     EXPECT_EQ(j["version"], 1);
-    for (const char* k : {"release", "interrupt_remapping", "modules", "vfio_modules", "framebuffers"}) j["kernel"].erase(k);
+    for (const char* k : {"release", "interrupt_remapping", "modules", "vfio_modules", "framebuffers"})
+        j["kernel"].erase(k);
     j.erase("setup");
     auto old = parse_snapshot(j.dump(), "old.json");
     ASSERT_TRUE(old.ok()) << old.error().describe();
@@ -390,8 +397,9 @@ TEST(Doctor, NoIommuIsAnErrorNamingTheFirmwareSettingAndParameter) {
     EXPECT_FALSE(has(c.fix, "amd_iommu"));
     EXPECT_EQ(r.exit_code(), exits::doctor::kErrors);
 
-    const char* amd = "host iommu=none cpu=AuthenticAMD cmdline=\"ro amd_iommu=off\"\n"
-                      "dev 01:00.0 1002:67df 0x030000 driver=amdgpu\n";
+    const char* amd =
+        "host iommu=none cpu=AuthenticAMD cmdline=\"ro amd_iommu=off\"\n"
+        "dev 01:00.0 1002:67df 0x030000 driver=amdgpu\n";
     c = check(run_doctor(read_spec(amd)), "iommu");
     EXPECT_EQ(c.verdict, CheckVerdict::Error);
     EXPECT_TRUE(has(c.fix, "AMD-Vi")) << c.fix;
@@ -414,8 +422,8 @@ TEST(Doctor, InterruptRemapping) {
     EXPECT_EQ(off.verdict, CheckVerdict::Error);
     EXPECT_TRUE(has(off.message, "VFIO refuses")) << off.message;
     EXPECT_TRUE(has(off.fix, "allow_unsafe_interrupts")) << off.fix;
-    Check unsafe = ir(ready({{"irq_remap", "no"},
-                             {"cmdline", "\"ro intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1\""}}));
+    Check unsafe = ir(
+        ready({{"irq_remap", "no"}, {"cmdline", "\"ro intel_iommu=on vfio_iommu_type1.allow_unsafe_interrupts=1\""}}));
     EXPECT_EQ(unsafe.verdict, CheckVerdict::Warn) << unsafe.message;
     EXPECT_TRUE(has(unsafe.message, "allow_unsafe_interrupts=1")) << unsafe.message;
     Check intremap = ir(ready({{"irq_remap", "no"}, {"cmdline", "\"ro intel_iommu=on intremap=off\""}}));
@@ -576,7 +584,8 @@ TEST(Doctor, ExitCodes) {
 TEST(Doctor, TextAndJsonFormats) {
     DoctorReport r;
     r.checks.push_back(Check{"iommu", CheckVerdict::Ok, "fine", "", std::nullopt});
-    r.checks.push_back(Check{"device-reset", CheckVerdict::Warn, "no reset", "reboot", PciAddress::parse("01:00.0").value()});
+    r.checks.push_back(
+        Check{"device-reset", CheckVerdict::Warn, "no reset", "reboot", PciAddress::parse("01:00.0").value()});
     r.checks.push_back(Check{"vfio-modules", CheckVerdict::Error, "missing", "install", std::nullopt});
     EXPECT_EQ(format_doctor_text(r),
               "ok    iommu: fine\n"

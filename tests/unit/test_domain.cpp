@@ -13,11 +13,10 @@
 namespace {
 
 using hostdev::Domain;
-using hostdev::PciAddress;
 using hostdev::parse_domain_xml;
+using hostdev::PciAddress;
 
 const std::filesystem::path kData = hostdev::testing::source_path("tests/data");
-
 
 Domain parse_corpus(const std::string& name) {
     auto r = parse_domain_xml(hostdev::testing::read_text_file(kData / "domains" / name), name);
@@ -197,18 +196,17 @@ TEST_P(Hostile, RefusedWithFileAndLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     Files, Hostile,
-    ::testing::Values(
-        HostileCase{"billion-laughs.xml", 2, "DTD/DOCTYPE is not allowed in a domain definition"},
-        HostileCase{"external-entity.xml", 3, "DTD/DOCTYPE is not allowed"},
-        HostileCase{"deep-nesting.xml", 257, "nested deeper than 256"},
-        HostileCase{"invalid-utf8.xml", 3, "invalid UTF-8 (byte 0xe9)"},
-        HostileCase{"latin1-declaration.xml", 1, "encoding 'ISO-8859-1' is not supported"},
-        HostileCase{"missing-source-address.xml", 8, "<hostdev type='pci'> has no <source><address>"},
-        HostileCase{"bus-out-of-range.xml", 10, "bus='0x100' is out of range"},
-        HostileCase{"slot-out-of-range.xml", 10, "slot='32' is out of range"},
-        HostileCase{"not-xml.xml", 1, "not well-formed XML"},
-        HostileCase{"mismatched-tags.xml", 11, "not well-formed XML"},
-        HostileCase{"root-network.xml", 2, "root element is <network>, not <domain>"}),
+    ::testing::Values(HostileCase{"billion-laughs.xml", 2, "DTD/DOCTYPE is not allowed in a domain definition"},
+                      HostileCase{"external-entity.xml", 3, "DTD/DOCTYPE is not allowed"},
+                      HostileCase{"deep-nesting.xml", 257, "nested deeper than 256"},
+                      HostileCase{"invalid-utf8.xml", 3, "invalid UTF-8 (byte 0xe9)"},
+                      HostileCase{"latin1-declaration.xml", 1, "encoding 'ISO-8859-1' is not supported"},
+                      HostileCase{"missing-source-address.xml", 8, "<hostdev type='pci'> has no <source><address>"},
+                      HostileCase{"bus-out-of-range.xml", 10, "bus='0x100' is out of range"},
+                      HostileCase{"slot-out-of-range.xml", 10, "slot='32' is out of range"},
+                      HostileCase{"not-xml.xml", 1, "not well-formed XML"},
+                      HostileCase{"mismatched-tags.xml", 11, "not well-formed XML"},
+                      HostileCase{"root-network.xml", 2, "root element is <network>, not <domain>"}),
     [](const ::testing::TestParamInfo<HostileCase>& p) {
         std::string n = p.param.file;
         for (char& ch : n)
@@ -245,8 +243,8 @@ TEST(DomainHostile, Utf16AndUtf32) {
 
 TEST(DomainHostile, BadUtf8Sequences) {
     // Overlong '/', a lone continuation byte, a UTF-16 surrogate, a truncated sequence.
-    for (std::string bad : {std::string("\xC0\xAF"), std::string("\x80"), std::string("\xED\xA0\x80"),
-                            std::string("\xE2\x82")}) {
+    for (std::string bad :
+         {std::string("\xC0\xAF"), std::string("\x80"), std::string("\xED\xA0\x80"), std::string("\xE2\x82")}) {
         std::string doc = std::string(kHead) + "  <title>x" + bad + "</title>\n</domain>\n";
         EXPECT_NE(parse_error(doc).find("vm.xml:5: invalid UTF-8"), std::string::npos) << doc;
     }
@@ -280,15 +278,19 @@ TEST(DomainHostile, DoctypeAnywhereBeforeTheRoot) {
 
 TEST(DomainHostile, WellFormednessRulesPugixmlIsLenientAbout) {
     std::string base = kHead;
-    EXPECT_NE(parse_error(base + "  <title>&ent;</title>\n</domain>\n").find("vm.xml:5: not well-formed XML: reference to undeclared entity &ent;"),
+    EXPECT_NE(parse_error(base + "  <title>&ent;</title>\n</domain>\n")
+                  .find("vm.xml:5: not well-formed XML: reference to undeclared entity &ent;"),
               std::string::npos);
     EXPECT_NE(parse_error(base + "  <title>a & b</title>\n</domain>\n").find("vm.xml:5:"), std::string::npos);
     EXPECT_NE(parse_error(base + "  <title>&#0;</title>\n</domain>\n").find("vm.xml:5:"), std::string::npos);
-    EXPECT_NE(parse_error(base + "  <title a='1' a='2'/>\n</domain>\n").find("vm.xml:5: not well-formed XML: duplicate attribute a"),
+    EXPECT_NE(parse_error(base + "  <title a='1' a='2'/>\n</domain>\n")
+                  .find("vm.xml:5: not well-formed XML: duplicate attribute a"),
               std::string::npos);
-    EXPECT_NE(parse_error(base + "</domain>\n<domain/>\n").find("vm.xml:6: not well-formed XML: more than one root element"),
-              std::string::npos);
-    EXPECT_NE(parse_error(base + "</domain>\ntrailing\n").find("vm.xml:6: not well-formed XML: text outside the root element"),
+    EXPECT_NE(
+        parse_error(base + "</domain>\n<domain/>\n").find("vm.xml:6: not well-formed XML: more than one root element"),
+        std::string::npos);
+    EXPECT_NE(parse_error(base + "</domain>\ntrailing\n")
+                  .find("vm.xml:6: not well-formed XML: text outside the root element"),
               std::string::npos);
     EXPECT_NE(parse_error(base + "<?xml version='1.0'?></domain>\n").find("vm.xml:5:"), std::string::npos);
     EXPECT_NE(parse_error(base + "<!-- a -- b --></domain>\n").find("vm.xml:5:"), std::string::npos);
@@ -311,19 +313,23 @@ TEST(DomainHostile, BadHostdevAttributes) {
     EXPECT_NE(parse_error(doc("<hostdev mode='subsystem' type='pci' managed='maybe'>" + src + "</hostdev>"))
                   .find("vm.xml:6: managed='maybe' must be 'yes' or 'no'"),
               std::string::npos);
-    EXPECT_NE(parse_error(doc("<hostdev type='pci'>\n<source>\n<address domain='0x100000000' bus='1' slot='0' function='0'/>\n</source></hostdev>"))
+    EXPECT_NE(parse_error(doc("<hostdev type='pci'>\n<source>\n<address domain='0x100000000' bus='1' slot='0' "
+                              "function='0'/>\n</source></hostdev>"))
                   .find("vm.xml:8: domain='0x100000000' is out of range"),
               std::string::npos);
     EXPECT_NE(parse_error(doc("<hostdev type='pci'><source><address bus='08' slot='0'/></source></hostdev>"))
                   .find("vm.xml:6: bus='08' is not a number (a leading 0 makes it octal)"),
               std::string::npos);
-    EXPECT_NE(parse_error(doc("<hostdev type='pci'><source><address bus='0x1ff' slot='0' function='8'/></source></hostdev>"))
-                  .find("bus='0x1ff' is out of range"),
-              std::string::npos);
-    EXPECT_NE(parse_error(doc("<hostdev type='pci'><source><address bus='1' slot='0' function='8'/></source></hostdev>"))
-                  .find("function='8' is out of range"),
-              std::string::npos);
-    EXPECT_NE(parse_error(doc("<hostdev type='pci'>" + src + "\n<address type='pci' bus='0' slot='0x20' function='0'/></hostdev>"))
+    EXPECT_NE(
+        parse_error(doc("<hostdev type='pci'><source><address bus='0x1ff' slot='0' function='8'/></source></hostdev>"))
+            .find("bus='0x1ff' is out of range"),
+        std::string::npos);
+    EXPECT_NE(
+        parse_error(doc("<hostdev type='pci'><source><address bus='1' slot='0' function='8'/></source></hostdev>"))
+            .find("function='8' is out of range"),
+        std::string::npos);
+    EXPECT_NE(parse_error(doc("<hostdev type='pci'>" + src +
+                              "\n<address type='pci' bus='0' slot='0x20' function='0'/></hostdev>"))
                   .find("vm.xml:7: guest <address> of <hostdev>: slot='0x20' is out of range"),
               std::string::npos);
     EXPECT_NE(parse_error(doc("<hostdev type='pci'>" + src + "<boot order='first'/></hostdev>"))
@@ -337,9 +343,11 @@ TEST(DomainHostile, BadHostdevAttributes) {
                   .find("boot order='0' must be at least 1"),
               std::string::npos);
     // A source address inside a non-PCI hostdev is not ours to check.
-    EXPECT_TRUE(parse_domain_xml(doc("<hostdev mode='subsystem' type='usb'><source><address bus='999' device='1'/></source></hostdev>"),
-                                 "vm.xml")
-                    .ok());
+    EXPECT_TRUE(
+        parse_domain_xml(
+            doc("<hostdev mode='subsystem' type='usb'><source><address bus='999' device='1'/></source></hostdev>"),
+            "vm.xml")
+            .ok());
 }
 
 TEST(DomainParse, GuestAddressFieldsDefaultToZero) {
@@ -366,18 +374,22 @@ namespace {
 // source address of an <interface type='hostdev'> is a host address, and an
 // address whose domain, bus and slot are 0 is one libvirt chooses.
 TEST(DomainParse, GuestPciAddressesOfEveryDevice) {
-    std::string doc = std::string(kHead) +
-                      "  <devices>\n"
-                      "    <controller type='pci' index='1' model='pci-bridge'><address type='pci' bus='0' slot='0x05' function='0' multifunction='on'/></controller>\n"
-                      "    <disk type='file' device='disk'><target dev='vda' bus='virtio'/><address type='pci' bus='0x00' slot='0x07' function='0x0'/></disk>\n"
-                      "    <interface type='hostdev'><source><address type='pci' domain='0' bus='3' slot='0' function='1'/></source>\n"
-                      "      <address type='pci' domain='0' bus='010' slot='1' function='0'/></interface>\n"
-                      "    <video><model type='vga'/><address type='pci' slot='2'/></video>\n"
-                      "    <memballoon model='virtio'><address type='pci' domain='0' bus='0' slot='0' function='3'/></memballoon>\n"
-                      "    <controller type='usb'><address type='usb' bus='0' port='1'/></controller>\n"
-                      "    <hostdev mode='subsystem' type='pci'><source><address bus='1' slot='0' function='0'/></source>\n"
-                      "      <address type='pci' bus='0' slot='0x05' function='1'/></hostdev>\n"
-                      "  </devices>\n</domain>\n";
+    std::string doc =
+        std::string(kHead) +
+        "  <devices>\n"
+        "    <controller type='pci' index='1' model='pci-bridge'><address type='pci' bus='0' slot='0x05' function='0' "
+        "multifunction='on'/></controller>\n"
+        "    <disk type='file' device='disk'><target dev='vda' bus='virtio'/><address type='pci' bus='0x00' "
+        "slot='0x07' function='0x0'/></disk>\n"
+        "    <interface type='hostdev'><source><address type='pci' domain='0' bus='3' slot='0' "
+        "function='1'/></source>\n"
+        "      <address type='pci' domain='0' bus='010' slot='1' function='0'/></interface>\n"
+        "    <video><model type='vga'/><address type='pci' slot='2'/></video>\n"
+        "    <memballoon model='virtio'><address type='pci' domain='0' bus='0' slot='0' function='3'/></memballoon>\n"
+        "    <controller type='usb'><address type='usb' bus='0' port='1'/></controller>\n"
+        "    <hostdev mode='subsystem' type='pci'><source><address bus='1' slot='0' function='0'/></source>\n"
+        "      <address type='pci' bus='0' slot='0x05' function='1'/></hostdev>\n"
+        "  </devices>\n</domain>\n";
     auto r = parse_domain_xml(doc, "vm.xml");
     ASSERT_TRUE(r.ok()) << r.error().message;
     const auto& g = r->guest_pci_addresses;
@@ -416,10 +428,12 @@ TEST(DomainParse, OnlyTheFirstAddressOfADeviceCounts) {
 }
 
 TEST(DomainHostile, BadGuestAddressOfAnyDevice) {
-    std::string doc = std::string(kHead) +
-                      "  <devices>\n    <disk type='file'>\n      <address type='pci' bus='0' slot='0x20' function='0'/>\n"
-                      "    </disk>\n  </devices>\n</domain>\n";
-    EXPECT_NE(parse_error(doc).find("vm.xml:7: guest <address> of <disk>: slot='0x20' is out of range"), std::string::npos);
+    std::string doc =
+        std::string(kHead) +
+        "  <devices>\n    <disk type='file'>\n      <address type='pci' bus='0' slot='0x20' function='0'/>\n"
+        "    </disk>\n  </devices>\n</domain>\n";
+    EXPECT_NE(parse_error(doc).find("vm.xml:7: guest <address> of <disk>: slot='0x20' is out of range"),
+              std::string::npos);
 }
 
 }  // namespace

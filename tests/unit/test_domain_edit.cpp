@@ -24,11 +24,10 @@ namespace {
 using hostdev::apply_domain_edits;
 using hostdev::DomainEdits;
 using hostdev::InjectedHostdev;
-using hostdev::PciAddress;
 using hostdev::parse_domain_xml;
+using hostdev::PciAddress;
 
 const std::filesystem::path kData = hostdev::testing::source_path("tests/data");
-
 
 PciAddress addr(const char* text) { return *PciAddress::parse(text); }
 
@@ -189,17 +188,17 @@ TEST_P(CorpusEdit, PreservesLinesValidatesAndIsIdempotent) {
     EXPECT_EQ(*again, *out);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Corpus, CorpusEdit,
-    ::testing::Combine(::testing::ValuesIn(corpus_files()),
-                       ::testing::Values(EditSet{"hide", false, true, false}, EditSet{"inject", true, false, false},
-                                         EditSet{"all", true, true, true})),
-    [](const ::testing::TestParamInfo<Param>& p) {
-        std::string n = std::get<0>(p.param) + "_" + std::get<1>(p.param).name;
-        for (char& ch : n)
-            if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-        return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Corpus, CorpusEdit,
+                         ::testing::Combine(::testing::ValuesIn(corpus_files()),
+                                            ::testing::Values(EditSet{"hide", false, true, false},
+                                                              EditSet{"inject", true, false, false},
+                                                              EditSet{"all", true, true, true})),
+                         [](const ::testing::TestParamInfo<Param>& p) {
+                             std::string n = std::get<0>(p.param) + "_" + std::get<1>(p.param).name;
+                             for (char& ch : n)
+                                 if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                             return n;
+                         });
 
 TEST(DomainEdit, CorpusIsNotEmpty) { EXPECT_GE(corpus_files().size(), 15U); }
 
@@ -224,7 +223,8 @@ TEST(DomainEdit, EditsOfWhatIsPresentChangeNothing) {
 }
 
 TEST(DomainEdit, InvalidInputIsAnError) {
-    auto out = apply_domain_edits(hostdev::testing::read_text_file(kData / "hostile" / "billion-laughs.xml"), DomainEdits{}, "b.xml");
+    auto out = apply_domain_edits(hostdev::testing::read_text_file(kData / "hostile" / "billion-laughs.xml"),
+                                  DomainEdits{}, "b.xml");
     ASSERT_FALSE(out.ok());
     EXPECT_NE(out.error().message.find("b.xml:2: DTD/DOCTYPE"), std::string::npos);
 }
@@ -283,7 +283,8 @@ TEST(DomainEditLiteral, InjectAfterLastHostdevSingleQuotesTwoSpaces) {
 }
 
 TEST(DomainEditLiteral, TabsStayTabsAndDoubleQuotesFollowTheHostdev) {
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "tabs.xml"), one_injection(false, false));
+    std::string out =
+        edit(hostdev::testing::read_text_file(kData / "domains" / "tabs.xml"), one_injection(false, false));
     EXPECT_NE(out.find("\t\t</hostdev>\n"
                        "\t\t<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\">\n"
                        "\t\t\t<source>\n"
@@ -297,7 +298,8 @@ TEST(DomainEditLiteral, TabsStayTabsAndDoubleQuotesFollowTheHostdev) {
 }
 
 TEST(DomainEditLiteral, FourSpaceStepDoubleQuotes) {
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "double-quotes.xml"), one_injection(true, true, true));
+    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "double-quotes.xml"),
+                           one_injection(true, true, true));
     EXPECT_NE(out.find("        </hostdev>\n"
                        "        <hostdev mode=\"subsystem\" type=\"pci\" managed=\"yes\">\n"
                        "            <source>\n"
@@ -438,7 +440,8 @@ TEST(DomainEditLiteral, SelfClosingDevicesFeaturesAndKvm) {
 }
 
 TEST(DomainEditLiteral, AfterOneLinerWithTrailingComment) {
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "mixed-quotes.xml"), one_injection(false, false));
+    std::string out =
+        edit(hostdev::testing::read_text_file(kData / "domains" / "mixed-quotes.xml"), one_injection(false, false));
     EXPECT_NE(out.find("</hostdev> <!-- one-liner -->\n"
                        "  <hostdev mode='subsystem' type='pci' managed='no'>\n"
                        "   <source>\n"
@@ -451,7 +454,8 @@ TEST(DomainEditLiteral, AfterOneLinerWithTrailingComment) {
 }
 
 TEST(DomainEditLiteral, AfterLastHostdevOfAnyType) {
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "usb-alongside.xml"), one_injection(true, false));
+    std::string out =
+        edit(hostdev::testing::read_text_file(kData / "domains" / "usb-alongside.xml"), one_injection(true, false));
     std::size_t mdev = out.find("type='mdev'");
     std::size_t injected = out.find("function='0x1'");
     std::size_t input = out.find("<input type='tablet'");
@@ -461,7 +465,8 @@ TEST(DomainEditLiteral, AfterLastHostdevOfAnyType) {
 }
 
 TEST(DomainEditLiteral, EndOfDevicesWithoutHostdevs) {
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "no-features.xml"), one_injection(false, false));
+    std::string out =
+        edit(hostdev::testing::read_text_file(kData / "domains" / "no-features.xml"), one_injection(false, false));
     EXPECT_NE(out.find("    </interface>\n"
                        "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
                        "      <source>\n"
@@ -474,7 +479,8 @@ TEST(DomainEditLiteral, EndOfDevicesWithoutHostdevs) {
 }
 
 TEST(DomainEditLiteral, DevicesCreatedWhenAbsent) {
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "no-devices.xml"), one_injection(true, false));
+    std::string out =
+        edit(hostdev::testing::read_text_file(kData / "domains" / "no-devices.xml"), one_injection(true, false));
     EXPECT_NE(out.find("  </features>\n"
                        "  <devices>\n"
                        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
@@ -542,8 +548,7 @@ TEST(DomainEditLiteral, MultifunctionErrors) {
     no_guest.set_guest_multifunction.push_back(addr("0000:03:00.0"));
     r = apply_domain_edits(in, no_guest, "dq.xml");
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("dq.xml:12: <hostdev> of 0000:03:00.0 has no guest <address"),
-              std::string::npos)
+    EXPECT_NE(r.error().message.find("dq.xml:12: <hostdev> of 0000:03:00.0 has no guest <address"), std::string::npos)
         << r.error().message;
 }
 

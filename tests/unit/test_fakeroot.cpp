@@ -230,8 +230,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"host iommu=dmar0,,x\n", "'iommu=dmar0,,x'", 1},
         BadSpec{"host reset_method=maybe\n", "'reset_method=maybe'", 1},
         BadSpec{"host cpu=GenuineIntel\nhost cpu=AuthenticAMD\n", "'cpu=AuthenticAMD'", 2},
-        BadSpec{"host\n", "'host' needs", 1},
-        BadSpec{"device 00:02.0 8086:1234 0x030000\n", "'device'", 1},
+        BadSpec{"host\n", "'host' needs", 1}, BadSpec{"device 00:02.0 8086:1234 0x030000\n", "'device'", 1},
         // Consistency checks after all lines are read still name the line.
         BadSpec{"dev 00:02.0 8086:1234 0x030000\n# x\ndev 0000:00:02.0 8086:1234 0x030000\n",
                 "already defined on line 1", 3},
@@ -244,8 +243,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"dev 01:00.0 8086:1901 0x060400 bus=02\ndev 02:00.0 8086:1901 0x060400 bus=01\n", "loop", 1},
         BadSpec{"dev 00:17.0 8086:a102 0x010601 role=root-fs\ndev 01:00.0 144d:a808 0x010802 role=root-fs\n",
                 "root-fs already given", 2},
-        BadSpec{"dev 00:1f.6 8086:15b8 0x020000 net=eno1\ndev 00:1f.7 8086:15b8 0x020000 net=eno1\n",
-                "used twice", 2}));
+        BadSpec{"dev 00:1f.6 8086:15b8 0x020000 net=eno1\ndev 00:1f.7 8086:15b8 0x020000 net=eno1\n", "used twice",
+                2}));
 
 TEST(FakeHostSpecParse, ValidLineSanity) {
     // The base line of the error cases parses, so each error comes from its token.
@@ -270,8 +269,7 @@ TEST_F(FakeRootTest, DevicesNestUnderTheirBridges) {
     const fs::path gpu = sys() / "devices" / "pci0000:00" / "0000:00:01.0" / "0000:01:00.0";
     EXPECT_TRUE(fs::is_directory(gpu));
     EXPECT_EQ(dev("01:00.0"), gpu);
-    EXPECT_TRUE(fs::is_directory(sys() / "devices" / "pci0000:00" / "0000:00:1c.0" / "0000:02:00.0" /
-                                 "0000:03:04.0"));
+    EXPECT_TRUE(fs::is_directory(sys() / "devices" / "pci0000:00" / "0000:00:1c.0" / "0000:02:00.0" / "0000:03:04.0"));
     EXPECT_TRUE(fs::is_directory(sys() / "devices" / "pci0000:00" / "0000:00:17.0"));
     // VFs sit by their own bus, under the same bridge as their PF.
     EXPECT_TRUE(fs::is_directory(sys() / "devices" / "pci0000:00" / "0000:00:1c.4" / "0000:04:10.2"));
@@ -280,8 +278,7 @@ TEST_F(FakeRootTest, DevicesNestUnderTheirBridges) {
 TEST_F(FakeRootTest, BusLinksResolveToTheDeviceDirs) {
     const fs::path link = sys() / "bus" / "pci" / "devices" / "0000:01:00.0";
     ASSERT_TRUE(fs::is_symlink(link));
-    EXPECT_EQ(fs::read_symlink(link),
-              fs::path("../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0"));
+    EXPECT_EQ(fs::read_symlink(link), fs::path("../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0"));
     EXPECT_EQ(fs::canonical(link), fs::canonical(dev("01:00.0")));
     std::vector<std::string> expected;
     for (const auto& d : root_.spec().devices) expected.push_back(d.address.str());
@@ -376,8 +373,7 @@ TEST_F(FakeRootTest, IommuGroups) {
               (std::vector<std::string>{"0000:00:01.0", "0000:01:00.0", "0000:01:00.1"}));
     EXPECT_EQ(names_in(groups / "7" / "devices"), (std::vector<std::string>{"0000:02:00.0", "0000:03:04.0"}));
     EXPECT_EQ(slurp(groups / "1" / "type"), "DMA\n");
-    EXPECT_EQ(names_in(groups), (std::vector<std::string>{"0", "1", "11", "2", "30", "31", "33", "4", "6",
-                                                          "7", "8"}));
+    EXPECT_EQ(names_in(groups), (std::vector<std::string>{"0", "1", "11", "2", "30", "31", "33", "4", "6", "7", "8"}));
     const fs::path link = dev("01:00.1") / "iommu_group";
     EXPECT_EQ(fs::read_symlink(link), fs::path("../../../../kernel/iommu_groups/1"));
     EXPECT_EQ(fs::canonical(link), fs::canonical(groups / "1"));
@@ -467,9 +463,10 @@ TEST_F(FakeRootTest, KeyboardMouseAndPowerButton) {
 }
 
 TEST(FakeRoot, BareHostHasEmptyRoleFiles) {
-    FakeRoot root("host iommu=none reset_method=no\n"
-                  "dev 00:02.0 8086:193b 0x030000 driver=i915 boot_vga=1\n"
-                  "dev 00:1f.6 8086:15b7 0x020000 driver=e1000e net=eno1\n");
+    FakeRoot root(
+        "host iommu=none reset_method=no\n"
+        "dev 00:02.0 8086:193b 0x030000 driver=i915 boot_vga=1\n"
+        "dev 00:1f.6 8086:15b7 0x020000 driver=e1000e net=eno1\n");
     const fs::path sys = root.path() / "sys";
     const fs::path proc = root.path() / "proc";
     EXPECT_TRUE(fs::is_directory(sys / "class" / "iommu"));
@@ -482,8 +479,7 @@ TEST(FakeRoot, BareHostHasEmptyRoleFiles) {
     EXPECT_TRUE(fs::is_empty(sys / "class" / "input"));
     EXPECT_TRUE(fs::is_empty(sys / "dev" / "block"));
     // net= without the role: the interface exists, but there is no route.
-    EXPECT_EQ(fs::canonical(sys / "class" / "net" / "eno1" / "device"),
-              fs::canonical(root.device_dir("00:1f.6")));
+    EXPECT_EQ(fs::canonical(sys / "class" / "net" / "eno1" / "device"), fs::canonical(root.device_dir("00:1f.6")));
     const std::string route = slurp(proc / "net" / "route");
     EXPECT_EQ(std::count(route.begin(), route.end(), '\n'), 1);
     EXPECT_EQ(route.rfind("Iface\t", 0), 0u);
@@ -493,9 +489,10 @@ TEST(FakeRoot, BareHostHasEmptyRoleFiles) {
 }
 
 TEST(FakeRoot, NvmeRootFilesystemAndAmdCpu) {
-    FakeRoot root("host cpu=AuthenticAMD iommu=ivhd0\n"
-                  "dev 00:01.2 1022:1483 0x060400 group=2 driver=pcieport bus=01\n"
-                  "dev 01:00.0 144d:a808 0x010802 group=3 driver=nvme role=root-fs\n");
+    FakeRoot root(
+        "host cpu=AuthenticAMD iommu=ivhd0\n"
+        "dev 00:01.2 1022:1483 0x060400 group=2 driver=pcieport bus=01\n"
+        "dev 01:00.0 144d:a808 0x010802 group=3 driver=nvme role=root-fs\n");
     const fs::path sys = root.path() / "sys";
     const fs::path part = fs::canonical(sys / "dev" / "block" / "259:2");
     EXPECT_EQ(part, fs::canonical(root.device_dir("01:00.0") / "nvme" / "nvme0" / "nvme0n1" / "nvme0n1p2"));
@@ -607,15 +604,15 @@ std::string hex(unsigned value, int digits) {
 }
 
 void expect_lspci_matches(const FakeRoot& root, bool with_domains) {
-    const std::string cmd = "lspci -nn -A linux-sysfs -O sysfs.path='" +
-                            (root.path() / "sys" / "bus" / "pci").string() + "' 2>&1";
+    const std::string cmd =
+        "lspci -nn -A linux-sysfs -O sysfs.path='" + (root.path() / "sys" / "bus" / "pci").string() + "' 2>&1";
     const auto lines = run_lines(cmd);
     ASSERT_EQ(lines.size(), root.spec().devices.size()) << cmd;
     std::set<std::string> seen;
     for (const auto& d : root.spec().devices) {
         const std::string prefix = (with_domains ? d.address.str() : d.address.short_str()) + " ";
-        auto it = std::find_if(lines.begin(), lines.end(),
-                               [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
+        auto it =
+            std::find_if(lines.begin(), lines.end(), [&](const std::string& l) { return l.rfind(prefix, 0) == 0; });
         ASSERT_NE(it, lines.end()) << "no lspci line for " << prefix;
         const std::string& line = *it;
         seen.insert(line);
@@ -637,13 +634,13 @@ TEST(FakeRootLspci, ListsEveryDevice) {
 }
 
 TEST(FakeRootLspci, ListsDevicesOfSeveralDomains) {
-    FakeRoot root("dev 0000:00:01.0 8086:1901 0x060400 driver=pcieport rev=07 bus=01\n"
-                  "dev 0000:01:00.0 10de:1b80 0x030000 driver=nouveau rev=a1\n"
-                  "dev 0001:00:02.0 8086:2030 0x060400 driver=pcieport rev=04 bus=03\n"
-                  "dev 0001:03:00.0 144d:a808 0x010802 driver=nvme\n");
+    FakeRoot root(
+        "dev 0000:00:01.0 8086:1901 0x060400 driver=pcieport rev=07 bus=01\n"
+        "dev 0000:01:00.0 10de:1b80 0x030000 driver=nouveau rev=a1\n"
+        "dev 0001:00:02.0 8086:2030 0x060400 driver=pcieport rev=04 bus=03\n"
+        "dev 0001:03:00.0 144d:a808 0x010802 driver=nvme\n");
     expect_lspci_matches(root, true);
-    EXPECT_TRUE(fs::is_directory(root.path() / "sys" / "devices" / "pci0001:00" / "0001:00:02.0" /
-                                 "0001:03:00.0"));
+    EXPECT_TRUE(fs::is_directory(root.path() / "sys" / "devices" / "pci0001:00" / "0001:00:02.0" / "0001:03:00.0"));
 }
 
 }  // namespace

@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "golden.hpp"
-#include "hostdev/policy/fix.hpp"
 #include "hostdev/host/snapshot.hpp"
+#include "hostdev/policy/fix.hpp"
 
 using namespace hostdev;
 using namespace hostdev::testing;
@@ -64,7 +64,8 @@ std::vector<std::string> allowed_rewrites(const std::string& line) {
             if (line.find("multifunction") == std::string::npos) {
                 std::string with = line;
                 auto end = with.rfind("/>");
-                if (end != std::string::npos) out.push_back(with.insert(end, std::string(" multifunction=") + q + "on" + q));
+                if (end != std::string::npos)
+                    out.push_back(with.insert(end, std::string(" multifunction=") + q + "on" + q));
             }
         }
     }
@@ -75,8 +76,7 @@ std::vector<std::string> allowed_rewrites(const std::string& line) {
     }
     for (const char* tag : {"devices", "features", "kvm"}) {
         const std::string self = std::string("<") + tag + "/>";
-        if (auto pos = line.find(self); pos != std::string::npos)
-            out.push_back(line.substr(0, pos) + "<" + tag + ">");
+        if (auto pos = line.find(self); pos != std::string::npos) out.push_back(line.substr(0, pos) + "<" + tag + ">");
     }
     return out;
 }

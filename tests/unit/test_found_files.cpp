@@ -1,8 +1,8 @@
 // Files hostdev finds by itself (hostdev.conf, log_file) are used only when
 // they are regular files: a FIFO never blocks, a link is never followed, and
 // each refusal says what the file is.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -24,7 +24,8 @@ namespace {
 class FoundFiles : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string tmpl = (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-found-XXXXXX").string();
+        std::string tmpl =
+            (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-found-XXXXXX").string();
         ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
         dir_ = tmpl;
     }

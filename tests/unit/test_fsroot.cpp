@@ -22,7 +22,8 @@ namespace {
 class Tree {
 public:
     Tree() {
-        std::string tmpl = (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-fsroot-XXXXXX").string();
+        std::string tmpl =
+            (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-fsroot-XXXXXX").string();
         if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp");
         dir_ = tmpl;
         fs::create_directories(root() / "sys/devices/real");
@@ -131,7 +132,7 @@ TEST_P(FsRootBoundary, AttributesAreNeverReadThroughALinkOutOfTheirDirectory) {
     fs::create_symlink(t.outside() / "secret", dev / "abs");             // the real absolute path outside
     fs::create_symlink("../../../../../../outside/secret", dev / "up");  // ".." out of the directory
     fs::create_symlink("/etc/hostname", dev / "rooted");                 // inside the root, but not beneath dev
-    ::mkfifo((dev / "fifo").c_str(), 0600);                             // would block a blocking open
+    ::mkfifo((dev / "fifo").c_str(), 0600);                              // would block a blocking open
     FsRoot root(t.root());
     auto dir = root.open(root.sys("devices/real"), O_PATH | O_DIRECTORY);
     ASSERT_TRUE(dir.ok()) << dir.error().describe();

@@ -19,7 +19,10 @@ bool has(const std::string& s, std::string_view part) { return s.find(part) != s
 // fuzz_domain: an encoding declaration whose name is not UTF-8 was quoted as
 // it is into the message, which then was not UTF-8 (and made JSON reports throw).
 TEST(FuzzRegression, DomainEncodingNameThatIsNotUtf8) {
-    auto d = hostdev::parse_domain_xml("<?xml version=\"1.0\" encoding=\"utf-\xa8\xa8" "8\"?>\n<domain/>\n", "vm.xml");
+    auto d = hostdev::parse_domain_xml(
+        "<?xml version=\"1.0\" encoding=\"utf-\xa8\xa8"
+        "8\"?>\n<domain/>\n",
+        "vm.xml");
     ASSERT_FALSE(d.ok());
     const std::string m = d.error().message;
     EXPECT_TRUE(parse::valid_utf8(m)) << parse::quote(m, 300);
@@ -44,7 +47,8 @@ TEST(FuzzRegression, NodeDeviceXmlThatIsNotUtf8) {
 // The journal seed {"format": null}: the reader threw json::type_error
 // (the hook aborted at reconnect, prepare, status and recover).
 TEST(FuzzRegression, JournalWhoseFormatIsNotAString) {
-    for (const char* text : {R"({"format":null,"version":1})", R"({"format":1})", R"({"format":["hostdev-journal"]})"}) {
+    for (const char* text :
+         {R"({"format":null,"version":1})", R"({"format":1})", R"({"format":["hostdev-journal"]})"}) {
         auto j = hostdev::journal::parse(text, "/run/hostdev/x.json");
         ASSERT_FALSE(j.ok()) << text;
         // The error names the file and the key.
@@ -59,9 +63,9 @@ TEST(FuzzRegression, JournalNumbersOutOfIntRange) {
     const std::string head = R"({"format":"hostdev-journal","version":1,"owner":{"key":"manual","name":""},)"
                              R"("state":"detached","devices":[{"address":"0000:01:00.0","original_driver":null,)"
                              R"("original_override":null,)";
-    for (const char* device : {R"("group":1,"done":[1,184467440737095516152]}]})", R"("group":1e300,"done":[]}]})",
-                               R"("group":4294967296,"done":[]}]})", R"("group":1,"done":[1.5]}]})",
-                               R"("group":1,"done":3}]})"}) {
+    for (const char* device :
+         {R"("group":1,"done":[1,184467440737095516152]}]})", R"("group":1e300,"done":[]}]})",
+          R"("group":4294967296,"done":[]}]})", R"("group":1,"done":[1.5]}]})", R"("group":1,"done":3}]})"}) {
         auto j = hostdev::journal::parse(head + device, "/run/hostdev/manual.json");
         ASSERT_FALSE(j.ok()) << device;
         EXPECT_TRUE(has(j.error().message, "/run/hostdev/manual.json: devices[0].")) << j.error().message;

@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "golden.hpp"
-#include "hostdev/output/format.hpp"
 #include "hostdev/host/snapshot.hpp"
 #include "hostdev/host/sysfs.hpp"
+#include "hostdev/output/format.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;

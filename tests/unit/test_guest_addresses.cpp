@@ -49,7 +49,8 @@ std::string guest_addr(const char* slot, const char* fn, const char* extra = "")
 
 std::string domain_xml(const std::string& devices) {
     return "<domain type='kvm'>\n  <name>g</name>\n  <memory>1</memory>\n  <os><type>hvm</type></os>\n"
-           "  <devices>\n" + devices + "  </devices>\n</domain>\n";
+           "  <devices>\n" +
+           devices + "  </devices>\n</domain>\n";
 }
 
 Domain parse(const std::string& xml) {
@@ -91,8 +92,9 @@ void expect_no_double_use(const std::string& xml) {
     ASSERT_TRUE(fixed.ok()) << fixed.error().describe();
     std::set<PciAddress> seen;
     for (const auto& g : fixed->guest_pci_addresses)
-        EXPECT_TRUE(seen.insert(g.address).second) << g.address.str() << " used twice (<" << g.element << "> line "
-                                                    << g.line << ")\n" << r.fixed;
+        EXPECT_TRUE(seen.insert(g.address).second)
+            << g.address.str() << " used twice (<" << g.element << "> line " << g.line << ")\n"
+            << r.fixed;
 }
 
 }  // namespace
@@ -103,8 +105,9 @@ TEST(GuestAddresses, HostFunctionNumbersWhenFree) {
     EXPECT_EQ(guest_of(p, "01:00.1"), "0000:00:05.1");
     EXPECT_EQ(guest_of(p, "01:00.2"), "0000:00:05.2");
     EXPECT_EQ(guest_of(p, "01:00.3"), "0000:00:05.3");
-    EXPECT_NE(change_of(p, "01:00.1").find("; guest address 0000:00:05.1, function 1 of the guest slot of 0000:01:00.0"),
-              std::string::npos)
+    EXPECT_NE(
+        change_of(p, "01:00.1").find("; guest address 0000:00:05.1, function 1 of the guest slot of 0000:01:00.0"),
+        std::string::npos)
         << change_of(p, "01:00.1");
     EXPECT_EQ(p.edits.set_guest_multifunction, (std::vector<PciAddress>{*PciAddress::parse("01:00.0")}));
     expect_no_double_use(xml);
@@ -114,9 +117,8 @@ TEST(GuestAddresses, HostFunctionNumbersWhenFree) {
 // libvirt refused the fixed domain.
 TEST(GuestAddresses, NaturalAddressTakenByAController) {
     const std::string xml =
-        domain_xml(gpu(guest_addr("0x05", "0x0")) +
-                   "    <controller type='usb' index='0' model='ich9-ehci1'>\n" + guest_addr("0x05", "0x1") +
-                   "    </controller>\n");
+        domain_xml(gpu(guest_addr("0x05", "0x0")) + "    <controller type='usb' index='0' model='ich9-ehci1'>\n" +
+                   guest_addr("0x05", "0x1") + "    </controller>\n");
     Plan p = plan_domain(parse(xml), host());
     EXPECT_EQ(guest_of(p, "01:00.1"), "0000:00:05.4");  // 1 is the controller's, 2 and 3 go to 01:00.2 and .3
     EXPECT_EQ(guest_of(p, "01:00.2"), "0000:00:05.2");
@@ -127,9 +129,10 @@ TEST(GuestAddresses, NaturalAddressTakenByAController) {
 }
 
 TEST(GuestAddresses, NaturalAddressTakenByADisk) {
-    const std::string xml = domain_xml(gpu(guest_addr("0x05", "0x0")) +
-                                       "    <disk type='file' device='disk'>\n      <target dev='vda' bus='virtio'/>\n" +
-                                       guest_addr("0x05", "0x2") + "    </disk>\n");
+    const std::string xml =
+        domain_xml(gpu(guest_addr("0x05", "0x0")) +
+                   "    <disk type='file' device='disk'>\n      <target dev='vda' bus='virtio'/>\n" +
+                   guest_addr("0x05", "0x2") + "    </disk>\n");
     Plan p = plan_domain(parse(xml), host());
     EXPECT_EQ(guest_of(p, "01:00.1"), "0000:00:05.1");
     EXPECT_EQ(guest_of(p, "01:00.2"), "0000:00:05.4");
@@ -138,9 +141,10 @@ TEST(GuestAddresses, NaturalAddressTakenByADisk) {
 }
 
 TEST(GuestAddresses, NaturalAddressTakenByAnotherHostdev) {
-    const std::string nic = "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
-                            "      <source><address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source>\n" +
-                            guest_addr("0x05", "0x1") + "    </hostdev>\n";
+    const std::string nic =
+        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+        "      <source><address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source>\n" +
+        guest_addr("0x05", "0x1") + "    </hostdev>\n";
     const std::string xml = domain_xml(gpu(guest_addr("0x05", "0x0", " multifunction='on'")) + nic);
     Plan p = plan_domain(parse(xml), host());
     EXPECT_EQ(guest_of(p, "01:00.1"), "0000:00:05.4");
@@ -165,27 +169,30 @@ TEST(GuestAddresses, FullSlotLeavesTheAddressToLibvirt) {
                   std::string::npos)
             << change_of(p, a);
     }
-    EXPECT_TRUE(has_note(p, "no guest address for 0000:01:00.1: all eight functions of guest slot 0000:00:05 are in use"));
+    EXPECT_TRUE(
+        has_note(p, "no guest address for 0000:01:00.1: all eight functions of guest slot 0000:00:05 are in use"));
     expect_no_double_use(xml);
 }
 
 // A function besides 0 needs multifunction='on' on function 0, which hostdev
 // only sets on a <hostdev>.
 TEST(GuestAddresses, FunctionZeroHeldByAnotherDevice) {
-    const std::string audio = "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
-                              "      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/></source>\n" +
-                              guest_addr("0x05", "0x1") + "    </hostdev>\n";
-    const std::string xml = domain_xml("    <video>\n      <model type='vga'/>\n" + guest_addr("0x05", "0x0") +
-                                       "    </video>\n" + audio);
+    const std::string audio =
+        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+        "      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/></source>\n" +
+        guest_addr("0x05", "0x1") + "    </hostdev>\n";
+    const std::string xml =
+        domain_xml("    <video>\n      <model type='vga'/>\n" + guest_addr("0x05", "0x0") + "    </video>\n" + audio);
     Plan p = plan_domain(parse(xml), host());
     EXPECT_EQ(guest_of(p, "01:00.0"), "none");
     EXPECT_TRUE(has_note(p, "function 0 of guest slot 0000:00:05 is a <video> (line 8) without multifunction='on'"));
 }
 
 TEST(GuestAddresses, FunctionZeroFreeGetsMultifunction) {
-    const std::string audio = "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
-                              "      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/></source>\n" +
-                              guest_addr("0x05", "0x1") + "    </hostdev>\n";
+    const std::string audio =
+        "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+        "      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/></source>\n" +
+        guest_addr("0x05", "0x1") + "    </hostdev>\n";
     Plan p = plan_domain(parse(domain_xml(audio)), host());
     const auto& gpu0 = injected(p, "01:00.0");
     ASSERT_TRUE(gpu0.guest_address.has_value());

@@ -17,8 +17,8 @@
 
 namespace fs = std::filesystem;
 using hostdev::Config;
-using hostdev::HookResult;
 using hostdev::hook_can_skip;
+using hostdev::HookResult;
 using hostdev::PciAddress;
 using hostdev::run_hook;
 using hostdev::testing::capture_driver_state;
@@ -135,14 +135,14 @@ TEST(HookCanSkip, WhatOnlyTheParserCanDecideIsNotSkipped) {
     EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev mode='sub&#115;ystem' type='pci'/></devices></domain>"));
     // Not well-formed, or hostile: the parser refuses it with the line.
     EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev type='pci'>"));
-    EXPECT_FALSE(hook_can_skip("<!DOCTYPE d [<!ENTITY e 'pci'>]><domain><devices><hostdev type='&e;'/></devices></domain>"));
+    EXPECT_FALSE(
+        hook_can_skip("<!DOCTYPE d [<!ENTITY e 'pci'>]><domain><devices><hostdev type='&e;'/></devices></domain>"));
     EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev type='pci' type='usb'/></devices></domain>"));
 }
 
 TEST(Hook, TooFewArgumentsIsAUsageError) {
     Host h("z170-gtx970");
-    for (const std::vector<std::string>& a :
-         {std::vector<std::string>{}, {"vm"}, {"vm", "prepare"}}) {
+    for (const std::vector<std::string>& a : {std::vector<std::string>{}, {"vm"}, {"vm", "prepare"}}) {
         HookResult r = run_hook(a, domain_xml("win10-gtx970"), config_for(h.root), h.kernel);
         EXPECT_EQ(r.exit_code, 1);
         EXPECT_NE(r.stderr_text.find("usage: hostdev-hook NAME OPERATION SUBOP"), std::string::npos) << r.stderr_text;
@@ -299,9 +299,15 @@ TEST(Hook, MigrateAndRestorePrintNothing) {
 TEST(Hook, DomainWithoutHostdevsWritesNothingAtAnyStep) {
     Host h("z170-gtx970");
     const DriverState before = h.state();
-    for (auto [op, subop] : {std::pair{"prepare", "begin"}, {"start", "begin"}, {"started", "begin"},
-                             {"stopped", "end"}, {"release", "end"}, {"reconnect", "begin"},
-                             {"migrate", "begin"}, {"restore", "begin"}, {"attach", "begin"}}) {
+    for (auto [op, subop] : {std::pair{"prepare", "begin"},
+                             {"start", "begin"},
+                             {"started", "begin"},
+                             {"stopped", "end"},
+                             {"release", "end"},
+                             {"reconnect", "begin"},
+                             {"migrate", "begin"},
+                             {"restore", "begin"},
+                             {"attach", "begin"}}) {
         HookResult r = h.run("plain", op, subop, kPlainDomain);
         EXPECT_EQ(r.exit_code, 0) << op;
         EXPECT_EQ(r.stderr_text, "") << op;
@@ -440,8 +446,8 @@ TEST(Hook, LaptopDomainsRoundTrip) {
 TEST(Hook, UnknownOperationsDoNothing) {
     Host h("z170-gtx970");
     const std::string xml = domain_xml("win10-gtx970");
-    for (auto [op, subop] : {std::pair{"attach", "begin"}, {"prepare", "end"}, {"release", "begin"},
-                             {"frobnicate", "now"}, {"", ""}}) {
+    for (auto [op, subop] :
+         {std::pair{"attach", "begin"}, {"prepare", "end"}, {"release", "begin"}, {"frobnicate", "now"}, {"", ""}}) {
         HookResult r = h.run("win10-gaming", op, subop, xml);
         EXPECT_EQ(r.exit_code, 0) << op;
         EXPECT_EQ(r.stderr_text, "") << op;

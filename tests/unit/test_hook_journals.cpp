@@ -36,7 +36,8 @@ const char* kWin10Uuid = "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14";  // examples/do
 std::string domain(const char* name, const char* uuid, const char* bus, const char* function) {
     return std::string("<domain type='kvm'><name>") + name + "</name><uuid>" + uuid +
            "</uuid><devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' "
-           "bus='" + bus + "' slot='0x00' function='" + function + "'/></source></hostdev></devices></domain>";
+           "bus='" +
+           bus + "' slot='0x00' function='" + function + "'/></source></hostdev></devices></domain>";
 }
 
 struct Rig {
@@ -81,8 +82,10 @@ TEST(HookJournals, ReconnectExitsZeroForEveryHostileJournalAndNamesIt) {
             EXPECT_EQ(r.exit_code, 0);
             EXPECT_EQ(r.stderr_text, "");
             EXPECT_NE(all(r).find(where.string()), std::string::npos) << all(r);
-            if (where == mine) std::ofstream(mine, std::ios::binary | std::ios::trunc) << good;
-            else fs::remove(where);
+            if (where == mine)
+                std::ofstream(mine, std::ios::binary | std::ios::trunc) << good;
+            else
+                fs::remove(where);
             ++cases;
         }
     }

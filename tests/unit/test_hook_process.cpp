@@ -43,7 +43,8 @@ std::string slurp(const fs::path& p) {
 class HookProcess : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string tmpl = (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-hookp-XXXXXX").string();
+        std::string tmpl =
+            (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-hookp-XXXXXX").string();
         ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
         dir_ = tmpl;
         config_ = dir_ / "hostdev.conf";
@@ -105,7 +106,10 @@ TEST_F(HookProcess, NoPciPassthroughStartsWhateverStateTheConfigurationIsIn) {
             std::ofstream(dir_ / "real.conf") << "root = " << root.path().string() << "\n";
             fs::create_symlink(dir_ / "real.conf", config_);
         },
-        [&] { fs::remove_all(config_), ::mkfifo((dir_ / "fifo.log").c_str(), 0600), write_config("log_file = " + (dir_ / "fifo.log").string() + "\n"); },
+        [&] {
+            fs::remove_all(config_), ::mkfifo((dir_ / "fifo.log").c_str(), 0600),
+                write_config("log_file = " + (dir_ / "fifo.log").string() + "\n");
+        },
         [&] { fs::remove_all(config_), write_config("log_file = " + dir_.string() + "\n"); },
         [&] { fs::remove_all(config_), write_config("log_file = /proc/version\n"); },
     };
@@ -139,7 +143,9 @@ TEST_F(HookProcess, PciPassthroughWithABadConfigurationIsRefusedAtPrepareOnly) {
     const std::string xml = slurp(kExamples / "domains/win10-gtx970.xml");
     HookOutcome o = run(args("win10-gaming", "prepare", "begin"), xml, kernel);
     EXPECT_EQ(o.exit_code, 1);
-    EXPECT_EQ(o.stderr_text.rfind("hostdev: win10-gaming: bad configuration: " + config_.string() + ":2: unknown key 'rot'", 0), 0U)
+    EXPECT_EQ(o.stderr_text.rfind(
+                  "hostdev: win10-gaming: bad configuration: " + config_.string() + ":2: unknown key 'rot'", 0),
+              0U)
         << o.stderr_text;
     EXPECT_TRUE(has_syslog(o, HookLogLevel::Error, "bad configuration"));
     for (auto [op, subop] : {std::pair{"release", "end"}, {"reconnect", "begin"}}) {

@@ -13,8 +13,8 @@
 #include <fstream>
 #include <map>
 
-#include "hostdev/binding/journal.hpp"
 #include "golden.hpp"
+#include "hostdev/binding/journal.hpp"
 #include "hostile_journals.hpp"
 #include "support/fakeroot.hpp"
 
@@ -102,8 +102,9 @@ TEST(JournalParse, AJournalOfTheEarlierFormatStillReads) {
 }
 
 TEST(JournalParse, AddressesAreFoundInAnyText) {
-    auto found = journal::mentioned_addresses("xx 0000:01:00.1\"}, {\"address\": \"0000:01:00.0\", 10000:02:00.0 "
-                                              "0000:01:00.0 300000000:01:00.0 0000:01:00.8 01:00.0");
+    auto found = journal::mentioned_addresses(
+        "xx 0000:01:00.1\"}, {\"address\": \"0000:01:00.0\", 10000:02:00.0 "
+        "0000:01:00.0 300000000:01:00.0 0000:01:00.8 01:00.0");
     std::vector<std::string> s;
     for (const auto& a : found) s.push_back(a.str());
     // Each once, sorted; a five-digit domain (Intel VMD) is one; a function

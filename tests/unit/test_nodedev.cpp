@@ -6,8 +6,8 @@
 
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/host/nodedev.hpp"
-#include "hostdev/policy/libvirt_checks.hpp"
 #include "hostdev/host/snapshot.hpp"
+#include "hostdev/policy/libvirt_checks.hpp"
 
 using namespace hostdev;
 
@@ -17,8 +17,8 @@ PciAddress addr(std::string_view s) { return *PciAddress::parse(s); }
 
 // A PCI node device as libvirt 9 writes it.
 std::string pci_xml(const std::string& address, const std::string& parent, const std::string& cls,
-                     const std::string& ids, std::optional<int> group, const std::vector<std::string>& members,
-                     const std::string& driver = "", const std::string& extra = "") {
+                    const std::string& ids, std::optional<int> group, const std::vector<std::string>& members,
+                    const std::string& driver = "", const std::string& extra = "") {
     auto a = addr(address);
     std::string x = "<device>\n  <name>" + a.nodedev_name() + "</name>\n";
     x += "  <path>/sys/devices/pci0000:00/" + a.str() + "</path>\n";
@@ -37,8 +37,9 @@ std::string pci_xml(const std::string& address, const std::string& parent, const
         for (const auto& m : members) {
             auto ma = addr(m);
             char buf[128];
-            std::snprintf(buf, sizeof buf, "      <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n",
-                          ma.domain, ma.bus, ma.slot, ma.function);
+            std::snprintf(buf, sizeof buf,
+                          "      <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n", ma.domain,
+                          ma.bus, ma.slot, ma.function);
             x += buf;
         }
         x += "    </iommuGroup>\n";
@@ -64,7 +65,8 @@ const PciDevice& device(const Host& h, std::string_view a) {
 }
 
 bool has_problem(const std::vector<std::string>& problems, std::string_view text) {
-    return std::any_of(problems.begin(), problems.end(), [&](const std::string& p) { return p.find(text) != std::string::npos; });
+    return std::any_of(problems.begin(), problems.end(),
+                       [&](const std::string& p) { return p.find(text) != std::string::npos; });
 }
 
 }  // namespace
@@ -113,7 +115,7 @@ TEST(NodedevParse, PciFunctionWithEverythingLibvirtShows) {
     EXPECT_EQ(d.driver, "nouveau");
     EXPECT_EQ(d.iommu_group, 13);
     EXPECT_EQ(d.numa_node, 1);
-    EXPECT_FALSE(d.header_type);  // libvirt names bridges only
+    EXPECT_FALSE(d.header_type);    // libvirt names bridges only
     EXPECT_FALSE(d.reset_methods);  // not shown by libvirt: unknown, not "none"
     ASSERT_EQ(nd.group_members.size(), 2u);
     EXPECT_EQ(nd.group_members[1], addr("0000:01:00.1"));
@@ -274,8 +276,8 @@ namespace {
 std::vector<Result<NodeDevice>> sample_devices() {
     std::vector<std::string> xml = {
         "<device><name>computer</name><capability type='system'/></device>",
-        pci_xml("0000:00:01.0", "computer", "0x060400", "8086:1901", 1, {"0000:00:01.0", "0000:01:00.0", "0000:01:00.1"},
-                "pcieport", "    <capability type='pci-bridge'/>\n"),
+        pci_xml("0000:00:01.0", "computer", "0x060400", "8086:1901", 1,
+                {"0000:00:01.0", "0000:01:00.0", "0000:01:00.1"}, "pcieport", "    <capability type='pci-bridge'/>\n"),
         pci_xml("0000:01:00.0", "pci_0000_00_01_0", "0x030000", "10de:13c2", 1,
                 {"0000:00:01.0", "0000:01:00.0", "0000:01:00.1"}, "nouveau"),
         pci_xml("0000:01:00.1", "pci_0000_00_01_0", "0x040300", "10de:0fbb", 1,
@@ -283,17 +285,22 @@ std::vector<Result<NodeDevice>> sample_devices() {
         pci_xml("0000:00:14.0", "computer", "0x0c0330", "8086:a12f", 4, {"0000:00:14.0", "0000:00:14.2"}, "xhci_hcd"),
         pci_xml("0000:00:14.2", "computer", "0x118000", "8086:a131", 4, {"0000:00:14.0", "0000:00:14.2"},
                 "intel_pch_thermal"),
-        child_xml("usb_usb1", "pci_0000_00_14_0", "<capability type='usb_device'><bus>1</bus><device>1</device>"
-                                                  "<product id='0x0002'/><vendor id='0x1d6b'/></capability>"),
-        child_xml("usb_1_2", "usb_usb1", "<capability type='usb_device'><bus>1</bus><device>2</device>"
-                                         "<product id='0xc31c'/><vendor id='0x046d'/></capability>"),
-        child_xml("usb_1_2_1_0", "usb_1_2", "<capability type='usb'><number>0</number><class>3</class>"
-                                            "<subclass>1</subclass><protocol>1</protocol></capability>"),
+        child_xml("usb_usb1", "pci_0000_00_14_0",
+                  "<capability type='usb_device'><bus>1</bus><device>1</device>"
+                  "<product id='0x0002'/><vendor id='0x1d6b'/></capability>"),
+        child_xml("usb_1_2", "usb_usb1",
+                  "<capability type='usb_device'><bus>1</bus><device>2</device>"
+                  "<product id='0xc31c'/><vendor id='0x046d'/></capability>"),
+        child_xml("usb_1_2_1_0", "usb_1_2",
+                  "<capability type='usb'><number>0</number><class>3</class>"
+                  "<subclass>1</subclass><protocol>1</protocol></capability>"),
         pci_xml("0000:00:17.0", "computer", "0x010601", "8086:a102", 5, {"0000:00:17.0"}, "ahci"),
         child_xml("scsi_host0", "pci_0000_00_17_0", "<capability type='scsi_host'><host>0</host></capability>"),
-        child_xml("scsi_target0_0_0", "scsi_host0", "<capability type='scsi_target'><target>target0:0:0</target></capability>"),
-        child_xml("scsi_0_0_0_0", "scsi_target0_0_0", "<capability type='scsi'><host>0</host><bus>0</bus>"
-                                                     "<target>0</target><lun>0</lun><type>disk</type></capability>"),
+        child_xml("scsi_target0_0_0", "scsi_host0",
+                  "<capability type='scsi_target'><target>target0:0:0</target></capability>"),
+        child_xml("scsi_0_0_0_0", "scsi_target0_0_0",
+                  "<capability type='scsi'><host>0</host><bus>0</bus>"
+                  "<target>0</target><lun>0</lun><type>disk</type></capability>"),
         child_xml("block_sda_WD", "scsi_0_0_0_0", "<capability type='storage'><block>/dev/sda</block></capability>"),
         pci_xml("0000:00:1f.6", "computer", "0x020000", "8086:15b8", 6, {"0000:00:1f.6"}, "e1000e"),
         child_xml("net_eno1_aa", "pci_0000_00_1f_6", "<capability type='net'><interface>eno1</interface></capability>"),
@@ -347,11 +354,18 @@ TEST(NodedevHost, SameModelAsSysfsGives) {
 
 TEST(NodedevHost, MouseIsNotAKeyboard) {
     std::vector<Result<NodeDevice>> devices;
-    devices.push_back(parse_nodedev_xml(pci_xml("0000:00:14.0", "computer", "0x0c0330", "8086:a12f", 4, {"0000:00:14.0"}), "x"));
-    devices.push_back(parse_nodedev_xml(child_xml("usb_1_4", "pci_0000_00_14_0", "<capability type='usb_device'><bus>1</bus>"
-                                                  "<device>4</device><product id='0xc077'/><vendor id='0x046d'/></capability>"), "x"));
-    devices.push_back(parse_nodedev_xml(child_xml("usb_1_4_1_0", "usb_1_4", "<capability type='usb'><number>0</number>"
-                                                  "<class>3</class><subclass>1</subclass><protocol>2</protocol></capability>"), "x"));
+    devices.push_back(
+        parse_nodedev_xml(pci_xml("0000:00:14.0", "computer", "0x0c0330", "8086:a12f", 4, {"0000:00:14.0"}), "x"));
+    devices.push_back(
+        parse_nodedev_xml(child_xml("usb_1_4", "pci_0000_00_14_0",
+                                    "<capability type='usb_device'><bus>1</bus>"
+                                    "<device>4</device><product id='0xc077'/><vendor id='0x046d'/></capability>"),
+                          "x"));
+    devices.push_back(
+        parse_nodedev_xml(child_xml("usb_1_4_1_0", "usb_1_4",
+                                    "<capability type='usb'><number>0</number>"
+                                    "<class>3</class><subclass>1</subclass><protocol>2</protocol></capability>"),
+                          "x"));
     LibvirtHost lh = host_from_node_devices(devices, "");
     EXPECT_TRUE(device(lh.host, "00:14.0").roles.empty());
     EXPECT_FALSE(lh.uses.count(addr("0000:00:14.0")));
@@ -360,12 +374,13 @@ TEST(NodedevHost, MouseIsNotAKeyboard) {
 TEST(NodedevHost, OrphanMembersMismatchesAndBadDevices) {
     std::vector<Result<NodeDevice>> devices;
     // 02:00.0 lists 02:00.1 in its group, which libvirt does not describe.
-    devices.push_back(parse_nodedev_xml(pci_xml("0000:02:00.0", "computer", "0x020000", "8086:1521", 11,
-                                                {"0000:02:00.0", "0000:02:00.1"}), "x"));
+    devices.push_back(parse_nodedev_xml(
+        pci_xml("0000:02:00.0", "computer", "0x020000", "8086:1521", 11, {"0000:02:00.0", "0000:02:00.1"}), "x"));
     // 03:00.0 is listed by 05:00.0's group but says group 12.
-    devices.push_back(parse_nodedev_xml(pci_xml("0000:03:00.0", "computer", "0x010802", "144d:a808", 12, {"0000:03:00.0"}), "x"));
-    devices.push_back(parse_nodedev_xml(pci_xml("0000:05:00.0", "computer", "", "1b21:1242", 15,
-                                                {"0000:03:00.0", "0000:05:00.0"}), "x"));
+    devices.push_back(
+        parse_nodedev_xml(pci_xml("0000:03:00.0", "computer", "0x010802", "144d:a808", 12, {"0000:03:00.0"}), "x"));
+    devices.push_back(parse_nodedev_xml(
+        pci_xml("0000:05:00.0", "computer", "", "1b21:1242", 15, {"0000:03:00.0", "0000:05:00.0"}), "x"));
     devices.push_back(parse_nodedev_xml("<device>", "pci_0000_06_00_0"));
     LibvirtHost lh = host_from_node_devices(devices, "");
     const Host& h = lh.host;
@@ -380,7 +395,8 @@ TEST(NodedevHost, OrphanMembersMismatchesAndBadDevices) {
 
 TEST(NodedevHost, NoIommuGivesTheAdvice) {
     std::vector<Result<NodeDevice>> devices;
-    devices.push_back(parse_nodedev_xml(pci_xml("0000:00:02.0", "computer", "0x020000", "1af4:1041", std::nullopt, {}), "x"));
+    devices.push_back(
+        parse_nodedev_xml(pci_xml("0000:00:02.0", "computer", "0x020000", "1af4:1041", std::nullopt, {}), "x"));
     LibvirtHost lh = host_from_node_devices(devices, "AuthenticAMD");
     EXPECT_FALSE(lh.host.iommu_present);
     EXPECT_TRUE(has_problem(lh.host.warnings, "amd_iommu=on"));
@@ -392,8 +408,10 @@ TEST(NodedevHost, SnapshotRoundTripPlansAlike) {
     ASSERT_TRUE(back.ok()) << back.error().describe();
     auto dom = parse_domain_xml(
         "<domain type='kvm'><name>t</name><memory>1</memory><os><type>hvm</type></os><devices>"
-        "<hostdev mode='subsystem' type='pci' managed='yes'><source><address bus='1' slot='0' function='0'/></source></hostdev>"
-        "<hostdev mode='subsystem' type='pci' managed='yes'><source><address bus='0' slot='0x14' function='0'/></source></hostdev>"
+        "<hostdev mode='subsystem' type='pci' managed='yes'><source><address bus='1' slot='0' "
+        "function='0'/></source></hostdev>"
+        "<hostdev mode='subsystem' type='pci' managed='yes'><source><address bus='0' slot='0x14' "
+        "function='0'/></source></hostdev>"
         "</devices></domain>",
         "t.xml");
     ASSERT_TRUE(dom.ok());
@@ -417,9 +435,9 @@ TEST(NodedevHostUses, WarnsForWhatLeavesTheHost) {
         auto a = addr(address);
         return *parse_domain_xml(
             "<domain type='kvm'><name>t</name><memory>1</memory><os><type>hvm</type></os><devices>"
-            "<hostdev mode='subsystem' type='pci' managed='yes'><source><address bus='" + std::to_string(a.bus) +
-                "' slot='" + std::to_string(a.slot) + "' function='" + std::to_string(a.function) +
-                "'/></source></hostdev></devices></domain>",
+            "<hostdev mode='subsystem' type='pci' managed='yes'><source><address bus='" +
+                std::to_string(a.bus) + "' slot='" + std::to_string(a.slot) + "' function='" +
+                std::to_string(a.function) + "'/></source></hostdev></devices></domain>",
             "t.xml");
     };
     auto nic = host_use_problems(plan_domain(domain_with("0000:00:1f.6"), lh.host), lh);
@@ -444,7 +462,8 @@ TEST(CrossDomain, SharedGroupWarnsBoth) {
     ASSERT_EQ(p[1].size(), 1u);
     EXPECT_TRUE(p[2].empty());
     EXPECT_EQ(p[0][0].severity, Severity::Warning);
-    EXPECT_NE(p[0][0].message.find("IOMMU group 1 is also assigned by domain 'b'"), std::string::npos) << p[0][0].message;
+    EXPECT_NE(p[0][0].message.find("IOMMU group 1 is also assigned by domain 'b'"), std::string::npos)
+        << p[0][0].message;
     EXPECT_NE(p[1][0].message.find("domain 'a'"), std::string::npos);
 }
 
@@ -461,7 +480,8 @@ TEST(CrossDomain, BothAutostartIsAnErrorForBoth) {
 
 TEST(CrossDomain, SameDeviceWithoutGroups) {
     auto dev = addr("0000:00:05.0");
-    auto p = cross_domain_problems({{"a", true, {}, {dev}}, {"b", false, {}, {dev}}, {"c", true, {}, {addr("0000:00:06.0")}}});
+    auto p = cross_domain_problems(
+        {{"a", true, {}, {dev}}, {"b", false, {}, {dev}}, {"c", true, {}, {addr("0000:00:06.0")}}});
     ASSERT_EQ(p[0].size(), 1u);
     EXPECT_EQ(p[0][0].severity, Severity::Warning);
     EXPECT_EQ(p[0][0].device, dev);

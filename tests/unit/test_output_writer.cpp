@@ -4,8 +4,8 @@
 // files are nodes this test makes itself (mknod c 1 3 is a null device, c 1
 // 7 a full one); tests that need another user or another stdout run in a
 // forked child.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -36,7 +36,8 @@ constexpr gid_t kOtherGid = 8765;
 class OutputWriter : public ::testing::Test {
 protected:
     void SetUp() override {
-        std::string tmpl = (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-out-XXXXXX").string();
+        std::string tmpl =
+            (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-out-XXXXXX").string();
         ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
         dir_ = tmpl;
         fs::permissions(dir_, fs::perms(0755));
@@ -159,7 +160,7 @@ TEST_F(OutputWriter, StaleTemporaryFilesOfAKilledRunAreRemoved) {
     ::waitpid(gone, nullptr, 0);
     const std::string stale = ".out.xml.tmp-" + std::to_string(gone) + "-12345";
     const std::string alive = ".out.xml.tmp-" + std::to_string(::getpid()) + "-999";  // a running writer's
-    const std::string other = ".other.xml.tmp-" + std::to_string(gone) + "-1";          // another target's
+    const std::string other = ".other.xml.tmp-" + std::to_string(gone) + "-1";        // another target's
     for (const auto& n : {stale, alive, other}) std::ofstream(dir_ / n) << "partial";
     ASSERT_TRUE(fileio::write_output(dir_ / "out.xml", "x\n").ok());
     std::vector<std::string> kept{alive, other, "out.xml"};

@@ -27,13 +27,19 @@ TEST(Parse, DriverOverrideAndWordLists) {
 
 TEST(Parse, ConfigHeader) {
     std::string cfg(64, '\0');
-    cfg[0] = '\xde'; cfg[1] = '\x10';  // vendor 10de
-    cfg[2] = '\xc2'; cfg[3] = '\x13';  // device 13c2
-    cfg[8] = '\xa1';                   // revision
-    cfg[9] = 0x00; cfg[10] = 0x00; cfg[11] = 0x03;  // class 030000
-    cfg[0x0e] = '\x80';                // type 0, multifunction
-    cfg[0x2c] = '\x43'; cfg[0x2d] = '\x10';
-    cfg[0x2e] = '\x08'; cfg[0x2f] = '\x85';
+    cfg[0] = '\xde';
+    cfg[1] = '\x10';  // vendor 10de
+    cfg[2] = '\xc2';
+    cfg[3] = '\x13';  // device 13c2
+    cfg[8] = '\xa1';  // revision
+    cfg[9] = 0x00;
+    cfg[10] = 0x00;
+    cfg[11] = 0x03;      // class 030000
+    cfg[0x0e] = '\x80';  // type 0, multifunction
+    cfg[0x2c] = '\x43';
+    cfg[0x2d] = '\x10';
+    cfg[0x2e] = '\x08';
+    cfg[0x2f] = '\x85';
     auto h = parse::config_header(cfg);
     ASSERT_TRUE(h.ok());
     EXPECT_EQ(h->vendor, 0x10de);
@@ -103,7 +109,7 @@ TEST(Parse, CpuVendorKeyboardCmdline) {
     EXPECT_EQ(parse::cpu_vendor("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\n"), "AuthenticAMD");
     EXPECT_EQ(parse::cpu_vendor("processor : 0\n"), "");
     EXPECT_TRUE(parse::input_is_keyboard("120013\n"));
-    EXPECT_FALSE(parse::input_is_keyboard("17\n"));     // mouse: no EV_REP
+    EXPECT_FALSE(parse::input_is_keyboard("17\n"));      // mouse: no EV_REP
     EXPECT_FALSE(parse::input_is_keyboard("100000\n"));  // EV_REP alone
     EXPECT_TRUE(parse::input_is_keyboard("0 120013\n"));
     EXPECT_EQ(parse::cmdline_param("ro quiet intel_iommu=on iommu=pt", "intel_iommu"), "on");

@@ -88,7 +88,9 @@ TEST(PciAddress, LibvirtUintSignsSpacesAndBases) {
     EXPECT_EQ(value("0xffffffff"), 4294967295LL);
     EXPECT_EQ(value("037777777777"), 4294967295LL);
     for (const char* bad : {"", " ", "+", "-", "-0", " -1", "+-1", "++1", "+ 1", "1 ", "0x", "0x ", "0xg", "09",
-                            "4294967296", "0x100000000", "99999999999999999999999", "1e1", "\xc2\xa0" "1"})
+                            "4294967296", "0x100000000", "99999999999999999999999", "1e1",
+                            "\xc2\xa0"
+                            "1"})
         EXPECT_EQ(value(bad), -1) << "'" << bad << "'";
     // Node-device elements and the boot order are decimal in libvirt.
     EXPECT_EQ(value("010", NumberBase::Decimal), 10);
@@ -114,7 +116,8 @@ TEST(PciAddress, DomainsAboveFfff) {
     EXPECT_LT(low, *a);
     EXPECT_FALSE(low.same_slot(*a));
     EXPECT_NE(std::hash<PciAddress>{}(low), std::hash<PciAddress>{}(*a));
-    EXPECT_NE(std::hash<PciAddress>{}(*PciAddress::parse("1:00:00.0")), std::hash<PciAddress>{}(*PciAddress::parse("0:01:00.0")));
+    EXPECT_NE(std::hash<PciAddress>{}(*PciAddress::parse("1:00:00.0")),
+              std::hash<PciAddress>{}(*PciAddress::parse("0:01:00.0")));
 }
 
 TEST(PciAddress, NodeDeviceNames) {

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "hostdev/output/format.hpp"
 #include "hostdev/host/pciids.hpp"
+#include "hostdev/output/format.hpp"
 
 using hostdev::PciIds;
 

@@ -1,9 +1,9 @@
 // The sibling policy, row by row, on hosts read from fresh fake roots.
 #include <gtest/gtest.h>
 
-#include "hostdev/policy/planner.hpp"
-#include "hostdev/host/sysfs.hpp"
 #include "fake_host.hpp"
+#include "hostdev/host/sysfs.hpp"
+#include "hostdev/policy/planner.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;
@@ -52,11 +52,10 @@ Domain domain(const std::string& hostdevs, const std::string& features = "") {
     return *d;
 }
 
-std::string hd(const char* bus, const char* slot, const char* fn, const char* managed = "yes",
-               const char* guest = "") {
+std::string hd(const char* bus, const char* slot, const char* fn, const char* managed = "yes", const char* guest = "") {
     return std::string("<hostdev mode='subsystem' type='pci' managed='") + managed +
-           "'><source><address domain='0x0000' bus='" + bus + "' slot='" + slot + "' function='" + fn +
-           "'/></source>" + guest + "</hostdev>";
+           "'><source><address domain='0x0000' bus='" + bus + "' slot='" + slot + "' function='" + fn + "'/></source>" +
+           guest + "</hostdev>";
 }
 
 const MemberPlan* member(const Plan& p, const char* addr) {
@@ -212,11 +211,11 @@ TEST(Planner, KvmHiddenForNvidiaDisplays) {
     never.hide_kvm = PlanOptions::HideKvm::Never;
     EXPECT_FALSE(plan_domain(domain(hd("0x01", "0x00", "0x0")), host(), never).edits.ensure_kvm_hidden);
     // Already on: nothing. Explicitly off: kept in auto mode, with a note.
-    EXPECT_FALSE(plan_domain(domain(hd("0x01", "0x00", "0x0"), "<features><kvm><hidden state='on'/></kvm></features>"),
-                             host())
-                     .edits.ensure_kvm_hidden);
-    Plan off = plan_domain(domain(hd("0x01", "0x00", "0x0"), "<features><kvm><hidden state='off'/></kvm></features>"),
-                           host());
+    EXPECT_FALSE(
+        plan_domain(domain(hd("0x01", "0x00", "0x0"), "<features><kvm><hidden state='on'/></kvm></features>"), host())
+            .edits.ensure_kvm_hidden);
+    Plan off =
+        plan_domain(domain(hd("0x01", "0x00", "0x0"), "<features><kvm><hidden state='off'/></kvm></features>"), host());
     EXPECT_FALSE(off.edits.ensure_kvm_hidden);
     EXPECT_EQ(count(off, Severity::Note), 1);
     EXPECT_TRUE(plan_domain(domain(hd("0x01", "0x00", "0x0"), "<features><kvm><hidden state='off'/></kvm></features>"),
@@ -238,8 +237,9 @@ TEST(Planner, BoundPlatformFunctionRequestedDirectlyIsBlockedAsASiblingIs) {
     Plan direct = plan_domain(domain(hd("0x00", "0x1f", "0x0")), h);
     EXPECT_TRUE(direct.blocked());
     ASSERT_EQ(count(direct, Severity::Error), 1);
-    EXPECT_NE(direct.problems[0].message.find("cannot leave the host: platform function bound to lpc_ich: host-critical"),
-              std::string::npos)
+    EXPECT_NE(
+        direct.problems[0].message.find("cannot leave the host: platform function bound to lpc_ich: host-critical"),
+        std::string::npos)
         << direct.problems[0].message;
     EXPECT_TRUE(direct.edits.empty());
 

@@ -66,7 +66,8 @@ std::string sentinel_config() {
 class Outside {
 public:
     Outside() {
-        std::string tmpl = (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-outside-XXXXXX").string();
+        std::string tmpl =
+            (fs::path(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") / "hostdev-outside-XXXXXX").string();
         if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp");
         dir_ = tmpl;
         for (const char* dev : {"0000:07:00.0", "0000:08:00.0"}) {
@@ -222,8 +223,8 @@ TEST_P(RootBoundary, LinksThatStayInsideTheRootAreFollowed) {
 TEST_P(RootBoundary, FifosWhereFilesShouldBeNeverBlock) {
     FakeRoot root(kSpec);
     const fs::path gpu = root.device_dir("0000:01:00.0");
-    for (const fs::path& p : {gpu / "config", gpu / "class", root.path() / "proc/cmdline",
-                              root.path() / "proc/self/mountinfo"}) {
+    for (const fs::path& p :
+         {gpu / "config", gpu / "class", root.path() / "proc/cmdline", root.path() / "proc/self/mountinfo"}) {
         fs::remove(p);
         ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0) << p;
     }

@@ -23,7 +23,6 @@ using hostdev::SchemaValidator;
 
 const std::filesystem::path kData = hostdev::testing::source_path("tests/data");
 
-
 std::vector<std::filesystem::path> xml_files(const std::string& dir) {
     std::vector<std::filesystem::path> out;
     for (const auto& e : std::filesystem::directory_iterator(kData / dir))
@@ -106,7 +105,8 @@ TEST(Schema, EveryCorpusDomainIsValid) {
 
 TEST(Schema, InvalidDomainsListFileAndLine) {
     ::testing::internal::CaptureStderr();
-    auto st = validator().validate(hostdev::testing::read_text_file(kData / "schema-invalid" / "managed-maybe.xml"), "mm.xml");
+    auto st = validator().validate(hostdev::testing::read_text_file(kData / "schema-invalid" / "managed-maybe.xml"),
+                                   "mm.xml");
     std::string printed = ::testing::internal::GetCapturedStderr();
     ASSERT_FALSE(st.ok());
     const std::string& m = st.error().message;
@@ -117,7 +117,8 @@ TEST(Schema, InvalidDomainsListFileAndLine) {
 }
 
 TEST(Schema, NotADomainAndNotXml) {
-    auto net = validator().validate(hostdev::testing::read_text_file(kData / "hostile" / "root-network.xml"), "net.xml");
+    auto net =
+        validator().validate(hostdev::testing::read_text_file(kData / "hostile" / "root-network.xml"), "net.xml");
     ASSERT_FALSE(net.ok());
     EXPECT_NE(net.error().message.find("\nnet.xml:2: Expecting element domain, got network"), std::string::npos)
         << net.error().message;

@@ -146,7 +146,7 @@ TEST_F(SimKernelTest, UnbindRemovesBothLinksOnlyFromTheBoundDriver) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(fs_.pci_drivers() / "nouveau" / kGpu)));
     EXPECT_EQ(err_of(unbind(kernel_, kGpu, "nouveau")), ENODEV);  // not bound any more
 
-    EXPECT_EQ(err_of(unbind(kernel_, "0000:05:00.0", "nouveau")), ENODEV);  // no such device
+    EXPECT_EQ(err_of(unbind(kernel_, "0000:05:00.0", "nouveau")), ENODEV);   // no such device
     EXPECT_EQ(err_of(unbind(kernel_, "01:00.1", "snd_hda_intel")), ENODEV);  // not the kernel's name
     EXPECT_EQ(err_of(unbind(kernel_, kAudio, "no_such_driver")), ENOENT);
     EXPECT_EQ(driver_of(kAudio), "snd_hda_intel");

@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hostdev/output/format.hpp"
-#include "hostdev/host/snapshot.hpp"
-#include "hostdev/host/sysfs.hpp"
 #include "fake_host.hpp"
 #include "golden.hpp"
+#include "hostdev/host/snapshot.hpp"
+#include "hostdev/host/sysfs.hpp"
+#include "hostdev/output/format.hpp"
 #include "support/fakeroot.hpp"
 
 using namespace hostdev;
@@ -165,8 +165,8 @@ TEST(Sysfs, PartialTreesNeverFail) {
     FakeRoot root(kDesktop);
     fs::path sys = root.path() / "sys";
     fs::path gpu = fs::canonical(sys / "bus/pci/devices/0000:01:00.0");
-    fs::remove(gpu / "iommu_group");     // no group link: listed without a group
-    fs::remove(gpu / "class");           // falls back to config space
+    fs::remove(gpu / "iommu_group");  // no group link: listed without a group
+    fs::remove(gpu / "class");        // falls back to config space
     fs::path audio = fs::canonical(sys / "bus/pci/devices/0000:01:00.1");
     fs::remove(audio / "config");
     // A dangling device link and a garbage entry.
@@ -286,8 +286,8 @@ TEST(Snapshot, RejectsForeignOrNewerDocuments) {
     EXPECT_NE(parse_snapshot("{", "a.json").error().message.find("not a JSON document"), std::string::npos);
     EXPECT_NE(parse_snapshot("{\"groups\":[]}", "a.json").error().message.find("not a hostdev snapshot"),
               std::string::npos);
-    auto newer = parse_snapshot(R"({"format":"hostdev-snapshot","version":99,"iommu":{"present":true},"devices":[]})",
-                                "a.json");
+    auto newer =
+        parse_snapshot(R"({"format":"hostdev-snapshot","version":99,"iommu":{"present":true},"devices":[]})", "a.json");
     ASSERT_FALSE(newer.ok());
     EXPECT_NE(newer.error().message.find("version 99"), std::string::npos);
     auto bad = parse_snapshot(

@@ -22,10 +22,10 @@
 
 #include "fake_host.hpp"
 #include "hostdev/binding/config.hpp"
-#include "hostdev/output/format.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/host/pciids.hpp"
 #include "hostdev/host/snapshot.hpp"
+#include "hostdev/output/format.hpp"
 
 namespace fs = std::filesystem;
 namespace parse = hostdev::parse;
@@ -63,7 +63,7 @@ json base_snapshot() {
 
 struct SnapshotCase {
     const char* cls;
-    const char* pointer;  // JSON pointer of the value changed
+    const char* pointer;        // JSON pointer of the value changed
     std::optional<json> value;  // nullopt: the key is removed
     const char* expected;       // in the message after "t.json: "
 };
@@ -179,10 +179,10 @@ TEST(TotalSnapshot, EveryBadValueIsAnErrorNamingTheKey) {
 // Optional facts that are absent or null are unknown, as in a snapshot written
 // before they existed.
 TEST(TotalSnapshot, AbsentAndNullOptionalKeysAreUnknown) {
-    for (const char* p : {"/kernel", "/setup", "/groups", "/warnings", "/kernel/release", "/kernel/modules",
-                          "/kernel/interrupt_remapping", "/setup/bootloader", "/devices/0/driver",
-                          "/devices/0/iommu_group", "/devices/0/numa_node", "/devices/0/roles",
-                          "/devices/0/subsystem_vendor", "/devices/0/header_type"}) {
+    for (const char* p :
+         {"/kernel", "/setup", "/groups", "/warnings", "/kernel/release", "/kernel/modules",
+          "/kernel/interrupt_remapping", "/setup/bootloader", "/devices/0/driver", "/devices/0/iommu_group",
+          "/devices/0/numa_node", "/devices/0/roles", "/devices/0/subsystem_vendor", "/devices/0/header_type"}) {
         const json::json_pointer ptr(p);
         json removed = base_snapshot();
         removed[ptr.parent_pointer()].erase(ptr.back());
@@ -249,8 +249,8 @@ TEST(TotalSnapshot, BinaryGarbage) {
 TEST(TotalSnapshot, FormatOfTheWrongTypeIsAnError) {
     EXPECT_TRUE(has(snapshot_error(R"({"format":1})"), "not a hostdev snapshot"));
     EXPECT_TRUE(has(snapshot_error(R"({"format":null})"), "not a hostdev snapshot"));
-    EXPECT_TRUE(has(snapshot_error(R"({"format":"hostdev-snapshot","version":1,"iommu":1})"),
-                    "iommu: expected an object"));
+    EXPECT_TRUE(
+        has(snapshot_error(R"({"format":"hostdev-snapshot","version":1,"iommu":1})"), "iommu: expected an object"));
 }
 
 // ---------------------------------------------------------------------------
@@ -330,8 +330,8 @@ TEST(TotalConfig, EveryKeyRefusesEveryBadValue) {
 }
 
 TEST(TotalConfig, EveryKeySetTwiceIsAnError) {
-    for (const char* line : {"root = /", "journal_dir = /run/x", "log_file = /var/log/h", "wait_timeout_ms = 5",
-                             "lock_timeout_ms = 5"}) {
+    for (const char* line :
+         {"root = /", "journal_dir = /run/x", "log_file = /var/log/h", "wait_timeout_ms = 5", "lock_timeout_ms = 5"}) {
         const std::string m = config_error(std::string(line) + "\n\n" + line + "\n");
         EXPECT_TRUE(has(m, "hostdev.conf:3: '")) << m;
         EXPECT_TRUE(has(m, "' is set twice")) << m;
@@ -393,8 +393,8 @@ const std::vector<PciIdsCase> kPciIdsCases = {
 // its name, so one bad line does not take all names away.
 TEST(TotalPciIds, EveryMalformedLineIsSkippedAndNamed) {
     for (const auto& c : kPciIdsCases) {
-        const std::string text = "# pci.ids\n8086  Intel Corporation\n" + c.line +
-                                 "\n10de  NVIDIA Corporation\n\t13c2  GM204\n";
+        const std::string text =
+            "# pci.ids\n8086  Intel Corporation\n" + c.line + "\n10de  NVIDIA Corporation\n\t13c2  GM204\n";
         PciIds ids = PciIds::parse(text, nullptr, "pci.ids");
         EXPECT_EQ(ids.skipped_lines(), 1U) << c.cls << " " << parse::quote(c.line);
         EXPECT_TRUE(has(ids.first_problem(), c.expected)) << ids.first_problem();
@@ -410,7 +410,9 @@ TEST(TotalPciIds, EveryMalformedLineIsSkippedAndNamed) {
 
 TEST(TotalPciIds, NamesAreCleanAndBounded) {
     const std::string huge(100000, 'N');
-    PciIds ids = PciIds::parse("10de  " + huge + "\n\t13c2  GM\xff\xfe" "204\x1b[2J\n1234  Caf\xc3\xa9\r\n"
+    PciIds ids = PciIds::parse("10de  " + huge +
+                               "\n\t13c2  GM\xff\xfe"
+                               "204\x1b[2J\n1234  Caf\xc3\xa9\r\n"
                                "C 03  Display\x7f\n\t00  VGA\xed\xa0\x80\n");
     EXPECT_EQ(ids.vendor(0x10de).size(), PciIds::kMaxNameBytes);
     EXPECT_EQ(ids.device(0x10de, 0x13c2), "GM??204?[2J");
@@ -459,13 +461,27 @@ struct NumberCase {
 // Values no attribute may hold; each is an error whose message quotes the
 // text escaped (a message may go into JSON).
 const std::vector<NumberCase> kBadHex = {
-    {"empty", ""},          {"truncated", "0x"},      {"negative", "-1"},           {"negative", "0x-1"},
-    {"bad hex", "0x1g"},    {"huge", "0x100000000"},  {"huge", "ffffffffffffffffffff"}, {"garbage", "\xff\xfe"},
-    {"garbage", std::string("0x10de\0junk", 11)},     {"two values", "0x10de 0x13c2"}, {"sign", "+10de"},
+    {"empty", ""},
+    {"truncated", "0x"},
+    {"negative", "-1"},
+    {"negative", "0x-1"},
+    {"bad hex", "0x1g"},
+    {"huge", "0x100000000"},
+    {"huge", "ffffffffffffffffffff"},
+    {"garbage", "\xff\xfe"},
+    {"garbage", std::string("0x10de\0junk", 11)},
+    {"two values", "0x10de 0x13c2"},
+    {"sign", "+10de"},
 };
 const std::vector<NumberCase> kBadInt = {
-    {"empty", ""},       {"huge", "9223372036854775808"}, {"huge", "-9223372036854775809"}, {"float", "1.5"},
-    {"float", "1e3"},    {"sign", "+1"},                   {"hex", "0x10"},                   {"garbage", "\xff"},
+    {"empty", ""},
+    {"huge", "9223372036854775808"},
+    {"huge", "-9223372036854775809"},
+    {"float", "1.5"},
+    {"float", "1e3"},
+    {"sign", "+1"},
+    {"hex", "0x10"},
+    {"garbage", "\xff"},
     {"two values", "1 2"},
 };
 
@@ -515,13 +531,13 @@ TEST(TotalKernelText, ConfigSpaceOfEverySize) {
 
 TEST(TotalKernelText, MountinfoLines) {
     const char* const bad[] = {
-        "28 1 259:2 / /",                                   // truncated
-        "28 1 259:2 / / rw shared:1 ext4 /dev/sda1 rw",     // no " - " separator
-        "28 1 x:y / / rw - ext4 /dev/sda1 rw",               // bad major:minor
-        "28 1 259 / / rw - ext4 /dev/sda1 rw",               // no colon
-        "28 1 99999999999:2 / / rw - ext4 /dev/sda1 rw",     // huge major
-        "28 1 -1:2 / / rw - ext4 /dev/sda1 rw",              // negative major
-        "\xff\xfe / \x01",                                   // garbage
+        "28 1 259:2 / /",                                 // truncated
+        "28 1 259:2 / / rw shared:1 ext4 /dev/sda1 rw",   // no " - " separator
+        "28 1 x:y / / rw - ext4 /dev/sda1 rw",            // bad major:minor
+        "28 1 259 / / rw - ext4 /dev/sda1 rw",            // no colon
+        "28 1 99999999999:2 / / rw - ext4 /dev/sda1 rw",  // huge major
+        "28 1 -1:2 / / rw - ext4 /dev/sda1 rw",           // negative major
+        "\xff\xfe / \x01",                                // garbage
     };
     for (const char* line : bad) EXPECT_FALSE(parse::root_mount(line)) << parse::quote(line);
     // Octal escapes of mountinfo are decoded; a bad escape stays as written.
@@ -535,7 +551,7 @@ TEST(TotalKernelText, MountinfoLines) {
 
 TEST(TotalKernelText, RouteTablesOfGarbage) {
     EXPECT_TRUE(parse::default_route_interfaces("").empty());
-    EXPECT_TRUE(parse::default_route_interfaces("Iface\tDestination\n").empty());  // header only
+    EXPECT_TRUE(parse::default_route_interfaces("Iface\tDestination\n").empty());          // header only
     EXPECT_TRUE(parse::default_route_interfaces("h\neno1 00000000 0 0 0 0 0\n").empty());  // truncated
     EXPECT_TRUE(parse::default_route_interfaces("h\n\xff\xfe\x00\n").empty());
     EXPECT_EQ(parse::default_route_interfaces("h\neno1 00000000 0 0 0 0 0 00000000\neno1 00000000 0 0 0 0 0 00000000"),
@@ -545,8 +561,8 @@ TEST(TotalKernelText, RouteTablesOfGarbage) {
 }
 
 TEST(TotalKernelText, ProcFilesOfGarbage) {
-    const std::string garbage[] = {"", "\n\n\n", std::string("\0\0\0", 3), "\xff\xfe\xfd", ":", "   :   \n",
-                                   std::string(1 << 16, 'x')};
+    const std::string garbage[] = {"",  "\n\n\n",    std::string("\0\0\0", 3), "\xff\xfe\xfd",
+                                   ":", "   :   \n", std::string(1 << 16, 'x')};
     for (const auto& g : garbage) {
         EXPECT_EQ(parse::cpu_vendor(g), "") << parse::quote(g);
         EXPECT_FALSE(parse::interrupt_remapping(g)) << parse::quote(g);
@@ -556,8 +572,8 @@ TEST(TotalKernelText, ProcFilesOfGarbage) {
         EXPECT_FALSE(parse::kernel_version(g));
         EXPECT_TRUE(parse::pci_addresses_in_path(g).empty());
     }
-    EXPECT_EQ(parse::cpu_vendor("vendor_id\n"), "");  // truncated: no colon
-    EXPECT_FALSE(parse::interrupt_remapping("  0:   35   0\n"));  // counts only, no chip
+    EXPECT_EQ(parse::cpu_vendor("vendor_id\n"), "");                     // truncated: no colon
+    EXPECT_FALSE(parse::interrupt_remapping("  0:   35   0\n"));         // counts only, no chip
     EXPECT_FALSE(parse::input_is_keyboard("1" + std::string(17, '0')));  // more than 64 bits
     EXPECT_TRUE(parse::pci_addresses_in_path("/sys/devices/zzzz:zz:zz.z/0000:00:1f.6:pcie001").empty());
     // A line whose first word is not a module name is not a module line.
@@ -598,27 +614,36 @@ TEST(TotalKernelText, Utf8Validity) {
 // them with an uncaught json::type_error. Listings and snapshots now write
 // such bytes as U+FFFD, and the snapshot reads back.
 TEST(TotalKernelText, NamesThatAreNotUtf8UnderARootAreListed) {
-    hostdev::testing::FakeRoot root("host cpu=GenuineIntel\n"
-                                    "dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport bus=01\n"
-                                    "dev 01:00.0 10de:13c2 0x030000 group=1 driver=nouveau\n");
+    hostdev::testing::FakeRoot root(
+        "host cpu=GenuineIntel\n"
+        "dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport bus=01\n"
+        "dev 01:00.0 10de:13c2 0x030000 group=1 driver=nouveau\n");
     const fs::path dev = root.device_dir("01:00.0");
     fs::remove(dev / "driver");
-    fs::create_directory_symlink("../../../../bus/pci/drivers/nouv\xff" "eau", dev / "driver");
+    fs::create_directory_symlink(
+        "../../../../bus/pci/drivers/nouv\xff"
+        "eau",
+        dev / "driver");
     fs::create_directory(root.path() / "sys/class/iommu/dmar\xfe");
-    {
-        std::ofstream(root.path() / "proc/cpuinfo") << "vendor_id\t: Genuine\xffIntel\n";
-    }
+    { std::ofstream(root.path() / "proc/cpuinfo") << "vendor_id\t: Genuine\xffIntel\n"; }
     hostdev::Host host = hostdev::testing::read_fake_host(root);
     ASSERT_TRUE(host.find(*hostdev::PciAddress::parse("01:00.0")));
-    EXPECT_EQ(host.find(*hostdev::PciAddress::parse("01:00.0"))->driver, "nouv\xff" "eau");
+    EXPECT_EQ(host.find(*hostdev::PciAddress::parse("01:00.0"))->driver,
+              "nouv\xff"
+              "eau");
     const std::string listing = hostdev::format_groups_json(host);
     EXPECT_TRUE(parse::valid_utf8(listing));
-    EXPECT_TRUE(has(listing, "\"driver\": \"nouv\xef\xbf\xbd" "eau\"")) << listing;
+    EXPECT_TRUE(has(listing,
+                    "\"driver\": \"nouv\xef\xbf\xbd"
+                    "eau\""))
+        << listing;
     EXPECT_TRUE(has(listing, "dmar\xef\xbf\xbd")) << listing;
     const std::string snap = hostdev::write_snapshot(host);
     EXPECT_TRUE(parse::valid_utf8(snap));
     EXPECT_TRUE(has(snap, "Genuine\xef\xbf\xbdIntel"));
     auto back = parse_snapshot(snap, "snap.json");
     ASSERT_TRUE(back.ok()) << back.error().describe();
-    EXPECT_EQ(back->find(*hostdev::PciAddress::parse("01:00.0"))->driver, "nouv\xef\xbf\xbd" "eau");
+    EXPECT_EQ(back->find(*hostdev::PciAddress::parse("01:00.0"))->driver,
+              "nouv\xef\xbf\xbd"
+              "eau");
 }

@@ -184,7 +184,8 @@ const char* kind_of(mode_t mode) {
 Result<int> open_regular(const std::filesystem::path& path, int flags, mode_t mode) {
     int fd = ::open(path.c_str(), flags | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
     if (fd < 0) {
-        if (errno == ELOOP) return make_error("is a symbolic link, not a regular file (name the file itself)", path.string());
+        if (errno == ELOOP)
+            return make_error("is a symbolic link, not a regular file (name the file itself)", path.string());
         return make_error("cannot open", path.string(), errno);
     }
     struct stat st {};
@@ -236,7 +237,7 @@ namespace {
 // What an output path is, once its links are followed.
 struct Destination {
     enum class Kind { NewFile, Regular, Direct, OwnFd } kind = Kind::NewFile;
-    std::string path;  // the file itself, links followed
+    std::string path;   // the file itself, links followed
     struct stat st {};  // Regular and Direct
     int fd = -1;        // OwnFd: this process's descriptor
 };
@@ -254,7 +255,8 @@ bool is_own_fd_dir(std::string_view dir) {
 }
 
 std::optional<int> fd_number(const std::string& name) {
-    if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    if (name.empty() || name.size() > 9 || name.find_first_not_of("0123456789") != std::string::npos)
+        return std::nullopt;
     return std::atoi(name.c_str());
 }
 
@@ -347,7 +349,8 @@ Status replace_file(const Destination& d, std::string_view content) {
     const std::string name = target.filename().string();
     remove_stale_temporaries(dir, name);
     std::random_device rd;
-    const std::string tmp = dir + "/" + temporary_prefix(name) + std::to_string(::getpid()) + "-" + std::to_string(rd());
+    const std::string tmp =
+        dir + "/" + temporary_prefix(name) + std::to_string(::getpid()) + "-" + std::to_string(rd());
     const bool exists = d.kind == Destination::Kind::Regular;
     // A new file gets 0666 less the umask; a replacement starts private and
     // takes the original's owner, group and mode below.
@@ -395,9 +398,8 @@ Status write_output(const std::filesystem::path& path, std::string_view content)
 }
 
 std::filesystem::path resolve_link_lexically(const std::filesystem::path& link_dir, std::string_view target) {
-    std::filesystem::path p = (!target.empty() && target.front() == '/')
-                                  ? std::filesystem::path(target)
-                                  : link_dir / std::filesystem::path(target);
+    std::filesystem::path p = (!target.empty() && target.front() == '/') ? std::filesystem::path(target)
+                                                                         : link_dir / std::filesystem::path(target);
     return p.lexically_normal();
 }
 

@@ -50,8 +50,11 @@ std::string dotted(std::string_view path, std::string_view key) {
 }  // namespace
 
 Fields::Fields(const json& value, std::string file, std::string path) : file_(std::move(file)), path_(std::move(path)) {
-    if (value.is_object()) value_ = &value;
-    else error_ = make_error(file_ + ": " + (path_.empty() ? std::string("the document") : path_) + ": expected an object");
+    if (value.is_object())
+        value_ = &value;
+    else
+        error_ =
+            make_error(file_ + ": " + (path_.empty() ? std::string("the document") : path_) + ": expected an object");
 }
 
 std::string Fields::where(std::string_view key) const { return file_ + ": " + dotted(path_, key); }

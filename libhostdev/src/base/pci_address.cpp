@@ -27,20 +27,18 @@ Error bad_address(std::string_view text, std::string_view why) {
                       " (expected DDDD:BB:SS.F or BB:SS.F, e.g. 0000:01:00.0)");
 }
 
-Result<PciAddress> check_and_build(std::string_view text, unsigned long dom, unsigned long bus,
-                                   unsigned long slot, unsigned long fn) {
+Result<PciAddress> check_and_build(std::string_view text, unsigned long dom, unsigned long bus, unsigned long slot,
+                                   unsigned long fn) {
     if (dom > 0xffffffffUL) return bad_address(text, "domain is above 0xffffffff");
     if (bus > 0xff) return bad_address(text, "bus is above 0xff");
     if (slot > 0x1f) return bad_address(text, "slot is above 0x1f");
     if (fn > 7) return bad_address(text, "function is above 7");
-    return PciAddress{static_cast<std::uint32_t>(dom), static_cast<std::uint8_t>(bus),
-                      static_cast<std::uint8_t>(slot), static_cast<std::uint8_t>(fn)};
+    return PciAddress{static_cast<std::uint32_t>(dom), static_cast<std::uint8_t>(bus), static_cast<std::uint8_t>(slot),
+                      static_cast<std::uint8_t>(fn)};
 }
 
 // The white space C's isspace() knows in the "C" locale, which strtoul skips.
-constexpr bool is_c_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
+constexpr bool is_c_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
 
 // The value of one digit in base 8, 10 or 16, -1 when it is not one.
 int digit_in(char c, unsigned base) {
@@ -126,8 +124,7 @@ Result<unsigned long> parse_libvirt_number(std::string_view text, std::string_vi
     return static_cast<unsigned long>(*v);
 }
 
-Result<PciAddress> PciAddress::from_libvirt(std::optional<std::string_view> domain,
-                                            std::optional<std::string_view> bus,
+Result<PciAddress> PciAddress::from_libvirt(std::optional<std::string_view> domain, std::optional<std::string_view> bus,
                                             std::optional<std::string_view> slot,
                                             std::optional<std::string_view> function) {
     // libvirt reads each attribute as an unsigned int, then checks the
@@ -137,8 +134,8 @@ Result<PciAddress> PciAddress::from_libvirt(std::optional<std::string_view> doma
         const char* name;
         unsigned long max;
     };
-    const Field fields[] = {{domain, "domain", 0xffffffffUL}, {bus, "bus", 0xff}, {slot, "slot", 0x1f},
-                            {function, "function", 7}};
+    const Field fields[] = {
+        {domain, "domain", 0xffffffffUL}, {bus, "bus", 0xff}, {slot, "slot", 0x1f}, {function, "function", 7}};
     unsigned long v[4] = {0, 0, 0, 0};
     for (std::size_t i = 0; i < 4; ++i) {
         if (!fields[i].text) continue;
@@ -174,8 +171,9 @@ Result<PciAddress> PciAddress::from_nodedev_name(std::string_view name) {
         !parse_hex_field(f[2], 0xffffffff, slot) || !parse_hex_field(f[3], 0xffffffff, fn))
         return fail();
     auto r = check_and_build(name, dom, bus, slot, fn);
-    if (!r) return make_error("invalid node-device name '" + std::string(name) + "': " +
-                              r.error().message.substr(r.error().message.find(": ") + 2));
+    if (!r)
+        return make_error("invalid node-device name '" + std::string(name) +
+                          "': " + r.error().message.substr(r.error().message.find(": ") + 2));
     return r;
 }
 

@@ -124,13 +124,14 @@ Prepared prepare(const FsRoot& root, const Owner& owner, const std::vector<const
         journal::Device fresh{dev->address, dev->iommu_group.value_or(-1), dev->driver, dev->driver_override, {}, {},
                               true};
         if (jd && (jd->original_driver != dev->driver || jd->original_override != dev->driver_override))
-            p.report.warnings.push_back(dev->address.str() + ": recorded on " +
-                                        jd->original_driver.value_or("no driver") + ", found on " +
-                                        dev->driver.value_or("no driver") +
-                                        " (returned behind hostdev's back); it will return to " +
-                                        dev->driver.value_or("no driver"));
-        if (jd) *jd = fresh;
-        else p.journal.devices.push_back(fresh);
+            p.report.warnings.push_back(
+                dev->address.str() + ": recorded on " + jd->original_driver.value_or("no driver") + ", found on " +
+                dev->driver.value_or("no driver") + " (returned behind hostdev's back); it will return to " +
+                dev->driver.value_or("no driver"));
+        if (jd)
+            *jd = fresh;
+        else
+            p.journal.devices.push_back(fresh);
         auto steps = txn::steps_for(root, fresh);
         p.plan.insert(p.plan.end(), steps.begin(), steps.end());
     }
@@ -154,7 +155,9 @@ void warn_unreadable(const journal::Contents& c, BindReport& report) {
 // ---------------------------------------------------------------- Binder
 
 Binder::Binder(FsRoot root, KernelIo& io, BinderOptions options)
-    : root_(std::move(root)), io_(io), options_(std::move(options)),
+    : root_(std::move(root)),
+      io_(io),
+      options_(std::move(options)),
       journal_dir_(options_.journal_dir.empty() ? root_.run("hostdev") : options_.journal_dir) {}
 
 Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<PciAddress>& requested,
@@ -222,8 +225,8 @@ Status finish_interrupted(txn::Engine& eng, const journal::Directory& dir, std::
         if (all && mine->devices.empty()) mine.reset();
     }
     if (errors.empty()) return ok_status();
-    return make_error("an earlier detach of " + who + " was interrupted and cannot be undone (run `hostdev recover`): " +
-                      join(errors, "; "));
+    return make_error("an earlier detach of " + who +
+                      " was interrupted and cannot be undone (run `hostdev recover`): " + join(errors, "; "));
 }
 
 }  // namespace
@@ -273,8 +276,8 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<PciAddre
 namespace {
 
 // One readable journal in recover.
-void recover_one(txn::Engine& eng, const journal::Directory& dir, journal::Journal& j, bool running,
-                 BindReport& report, std::vector<std::string>& errors) {
+void recover_one(txn::Engine& eng, const journal::Directory& dir, journal::Journal& j, bool running, BindReport& report,
+                 std::vector<std::string>& errors) {
     const std::string note = "recovered for " + j.owner.describe();
     if (j.state == journal::kDetached && running) {
         report.warnings.push_back(j.owner.describe() + " is running and holds " + std::to_string(j.devices.size()) +
@@ -313,8 +316,10 @@ Result<BindReport> Binder::reattach(const Owner& owner) {
     BindReport report;
     std::vector<std::string> errors;
     const bool complete = (*j)->state == journal::kDetached || (*j)->state == journal::kReattaching;
-    if (complete) eng.return_all(**j, "", report, errors);
-    else recover_one(eng, *dir, **j, /*running=*/false, report, errors);  // a detach that did not finish
+    if (complete)
+        eng.return_all(**j, "", report, errors);
+    else
+        recover_one(eng, *dir, **j, /*running=*/false, report, errors);  // a detach that did not finish
     if (errors.empty()) return report;
     return make_error("not every device came back (journal kept): " + join(errors, "; "));
 }

@@ -16,7 +16,7 @@ namespace {
 
 constexpr std::size_t kMaxConfigBytes = 1U << 20;
 constexpr long long kMaxTimeoutMs = 24LL * 3600 * 1000;  // one day
-constexpr std::size_t kMaxPathBytes = 4095;               // PATH_MAX less its NUL
+constexpr std::size_t kMaxPathBytes = 4095;              // PATH_MAX less its NUL
 
 // Values are quoted escaped and cut short: the file may hold anything.
 std::string quoted(std::string_view text) { return parse::quote(text); }
@@ -45,11 +45,9 @@ Error line_error(std::string_view source, std::size_t line, const std::string& w
 Result<std::chrono::milliseconds> parse_ms(std::string_view value, std::string_view key, long long min) {
     long long n = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || n < min ||
-        n > kMaxTimeoutMs) {
-        return make_error(std::string(key) + " wants a whole number of milliseconds from " +
-                          std::to_string(min) + " to " + std::to_string(kMaxTimeoutMs) + ", got " +
-                          quoted(value));
+    if (value.empty() || ec != std::errc{} || end != value.data() + value.size() || n < min || n > kMaxTimeoutMs) {
+        return make_error(std::string(key) + " wants a whole number of milliseconds from " + std::to_string(min) +
+                          " to " + std::to_string(kMaxTimeoutMs) + ", got " + quoted(value));
     }
     return std::chrono::milliseconds(n);
 }

@@ -9,9 +9,9 @@
 
 #include "domain/xml_scan.hpp"
 #include "hostdev/base/exit_codes.hpp"
+#include "hostdev/base/fsroot.hpp"
 #include "hostdev/binding/binder.hpp"
 #include "hostdev/domain/domain.hpp"
-#include "hostdev/base/fsroot.hpp"
 
 namespace hostdev {
 namespace {
@@ -109,8 +109,8 @@ HookResult prepare(const Call& call, std::string_view xml, const Config& config,
         return r;
     }
     log_outcomes(r, *report);
-    r.log.push_back("prepare begin: " + std::to_string(report->devices.size()) +
-                    " device(s) on vfio-pci for " + owner->describe());
+    r.log.push_back("prepare begin: " + std::to_string(report->devices.size()) + " device(s) on vfio-pci for " +
+                    owner->describe());
     return r;
 }
 
@@ -127,8 +127,9 @@ HookResult release(const Call& call, std::string_view xml, const Config& config,
     HookResult r;  // always exit 0: libvirt ignores failures here
     auto domain = parse(xml);
     if (!domain) {
-        fail_line(r, call, "cannot read the domain XML, devices not returned: " + domain.error().describe() +
-                               " (run 'hostdev recover')");
+        fail_line(r, call,
+                  "cannot read the domain XML, devices not returned: " + domain.error().describe() +
+                      " (run 'hostdev recover')");
         return r;
     }
     std::string problem;
@@ -198,8 +199,7 @@ HookResult reconnect(const Call& call, std::string_view xml, const Config& confi
     }
     r.log.push_back("reconnect begin: " + owner->describe() + " holds " + std::to_string(mine->devices.size()) +
                     " device(s), journal state " + mine->state +
-                    (off == 0 ? std::string(", all on vfio-pci")
-                              : ", " + std::to_string(off) + " not on vfio-pci"));
+                    (off == 0 ? std::string(", all on vfio-pci") : ", " + std::to_string(off) + " not on vfio-pci"));
     return r;
 }
 
@@ -246,10 +246,9 @@ constexpr PassthroughElement kPassthroughElements[] = {
 bool passes_pci_through(std::string_view xml) {
     // An element name is never spelled by a reference: without "<hostdev"
     // (or another kind's name) in the text there is no such element.
-    const bool named = std::any_of(std::begin(kPassthroughElements), std::end(kPassthroughElements),
-                                   [&](const PassthroughElement& k) {
-                                       return xml.find("<" + std::string(k.name)) != std::string_view::npos;
-                                   });
+    const bool named = std::any_of(
+        std::begin(kPassthroughElements), std::end(kPassthroughElements),
+        [&](const PassthroughElement& k) { return xml.find("<" + std::string(k.name)) != std::string_view::npos; });
     if (!named) return false;
     const detail::XmlSkeleton doc = detail::scan_xml(xml, kMaxDomainXmlDepth);
     if (doc.error.kind != detail::ScanError::Kind::none) return true;  // the parser refuses it, with the line
@@ -370,8 +369,8 @@ HookOutcome run_hook(const HookInvocation& call, KernelIo* io) {
     // Decided from argv and the domain's elements before anything is read.
     // (release also has work when the domain's last hostdev was hot-unplugged:
     // run_hook looks for a journal then.)
-    const bool nothing = step == Step::Other ||
-                         (call.xml_complete && step != Step::Release && hook_can_skip(call.domain_xml));
+    const bool nothing =
+        step == Step::Other || (call.xml_complete && step != Step::Release && hook_can_skip(call.domain_xml));
     if (nothing) {
         HookOutcome o = outcome_of(HookResult{}, args);
         add_log_file(o, load_config());

@@ -78,9 +78,7 @@ constexpr std::size_t kMaxJournalBytes = 1u << 20;  // a journal of 256 devices 
 constexpr std::string_view kFormat = "hostdev-journal";
 constexpr int kVersion = 1;
 
-bool is_journal_name(std::string_view n) {
-    return n.size() > 5 && n[0] != '.' && n.substr(n.size() - 5) == ".json";
-}
+bool is_journal_name(std::string_view n) { return n.size() > 5 && n[0] != '.' && n.substr(n.size() - 5) == ".json"; }
 
 // A driver name as a journal may record it: it names a directory under
 // sys/bus/pci/drivers, so it is one path component of printable characters.
@@ -130,8 +128,10 @@ std::optional<Device> parse_device(const Json& raw, const std::string& source, c
     Device d;
     if (auto a = f.string("address", jr::Need::Required)) {
         auto parsed = PciAddress::parse(*a);
-        if (parsed) d.address = *parsed;
-        else f.fail("address", "not a PCI address (" + parsed.error().message + ")");
+        if (parsed)
+            d.address = *parsed;
+        else
+            f.fail("address", "not a PCI address (" + parsed.error().message + ")");
     }
     d.group = static_cast<int>(f.integer("group", -1, INT_MAX, jr::Need::Required).value_or(-1));
     d.original_driver = read_name(f, raw, "original_driver");
@@ -264,8 +264,9 @@ std::string Unreadable::describe() const {
         for (const auto& m : mentioned) a.push_back(m.str());
         s += "; it names " + join(a, ", ");
     }
-    return s + "; until it is retired, a device on vfio-pci that no readable journal holds is not taken. "
-               "Check the devices, return them by hand, then run `hostdev recover --retire " +
+    return s +
+           "; until it is retired, a device on vfio-pci that no readable journal holds is not taken. "
+           "Check the devices, return them by hand, then run `hostdev recover --retire " +
            path.string() + "` (README: unreadable journals)";
 }
 
@@ -309,7 +310,8 @@ Status check_directory(const Fd& fd, const std::string& shown, Directory::Create
         return make_error("journal directory " + shown + " is owned by uid " + std::to_string(st.st_uid) +
                           ", not by uid " + std::to_string(::geteuid()) +
                           " that runs hostdev: its journals are not trusted (make it root's with "
-                          "`chown root: " + shown + "`, or set journal_dir elsewhere)");
+                          "`chown root: " +
+                          shown + "`, or set journal_dir elsewhere)");
     if (create == Directory::Create::Yes && (st.st_mode & 077) != 0 && ::fchmod(fd.get(), 0700) != 0)
         return make_error("cannot make the journal directory private (mode 0700)", shown, errno);
     return ok_status();
@@ -376,9 +378,9 @@ Result<Lock> Directory::lock(std::chrono::milliseconds timeout) const {
     while (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno != EWOULDBLOCK && errno != EINTR) return make_error("cannot lock", p.string(), errno);
         if (std::chrono::steady_clock::now() >= deadline)
-            return make_error("another hostdev run holds the lock; gave up after " + std::to_string(timeout.count()) +
-                                  " ms",
-                              p.string(), EWOULDBLOCK);
+            return make_error(
+                "another hostdev run holds the lock; gave up after " + std::to_string(timeout.count()) + " ms",
+                p.string(), EWOULDBLOCK);
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return Lock(std::move(*fd));
@@ -423,8 +425,10 @@ Result<Contents> Directory::read_all() const {
     for (const auto& n : *names) {
         if (!is_journal_name(n)) continue;
         auto e = read_entry(fd_.get(), n, path_ / n);
-        if (auto* j = std::get_if<Journal>(&e)) out.journals.push_back(std::move(*j));
-        else out.unreadable.push_back(std::move(std::get<Unreadable>(e)));
+        if (auto* j = std::get_if<Journal>(&e))
+            out.journals.push_back(std::move(*j));
+        else
+            out.unreadable.push_back(std::move(std::get<Unreadable>(e)));
     }
     return out;
 }

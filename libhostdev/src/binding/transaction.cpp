@@ -36,7 +36,9 @@ std::vector<Step> steps_for(const FsRoot& root, const journal::Device& d) {
     // "\n" clears driver_override: it reads "(null)" again.
     const std::string original = d.original_override.value_or("\n");
     std::vector<Step> steps;
-    steps.push_back({1, d.address, "set driver_override",
+    steps.push_back({1,
+                     d.address,
+                     "set driver_override",
                      {write_of("set driver_override", override_path, std::string(kVfio))},
                      {write_of("restore driver_override", override_path, original)}});
     if (d.original_driver) {
@@ -45,17 +47,21 @@ std::vector<Step> steps_for(const FsRoot& root, const journal::Device& d) {
         // nothing; an override naming another driver is cleared for the bind
         // and put back by step 1's undo.
         const bool lets_bind = !d.original_override || *d.original_override == drv;
-        steps.push_back({2, d.address, "unbind from " + drv,
+        steps.push_back({2,
+                         d.address,
+                         "unbind from " + drv,
                          {write_of("unbind from " + drv, root.pci_driver(drv) / "unbind", a)},
                          {write_of(lets_bind ? "restore driver_override" : "clear driver_override", override_path,
                                    lets_bind ? original : "\n", Write::Only::Unbound),
                           or_else(write_of("bind to " + drv, root.pci_driver(drv) / "bind", a, Write::Only::Unbound),
                                   "probe", root.pci_drivers_probe())}});
     }
-    steps.push_back({3, d.address, "probe",
-                     {or_else(write_of("probe", root.pci_drivers_probe(), a), "bind to vfio-pci",
-                              root.pci_driver(kVfio) / "bind")},
-                     {write_of("unbind from vfio-pci", root.pci_driver(kVfio) / "unbind", a, Write::Only::OnVfio)}});
+    steps.push_back(
+        {3,
+         d.address,
+         "probe",
+         {or_else(write_of("probe", root.pci_drivers_probe(), a), "bind to vfio-pci", root.pci_driver(kVfio) / "bind")},
+         {write_of("unbind from vfio-pci", root.pci_driver(kVfio) / "unbind", a, Write::Only::OnVfio)}});
     steps.push_back({4, d.address, "wait for vfio-pci", {}, {}, d.group});
     return steps;
 }
@@ -110,9 +116,9 @@ Status Engine::wait_for(const PciAddress& a, const std::optional<std::string>& d
         if (on && (!vfio || root_.exists(node))) return ok_status();
         if (Clock::now() >= deadline) {
             if (on) return make_error(waited + root_.live_path(node), "", ETIMEDOUT);
-            return make_error(waited + driver.value_or("no driver") + ", the device is on " +
-                                  l.driver.value_or("no driver"),
-                              root_.live_path(root_.pci_device(a.str()) / "driver"), ETIMEDOUT);
+            return make_error(
+                waited + driver.value_or("no driver") + ", the device is on " + l.driver.value_or("no driver"),
+                root_.live_path(root_.pci_device(a.str()) / "driver"), ETIMEDOUT);
         }
         std::this_thread::sleep_for(opt_.poll_interval);
     }
@@ -179,8 +185,10 @@ std::optional<Error> Engine::unwind_device(journal::Journal& j, journal::Device&
             if (!applies(w, live(d.address))) continue;
             if (auto st = apply(*s, w, label, report.warnings); !st) return st.error();
         }
-        if (d.doing && *d.doing == *n) d.doing.reset();
-        else d.done.pop_back();
+        if (d.doing && *d.doing == *n)
+            d.doing.reset();
+        else
+            d.done.pop_back();
         if (auto st = save(j); !st) report.warnings.push_back(st.error().describe());
     }
     return std::nullopt;
@@ -198,9 +206,9 @@ bool Engine::unwind(journal::Journal& j, BindReport& report, std::vector<std::st
         if (failed || !is_back(d)) {
             // The safety net, never silent: one restore through the reattach path.
             const Live l = live(d.address);
-            report.warnings.push_back(d.address.str() + ": final restore: " +
-                                      (failed ? failed->describe() + "; " : std::string()) + "the undo left it on " +
-                                      shown(l.driver, "no driver") + " with driver_override " +
+            report.warnings.push_back(d.address.str() +
+                                      ": final restore: " + (failed ? failed->describe() + "; " : std::string()) +
+                                      "the undo left it on " + shown(l.driver, "no driver") + " with driver_override " +
                                       shown(l.override_, "(null)") + "; restoring it through the reattach path");
             if (auto st = restore(d, report.warnings); !st) errors.push_back(st.error().describe());
         }

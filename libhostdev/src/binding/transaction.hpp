@@ -20,8 +20,8 @@ inline constexpr std::string_view kVfio = "vfio-pci";
 
 // One sysfs write of a step.
 struct Write {
-    std::string what;             // "set driver_override", "unbind from nouveau"
-    std::filesystem::path path;   // full path under the root
+    std::string what;            // "set driver_override", "unbind from nouveau"
+    std::filesystem::path path;  // full path under the root
     std::string value;
     // An undo write applies only in the live state its step leaves behind:
     // unbinding from vfio-pci only while the device is on it, binding the
@@ -35,10 +35,10 @@ struct Write {
 struct Step {
     int number = 0;  // 1..4 (binder.hpp)
     PciAddress device;
-    std::string what;          // "set driver_override", "unbind from nouveau", "probe", "wait for vfio-pci"
-    std::vector<Write> writes; // forward; empty for the wait
-    std::vector<Write> undo;   // to unwind this step, in this order
-    int group = -1;            // step 4: the group whose /dev/vfio/N must appear
+    std::string what;           // "set driver_override", "unbind from nouveau", "probe", "wait for vfio-pci"
+    std::vector<Write> writes;  // forward; empty for the wait
+    std::vector<Write> undo;    // to unwind this step, in this order
+    int group = -1;             // step 4: the group whose /dev/vfio/N must appear
 };
 
 // The steps of one device, from its recorded original state.
@@ -80,8 +80,7 @@ public:
     // Returns every device of a journal to its recorded driver, going on past
     // failures (each one added to errors). The journal is removed when every
     // device is back, else kept with the ones that are not. True when all are back.
-    bool return_all(journal::Journal& j, const std::string& note, BindReport& report,
-                    std::vector<std::string>& errors);
+    bool return_all(journal::Journal& j, const std::string& note, BindReport& report, std::vector<std::string>& errors);
 
     // Loads vfio-pci when its driver directory is missing and waits for it.
     Status ensure_vfio_loaded();

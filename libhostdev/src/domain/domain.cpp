@@ -133,11 +133,13 @@ std::optional<std::string_view> attr_value(const pugi::xml_node& node, const cha
 std::optional<Error> check_bytes(std::string_view text, std::string_view file, const LineIndex& lines) {
     if (text.substr(0, 4) == std::string_view("\x00\x00\xFE\xFF", 4) ||
         text.substr(0, 4) == std::string_view("\xFF\xFE\x00\x00", 4))
-        return error_at(file, 1, "file is UTF-32 encoded; domain definitions must be UTF-8 "
-                                 "(convert with iconv -f UTF-32 -t UTF-8)");
+        return error_at(file, 1,
+                        "file is UTF-32 encoded; domain definitions must be UTF-8 "
+                        "(convert with iconv -f UTF-32 -t UTF-8)");
     if (text.substr(0, 2) == "\xFE\xFF" || text.substr(0, 2) == "\xFF\xFE")
-        return error_at(file, 1, "file is UTF-16 encoded; domain definitions must be UTF-8 "
-                                 "(convert with iconv -f UTF-16 -t UTF-8)");
+        return error_at(file, 1,
+                        "file is UTF-16 encoded; domain definitions must be UTF-8 "
+                        "(convert with iconv -f UTF-16 -t UTF-8)");
     // A declared name that is not itself UTF-8 is reported as the bad byte it is.
     if (auto enc = declared_encoding(text); enc && !find_bad_byte(enc->value)) {
         std::string e = lower(enc->value);
@@ -145,7 +147,8 @@ std::optional<Error> check_bytes(std::string_view text, std::string_view file, c
             return error_at(file, lines.line_of(enc->offset),
                             "encoding '" + enc->value +
                                 "' is not supported: domain definitions must be UTF-8 (convert with "
-                                "iconv -f " + enc->value + " -t UTF-8 and fix the declaration)");
+                                "iconv -f " +
+                                enc->value + " -t UTF-8 and fix the declaration)");
     }
     if (auto bad = find_bad_byte(text)) return error_at(file, lines.line_of(bad->offset), bad->what);
     return std::nullopt;
@@ -192,8 +195,7 @@ Status load_document(ParsedDomain& pd, std::string_view file) {
 
     // pugixml never loads external resources and only knows the predefined
     // entities; the DOCTYPE check above keeps it from ever seeing a DTD.
-    pugi::xml_parse_result pr =
-        pd.doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
+    pugi::xml_parse_result pr = pd.doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_utf8);
     // An error at the very end (something never closed) belongs to the last
     // line that has text, not to the empty line after the final newline.
     auto error_line = [&](std::size_t off) {
@@ -225,8 +227,8 @@ bool is_pci_address(const pugi::xml_node& n) {
 }
 
 // A guest <address type='pci'>, read as libvirt reads it (absent fields are 0).
-Result<GuestPciAddress> guest_address_of(const ParsedDomain& pd, const pugi::xml_node& device,
-                                         const pugi::xml_node& a, std::string_view file) {
+Result<GuestPciAddress> guest_address_of(const ParsedDomain& pd, const pugi::xml_node& device, const pugi::xml_node& a,
+                                         std::string_view file) {
     GuestPciAddress g;
     g.element = device.name();
     g.line = pd.line_of(a);
@@ -243,7 +245,8 @@ Result<PciHostdev> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& 
     PciHostdev h;
     h.line = pd.line_of(hd);
     if (auto managed = attr_value(hd, "managed")) {
-        if (*managed == "yes") h.managed = true;
+        if (*managed == "yes")
+            h.managed = true;
         else if (*managed != "no")
             return error_at(file, h.line, "managed='" + std::string(*managed) + "' must be 'yes' or 'no'");
     }

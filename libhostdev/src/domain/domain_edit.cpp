@@ -40,8 +40,7 @@ bool is_ws(char c) { return is_blank(c) || c == '\r' || c == '\n'; }
 
 class Editor {
 public:
-    Editor(const ParsedDomain& pd, std::string_view filename)
-        : pd_(pd), t_(pd.text), file_(filename) {
+    Editor(const ParsedDomain& pd, std::string_view filename) : pd_(pd), t_(pd.text), file_(filename) {
         detect_newline();
         detect_step();
         doc_quote_ = '\'';
@@ -94,9 +93,7 @@ private:
         }
         return true;
     }
-    [[nodiscard]] const ScanElement& el(int idx) const {
-        return pd_.skeleton.elements[static_cast<std::size_t>(idx)];
-    }
+    [[nodiscard]] const ScanElement& el(int idx) const { return pd_.skeleton.elements[static_cast<std::size_t>(idx)]; }
     [[nodiscard]] const ScanElement& el(const pugi::xml_node& n) const { return *pd_.element(n); }
     [[nodiscard]] int index_of(const ScanElement& e) const {
         return static_cast<int>(&e - pd_.skeleton.elements.data());
@@ -217,8 +214,7 @@ private:
             return;
         }
         char q = elem.attrs.empty() ? doc_quote_ : elem.attrs.back().quote;
-        std::size_t at = elem.attrs.empty() ? elem.open_begin + 1 + elem.name.size()
-                                            : elem.attrs.back().value_end + 1;
+        std::size_t at = elem.attrs.empty() ? elem.open_begin + 1 + elem.name.size() : elem.attrs.back().value_end + 1;
         splice(at, 0, " " + std::string(name) + "=" + q + std::string(value) + q);
     }
 
@@ -326,8 +322,8 @@ Status Editor::set_multifunction(const PciAddress& source) {
             }
         }
         if (!guest)
-            return make_error(std::string(file_) + ":" + std::to_string(h.line) + ": <hostdev> of " +
-                              source.str() + " has no guest <address type='pci'> to mark multifunction");
+            return make_error(std::string(file_) + ":" + std::to_string(h.line) + ": <hostdev> of " + source.str() +
+                              " has no guest <address type='pci'> to mark multifunction");
         set_attribute(el(guest), "multifunction", "on");
     }
     if (!found)
@@ -408,8 +404,7 @@ Result<DomainDocument> DomainDocument::parse(std::string_view text, std::string_
 
 const Domain& DomainDocument::domain() const { return parsed_->domain; }
 
-Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits,
-                                       std::string_view filename) {
+Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits, std::string_view filename) {
     auto document = DomainDocument::parse(original, filename);
     if (!document) return document.error();
     return apply_domain_edits(*document, edits, filename);

@@ -8,8 +8,8 @@
 
 #include <pugixml.hpp>
 
-#include "hostdev/domain/domain.hpp"
 #include "domain/xml_scan.hpp"
+#include "hostdev/domain/domain.hpp"
 
 namespace hostdev::detail {
 
@@ -27,7 +27,6 @@ struct ParsedDomain {
     [[nodiscard]] const ScanElement* element(const pugi::xml_node& node) const;
 };
 
-Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view text,
-                                                           std::string_view filename);
+Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view text, std::string_view filename);
 
 }  // namespace hostdev::detail

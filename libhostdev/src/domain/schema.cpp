@@ -124,10 +124,11 @@ Result<std::shared_ptr<const SchemaValidator>> SchemaValidator::load(const std::
     impl->file = schema_dir / "domain.rng";
     std::error_code ec;
     if (!std::filesystem::is_regular_file(impl->file, ec)) {
-        return make_error("libvirt's RelaxNG domain schema is missing (install package libvirt0, "
-                          "which ships the schemas, or point --schema-dir at a directory holding "
-                          "domain.rng)",
-                          impl->file.string(), ec ? ec.value() : ENOENT);
+        return make_error(
+            "libvirt's RelaxNG domain schema is missing (install package libvirt0, "
+            "which ships the schemas, or point --schema-dir at a directory holding "
+            "domain.rng)",
+            impl->file.string(), ec ? ec.value() : ENOENT);
     }
     xmlInitParser();
     Collector collector{impl->file.string(), {}, 0};
@@ -140,9 +141,11 @@ Result<std::shared_ptr<const SchemaValidator>> SchemaValidator::load(const std::
         xmlRelaxNGFreeParserCtxt(pctx);
     }
     if (impl->schema == nullptr) {
-        return make_error("cannot parse libvirt's RelaxNG domain schema (reinstall package "
-                          "libvirt0 or fix --schema-dir):" + collector.joined(),
-                          impl->file.string());
+        return make_error(
+            "cannot parse libvirt's RelaxNG domain schema (reinstall package "
+            "libvirt0 or fix --schema-dir):" +
+                collector.joined(),
+            impl->file.string());
     }
     return std::shared_ptr<const SchemaValidator>(new SchemaValidator(std::move(impl)));
 }

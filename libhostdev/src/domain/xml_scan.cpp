@@ -63,8 +63,7 @@ bool is_xml_char(std::uint32_t c) {
 
 // Checks every '&' in [begin, end) starts a predefined entity or a character
 // reference. Returns the offset of the first bad one, or npos.
-std::size_t check_references(std::string_view t, std::size_t begin, std::size_t end,
-                             std::string& why) {
+std::size_t check_references(std::string_view t, std::size_t begin, std::size_t end, std::string& why) {
     for (std::size_t p = t.find('&', begin); p < end; p = t.find('&', p + 1)) {
         std::size_t semi = t.find(';', p);
         if (semi == std::string_view::npos || semi >= end) {
@@ -80,9 +79,12 @@ std::size_t check_references(std::string_view t, std::size_t begin, std::size_t 
             std::uint32_t v = 0;
             for (char c : digits) {
                 int d = -1;
-                if (c >= '0' && c <= '9') d = c - '0';
-                else if (hex && c >= 'a' && c <= 'f') d = c - 'a' + 10;
-                else if (hex && c >= 'A' && c <= 'F') d = c - 'A' + 10;
+                if (c >= '0' && c <= '9')
+                    d = c - '0';
+                else if (hex && c >= 'a' && c <= 'f')
+                    d = c - 'a' + 10;
+                else if (hex && c >= 'A' && c <= 'F')
+                    d = c - 'A' + 10;
                 if (d < 0) {
                     okdigits = false;
                     break;
@@ -236,7 +238,8 @@ private:
         el.parent = stack_.empty() ? -1 : stack_.back();
         el.depth = static_cast<int>(stack_.size()) + 1;
         if (el.depth > max_depth_)
-            return fail(Kind::too_deep, p_, "elements are nested deeper than " + std::to_string(max_depth_) + " levels");
+            return fail(Kind::too_deep, p_,
+                        "elements are nested deeper than " + std::to_string(max_depth_) + " levels");
         if (!attributes(el, ne)) return false;
         if (el.self_closing) {
             el.close_begin = el.open_begin;
@@ -282,7 +285,8 @@ private:
         a.name_begin = q;
         q = an;
         while (q < n_ && is_ws(t_[q])) ++q;
-        if (q >= n_ || t_[q] != '=') return fail(Kind::syntax, q, "attribute " + std::string(a.name) + " has no '=value'");
+        if (q >= n_ || t_[q] != '=')
+            return fail(Kind::syntax, q, "attribute " + std::string(a.name) + " has no '=value'");
         ++q;
         while (q < n_ && is_ws(t_[q])) ++q;
         if (q >= n_ || (t_[q] != '\'' && t_[q] != '"'))

@@ -36,15 +36,15 @@ struct ScanAttr {
 
 struct ScanElement {
     std::string_view name;
-    std::size_t open_begin = 0;   // '<' of the start tag
-    std::size_t open_end = 0;     // one past the '>' of the start tag
+    std::size_t open_begin = 0;  // '<' of the start tag
+    std::size_t open_end = 0;    // one past the '>' of the start tag
     bool self_closing = false;
     std::size_t close_begin = 0;  // '<' of the end tag (open_begin when self-closing)
     std::size_t close_end = 0;    // one past the end tag's '>' (open_end when self-closing)
     std::vector<ScanAttr> attrs;
     int parent = -1;
     std::vector<int> children;
-    int depth = 1;                // the root element has depth 1
+    int depth = 1;  // the root element has depth 1
 
     [[nodiscard]] const ScanAttr* attr(std::string_view attr_name) const;
 };

@@ -53,9 +53,7 @@ DeviceKind PciDevice::kind() const {
     return DeviceKind::Endpoint;
 }
 
-bool PciDevice::has_role(HostRole role) const {
-    return std::find(roles.begin(), roles.end(), role) != roles.end();
-}
+bool PciDevice::has_role(HostRole role) const { return std::find(roles.begin(), roles.end(), role) != roles.end(); }
 
 const PciDevice* Host::find(const PciAddress& address) const {
     auto it = std::lower_bound(devices.begin(), devices.end(), address,
@@ -63,9 +61,7 @@ const PciDevice* Host::find(const PciAddress& address) const {
     return it != devices.end() && it->address == address ? &*it : nullptr;
 }
 
-PciDevice* Host::find(const PciAddress& address) {
-    return const_cast<PciDevice*>(std::as_const(*this).find(address));
-}
+PciDevice* Host::find(const PciAddress& address) { return const_cast<PciDevice*>(std::as_const(*this).find(address)); }
 
 const IommuGroup* Host::group_of(const PciAddress& address) const {
     const PciDevice* d = find(address);

@@ -26,7 +26,8 @@ std::string_view to_string(InitramfsTool t) {
 }
 
 std::optional<InitramfsTool> initramfs_tool_from_string(std::string_view text) {
-    for (auto t : {InitramfsTool::None, InitramfsTool::InitramfsTools, InitramfsTool::Dracut, InitramfsTool::Mkinitcpio})
+    for (auto t :
+         {InitramfsTool::None, InitramfsTool::InitramfsTools, InitramfsTool::Dracut, InitramfsTool::Mkinitcpio})
         if (to_string(t) == text) return t;
     return std::nullopt;
 }
@@ -86,8 +87,10 @@ private:
         auto names = root_.list_dir(dir);
         if (!names) return;
         for (const auto& n : *names) {
-            if (auto m = parse::module_file_name(n)) out.push_back(*m);
-            else module_files(dir / n, depth + 1, out);
+            if (auto m = parse::module_file_name(n))
+                out.push_back(*m);
+            else
+                module_files(dir / n, depth + 1, out);
         }
     }
 

@@ -118,8 +118,10 @@ Result<PciDevice> device_from(const json& j, const std::string& file, const std:
     d.device = static_cast<std::uint16_t>(hex_field(f, "device", 0xffff, Need::Required).value_or(0));
     d.class_code = hex_field(f, "class", 0xffffff, Need::Required).value_or(0);
     d.driver = f.string("driver");
-    d.subsystem_vendor = static_cast<std::uint16_t>(hex_field(f, "subsystem_vendor", 0xffff, Need::Optional).value_or(0));
-    d.subsystem_device = static_cast<std::uint16_t>(hex_field(f, "subsystem_device", 0xffff, Need::Optional).value_or(0));
+    d.subsystem_vendor =
+        static_cast<std::uint16_t>(hex_field(f, "subsystem_vendor", 0xffff, Need::Optional).value_or(0));
+    d.subsystem_device =
+        static_cast<std::uint16_t>(hex_field(f, "subsystem_device", 0xffff, Need::Optional).value_or(0));
     d.revision = static_cast<std::uint8_t>(hex_field(f, "revision", 0xff, Need::Optional).value_or(0));
     if (auto h = int_field(f, "header_type", 0, 0x7f)) d.header_type = static_cast<std::uint8_t>(*h);
     d.vendor_name = f.string("vendor_name").value_or("");
@@ -137,7 +139,8 @@ Result<PciDevice> device_from(const json& j, const std::string& file, const std:
     for (const auto& r : f.strings("roles").value_or(std::vector<std::string>{})) {
         auto role = host_role_from_string(r);
         if (!role) {
-            f.fail("roles", "unknown host role '" + r + "' (known: root-filesystem, default-route, host-keyboard, boot-vga)");
+            f.fail("roles",
+                   "unknown host role '" + r + "' (known: root-filesystem, default-route, host-keyboard, boot-vga)");
             break;
         }
         d.roles.push_back(*role);

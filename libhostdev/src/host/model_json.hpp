@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hostdev/host/host.hpp"
 #include "hostdev/base/result.hpp"
+#include "hostdev/host/host.hpp"
 
 namespace hostdev::json_model {
 

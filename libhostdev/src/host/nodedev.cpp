@@ -6,8 +6,8 @@
 
 #include <pugixml.hpp>
 
-#include "hostdev/host/parse.hpp"
 #include "domain/xml_scan.hpp"
+#include "hostdev/host/parse.hpp"
 
 namespace hostdev {
 namespace {
@@ -107,8 +107,8 @@ Status parse_pci(const pugi::xml_node& cap, const std::string& where, NodeDevice
         }
     }
     if (pugi::xml_node g = cap.child("iommuGroup")) {
-        auto n = parse_libvirt_number(g.attribute("number").value(), "iommuGroup number", 0x7fffffff,
-                                      NumberBase::Decimal);
+        auto n =
+            parse_libvirt_number(g.attribute("number").value(), "iommuGroup number", 0x7fffffff, NumberBase::Decimal);
         if (!n) return make_error(where + ": <iommuGroup>: " + n.error().message);
         d.iommu_group = static_cast<int>(*n);
         for (pugi::xml_node a : g.children("address")) {
@@ -134,8 +134,7 @@ Result<NodeDevice> parse_nodedev_xml(std::string_view xml, std::string_view sour
     if (xml.size() > kMaxNodeDeviceXmlBytes)
         return make_error(where + ": node device XML larger than " + std::to_string(kMaxNodeDeviceXmlBytes) + " bytes");
     // libvirt writes UTF-8; anything else would reach names, messages and JSON.
-    if (!parse::valid_utf8(xml))
-        return make_error(where + ": node device XML is not valid UTF-8");
+    if (!parse::valid_utf8(xml)) return make_error(where + ": node device XML is not valid UTF-8");
     if (detail::find_prolog_doctype(xml) != std::string_view::npos)
         return make_error(where + ": DTD/DOCTYPE is not allowed in node device XML");
     pugi::xml_document doc;
@@ -145,7 +144,8 @@ Result<NodeDevice> parse_nodedev_xml(std::string_view xml, std::string_view sour
     if (!pr) return make_error(where + ": not XML: " + pr.description() + " at byte " + std::to_string(pr.offset));
     pugi::xml_node dev = doc.document_element();
     if (std::string_view(dev.name()) != "device")
-        return make_error(where + ": not a node device (root element <" + std::string(dev.name()) + ">, expected <device>)");
+        return make_error(where + ": not a node device (root element <" + std::string(dev.name()) +
+                          ">, expected <device>)");
 
     NodeDevice out;
     out.name = text_of(dev.child("name"));
@@ -235,8 +235,9 @@ public:
             }
             PciDevice d = *nd->pci;
             if (!nd->class_known)
-                d.problems.push_back("libvirt does not show this device's class (older libvirt): its kind is unknown "
-                                     "and it is treated as an endpoint");
+                d.problems.push_back(
+                    "libvirt does not show this device's class (older libvirt): its kind is unknown "
+                    "and it is treated as an endpoint");
             d.parent_bridges = pci_ancestors(nd->parent);
             h.devices.push_back(std::move(d));
         }
@@ -306,7 +307,8 @@ private:
             for (const auto& m : nd->group_members) {
                 if (PciDevice* d = find(m)) {
                     if (d->iommu_group != group) {
-                        std::string msg = "libvirt lists it in " + g + " (node device " + name + ") but its own node device " +
+                        std::string msg = "libvirt lists it in " + g + " (node device " + name +
+                                          ") but its own node device " +
                                           (d->iommu_group ? "says IOMMU group " + std::to_string(*d->iommu_group)
                                                           : std::string("shows no IOMMU group"));
                         if (std::find(d->problems.begin(), d->problems.end(), msg) == d->problems.end())
@@ -314,7 +316,8 @@ private:
                     }
                     continue;
                 }
-                auto known = std::find_if(orphans.begin(), orphans.end(), [&](const PciDevice& o) { return o.address == m; });
+                auto known =
+                    std::find_if(orphans.begin(), orphans.end(), [&](const PciDevice& o) { return o.address == m; });
                 if (known != orphans.end()) continue;
                 PciDevice o;
                 o.address = m;
@@ -347,9 +350,8 @@ private:
             if (!d) continue;
             if (use->kind == HostUse::Kind::Keyboard) d->roles.push_back(HostRole::HostKeyboard);
             auto& uses = out_.uses[*owner];
-            const bool dup = std::any_of(uses.begin(), uses.end(), [&](const HostUse& u) {
-                return u.kind == use->kind && u.name == use->name;
-            });
+            const bool dup = std::any_of(uses.begin(), uses.end(),
+                                         [&](const HostUse& u) { return u.kind == use->kind && u.name == use->name; });
             if (!dup) uses.push_back(std::move(*use));
         }
         for (auto& [a, uses] : out_.uses)

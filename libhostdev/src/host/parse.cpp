@@ -56,8 +56,8 @@ std::uint16_t le16(std::string_view b, std::size_t off) {
 }  // namespace
 
 std::string_view trim(std::string_view text) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t' ||
-                             text.back() == '\r' || text.back() == '\0'))
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ' || text.back() == '\t' || text.back() == '\r' ||
+                             text.back() == '\0'))
         text.remove_suffix(1);
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     return text;
@@ -122,8 +122,7 @@ Result<long> sysfs_int(std::string_view text) {
     std::string_view t = trim(text);
     long v = 0;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v, 10);
-    if (t.empty() || ec != std::errc{} || p != t.data() + t.size())
-        return make_error("not a number: " + quote(t));
+    if (t.empty() || ec != std::errc{} || p != t.data() + t.size()) return make_error("not a number: " + quote(t));
     return v;
 }
 
@@ -274,8 +273,10 @@ std::optional<std::string> cmdline_param(std::string_view cmdline, std::string_v
     std::optional<std::string> found;
     for (auto w : split_ws(trim(cmdline))) {
         if (w.substr(0, name.size()) != name) continue;
-        if (w.size() == name.size()) found = std::string();
-        else if (w[name.size()] == '=') found = std::string(w.substr(name.size() + 1));
+        if (w.size() == name.size())
+            found = std::string();
+        else if (w[name.size()] == '=')
+            found = std::string(w.substr(name.size() + 1));
     }
     return found;
 }
@@ -356,12 +357,18 @@ std::vector<std::string> firmware_framebuffers(std::string_view proc_fb) {
         std::string_view id = trim(line.substr(sp + 1));
         while (!id.empty() && id.front() == ' ') id.remove_prefix(1);
         const char* fb = nullptr;
-        if (id == "EFI VGA") fb = "efifb";
-        else if (id == "VESA VGA") fb = "vesafb";
-        else if (id == "simple" || id == "simplefb") fb = "simplefb";
-        else if (id == "simpledrmdrmfb" || id == "simpledrm") fb = "simpledrm";
-        else if (id == "efidrmdrmfb") fb = "efidrm";
-        else if (id == "vesadrmdrmfb") fb = "vesadrm";
+        if (id == "EFI VGA")
+            fb = "efifb";
+        else if (id == "VESA VGA")
+            fb = "vesafb";
+        else if (id == "simple" || id == "simplefb")
+            fb = "simplefb";
+        else if (id == "simpledrmdrmfb" || id == "simpledrm")
+            fb = "simpledrm";
+        else if (id == "efidrmdrmfb")
+            fb = "efidrm";
+        else if (id == "vesadrmdrmfb")
+            fb = "vesadrm";
         if (fb) out.emplace_back(fb);
     });
     std::sort(out.begin(), out.end());

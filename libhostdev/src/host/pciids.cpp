@@ -56,8 +56,10 @@ std::string clean_name(std::string_view s) {
     while (!s.empty()) {
         const std::size_t n = utf8_char(s);
         if (out.size() + std::max<std::size_t>(n, 1) > PciIds::kMaxNameBytes) break;
-        if (n == 0) out += '?';
-        else out.append(s.substr(0, n));
+        if (n == 0)
+            out += '?';
+        else
+            out.append(s.substr(0, n));
         s.remove_prefix(std::max<std::size_t>(n, 1));
     }
     return out;
@@ -68,7 +70,8 @@ std::string clean_name(std::string_view s) {
 void PciIds::skip(std::string_view source, std::size_t line_no, std::string_view line, std::string_view why) {
     if (skipped_++ == 0)
         first_problem_ = std::string(source) + ":" + std::to_string(line_no) + ": " + std::string(why) + ", got " +
-                         parse::quote(line) + "; the line is skipped (reinstall package pci.ids, or set HOSTDEV_PCI_IDS)";
+                         parse::quote(line) +
+                         "; the line is skipped (reinstall package pci.ids, or set HOSTDEV_PCI_IDS)";
 }
 
 PciIds PciIds::parse(std::string_view text, const std::unordered_set<std::uint16_t>* wanted, std::string_view source) {
@@ -85,8 +88,9 @@ PciIds PciIds::parse(std::string_view text, const std::unordered_set<std::uint16
         const auto name = n < 0 ? std::nullopt : name_after(id, digits);
         section = Section::None;  // until the line is good: its children are skipped with it
         if (!name) {
-            ids.skip(source, line_no, line, is_class ? "expected 'C', a 2-digit hex class and a name"
-                                                     : "expected a 4-digit hex vendor id and a name");
+            ids.skip(source, line_no, line,
+                     is_class ? "expected 'C', a 2-digit hex class and a name"
+                              : "expected a 4-digit hex vendor id and a name");
         } else if (is_class) {
             section = Section::Class, cls = n;
             ids.classes_.emplace(static_cast<std::uint8_t>(n), clean_name(*name));
@@ -101,8 +105,9 @@ PciIds PciIds::parse(std::string_view text, const std::unordered_set<std::uint16
         const long n = hex_prefix(body, digits);
         const auto name = n < 0 ? std::nullopt : name_after(body, digits);
         if (!name) {
-            ids.skip(source, line_no, body, digits == 2 ? "expected a 2-digit hex subclass and a name"
-                                                        : "expected a 4-digit hex device id and a name");
+            ids.skip(source, line_no, body,
+                     digits == 2 ? "expected a 2-digit hex subclass and a name"
+                                 : "expected a 4-digit hex device id and a name");
         } else if (section == Section::Class) {
             ids.subclasses_.emplace(static_cast<std::uint16_t>(cls << 8 | n), clean_name(*name));
         } else {
@@ -117,9 +122,12 @@ PciIds PciIds::parse(std::string_view text, const std::unordered_set<std::uint16
         ++line_no;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty() || line[0] == '#') continue;
-        if (line[0] != '\t') top_level(line);
-        else if (line.size() > 1 && line[1] == '\t') continue;  // subsystem or prog-if: not needed
-        else if (section == Section::Class || (section == Section::Vendor && keep_devices)) child(line.substr(1));
+        if (line[0] != '\t')
+            top_level(line);
+        else if (line.size() > 1 && line[1] == '\t')
+            continue;  // subsystem or prog-if: not needed
+        else if (section == Section::Class || (section == Section::Vendor && keep_devices))
+            child(line.substr(1));
     }
     return ids;
 }
@@ -128,11 +136,14 @@ Result<PciIds> PciIds::load(const std::filesystem::path& path, const std::unorde
     // One byte more than the limit tells a file at the limit from a larger one.
     auto text = fileio::read_file(path, kMaxFileBytes + 1);
     if (!text) {
-        return text.error().reworded("cannot read the PCI ID database (install package pci.ids, or set HOSTDEV_PCI_IDS)");
+        return text.error().reworded(
+            "cannot read the PCI ID database (install package pci.ids, or set HOSTDEV_PCI_IDS)");
     }
     if (text->size() > kMaxFileBytes)
-        return make_error("the PCI ID database is larger than 64 MiB, so it is not one (reinstall package pci.ids, "
-                          "or set HOSTDEV_PCI_IDS)", path.string(), EFBIG);
+        return make_error(
+            "the PCI ID database is larger than 64 MiB, so it is not one (reinstall package pci.ids, "
+            "or set HOSTDEV_PCI_IDS)",
+            path.string(), EFBIG);
     return parse(*text, wanted, path.string());
 }
 

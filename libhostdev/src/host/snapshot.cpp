@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <limits>
 
+#include "host/model_json.hpp"
 #include "hostdev/base/fileio.hpp"
 #include "hostdev/base/json_reader.hpp"
-#include "host/model_json.hpp"
 
 namespace hostdev {
 
@@ -80,8 +80,9 @@ Status check_header(const Json& j, const std::string& src) {
                                ? it->get<std::uint64_t>() >= 1 && it->get<std::uint64_t>() <= kSnapshotVersion
                                : it->get<std::int64_t>() >= 1 && it->get<std::int64_t>() <= kSnapshotVersion;
     if (!supported)
-        return make_error(src + ": snapshot version " + it->dump() + " is not supported by this hostdev (it reads version " +
-                          std::to_string(kSnapshotVersion) + "); use a matching hostdev");
+        return make_error(src + ": snapshot version " + it->dump() +
+                          " is not supported by this hostdev (it reads version " + std::to_string(kSnapshotVersion) +
+                          "); use a matching hostdev");
     return ok_status();
 }
 
@@ -161,8 +162,7 @@ Result<Host> parse_snapshot(std::string_view text, std::string_view source) {
     const std::string src(source);
     auto doc = json::parse_strict(text, src);
     if (!doc) {
-        return doc.error().reworded(doc.error().message +
-                                    " (a hostdev snapshot is written by `hostdev snapshot`)");
+        return doc.error().reworded(doc.error().message + " (a hostdev snapshot is written by `hostdev snapshot`)");
     }
     const Json& j = *doc;
     HOSTDEV_TRY(check_header(j, src));

@@ -67,22 +67,30 @@ private:
     void read_identity() {
         std::optional<parse::ConfigHeader> header;
         if (auto cfg = attr("config", 64)) {
-            if (auto h = parse::config_header(*cfg)) header = *h;
-            else problem_at("config", h.error().message);
+            if (auto h = parse::config_header(*cfg))
+                header = *h;
+            else
+                problem_at("config", h.error().message);
         } else {
             problem(cfg.error());
         }
         if (!header || header->vendor == 0xffff) {
-            if (auto v = hex_attr("vendor", 0xffff)) d_.vendor = static_cast<std::uint16_t>(*v);
-            else if (header) d_.vendor = header->vendor;
-            if (auto v = hex_attr("device", 0xffff)) d_.device = static_cast<std::uint16_t>(*v);
-            else if (header) d_.device = header->device;
+            if (auto v = hex_attr("vendor", 0xffff))
+                d_.vendor = static_cast<std::uint16_t>(*v);
+            else if (header)
+                d_.vendor = header->vendor;
+            if (auto v = hex_attr("device", 0xffff))
+                d_.device = static_cast<std::uint16_t>(*v);
+            else if (header)
+                d_.device = header->device;
         } else {
             d_.vendor = header->vendor;
             d_.device = header->device;
         }
-        if (auto cls = hex_attr("class", 0xffffff)) d_.class_code = *cls;
-        else if (header) d_.class_code = header->class_code;
+        if (auto cls = hex_attr("class", 0xffffff))
+            d_.class_code = *cls;
+        else if (header)
+            d_.class_code = header->class_code;
         if (header) {
             d_.revision = header->revision;
             d_.header_type = header->header_type;
@@ -97,15 +105,21 @@ private:
 
     // Driver, driver_override and IOMMU group.
     void read_binding() {
-        if (auto drv = link("driver")) d_.driver = parse::link_basename(*drv);
-        else if (!is_enoent(drv.error())) problem(drv.error());
+        if (auto drv = link("driver"))
+            d_.driver = parse::link_basename(*drv);
+        else if (!is_enoent(drv.error()))
+            problem(drv.error());
 
-        if (auto ov = attr("driver_override", 256)) d_.driver_override = parse::driver_override(*ov);
-        else if (!is_enoent(ov.error())) problem(ov.error());
+        if (auto ov = attr("driver_override", 256))
+            d_.driver_override = parse::driver_override(*ov);
+        else if (!is_enoent(ov.error()))
+            problem(ov.error());
 
         if (auto grp = link("iommu_group")) {
-            if (auto n = parse::iommu_group_link(*grp)) d_.iommu_group = *n;
-            else problem_at("iommu_group", n.error().message);
+            if (auto n = parse::iommu_group_link(*grp))
+                d_.iommu_group = *n;
+            else
+                problem_at("iommu_group", n.error().message);
         } else if (!is_enoent(grp.error())) {
             problem(grp.error());
         }
@@ -115,8 +129,10 @@ private:
     void read_platform_facts() {
         if (d_.is_display()) {
             if (auto bv = attr("boot_vga", 16)) {
-                if (auto v = parse::sysfs_int(*bv)) d_.boot_vga = *v != 0;
-                else problem_at("boot_vga", v.error().message);
+                if (auto v = parse::sysfs_int(*bv))
+                    d_.boot_vga = *v != 0;
+                else
+                    problem_at("boot_vga", v.error().message);
             } else if (!is_enoent(bv.error())) {
                 problem(bv.error());
             }
@@ -125,8 +141,10 @@ private:
             if (auto v = parse::sysfs_int(*nn); v && *v >= 0) d_.numa_node = static_cast<int>(*v);
         }
         if (auto pf = link("physfn")) {
-            if (auto a = PciAddress::parse(parse::link_basename(*pf))) d_.physfn = *a;
-            else problem_at("physfn", a.error().message);
+            if (auto a = PciAddress::parse(parse::link_basename(*pf)))
+                d_.physfn = *a;
+            else
+                problem_at("physfn", a.error().message);
         }
     }
 
@@ -158,7 +176,8 @@ public:
         }
         // The bus directory, open once: each device's link is read relative to it.
         auto devices_dir = root_.open(root_.pci_devices(), O_PATH | O_DIRECTORY);
-        if (!devices_dir) return devices_dir.error().reworded("no PCI devices directory (is this a Linux root with /sys mounted?)");
+        if (!devices_dir)
+            return devices_dir.error().reworded("no PCI devices directory (is this a Linux root with /sys mounted?)");
         devices_fd_ = devices_dir->get();
         devices_path_ = root_.pci_devices();
         devices_shown_ = root_.live_path(devices_path_);
@@ -191,8 +210,8 @@ private:
     // read by a few threads, each on its own slice of the devices.
     void read_devices(const std::vector<std::string>& names) {
         constexpr std::size_t kThreadedFrom = 256;
-        std::size_t threads = threads_ != 0 ? threads_
-                                            : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 4);
+        std::size_t threads =
+            threads_ != 0 ? threads_ : std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), 4);
         if (names.size() < kThreadedFrom) threads = 1;
         std::vector<Batch> batches(threads);
         auto work = [&](std::size_t t) {
@@ -233,8 +252,7 @@ private:
     void read_device(const std::string& name, Batch& out) const {
         auto addr = PciAddress::parse(name);
         if (!addr) {
-            out.warnings.push_back("ignoring " + root_.live_path(root_.pci_device(name)) + ": " +
-                                   addr.error().message);
+            out.warnings.push_back("ignoring " + root_.live_path(root_.pci_device(name)) + ": " + addr.error().message);
             return;
         }
         PciDevice& d = out.devices.emplace_back();
@@ -413,7 +431,8 @@ private:
             if (auto m = parse::root_mount(*mi)) {
                 std::vector<PciAddress> ctrls;
                 if (m->major != 0)
-                    block_controllers(root_.sys("dev/block/" + std::to_string(m->major) + ":" + std::to_string(m->minor)), 0, ctrls);
+                    block_controllers(
+                        root_.sys("dev/block/" + std::to_string(m->major) + ":" + std::to_string(m->minor)), 0, ctrls);
                 if (ctrls.empty() && m->source.rfind("/dev/", 0) == 0)
                     block_controllers(root_.sys("class/block") / parse::link_basename(m->source), 0, ctrls);
                 for (const auto& c : ctrls) add_role(c, HostRole::RootFilesystem);
@@ -496,7 +515,8 @@ void resolve_names(Host& host, const std::optional<std::filesystem::path>& pci_i
         return;
     }
     if (ids->skipped_lines() > 0)
-        host.warnings.push_back(std::to_string(ids->skipped_lines()) + " malformed lines of the PCI ID database skipped; " +
+        host.warnings.push_back(std::to_string(ids->skipped_lines()) +
+                                " malformed lines of the PCI ID database skipped; " +
                                 "the first: " + ids->first_problem());
     resolve_names(host, *ids);
 }

@@ -36,7 +36,8 @@ std::vector<Edit> myers(const std::vector<std::string_view>& a, const std::vecto
         trace.push_back(v);
         for (long k = -d; k <= d; k += 2) {
             long x;
-            if (k == -d || (k != d && v[static_cast<std::size_t>(off + k - 1)] < v[static_cast<std::size_t>(off + k + 1)]))
+            if (k == -d ||
+                (k != d && v[static_cast<std::size_t>(off + k - 1)] < v[static_cast<std::size_t>(off + k + 1)]))
                 x = v[static_cast<std::size_t>(off + k + 1)];
             else
                 x = v[static_cast<std::size_t>(off + k - 1)] + 1;
@@ -51,7 +52,8 @@ std::vector<Edit> myers(const std::vector<std::string_view>& a, const std::vecto
                     const auto& pv = trace[static_cast<std::size_t>(dd)];
                     long ck = cx - cy;
                     long pk;
-                    if (ck == -dd || (ck != dd && pv[static_cast<std::size_t>(off + ck - 1)] < pv[static_cast<std::size_t>(off + ck + 1)]))
+                    if (ck == -dd || (ck != dd && pv[static_cast<std::size_t>(off + ck - 1)] <
+                                                      pv[static_cast<std::size_t>(off + ck + 1)]))
                         pk = ck + 1;
                     else
                         pk = ck - 1;
@@ -106,8 +108,7 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
     edits.reserve(a.size() + bm.size());
     for (std::size_t i = 0; i < head; ++i) edits.push_back({Op::Keep, i, i});
     for (const auto& e : myers(am, bm)) edits.push_back({e.op, e.a + head, e.b + head});
-    for (std::size_t i = 0; i < tail; ++i)
-        edits.push_back({Op::Keep, a.size() - tail + i, b.size() - tail + i});
+    for (std::size_t i = 0; i < tail; ++i) edits.push_back({Op::Keep, a.size() - tail + i, b.size() - tail + i});
     std::string out = "--- " + std::string(before_name) + "\n+++ " + std::string(after_name) + "\n";
     const std::size_t ctx = static_cast<std::size_t>(context);
     std::size_t i = 0;
@@ -121,8 +122,10 @@ std::string unified_diff(std::string_view before, std::string_view after, std::s
         std::size_t end = i;
         std::size_t last_change = i;
         while (end < edits.size()) {
-            if (edits[end].op != Op::Keep) last_change = end;
-            else if (end - last_change > 2 * ctx) break;
+            if (edits[end].op != Op::Keep)
+                last_change = end;
+            else if (end - last_change > 2 * ctx)
+                break;
             ++end;
         }
         end = std::min(edits.size(), last_change + ctx + 1);

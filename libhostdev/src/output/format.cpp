@@ -2,8 +2,8 @@
 
 #include <cstdio>
 
-#include "hostdev/base/text.hpp"
 #include "host/model_json.hpp"
+#include "hostdev/base/text.hpp"
 
 namespace hostdev {
 
@@ -136,7 +136,8 @@ std::string format_groups_json(const Host& host) {
     // The same bytes as one ordered_json document dumped with indent 2, built
     // a device at a time.
     std::string out = "{\n  \"groups\": ";
-    if (host.groups.empty()) out += "[]";
+    if (host.groups.empty())
+        out += "[]";
     else {
         out += "[\n";
         bool first = true;
@@ -147,14 +148,16 @@ std::string format_groups_json(const Host& host) {
             std::vector<const PciDevice*> members;
             for (const auto& a : g.members)
                 if (const PciDevice* d = host.find(a)) members.push_back(d);
-            append_devices(out, members.begin(), members.end(), 3, [](const PciDevice* d) -> const PciDevice& { return *d; });
+            append_devices(out, members.begin(), members.end(), 3,
+                           [](const PciDevice* d) -> const PciDevice& { return *d; });
             out += "\n    }";
         }
         out += "\n  ]";
     }
     out += ",\n  \"ungrouped\": ";
     auto ungrouped = host.ungrouped();
-    append_devices(out, ungrouped.begin(), ungrouped.end(), 1, [](const PciDevice* d) -> const PciDevice& { return *d; });
+    append_devices(out, ungrouped.begin(), ungrouped.end(), 1,
+                   [](const PciDevice* d) -> const PciDevice& { return *d; });
     ordered_json tail;
     tail["iommu"] = {{"present", host.iommu_present}, {"units", host.iommu_units}};
     tail["warnings"] = host.warnings;
@@ -183,9 +186,12 @@ std::string format_groups_dot(const Host& host) {
             case DeviceKind::Bridge: attrs = "shape=box3d, fillcolor=\"#d9d9d9\""; break;
             case DeviceKind::Platform: attrs = "shape=hexagon, fillcolor=\"#fff2b3\""; break;
             case DeviceKind::Endpoint:
-                if (d.driver && *d.driver == "vfio-pci") attrs = "shape=box, fillcolor=\"#c8f0c8\"";
-                else if (d.is_display()) attrs = "shape=box, fillcolor=\"#cfe2ff\"";
-                else attrs = "shape=box, fillcolor=\"#ffffff\"";
+                if (d.driver && *d.driver == "vfio-pci")
+                    attrs = "shape=box, fillcolor=\"#c8f0c8\"";
+                else if (d.is_display())
+                    attrs = "shape=box, fillcolor=\"#cfe2ff\"";
+                else
+                    attrs = "shape=box, fillcolor=\"#ffffff\"";
                 break;
         }
         if (!d.roles.empty()) attrs += ", color=\"#d62728\", penwidth=2.5";

@@ -42,7 +42,8 @@ FixResult invalid(FixResult r, const Error& e) {
 namespace {
 
 bool has_error(const std::vector<Problem>& problems) {
-    return std::any_of(problems.begin(), problems.end(), [](const Problem& p) { return p.severity == Severity::Error; });
+    return std::any_of(problems.begin(), problems.end(),
+                       [](const Problem& p) { return p.severity == Severity::Error; });
 }
 
 }  // namespace
@@ -53,8 +54,8 @@ void add_problems(FixResult& r, std::vector<Problem> problems) {
         r.status = FixStatus::Blocked;
 }
 
-FixResult fix_domain(std::string_view text, std::string_view file, const Host& host,
-                     const SchemaValidator* validator, const PlanOptions& options) {
+FixResult fix_domain(std::string_view text, std::string_view file, const Host& host, const SchemaValidator* validator,
+                     const PlanOptions& options) {
     FixResult r;
     r.file = std::string(file);
     r.fixed = std::string(text);
@@ -80,7 +81,8 @@ FixResult fix_domain(std::string_view text, std::string_view file, const Host& h
     if (validator) {
         if (auto st = validator->validate(*fixed, file); !st) {
             return invalid(std::move(r),
-                           st.error().context("the fixed document would not be valid, so nothing is written (please report this)"));
+                           st.error().context(
+                               "the fixed document would not be valid, so nothing is written (please report this)"));
         }
     }
     r.fixed = std::move(*fixed);

@@ -31,8 +31,10 @@ std::vector<Problem> host_use_problems(const Plan& plan, const LibvirtHost& lh) 
             if (it == lh.uses.end()) continue;
             std::vector<std::string> what;
             for (const auto& u : it->second) {
-                if (u.kind == HostUse::Kind::NetworkInterface) what.push_back("network interface " + u.name);
-                else if (u.kind == HostUse::Kind::Disk) what.push_back("disk " + u.name);
+                if (u.kind == HostUse::Kind::NetworkInterface)
+                    what.push_back("network interface " + u.name);
+                else if (u.kind == HostUse::Kind::Disk)
+                    what.push_back("disk " + u.name);
             }
             if (what.empty()) continue;
             const PciDevice* d = lh.host.find(m.address);
@@ -40,7 +42,8 @@ std::vector<Problem> host_use_problems(const Plan& plan, const LibvirtHost& lh) 
                 Severity::Warning, m.address,
                 (d ? describe_device(*d) : m.address.str()) + " has the host's " + join_sentence(what) +
                     " (as libvirt shows it now) and leaves the host with the domain; libvirt does not show whether "
-                    "the host needs " + (what.size() == 1 ? "it" : "them") +
+                    "the host needs " +
+                    (what.size() == 1 ? "it" : "them") +
                     " (root filesystem, default route): check with hostdev-fix --host and a snapshot taken on the "
                     "host (hostdev snapshot)"});
         }
@@ -84,8 +87,8 @@ std::vector<std::vector<Problem>> cross_domain_problems(const std::vector<Domain
                                 "': the two domains can never run at the same time";
                 if (both_autostart)
                     s += "; both start automatically, so at every host boot the second one fails to start: turn "
-                         "autostart off for one of them (virsh autostart --disable '" + a.name + "' or '" + b.name +
-                         "')";
+                         "autostart off for one of them (virsh autostart --disable '" +
+                         a.name + "' or '" + b.name + "')";
                 return s;
             };
             const Severity sev = both_autostart ? Severity::Error : Severity::Warning;

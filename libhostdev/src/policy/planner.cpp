@@ -40,15 +40,14 @@ std::string_view to_string(Change::Kind k) {
 
 PlanOptions PlanOptions::from_flags(std::string_view hide_kvm, bool whole_slot) {
     PlanOptions o;
-    o.hide_kvm = hide_kvm == "always"  ? HideKvm::Always
-                 : hide_kvm == "never" ? HideKvm::Never
-                                       : HideKvm::Auto;
+    o.hide_kvm = hide_kvm == "always" ? HideKvm::Always : hide_kvm == "never" ? HideKvm::Never : HideKvm::Auto;
     o.whole_slot = whole_slot ? WholeSlot::Inject : WholeSlot::Report;
     return o;
 }
 
 bool Plan::blocked() const {
-    return std::any_of(problems.begin(), problems.end(), [](const Problem& p) { return p.severity == Severity::Error; });
+    return std::any_of(problems.begin(), problems.end(),
+                       [](const Problem& p) { return p.severity == Severity::Error; });
 }
 
 namespace {
@@ -114,13 +113,13 @@ private:
         }
         if (d->has_role(HostRole::BootVga))
             add(Severity::Warning, r.address,
-                describe_device(*d) + " is the boot display: the host loses its console while the guest runs "
-                                      "(single-GPU passthrough)");
+                describe_device(*d) +
+                    " is the boot display: the host loses its console while the guest runs "
+                    "(single-GPU passthrough)");
         if (!d->iommu_group) {
             add(Severity::Error, r.address,
                 describe_device(*d) + " has no IOMMU group: " +
-                    (host_.iommu_present ? std::string("the kernel did not place it in one")
-                                         : no_iommu_advice(host_)));
+                    (host_.iommu_present ? std::string("the kernel did not place it in one") : no_iommu_advice(host_)));
             return;
         }
         plan_group(*d->iommu_group, r);
@@ -180,11 +179,12 @@ private:
         ih.source = m.address;
         ih.managed = r.managed;
         plan_.edits.inject.push_back(ih);
-        plan_.changes.push_back(Change{Change::Kind::InjectHostdev, m.address,
-                                       "add <hostdev> for " + describe_device(m) + ", managed='" +
-                                           (r.managed ? "yes" : "no") + "': " + reason});
+        plan_.changes.push_back(Change{
+            Change::Kind::InjectHostdev, m.address,
+            "add <hostdev> for " + describe_device(m) + ", managed='" + (r.managed ? "yes" : "no") + "': " + reason});
         if (m.has_role(HostRole::BootVga))
-            add(Severity::Warning, m.address, describe_device(m) + " is the boot display and goes to the guest with its group");
+            add(Severity::Warning, m.address,
+                describe_device(m) + " is the boot display and goes to the guest with its group");
     }
 
     // Functions of the same slot in other groups: a note, or injected with --whole-slot.
@@ -200,7 +200,8 @@ private:
                 planned_notes_.insert(o.address);
                 add(Severity::Note, o.address,
                     describe_device(o) + " is another function of the same slot as " + d.address.str() + " but in " +
-                        (o.iommu_group ? "IOMMU group " + std::to_string(*o.iommu_group) : std::string("no IOMMU group")) +
+                        (o.iommu_group ? "IOMMU group " + std::to_string(*o.iommu_group)
+                                       : std::string("no IOMMU group")) +
                         "; not added (use --whole-slot to add it)");
             }
         }
@@ -272,8 +273,8 @@ private:
         };
         // Another function in a slot needs multifunction='on' on function 0;
         // hostdev can set it only on a <hostdev>.
-        if (auto f0 = used.find(slot); f0 != used.end() && !f0->second->multifunction &&
-                                       f0->second->element != "hostdev")
+        if (auto f0 = used.find(slot);
+            f0 != used.end() && !f0->second->multifunction && f0->second->element != "hostdev")
             return leave("function 0 of guest slot " + slot_s + " is a <" + f0->second->element + "> (line " +
                          std::to_string(f0->second->line) + ") without multifunction='on'");
         std::optional<PciAddress> pick;
@@ -336,11 +337,11 @@ private:
             return;
         }
         plan_.edits.ensure_kvm_hidden = true;
-        plan_.changes.push_back(Change{
-            Change::Kind::HideKvm, nvidia ? std::optional(nvidia->address) : std::nullopt,
-            nvidia ? "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU " + nvidia->address.str() +
-                         ", whose Windows driver stops with Code 43 when it sees KVM"
-                   : std::string("add <features><kvm><hidden state='on'/> (--hide-kvm always)")});
+        plan_.changes.push_back(
+            Change{Change::Kind::HideKvm, nvidia ? std::optional(nvidia->address) : std::nullopt,
+                   nvidia ? "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU " +
+                                nvidia->address.str() + ", whose Windows driver stops with Code 43 when it sees KVM"
+                          : std::string("add <features><kvm><hidden state='on'/> (--hide-kvm always)")});
     }
 
     const Domain& domain_;

@@ -13,7 +13,8 @@ std::optional<HostRole> blocking_role(const PciDevice& d) {
 }  // namespace
 
 Departure departure_of(const PciDevice& d) {
-    if (d.is_bridge()) return {Departure::Kind::MayStay, "PCI bridge: the kernel lets bridges stay with the host", false};
+    if (d.is_bridge())
+        return {Departure::Kind::MayStay, "PCI bridge: the kernel lets bridges stay with the host", false};
     if (d.is_platform_function() && !d.driver)
         return {Departure::Kind::MayStay, "platform function with no driver bound", true};
     if (d.is_platform_function())
@@ -26,7 +27,8 @@ Departure departure_of(const PciDevice& d) {
 
 std::optional<std::string> refusal_of_request(const PciDevice& d) {
     if (d.is_bridge())
-        return describe_device(d) + " is a PCI bridge: bridges cannot be assigned to a guest; assign the devices behind it";
+        return describe_device(d) +
+               " is a PCI bridge: bridges cannot be assigned to a guest; assign the devices behind it";
     if (auto role = blocking_role(d))
         return describe_device(d) + " is needed by the host: " + std::string(describe(*role)) +
                "; assigning it would take it away from the host";

@@ -19,7 +19,6 @@ namespace hostdev {
 
 namespace fs = std::filesystem;
 
-
 std::string BootDevice::ids() const { return pci_ids(vendor, device); }
 
 std::string ConfigFile::path() const { return FsRoot().etc(rel).string(); }
@@ -32,9 +31,9 @@ std::string module_of_driver(const Host& host, const std::string& driver) {
     if (auto it = host.driver_modules.find(driver); it != host.driver_modules.end()) return it->second;
     // PCI drivers whose module has another name.
     static const std::map<std::string, std::string, std::less<>> kKnown = {
-        {"xhci_hcd", "xhci_pci"},          {"i801_smbus", "i2c_i801"},     {"piix4_smbus", "i2c_piix4"},
-        {"intel-lpss", "intel_lpss_pci"},  {"rtw_8822ce", "rtw88_8822ce"}, {"rtw_8821ce", "rtw88_8821ce"},
-        {"rtw_8822be", "rtw88_8822be"},    {"rtw_8723de", "rtw88_8723de"},
+        {"xhci_hcd", "xhci_pci"},         {"i801_smbus", "i2c_i801"},     {"piix4_smbus", "i2c_piix4"},
+        {"intel-lpss", "intel_lpss_pci"}, {"rtw_8822ce", "rtw88_8822ce"}, {"rtw_8821ce", "rtw88_8821ce"},
+        {"rtw_8822be", "rtw88_8822be"},   {"rtw_8723de", "rtw88_8723de"},
     };
     if (auto it = kKnown.find(driver); it != kKnown.end()) return it->second;
     return parse::module_name(driver);
@@ -79,8 +78,8 @@ std::string modprobe_conf(const BootConfig& bc) {
         "# to vfio-pci at boot.\n";
     for (const auto& d : bc.devices)
         s += "#   " + d.address.str() + " " + d.ids() + " IOMMU group " + std::to_string(d.group) +
-             (d.driver ? ", now on " + *d.driver : std::string(", no driver now")) + (d.by_address() ? " (by address)" : "") +
-             "\n";
+             (d.driver ? ", now on " + *d.driver : std::string(", no driver now")) +
+             (d.by_address() ? " (by address)" : "") + "\n";
     if (!bc.ids.empty()) s += "options vfio-pci ids=" + join(bc.ids, ",") + "\n";
     std::vector<std::string> by_address;
     for (const auto& d : bc.devices)
@@ -104,7 +103,8 @@ std::string modprobe_conf(const BootConfig& bc) {
 std::string dracut_conf(const std::vector<std::string>& modules) {
     return "# Written by hostdev boot-config: the vfio modules in the initramfs, so that\n"
            "# vfio-pci claims its devices before any other driver.\n"
-           "add_drivers+=\" " + join(modules, " ") + " \"\n";
+           "add_drivers+=\" " +
+           join(modules, " ") + " \"\n";
 }
 
 }  // namespace
@@ -168,16 +168,18 @@ void plan_devices(BootConfig& bc, const std::map<PciAddress, int>& bound, const 
     if (any_by_address && host.vfio_modules &&
         std::find(host.vfio_modules->builtin.begin(), host.vfio_modules->builtin.end(), "vfio_pci") !=
             host.vfio_modules->builtin.end())
-        bc.notes.push_back("vfio-pci is built into this kernel, so modprobe never runs its install line: the devices "
-                           "bound by address stay on their host drivers at boot; move them with hostdev detach or "
-                           "the hook instead");
+        bc.notes.push_back(
+            "vfio-pci is built into this kernel, so modprobe never runs its install line: the devices "
+            "bound by address stay on their host drivers at boot; move them with hostdev detach or "
+            "the hook instead");
 }
 
 void plan_cmdline(BootConfig& bc, const Host& host) {
     const std::string iommu(iommu_vendor_facts(host.cpu_vendor).param);
     if (iommu.empty())
-        bc.notes.push_back("the CPU vendor is unknown: add intel_iommu=on on an Intel CPU or amd_iommu=on on an AMD "
-                           "one to the kernel command line");
+        bc.notes.push_back(
+            "the CPU vendor is unknown: add intel_iommu=on on an Intel CPU or amd_iommu=on on an AMD "
+            "one to the kernel command line");
     else
         bc.cmdline.push_back(param_change(host, iommu, "on"));
     bc.cmdline.push_back(param_change(host, "iommu", "pt"));
@@ -289,7 +291,8 @@ std::string format_devices(const BootConfig& bc, const Host& host) {
             for (const auto& m : it->second->members)
                 if (m.verdict == Verdict::StaysOnHost) {
                     const PciDevice* p = host.find(m.address);
-                    out += "    stays on the host: " + (p ? describe_device(*p) : m.address.str()) + ": " + m.reason + "\n";
+                    out += "    stays on the host: " + (p ? describe_device(*p) : m.address.str()) + ": " + m.reason +
+                           "\n";
                 }
     }
     for (const auto& r : bc.plans)
@@ -310,13 +313,14 @@ std::string format_by_address(const BootConfig& bc) {
             for (const auto& o : d->shares_ids_with) others.push_back(o.str());
             out += "  " + d->address.str() + " [" + d->ids() + "]: " + d->ids() + " is also the ID of " +
                    join(others, ", ") + ", which " + (others.size() == 1 ? "stays" : "stay") +
-                   " on the host; vfio-pci ids= and vfio-pci.ids= would bind " +
-                   (others.size() == 1 ? "it" : "them") + " too, so " + d->ids() + " is left out of both.\n";
+                   " on the host; vfio-pci ids= and vfio-pci.ids= would bind " + (others.size() == 1 ? "it" : "them") +
+                   " too, so " + d->ids() + " is left out of both.\n";
         }
-        out += "  vfio.conf binds them with an install line for vfio-pci that writes vfio-pci to their\n"
-               "  driver_override before vfio-pci loads; the softdep lines load vfio-pci before their host\n"
-               "  drivers. A udev rule would race: the host driver, loaded for the identical device that\n"
-               "  stays, can claim them before udev handles their own event.\n";
+        out +=
+            "  vfio.conf binds them with an install line for vfio-pci that writes vfio-pci to their\n"
+            "  driver_override before vfio-pci loads; the softdep lines load vfio-pci before their host\n"
+            "  drivers. A udev rule would race: the host driver, loaded for the identical device that\n"
+            "  stays, can claim them before udev handles their own event.\n";
     }
     return out;
 }
@@ -353,15 +357,17 @@ std::string format_cmdline(const BootConfig& bc) {
     if (!present.empty()) out += "    already there: " + join(present, " ") + "\n";
     if (change) {
         if (!bc.bootloader) {
-            out += "   The bootloader is unknown (the host snapshot does not say): change the kernel command line\n"
-                   "   the way your bootloader takes it.\n";
+            out +=
+                "   The bootloader is unknown (the host snapshot does not say): change the kernel command line\n"
+                "   the way your bootloader takes it.\n";
         } else if (*bc.bootloader == Bootloader::Grub) {
             out += "   GRUB: make the change inside GRUB_CMDLINE_LINUX_DEFAULT=\"...\" in " + etc_path("default/grub") +
                    ",\n   then run update-grub (grub2-mkconfig -o " + FsRoot().boot("grub2/grub.cfg").string() +
                    " where there is no update-grub).\n";
         } else if (*bc.bootloader == Bootloader::SystemdBoot) {
             out += "   systemd-boot: make the change on the `options` line of each boot entry (" +
-                   (bc.boot_entries.empty() ? std::string("the loader/entries/*.conf files") : join(bc.boot_entries, ", ")) +
+                   (bc.boot_entries.empty() ? std::string("the loader/entries/*.conf files")
+                                            : join(bc.boot_entries, ", ")) +
                    ");\n   no regeneration step. Where kernel-install writes the entries, make it in " +
                    etc_path("kernel/cmdline") + " too.\n";
         } else {
@@ -381,21 +387,24 @@ std::string format_initramfs(const BootConfig& bc) {
     out += "\n3. Initramfs";
     if (!bc.initramfs) {
         if (!bc.host_initramfs)
-            out += ": the tool is unknown (the host snapshot does not say); name it with --initramfs.\n"
-                   "   The modules to include, in this order: " + modules + "\n";
+            out +=
+                ": the tool is unknown (the host snapshot does not say); name it with --initramfs.\n"
+                "   The modules to include, in this order: " +
+                modules + "\n";
         else
             out += ": no initramfs tool was found (" + etc_path("initramfs-tools") + ", " + etc_path("dracut.conf") +
                    "(.d), " + etc_path("mkinitcpio.conf") + ").\n   If the kernel boots with an initramfs, include " +
                    modules + " in it; --initramfs names the tool.\n";
     } else {
         const ConfigFile& f = bc.files.back();
-        out += " (" + std::string(to_string(*bc.initramfs)) +
-               (bc.initramfs_named && bc.host_initramfs && *bc.host_initramfs != *bc.initramfs
-                    ? ", named with --initramfs; the host " +
-                          (*bc.host_initramfs == InitramfsTool::None ? std::string("has none configured")
-                                                                       : "uses " + std::string(to_string(*bc.host_initramfs)))
-                    : std::string()) +
-               "): the vfio modules, so that vfio-pci loads before the devices' host drivers.\n";
+        out +=
+            " (" + std::string(to_string(*bc.initramfs)) +
+            (bc.initramfs_named && bc.host_initramfs && *bc.host_initramfs != *bc.initramfs
+                 ? ", named with --initramfs; the host " + (*bc.host_initramfs == InitramfsTool::None
+                                                                ? std::string("has none configured")
+                                                                : "uses " + std::string(to_string(*bc.host_initramfs)))
+                 : std::string()) +
+            "): the vfio modules, so that vfio-pci loads before the devices' host drivers.\n";
         switch (f.kind) {
             case ConfigFile::Kind::InitramfsToolsModules:
                 out += "   Add to " + f.path() + " the lines it lacks:\n\n" + indent(join(f.modules, "\n"), "    ") +
@@ -424,8 +433,9 @@ std::string format_boot_config(const BootConfig& bc, const Host& host) {
     out += "\n1. " + bc.files.front().path() + " (the whole file):\n\n" + indent(bc.files.front().content, "    ");
     out += format_cmdline(bc) + format_initramfs(bc);
     out += "\n4. Reboot. hostdev groups then shows every device above on vfio-pci.\n";
-    out += "\nhostdev boot-config --write writes the files of steps 1 and 3, keeping a backup of each file it\n"
-           "replaces; it never edits the bootloader configuration (step 2) or runs the commands.\n";
+    out +=
+        "\nhostdev boot-config --write writes the files of steps 1 and 3, keeping a backup of each file it\n"
+        "replaces; it never edits the bootloader configuration (step 2) or runs the commands.\n";
     return out;
 }
 
@@ -434,7 +444,8 @@ std::string ensure_initramfs_tools_modules(std::string_view current, const std::
     std::size_t pos = 0;
     while (pos < current.size()) {
         auto nl = current.find('\n', pos);
-        std::string_view line = parse::trim(current.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+        std::string_view line =
+            parse::trim(current.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
         if (!line.empty() && line.front() != '#') {
             auto end = line.find_first_of(" \t");
             present.insert(parse::module_name(line.substr(0, end)));
@@ -566,7 +577,8 @@ Result<fs::path> contained_dir(const FsRoot& root, const fs::path& dir) {
 
 }  // namespace
 
-Result<std::vector<WrittenFile>> write_boot_config(const BootConfig& config, const FsRoot& root, std::string_view stamp) {
+Result<std::vector<WrittenFile>> write_boot_config(const BootConfig& config, const FsRoot& root,
+                                                   std::string_view stamp) {
     if (config.blocked()) return make_refusal("a group is blocked: nothing to write");
     struct Pending {
         fs::path path;
@@ -598,7 +610,7 @@ Result<std::vector<WrittenFile>> write_boot_config(const BootConfig& config, con
         auto next = render_config_file(f, p.current);
         if (!next) return next.error();
         p.next = std::move(*next);
-        p.result.action = !p.current ? WrittenFile::Action::Created
+        p.result.action = !p.current             ? WrittenFile::Action::Created
                           : *p.current == p.next ? WrittenFile::Action::Unchanged
                                                  : WrittenFile::Action::Replaced;
         pending.push_back(std::move(p));
@@ -609,7 +621,8 @@ Result<std::vector<WrittenFile>> write_boot_config(const BootConfig& config, con
         for (auto it = pending.rbegin(); it != pending.rend(); ++it) {
             if (it->done) {
                 if (it->current) {
-                    if (!fileio::write_file_atomic(it->path, *it->current, it->mode)) undo_failed += " " + it->result.path;
+                    if (!fileio::write_file_atomic(it->path, *it->current, it->mode))
+                        undo_failed += " " + it->result.path;
                 } else if (::unlink(it->path.c_str()) != 0) {
                     undo_failed += " " + it->result.path;
                 }

@@ -134,22 +134,25 @@ private:
             std::string msg = "IOMMU active (" + (units.empty() ? std::string("no unit listed") : units) + "), " +
                               std::to_string(groups) + " IOMMU group" + (groups == 1 ? "" : "s");
             auto pt = param("iommu");
-            msg += pt && *pt == "pt" ? "; iommu=pt set" : "; iommu=pt not set (optional: host devices skip DMA translation)";
+            msg += pt && *pt == "pt" ? "; iommu=pt set"
+                                     : "; iommu=pt not set (optional: host devices skip DMA translation)";
             add("iommu", CheckVerdict::Ok, msg);
             return;
         }
         const std::string reboot_note = " (hostdev boot-config prints the steps for this bootloader).";
         if (!host_.iommu_units.empty()) {
             add("iommu", CheckVerdict::Error,
-                "IOMMU hardware is present (" + units + ") but the kernel made no IOMMU groups, so no device can be "
-                "passed through",
+                "IOMMU hardware is present (" + units +
+                    ") but the kernel made no IOMMU groups, so no device can be "
+                    "passed through",
                 "Add " + v.parameter + " iommu=pt to the kernel command line, " + iommu_off_note() + "then reboot" +
                     reboot_note);
             return;
         }
         add("iommu", CheckVerdict::Error,
-            "no IOMMU is active: " + live_sys("class/iommu") + " is empty and there are no IOMMU groups, so no "
-            "device can be passed through",
+            "no IOMMU is active: " + live_sys("class/iommu") +
+                " is empty and there are no IOMMU groups, so no "
+                "device can be passed through",
             "Enable " + v.firmware + " in the firmware setup, add " + v.parameter +
                 " iommu=pt to the kernel command line, " + iommu_off_note() + "then reboot" + reboot_note);
     }
@@ -159,13 +162,12 @@ private:
         auto unsafe = param("vfio_iommu_type1.allow_unsafe_interrupts");
         const bool allow_unsafe = unsafe && (*unsafe == "1" || *unsafe == "Y" || *unsafe == "y");
         auto intremap = param("intremap");
-        const std::string intremap_off =
-            intremap && (*intremap == "off" || *intremap == "nosid")
-                ? "Remove intremap=" + *intremap + " from the kernel command line. "
-                : std::string();
+        const std::string intremap_off = intremap && (*intremap == "off" || *intremap == "nosid")
+                                             ? "Remove intremap=" + *intremap + " from the kernel command line. "
+                                             : std::string();
         if (host_.interrupt_remapping.value_or(false)) {
-            add(id, CheckVerdict::Ok, "interrupt remapping enabled (remapped IR- interrupt chips in " +
-                                          live_proc("interrupts") + ")");
+            add(id, CheckVerdict::Ok,
+                "interrupt remapping enabled (remapped IR- interrupt chips in " + live_proc("interrupts") + ")");
             return;
         }
         if (!host_.interrupt_remapping && nonempty_groups() > 0) {
@@ -193,20 +195,24 @@ private:
         }
         add(id, CheckVerdict::Error,
             "interrupt remapping is off: VFIO refuses to assign devices (\"No interrupt remapping support\")",
-            enable + " Only on a platform without it, and for trusted guests: "
-                     "vfio_iommu_type1.allow_unsafe_interrupts=1 on the kernel command line.");
+            enable +
+                " Only on a platform without it, and for trusted guests: "
+                "vfio_iommu_type1.allow_unsafe_interrupts=1 on the kernel command line.");
     }
 
     void check_acs_override() {
         auto acs = param("pcie_acs_override");
         if (!acs) {
-            add("acs-override", CheckVerdict::Ok, "pcie_acs_override is not set: IOMMU groups are as the hardware isolates");
+            add("acs-override", CheckVerdict::Ok,
+                "pcie_acs_override is not set: IOMMU groups are as the hardware isolates");
             return;
         }
         add("acs-override", CheckVerdict::Warn,
-            "pcie_acs_override=" + *acs + " is on the kernel command line: the IOMMU groups no longer show what the "
-            "hardware isolates. Devices in different \"groups\" may still reach each other by peer-to-peer DMA, so a "
-            "guest may read or corrupt the memory of host devices (or another guest's) behind the same bridge",
+            "pcie_acs_override=" + *acs +
+                " is on the kernel command line: the IOMMU groups no longer show what the "
+                "hardware isolates. Devices in different \"groups\" may still reach each other by peer-to-peer DMA, so "
+                "a "
+                "guest may read or corrupt the memory of host devices (or another guest's) behind the same bridge",
             "Prefer a slot the hardware isolates (often a CPU-attached one) and remove pcie_acs_override= from the "
             "kernel command line; keep it only for guests you trust as much as the host.");
     }
@@ -215,21 +221,27 @@ private:
         const std::vector<std::string> required = {"vfio", "vfio_iommu_type1", "vfio_pci"};
         std::vector<std::string> loaded, builtin, available, missing, unknown;
         for (const auto& m : required) {
-            if (host_.vfio_modules && contains(host_.vfio_modules->builtin, m)) builtin.push_back(m);
-            else if (host_.loaded_modules && contains(*host_.loaded_modules, m)) loaded.push_back(m);
-            else if (host_.vfio_modules && contains(host_.vfio_modules->available, m)) available.push_back(m);
-            else if (host_.vfio_modules && host_.loaded_modules) missing.push_back(m);
-            else unknown.push_back(m);
+            if (host_.vfio_modules && contains(host_.vfio_modules->builtin, m))
+                builtin.push_back(m);
+            else if (host_.loaded_modules && contains(*host_.loaded_modules, m))
+                loaded.push_back(m);
+            else if (host_.vfio_modules && contains(host_.vfio_modules->available, m))
+                available.push_back(m);
+            else if (host_.vfio_modules && host_.loaded_modules)
+                missing.push_back(m);
+            else
+                unknown.push_back(m);
         }
-        const std::string kernel = host_.kernel_release ? "kernel " + *host_.kernel_release : std::string("this kernel");
+        const std::string kernel =
+            host_.kernel_release ? "kernel " + *host_.kernel_release : std::string("this kernel");
         std::vector<std::string> parts;
         if (!loaded.empty()) parts.push_back("loaded: " + join(loaded));
         if (!builtin.empty()) parts.push_back("built in: " + join(builtin));
         if (!available.empty()) parts.push_back("not loaded but installed for " + kernel + ": " + join(available));
         if (!missing.empty()) {
             add("vfio-modules", CheckVerdict::Error,
-                join(missing) + (missing.size() == 1 ? " is" : " are") + " neither loaded nor installed for " +
-                    kernel + (parts.empty() ? "" : " (" + join(parts, "; ") + ")"),
+                join(missing) + (missing.size() == 1 ? " is" : " are") + " neither loaded nor installed for " + kernel +
+                    (parts.empty() ? "" : " (" + join(parts, "; ") + ")"),
                 "Install the modules of the running kernel (on Debian they come with its linux-image package), "
                 "or boot a kernel built with CONFIG_VFIO_PCI.");
             return;
@@ -237,8 +249,10 @@ private:
         if (!unknown.empty()) {
             add("vfio-modules", CheckVerdict::Warn,
                 "cannot tell whether " + join(unknown) + (unknown.size() == 1 ? " is" : " are") +
-                    " loaded or installed (" + live_proc("modules") + " or the kernel's module directory was not "
-                    "read)" + (parts.empty() ? "" : "; " + join(parts, "; ")),
+                    " loaded or installed (" + live_proc("modules") +
+                    " or the kernel's module directory was not "
+                    "read)" +
+                    (parts.empty() ? "" : "; " + join(parts, "; ")),
                 "Run hostdev doctor on the host itself, or take a new snapshot there (hostdev snapshot).");
             return;
         }
@@ -270,20 +284,24 @@ private:
             std::string fix;
             const bool amd_gpu = d->vendor == 0x1002 && d->is_display();
             if (amd_gpu && vendor_reset_knows(*d)) {
-                fix = "This AMD GPU has the AMD reset bug and vendor-reset supports it: install the vendor-reset "
-                      "module (github.com/gnif/vendor-reset), load it at boot, and write device_specific to " +
-                      live_sys("bus/pci/devices/" + d->address.str() + "/reset_method") + ".";
+                fix =
+                    "This AMD GPU has the AMD reset bug and vendor-reset supports it: install the vendor-reset "
+                    "module (github.com/gnif/vendor-reset), load it at boot, and write device_specific to " +
+                    live_sys("bus/pci/devices/" + d->address.str() + "/reset_method") + ".";
             } else if (amd_gpu) {
-                fix = "AMD GPUs often fail to reset (the AMD reset bug); vendor-reset (github.com/gnif/vendor-reset) "
-                      "adds a reset for Polaris, Vega and Navi 10/12/14 GPUs. Otherwise reboot the host between "
-                      "guest runs.";
+                fix =
+                    "AMD GPUs often fail to reset (the AMD reset bug); vendor-reset (github.com/gnif/vendor-reset) "
+                    "adds a reset for Polaris, Vega and Navi 10/12/14 GPUs. Otherwise reboot the host between "
+                    "guest runs.";
             } else {
-                fix = "Give it only to a guest that keeps running, or reboot the host before giving it again; a "
-                      "firmware update may add a reset (FLR).";
+                fix =
+                    "Give it only to a guest that keeps running, or reboot the host before giving it again; a "
+                    "firmware update may add a reset (FLR).";
             }
             add(id, CheckVerdict::Warn,
-                describe_device(*d) + " has no reset method: it may not work again after the guest stops, until the "
-                                      "host reboots",
+                describe_device(*d) +
+                    " has no reset method: it may not work again after the guest stops, until the "
+                    "host reboots",
                 fix, d->address);
         }
         if (problems == 0)
@@ -314,19 +332,24 @@ private:
             std::string fix;
             for (const auto& fb : fbs) {
                 std::string param;
-                if (fb == "efifb") param = "video=efifb:off";
-                else if (fb == "vesafb") param = "video=vesafb:off";
-                else if (fb == "simpledrm") param = "initcall_blacklist=simpledrm_platform_driver_init";
+                if (fb == "efifb")
+                    param = "video=efifb:off";
+                else if (fb == "vesafb")
+                    param = "video=vesafb:off";
+                else if (fb == "simpledrm")
+                    param = "initcall_blacklist=simpledrm_platform_driver_init";
                 const std::string drv = platform_driver_of(fb);
-                const std::string unbind = "echo " + drv + ".0 > " + live_sys("bus/platform/drivers/" + drv + "/unbind");
+                const std::string unbind =
+                    "echo " + drv + ".0 > " + live_sys("bus/platform/drivers/" + drv + "/unbind");
                 fix += (fix.empty() ? "" : " ") + fb + ": " +
                        (param.empty() ? "" : "add " + param + " to the kernel command line, or ") +
                        "before the guest starts run: " + unbind + ".";
             }
             add(id, CheckVerdict::Warn,
-                who + " and " + join(fbs) + " holds its memory: vfio-pci cannot claim the device while the firmware "
-                      "framebuffer does (\"BAR 0: can't reserve\"), and the host loses its console when the guest "
-                      "takes it",
+                who + " and " + join(fbs) +
+                    " holds its memory: vfio-pci cannot claim the device while the firmware "
+                    "framebuffer does (\"BAR 0: can't reserve\"), and the host loses its console when the guest "
+                    "takes it",
                 fix, d->address);
         }
         if (boot_displays == 0) add(id, CheckVerdict::Ok, "no passthrough candidate is the boot display");
@@ -346,8 +369,8 @@ private:
                 if (o != d) others.push_back(o->address.str());
             add(id, CheckVerdict::Warn,
                 describe_device(*d) + " shares its IDs " + ids_of(*d) + " with " + join(others) +
-                    ": vfio-pci ids= and vfio-pci.ids= would take " + (others.size() == 1 ? "that device" : "those devices") +
-                    " too",
+                    ": vfio-pci ids= and vfio-pci.ids= would take " +
+                    (others.size() == 1 ? "that device" : "those devices") + " too",
                 "Bind it by address, never by ID: hostdev boot-config writes a driver_override for it when the other "
                 "device stays on the host, and hostdev detach and the hook always work by address.",
                 d->address);
@@ -376,8 +399,9 @@ private:
             "the hostdev hook is not installed in " + live_etc("libvirt/hooks") +
                 ": libvirt moves only the devices a domain lists, not their whole IOMMU groups, and does not "
                 "return them to their exact original drivers",
-            "Install it as " + where + " (cmake --install build --prefix /usr does), make it executable, then "
-            "restart libvirtd, which finds hooks when it starts.");
+            "Install it as " + where +
+                " (cmake --install build --prefix /usr does), make it executable, then "
+                "restart libvirtd, which finds hooks when it starts.");
     }
 
     const Host& host_;

@@ -9,19 +9,19 @@ namespace hostdev::exits {
 // hostdev-fix, and virt-hostdev check and fix. With several domains the
 // highest code wins.
 namespace fix {
-inline constexpr int kNothingToDo = 0;   // nothing to change, or the fixed output was written
-inline constexpr int kChangesNeeded = 1; // --check: a domain needs changes
-inline constexpr int kBlocked = 2;       // a group member cannot leave the host: nothing written
-inline constexpr int kInvalid = 3;       // unreadable or invalid input, a bad flag, no connection
-inline constexpr int kWriteFailed = 4;   // the output could not be written (disk full, permissions)
+inline constexpr int kNothingToDo = 0;    // nothing to change, or the fixed output was written
+inline constexpr int kChangesNeeded = 1;  // --check: a domain needs changes
+inline constexpr int kBlocked = 2;        // a group member cannot leave the host: nothing written
+inline constexpr int kInvalid = 3;        // unreadable or invalid input, a bad flag, no connection
+inline constexpr int kWriteFailed = 4;    // the output could not be written (disk full, permissions)
 }  // namespace fix
 
 // hostdev groups, snapshot, detach, reattach, status, recover.
 namespace tool {
 inline constexpr int kOk = 0;
-inline constexpr int kFailure = 1;   // failed (a detach was rolled back), or output not written
-inline constexpr int kRefused = 2;   // detach refused by the sibling policy or another owner: nothing changed
-inline constexpr int kUsage = 64;    // bad command line or configuration
+inline constexpr int kFailure = 1;  // failed (a detach was rolled back), or output not written
+inline constexpr int kRefused = 2;  // detach refused by the sibling policy or another owner: nothing changed
+inline constexpr int kUsage = 64;   // bad command line or configuration
 }  // namespace tool
 
 // hostdev doctor.

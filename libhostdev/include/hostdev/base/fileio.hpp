@@ -39,8 +39,7 @@ bool exists(const std::filesystem::path& path);
 // the directory. mode is used for a new file; an existing file keeps its mode.
 // For files hostdev keeps itself (journals); outputs a user names go through
 // write_output.
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content,
-                         unsigned mode = 0644);
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
 
 // ---- Files hostdev finds by itself (its configuration, its log file) ------
 // They are used only when they are regular files: opened with O_NONBLOCK and
@@ -72,7 +71,6 @@ Status write_output(const std::filesystem::path& path, std::string_view content)
 
 // Lexical join of a symlink's directory and a relative target, with "." and
 // ".." folded, no system calls.
-std::filesystem::path resolve_link_lexically(const std::filesystem::path& link_dir,
-                                             std::string_view target);
+std::filesystem::path resolve_link_lexically(const std::filesystem::path& link_dir, std::string_view target);
 
 }  // namespace hostdev::fileio

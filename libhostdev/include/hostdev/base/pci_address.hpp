@@ -17,7 +17,7 @@
 namespace hostdev {
 
 struct PciAddress {
-    std::uint32_t domain = 0;   // 0..0xffffffff: Linux and libvirt allow more than 16 bits
+    std::uint32_t domain = 0;  // 0..0xffffffff: Linux and libvirt allow more than 16 bits
     std::uint8_t bus = 0;
     std::uint8_t slot = 0;      // 0..0x1f
     std::uint8_t function = 0;  // 0..7
@@ -27,8 +27,7 @@ struct PciAddress {
     // libvirt <address domain= bus= slot= function=/>, each value read as
     // libvirt reads it (parse_libvirt_number, base 0); an absent (nullopt)
     // field means 0, as in libvirt.
-    static Result<PciAddress> from_libvirt(std::optional<std::string_view> domain,
-                                           std::optional<std::string_view> bus,
+    static Result<PciAddress> from_libvirt(std::optional<std::string_view> domain, std::optional<std::string_view> bus,
                                            std::optional<std::string_view> slot,
                                            std::optional<std::string_view> function);
     // "pci_0000_01_00_0"

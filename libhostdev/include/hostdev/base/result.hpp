@@ -47,15 +47,13 @@ struct Error {
 inline Error make_error(std::string message, std::string path = {}, int err = 0) {
     return Error{std::move(message), std::move(path), err, Error::Kind::Failed};
 }
-inline Error make_refusal(std::string message) {
-    return Error{std::move(message), {}, 0, Error::Kind::Refused};
-}
+inline Error make_refusal(std::string message) { return Error{std::move(message), {}, 0, Error::Kind::Refused}; }
 
 template <class T>
 class [[nodiscard]] Result {
 public:
-    Result(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-    Result(Error error) : v_(std::move(error)) {}      // NOLINT: implicit by design
+    Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+    Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
     [[nodiscard]] bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -81,9 +79,9 @@ private:
 
 // In the spirit of ccache's TRY: evaluate a Result or Status and return its
 // error from the enclosing function when it failed.
-#define HOSTDEV_TRY(expr)                                   \
-    do {                                                    \
-        auto&& hostdev_try_result_ = (expr);                \
+#define HOSTDEV_TRY(expr)                                             \
+    do {                                                              \
+        auto&& hostdev_try_result_ = (expr);                          \
         if (!hostdev_try_result_) return hostdev_try_result_.error(); \
     } while (false)
 

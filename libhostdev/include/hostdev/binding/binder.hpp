@@ -46,7 +46,7 @@
 namespace hostdev {
 
 struct BinderOptions {
-    std::filesystem::path journal_dir;  // empty: FsRoot::run("hostdev")
+    std::filesystem::path journal_dir;              // empty: FsRoot::run("hostdev")
     std::chrono::milliseconds wait_timeout{10000};  // per device: driver link and /dev/vfio/N
     std::chrono::milliseconds poll_interval{10};
     std::chrono::milliseconds lock_timeout{60000};
@@ -62,8 +62,8 @@ BinderOptions binder_options(const Config& config);
 struct PlannedWrite {
     int step = 0;  // 1..3 as above (0: module load)
     PciAddress device;
-    std::string action;           // "set driver_override", "unbind from nouveau", ...
-    std::filesystem::path path;   // full path under the root, resolved as the write would resolve it
+    std::string action;          // "set driver_override", "unbind from nouveau", ...
+    std::filesystem::path path;  // full path under the root, resolved as the write would resolve it
     std::string value;
 };
 

@@ -28,8 +28,8 @@ namespace hostdev {
 
 struct HookResult {
     int exit_code = 0;
-    std::string stderr_text;           // for libvirt to show (one line on failure)
-    std::vector<std::string> log;      // lines for syslog / the log file
+    std::string stderr_text;       // for libvirt to show (one line on failure)
+    std::vector<std::string> log;  // lines for syslog / the log file
 };
 
 // True when the domain has no element that passes a host PCI device through

@@ -89,9 +89,9 @@ std::vector<PciAddress> mentioned_addresses(std::string_view text);
 
 // A journal directory entry that could not be read as a journal.
 struct Unreadable {
-    std::filesystem::path path;          // full path of the entry
-    Error error;                         // why: names the file, the key or errno
-    std::vector<PciAddress> mentioned;   // addresses in whatever part could be read
+    std::filesystem::path path;         // full path of the entry
+    Error error;                        // why: names the file, the key or errno
+    std::vector<PciAddress> mentioned;  // addresses in whatever part could be read
     // "PATH is unreadable (WHY); ..." with what to do: for logs and stderr.
     [[nodiscard]] std::string describe() const;
 };

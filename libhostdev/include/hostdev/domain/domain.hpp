@@ -1,7 +1,6 @@
 // The parts of a libvirt domain definition that hostdev reads: its PCI
-// hostdevs, the guest PCI addresses its devices use, and its <features>. The parser treats its input as hostile: no DTD,
-// no entities, bounded size and depth, UTF-8 only, and every error names the
-// file and line.
+// hostdevs, the guest PCI addresses its devices use, and its <features>. The parser treats its input as hostile: no
+// DTD, no entities, bounded size and depth, UTF-8 only, and every error names the file and line.
 #pragma once
 
 #include <cstddef>

@@ -36,9 +36,7 @@ struct DomainEdits {
     // only what is missing.
     bool ensure_kvm_hidden = false;
 
-    [[nodiscard]] bool empty() const {
-        return inject.empty() && set_guest_multifunction.empty() && !ensure_kvm_hidden;
-    }
+    [[nodiscard]] bool empty() const { return inject.empty() && set_guest_multifunction.empty() && !ensure_kvm_hidden; }
 };
 
 namespace detail {
@@ -71,7 +69,6 @@ Result<std::string> apply_domain_edits(const DomainDocument& document, const Dom
 // same edits to the result changes nothing. Errors: the input does not parse,
 // or set_guest_multifunction names a hostdev that is absent or has no guest
 // <address>.
-Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits,
-                                       std::string_view filename);
+Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits, std::string_view filename);
 
 }  // namespace hostdev

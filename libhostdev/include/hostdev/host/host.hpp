@@ -22,22 +22,22 @@ enum class HostRole {
     HostKeyboard,    // a USB controller with the host's keyboard
     BootVga,         // the firmware's boot display (boot_vga = 1)
 };
-std::string_view to_string(HostRole role);          // "root-filesystem", ...
+std::string_view to_string(HostRole role);  // "root-filesystem", ...
 std::optional<HostRole> host_role_from_string(std::string_view text);
-std::string_view describe(HostRole role);           // "holds the root filesystem", ...
+std::string_view describe(HostRole role);  // "holds the root filesystem", ...
 
 // PCI class codes hostdev decides by (class and subclass, the upper 16 bits of
 // the 24-bit code), named as Linux names them in include/linux/pci_ids.h; the
 // values are the PCI-SIG's "PCI Code and ID Assignment Specification", §1.
 namespace pci_class {
-inline constexpr std::uint8_t kBaseDisplay = 0x03;        // PCI_BASE_CLASS_DISPLAY
-inline constexpr std::uint16_t kMemoryRam = 0x0500;       // PCI_CLASS_MEMORY_RAM
-inline constexpr std::uint16_t kMemoryOther = 0x0580;     // PCI_CLASS_MEMORY_OTHER (PMC and the like)
-inline constexpr std::uint16_t kBridgeHost = 0x0600;      // PCI_CLASS_BRIDGE_HOST
-inline constexpr std::uint16_t kBridgeIsa = 0x0601;       // PCI_CLASS_BRIDGE_ISA (LPC)
-inline constexpr std::uint16_t kBridgePci = 0x0604;       // PCI_CLASS_BRIDGE_PCI
+inline constexpr std::uint8_t kBaseDisplay = 0x03;                  // PCI_BASE_CLASS_DISPLAY
+inline constexpr std::uint16_t kMemoryRam = 0x0500;                 // PCI_CLASS_MEMORY_RAM
+inline constexpr std::uint16_t kMemoryOther = 0x0580;               // PCI_CLASS_MEMORY_OTHER (PMC and the like)
+inline constexpr std::uint16_t kBridgeHost = 0x0600;                // PCI_CLASS_BRIDGE_HOST
+inline constexpr std::uint16_t kBridgeIsa = 0x0601;                 // PCI_CLASS_BRIDGE_ISA (LPC)
+inline constexpr std::uint16_t kBridgePci = 0x0604;                 // PCI_CLASS_BRIDGE_PCI
 inline constexpr std::uint16_t kBridgePciSemiTransparent = 0x0609;  // spec §1, class 06h subclass 09h
-inline constexpr std::uint16_t kSerialSmbus = 0x0c05;     // PCI_CLASS_SERIAL_SMBUS
+inline constexpr std::uint16_t kSerialSmbus = 0x0c05;               // PCI_CLASS_SERIAL_SMBUS
 }  // namespace pci_class
 
 // Config-space header layouts (PCI Local Bus Specification 3.0, §6.1; the
@@ -78,12 +78,12 @@ struct PciDevice {
     // Reset methods as the kernel lists them ("flr", "bus", ...). Empty means none;
     // nullopt means the kernel does not say (older than 5.15).
     std::optional<std::vector<std::string>> reset_methods;
-    std::optional<PciAddress> physfn;            // set on SR-IOV virtual functions
-    std::vector<PciAddress> virtfns;             // set on SR-IOV physical functions
-    std::vector<PciAddress> parent_bridges;      // nearest first, from the device path
-    std::optional<int> numa_node;                // nullopt when -1 or unknown
+    std::optional<PciAddress> physfn;        // set on SR-IOV virtual functions
+    std::vector<PciAddress> virtfns;         // set on SR-IOV physical functions
+    std::vector<PciAddress> parent_bridges;  // nearest first, from the device path
+    std::optional<int> numa_node;            // nullopt when -1 or unknown
     std::vector<HostRole> roles;
-    std::vector<std::string> problems;           // what could not be read, and why
+    std::vector<std::string> problems;  // what could not be read, and why
 
     [[nodiscard]] std::uint16_t class_id() const { return static_cast<std::uint16_t>(class_code >> 8); }
     [[nodiscard]] DeviceKind kind() const;
@@ -104,16 +104,16 @@ struct Host {
     bool iommu_present = false;
     std::vector<std::string> iommu_units;  // entries of /sys/class/iommu (dmar0, ivhd0)
     std::string kernel_cmdline;
-    std::string cpu_vendor;                 // "GenuineIntel", "AuthenticAMD", or empty
-    std::vector<PciDevice> devices;         // sorted by address
-    std::map<int, IommuGroup> groups;       // by number
-    std::vector<std::string> warnings;      // host-level problems met while reading
+    std::string cpu_vendor;             // "GenuineIntel", "AuthenticAMD", or empty
+    std::vector<PciDevice> devices;     // sorted by address
+    std::map<int, IommuGroup> groups;   // by number
+    std::vector<std::string> warnings;  // host-level problems met while reading
 
     // Readiness facts for `hostdev doctor` and `hostdev boot-config`. Each is
     // nullopt when unknown: not readable under the root, or a snapshot written
     // before hostdev recorded it.
-    std::optional<std::string> kernel_release;       // /proc/sys/kernel/osrelease
-    std::optional<bool> interrupt_remapping;         // remapped chips in /proc/interrupts
+    std::optional<std::string> kernel_release;               // /proc/sys/kernel/osrelease
+    std::optional<bool> interrupt_remapping;                 // remapped chips in /proc/interrupts
     std::optional<std::vector<std::string>> loaded_modules;  // /proc/modules, sorted
     struct VfioModules {
         std::vector<std::string> available;  // module files under lib/modules/REL/kernel/drivers/vfio

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <optional>
 
-#include "hostdev/host/host.hpp"
 #include "hostdev/base/result.hpp"
+#include "hostdev/host/host.hpp"
 
 namespace hostdev {
 

@@ -31,8 +31,8 @@
 #include <string_view>
 #include <vector>
 
-#include "hostdev/host/host.hpp"
 #include "hostdev/base/result.hpp"
+#include "hostdev/host/host.hpp"
 
 namespace hostdev {
 

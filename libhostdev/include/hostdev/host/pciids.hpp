@@ -43,7 +43,7 @@ public:
     [[nodiscard]] const std::string& first_problem() const { return first_problem_; }
 
     static constexpr std::size_t kMaxFileBytes = 64u << 20;  // Debian's is under 2 MiB
-    static constexpr std::size_t kMaxNameBytes = 256;         // its longest name is under 200
+    static constexpr std::size_t kMaxNameBytes = 256;        // its longest name is under 200
 
 private:
     std::size_t skipped_ = 0;

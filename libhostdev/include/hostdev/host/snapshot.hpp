@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "hostdev/host/host.hpp"
 #include "hostdev/base/result.hpp"
+#include "hostdev/host/host.hpp"
 
 namespace hostdev {
 

@@ -13,9 +13,9 @@
 #include <optional>
 
 #include "hostdev/base/fsroot.hpp"
+#include "hostdev/base/result.hpp"
 #include "hostdev/host/host.hpp"
 #include "hostdev/host/pciids.hpp"
-#include "hostdev/base/result.hpp"
 
 namespace hostdev {
 

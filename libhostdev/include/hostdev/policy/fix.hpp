@@ -14,8 +14,8 @@
 
 #include "hostdev/base/exit_codes.hpp"
 #include "hostdev/domain/domain.hpp"
-#include "hostdev/policy/planner.hpp"
 #include "hostdev/domain/schema.hpp"
+#include "hostdev/policy/planner.hpp"
 
 namespace hostdev {
 
@@ -26,12 +26,12 @@ std::string_view to_string(FixStatus s);  // "ok", "fixable", "blocked", "invali
 int exit_code_for(FixStatus status, bool check_only);
 
 struct FixResult {
-    std::string file;                  // as named by the caller
+    std::string file;  // as named by the caller
     FixStatus status = FixStatus::Ok;
-    std::optional<Domain> domain;      // when it parsed
+    std::optional<Domain> domain;  // when it parsed
     Plan plan;
-    std::string fixed;                 // the fixed document (status Fixable), else the input
-    std::vector<Problem> problems;     // plan problems, plus why it is invalid
+    std::string fixed;              // the fixed document (status Fixable), else the input
+    std::vector<Problem> problems;  // plan problems, plus why it is invalid
 };
 
 // Adds problems found outside the plan (virt-hostdev's host uses and checks
@@ -41,8 +41,8 @@ struct FixResult {
 void add_problems(FixResult& result, std::vector<Problem> problems);
 
 // validator may be null (no schema check: only for callers that say so).
-FixResult fix_domain(std::string_view text, std::string_view file, const Host& host,
-                     const SchemaValidator* validator, const PlanOptions& options);
+FixResult fix_domain(std::string_view text, std::string_view file, const Host& host, const SchemaValidator* validator,
+                     const PlanOptions& options);
 
 // The report of one result: file, domain, status, groups with each member's
 // verdict and reason, changes, problems (README "hostdev-fix --format json").

@@ -17,16 +17,14 @@
 #include <string_view>
 #include <vector>
 
-#include "hostdev/domain/domain.hpp"
-#include "hostdev/policy/planner.hpp"
-#include "hostdev/policy/fix.hpp"
 #include "hostdev/base/fsroot.hpp"
-#include "hostdev/host/host.hpp"
 #include "hostdev/base/result.hpp"
+#include "hostdev/domain/domain.hpp"
+#include "hostdev/host/host.hpp"
+#include "hostdev/policy/fix.hpp"
+#include "hostdev/policy/planner.hpp"
 
 namespace hostdev {
-
-
 
 struct BootConfigOptions {
     std::optional<InitramfsTool> initramfs;  // nullopt: the one the host uses (never None)
@@ -44,7 +42,7 @@ struct BootDevice {
     PciAddress address;
     std::uint16_t vendor = 0;
     std::uint16_t device = 0;
-    std::optional<std::string> driver;    // the driver it is on now
+    std::optional<std::string> driver;  // the driver it is on now
     int group = 0;
     // Devices with the same vendor:device that stay on the host; when there
     // is one, this device is bound by address instead of by ID.
@@ -68,23 +66,23 @@ struct ConfigFile {
         InitramfsToolsModules,  // initramfs-tools/modules: lines added to what is there
         MkinitcpioConf,         // mkinitcpio.conf: modules put first in MODULES=(...)
     } kind = Kind::ModprobeConf;
-    std::string rel;                   // relative to /etc: "modprobe.d/vfio.conf"
-    std::string content;               // the whole file (ModprobeConf, DracutConf)
-    std::vector<std::string> modules;  // modules to have (InitramfsToolsModules, MkinitcpioConf)
+    std::string rel;                         // relative to /etc: "modprobe.d/vfio.conf"
+    std::string content;                     // the whole file (ModprobeConf, DracutConf)
+    std::vector<std::string> modules;        // modules to have (InitramfsToolsModules, MkinitcpioConf)
     [[nodiscard]] std::string path() const;  // "/etc/modprobe.d/vfio.conf"
 };
 
 struct BootConfig {
-    std::vector<FixResult> plans;   // one per input, as hostdev-fix reports them
-    std::vector<BootDevice> devices;  // to bind at boot, in address order
-    std::vector<std::string> ids;     // for ids= and vfio-pci.ids=, in device order
+    std::vector<FixResult> plans;       // one per input, as hostdev-fix reports them
+    std::vector<BootDevice> devices;    // to bind at boot, in address order
+    std::vector<std::string> ids;       // for ids= and vfio-pci.ids=, in device order
     std::vector<std::string> softdeps;  // modules of the devices' present drivers
     std::vector<std::string> notes;     // things to know, in words
     std::vector<CmdlineChange> cmdline;
-    std::optional<Bootloader> bootloader;   // the host's; nullopt unknown
+    std::optional<Bootloader> bootloader;  // the host's; nullopt unknown
     std::vector<std::string> boot_entries;
-    std::optional<InitramfsTool> initramfs;  // chosen tool (never None), nullopt: none found or unknown
-    bool initramfs_named = false;            // chosen with --initramfs
+    std::optional<InitramfsTool> initramfs;       // chosen tool (never None), nullopt: none found or unknown
+    bool initramfs_named = false;                 // chosen with --initramfs
     std::optional<InitramfsTool> host_initramfs;  // what the host has (nullopt unknown)
     std::vector<std::string> initramfs_modules;
     std::vector<ConfigFile> files;  // what --write writes

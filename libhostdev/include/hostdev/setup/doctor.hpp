@@ -31,17 +31,16 @@ std::string_view to_string(CheckVerdict v);  // "ok", "warn", "error"
 struct Check {
     std::string id;
     CheckVerdict verdict = CheckVerdict::Ok;
-    std::string message;                // what was found
-    std::string fix;                    // what to do; empty when ok
-    std::optional<PciAddress> device;   // per-device checks only
+    std::string message;               // what was found
+    std::string fix;                   // what to do; empty when ok
+    std::optional<PciAddress> device;  // per-device checks only
 };
-
 
 struct DoctorReport {
     std::vector<Check> checks;
-    [[nodiscard]] int exit_code() const;  // exits::doctor: errors with any error, else warnings with any warning, else all ok
+    [[nodiscard]] int exit_code()
+        const;  // exits::doctor: errors with any error, else warnings with any warning, else all ok
 };
-
 
 DoctorReport run_doctor(const Host& host);
 
