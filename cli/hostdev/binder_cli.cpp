@@ -34,7 +34,7 @@ Result<Target> resolve_target(const BinderArgs& args) {
         if (!owner)
             return make_error(args.domain_file->string() + ": the domain has no valid <uuid>, which names its journal");
         t.owner = *owner;
-        for (const auto& h : d->pci_hostdevs) t.devices.push_back(h.source);
+        for (const auto& h : d->passthrough) t.devices.push_back(h.source);
         return t;
     }
     if (args.addresses.empty()) return make_error("name devices (ADDR...) or a domain (--domain FILE)");

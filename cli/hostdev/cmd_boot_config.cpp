@@ -29,7 +29,7 @@ Result<std::vector<BootConfigInput>> read_inputs(const std::vector<std::filesyst
         }
         auto domain = parse_domain_xml(*text, file.string());
         if (!domain) return domain.error();
-        if (domain->pci_hostdevs.empty())
+        if (domain->passthrough.empty())
             return make_error(file.string() + ": the domain has no PCI <hostdev>: nothing to bind at boot");
         inputs.push_back(BootConfigInput{file.string(), std::move(*domain)});
     }
@@ -40,11 +40,11 @@ Result<std::vector<BootConfigInput>> read_inputs(const std::vector<std::filesyst
         for (const auto& s : addresses) {
             auto a = PciAddress::parse(s);
             if (!a) return make_error("'" + s + "': " + a.error().message);
-            PciHostdev h;
+            PassthroughDevice h;
             h.source = *a;
             h.managed = true;
             h.line = ++n;  // keeps the order given
-            in.domain.pci_hostdevs.push_back(h);
+            in.domain.passthrough.push_back(h);
         }
         inputs.push_back(std::move(in));
     }

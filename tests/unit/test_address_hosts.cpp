@@ -80,8 +80,8 @@ TEST(OctalAddress, FixCompletesTheGroupLibvirtAssigns) {
         "<domain type='kvm'><name>t</name><devices><hostdev mode='subsystem' type='pci' managed='yes'>"
         "<source><address domain='0' bus='010' slot='0' function='0'/></source></hostdev></devices>"
         "</domain>");
-    ASSERT_EQ(d.pci_hostdevs.size(), 1U);
-    EXPECT_EQ(d.pci_hostdevs[0].source, addr("08:00.0"));
+    ASSERT_EQ(d.passthrough.size(), 1U);
+    EXPECT_EQ(d.passthrough[0].source, addr("08:00.0"));
     Plan p = plan_domain(d, host);
     ASSERT_EQ(p.groups.size(), 1U);
     EXPECT_EQ(p.groups[0].group, 1);

@@ -87,10 +87,10 @@ TEST(AddressSpellings, AsLibvirtReadsThem) {
         std::string got;
         if (!r.ok())
             got = "refused";
-        else if (r->pci_hostdevs.size() != 1)
+        else if (r->passthrough.size() != 1)
             got = "no hostdev";
         else
-            got = r->pci_hostdevs[0].source.str();
+            got = r->passthrough[0].source.str();
         EXPECT_EQ(got, s.expected) << "spellings.txt:" << s.line << ": " << s.field << "='" << s.value << "'"
                                    << (r.ok() ? "" : " (" + r.error().message + ")");
     }

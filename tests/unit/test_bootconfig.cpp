@@ -54,11 +54,11 @@ BootConfigInput addresses(std::initializer_list<const char*> addrs) {
     in.source = "command line";
     int line = 0;
     for (const char* a : addrs) {
-        PciHostdev h;
+        PassthroughDevice h;
         h.source = *PciAddress::parse(a);
         h.managed = true;
         h.line = ++line;
-        in.domain.pci_hostdevs.push_back(h);
+        in.domain.passthrough.push_back(h);
     }
     return in;
 }

@@ -43,8 +43,8 @@ TEST(DomainParse, BasicFields) {
     EXPECT_EQ(d.name, "basic");
     EXPECT_EQ(d.uuid, "6b0a4b8e-2f4e-4a51-9d0e-2a1f3c4d5e60");
     EXPECT_EQ(d.type, "kvm");
-    ASSERT_EQ(d.pci_hostdevs.size(), 1U);
-    const auto& h = d.pci_hostdevs[0];
+    ASSERT_EQ(d.passthrough.size(), 1U);
+    const auto& h = d.passthrough[0];
     EXPECT_EQ(h.source, addr("0000:01:00.0"));
     EXPECT_TRUE(h.managed);
     ASSERT_TRUE(h.guest_address.has_value());
@@ -63,57 +63,57 @@ TEST(DomainParse, BasicFields) {
 TEST(DomainParse, CommentsEverywhere) {
     Domain d = parse_corpus("comments.xml");
     EXPECT_EQ(d.name, "commented");
-    ASSERT_EQ(d.pci_hostdevs.size(), 1U);
-    EXPECT_EQ(d.pci_hostdevs[0].source, addr("0a:00.0"));
-    EXPECT_EQ(d.pci_hostdevs[0].line, 17);
+    ASSERT_EQ(d.passthrough.size(), 1U);
+    EXPECT_EQ(d.passthrough[0].source, addr("0a:00.0"));
+    EXPECT_EQ(d.passthrough[0].line, 17);
     EXPECT_FALSE(d.has_features);
 }
 
 TEST(DomainParse, DoubleQuotesAndDriver) {
     Domain d = parse_corpus("double-quotes.xml");
-    ASSERT_EQ(d.pci_hostdevs.size(), 1U);
-    EXPECT_FALSE(d.pci_hostdevs[0].managed);
-    EXPECT_EQ(d.pci_hostdevs[0].driver_name, std::optional<std::string>("vfio"));
-    EXPECT_FALSE(d.pci_hostdevs[0].guest_address.has_value());
+    ASSERT_EQ(d.passthrough.size(), 1U);
+    EXPECT_FALSE(d.passthrough[0].managed);
+    EXPECT_EQ(d.passthrough[0].driver_name, std::optional<std::string>("vfio"));
+    EXPECT_FALSE(d.passthrough[0].guest_address.has_value());
     EXPECT_FALSE(d.has_features);
 }
 
 TEST(DomainParse, TabsAndCrlf) {
     Domain t = parse_corpus("tabs.xml");
-    ASSERT_EQ(t.pci_hostdevs.size(), 1U);
-    EXPECT_EQ(t.pci_hostdevs[0].source, addr("02:00.0"));
-    EXPECT_EQ(t.pci_hostdevs[0].line, 13);
+    ASSERT_EQ(t.passthrough.size(), 1U);
+    EXPECT_EQ(t.passthrough[0].source, addr("02:00.0"));
+    EXPECT_EQ(t.passthrough[0].line, 13);
 
     Domain c = parse_corpus("crlf.xml");
-    ASSERT_EQ(c.pci_hostdevs.size(), 1U);
-    EXPECT_EQ(c.pci_hostdevs[0].line, 14);
+    ASSERT_EQ(c.passthrough.size(), 1U);
+    EXPECT_EQ(c.passthrough[0].line, 14);
     EXPECT_FALSE(c.kvm_hidden_state.has_value());
     EXPECT_TRUE(c.has_features);
 }
 
 TEST(DomainParse, DecimalAttributesAndAbsentDomain) {
     Domain d = parse_corpus("decimal-attrs.xml");
-    ASSERT_EQ(d.pci_hostdevs.size(), 2U);
-    EXPECT_EQ(d.pci_hostdevs[0].source, addr("0000:01:00.1"));
-    EXPECT_EQ(*d.pci_hostdevs[0].guest_address, addr("0000:05:01.0"));
-    EXPECT_EQ(d.pci_hostdevs[1].source, addr("0000:26:1f.7"));
-    EXPECT_FALSE(d.pci_hostdevs[1].managed);
+    ASSERT_EQ(d.passthrough.size(), 2U);
+    EXPECT_EQ(d.passthrough[0].source, addr("0000:01:00.1"));
+    EXPECT_EQ(*d.passthrough[0].guest_address, addr("0000:05:01.0"));
+    EXPECT_EQ(d.passthrough[1].source, addr("0000:26:1f.7"));
+    EXPECT_FALSE(d.passthrough[1].managed);
 }
 
 TEST(DomainParse, MissingManagedAndMode) {
     Domain d = parse_corpus("no-managed.xml");
     EXPECT_EQ(d.type, "qemu");
-    ASSERT_EQ(d.pci_hostdevs.size(), 2U);  // mode absent is libvirt's subsystem
-    EXPECT_FALSE(d.pci_hostdevs[0].managed);
-    EXPECT_FALSE(d.pci_hostdevs[1].managed);
-    EXPECT_EQ(d.pci_hostdevs[0].source, addr("00:1f.3"));
-    EXPECT_EQ(d.pci_hostdevs[1].source, addr("00:14.0"));
+    ASSERT_EQ(d.passthrough.size(), 2U);  // mode absent is libvirt's subsystem
+    EXPECT_FALSE(d.passthrough[0].managed);
+    EXPECT_FALSE(d.passthrough[1].managed);
+    EXPECT_EQ(d.passthrough[0].source, addr("00:1f.3"));
+    EXPECT_EQ(d.passthrough[1].source, addr("00:14.0"));
 }
 
 TEST(DomainParse, OtherHostdevsLeftAlone) {
     Domain d = parse_corpus("usb-alongside.xml");
-    ASSERT_EQ(d.pci_hostdevs.size(), 1U);
-    EXPECT_EQ(d.pci_hostdevs[0].source, addr("00:14.0"));
+    ASSERT_EQ(d.passthrough.size(), 1U);
+    EXPECT_EQ(d.passthrough[0].source, addr("00:14.0"));
     EXPECT_EQ(d.other_hostdevs, 3U);  // usb, scsi, mdev
 }
 
@@ -122,9 +122,9 @@ TEST(DomainParse, HypervFeaturesAndRom) {
     EXPECT_EQ(d.name, "win11");
     EXPECT_TRUE(d.has_features);
     EXPECT_FALSE(d.kvm_hidden_state.has_value());
-    ASSERT_EQ(d.pci_hostdevs.size(), 1U);
-    EXPECT_TRUE(d.pci_hostdevs[0].has_rom);
-    EXPECT_EQ(d.pci_hostdevs[0].driver_name, std::optional<std::string>("vfio"));
+    ASSERT_EQ(d.passthrough.size(), 1U);
+    EXPECT_TRUE(d.passthrough[0].has_rom);
+    EXPECT_EQ(d.passthrough[0].driver_name, std::optional<std::string>("vfio"));
 }
 
 TEST(DomainParse, KvmHiddenStates) {
@@ -136,23 +136,23 @@ TEST(DomainParse, KvmHiddenStates) {
 
 TEST(DomainParse, MultifunctionValues) {
     Domain off = parse_corpus("kvm-no-hidden.xml");
-    ASSERT_EQ(off.pci_hostdevs.size(), 1U);
-    EXPECT_FALSE(off.pci_hostdevs[0].guest_multifunction);  // multifunction='off'
+    ASSERT_EQ(off.passthrough.size(), 1U);
+    EXPECT_FALSE(off.passthrough[0].guest_multifunction);  // multifunction='off'
     Domain on = parse_corpus("hidden-off.xml");
-    ASSERT_EQ(on.pci_hostdevs.size(), 2U);
-    EXPECT_TRUE(on.pci_hostdevs[0].guest_multifunction);
-    EXPECT_FALSE(on.pci_hostdevs[1].guest_multifunction);
+    ASSERT_EQ(on.passthrough.size(), 2U);
+    EXPECT_TRUE(on.passthrough[0].guest_multifunction);
+    EXPECT_FALSE(on.passthrough[1].guest_multifunction);
 }
 
 TEST(DomainParse, BootOrderAliasRomGuestAddress) {
     Domain d = parse_corpus("full-hostdev.xml");
-    ASSERT_EQ(d.pci_hostdevs.size(), 2U);
-    const auto& nvme = d.pci_hostdevs[0];
+    ASSERT_EQ(d.passthrough.size(), 2U);
+    const auto& nvme = d.passthrough[0];
     EXPECT_EQ(nvme.boot_order, std::optional<unsigned>(1));
     EXPECT_EQ(nvme.alias, std::optional<std::string>("ua-nvme0"));
     EXPECT_FALSE(nvme.has_rom);
     EXPECT_EQ(*nvme.guest_address, addr("07:00.0"));
-    const auto& gpu = d.pci_hostdevs[1];
+    const auto& gpu = d.passthrough[1];
     EXPECT_TRUE(gpu.has_rom);
     EXPECT_TRUE(gpu.guest_multifunction);
     EXPECT_FALSE(gpu.boot_order.has_value());
@@ -160,19 +160,19 @@ TEST(DomainParse, BootOrderAliasRomGuestAddress) {
 
 TEST(DomainParse, SelfClosingAndNoDevices) {
     Domain d = parse_corpus("devices-selfclosing.xml");
-    EXPECT_TRUE(d.pci_hostdevs.empty());
+    EXPECT_TRUE(d.passthrough.empty());
     EXPECT_TRUE(d.has_features);
     Domain n = parse_corpus("no-devices.xml");
-    EXPECT_TRUE(n.pci_hostdevs.empty());
+    EXPECT_TRUE(n.passthrough.empty());
     Domain b = parse_corpus("bom-declaration.xml");
     EXPECT_EQ(b.name, "bom");
 }
 
 TEST(DomainParse, MixedQuotesAndOneLiner) {
     Domain d = parse_corpus("mixed-quotes.xml");
-    ASSERT_EQ(d.pci_hostdevs.size(), 2U);
-    EXPECT_EQ(d.pci_hostdevs[1].source, addr("02:00.0"));
-    EXPECT_EQ(d.pci_hostdevs[1].line, 13);
+    ASSERT_EQ(d.passthrough.size(), 2U);
+    EXPECT_EQ(d.passthrough[1].source, addr("02:00.0"));
+    EXPECT_EQ(d.passthrough[1].line, 13);
 }
 
 // --- hostile input: every file of tests/data/hostile ---
@@ -356,7 +356,7 @@ TEST(DomainParse, GuestAddressFieldsDefaultToZero) {
                       "<address type='pci' slot='3'/></hostdev></devices></domain>";
     auto r = parse_domain_xml(doc, "vm.xml");
     ASSERT_TRUE(r.ok()) << r.error().message;
-    EXPECT_EQ(*r->pci_hostdevs[0].guest_address, addr("0000:00:03.0"));
+    EXPECT_EQ(*r->passthrough[0].guest_address, addr("0000:00:03.0"));
 }
 
 TEST(DomainParse, HiddenWithoutState) {
@@ -409,8 +409,8 @@ TEST(DomainParse, GuestPciAddressesOfEveryDevice) {
     EXPECT_EQ(g[4].element, "hostdev");
     EXPECT_EQ(g[4].address, addr("0000:00:05.1"));
     EXPECT_EQ(g[4].line, 14);
-    ASSERT_EQ(r->pci_hostdevs.size(), 1U);
-    EXPECT_EQ(*r->pci_hostdevs[0].guest_address, addr("0000:00:05.1"));
+    ASSERT_EQ(r->passthrough.size(), 1U);
+    EXPECT_EQ(*r->passthrough[0].guest_address, addr("0000:00:05.1"));
 }
 
 // libvirt reads a device's first <address> child and no other.
@@ -423,8 +423,8 @@ TEST(DomainParse, OnlyTheFirstAddressOfADeviceCounts) {
     auto r = parse_domain_xml(doc, "vm.xml");
     ASSERT_TRUE(r.ok()) << r.error().message;
     EXPECT_TRUE(r->guest_pci_addresses.empty());
-    ASSERT_EQ(r->pci_hostdevs.size(), 1U);
-    EXPECT_FALSE(r->pci_hostdevs[0].guest_address.has_value());
+    ASSERT_EQ(r->passthrough.size(), 1U);
+    EXPECT_FALSE(r->passthrough[0].guest_address.has_value());
 }
 
 TEST(DomainHostile, BadGuestAddressOfAnyDevice) {

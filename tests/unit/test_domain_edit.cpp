@@ -125,7 +125,7 @@ TEST_P(CorpusEdit, PreservesLinesValidatesAndIsIdempotent) {
     edits.ensure_kvm_hidden = set.hide;
     std::set<PciAddress> marked;
     if (set.multifunction)
-        for (const auto& h : before->pci_hostdevs)
+        for (const auto& h : before->passthrough)
             if (h.guest_address) {
                 edits.set_guest_multifunction.push_back(h.source);
                 marked.insert(h.source);
@@ -153,10 +153,10 @@ TEST_P(CorpusEdit, PreservesLinesValidatesAndIsIdempotent) {
     auto after = parse_domain_xml(*out, file);
     ASSERT_TRUE(after.ok()) << after.error().message;
     std::size_t injected = set.inject ? edits.inject.size() : 0;
-    ASSERT_EQ(after->pci_hostdevs.size(), before->pci_hostdevs.size() + injected);
-    for (std::size_t i = 0; i < before->pci_hostdevs.size(); ++i) {
-        const auto& b = before->pci_hostdevs[i];
-        const auto& a = after->pci_hostdevs[i];
+    ASSERT_EQ(after->passthrough.size(), before->passthrough.size() + injected);
+    for (std::size_t i = 0; i < before->passthrough.size(); ++i) {
+        const auto& b = before->passthrough[i];
+        const auto& a = after->passthrough[i];
         EXPECT_EQ(a.source, b.source);
         EXPECT_EQ(a.managed, b.managed);
         EXPECT_EQ(a.guest_address, b.guest_address);
@@ -168,7 +168,7 @@ TEST_P(CorpusEdit, PreservesLinesValidatesAndIsIdempotent) {
     }
     for (std::size_t k = 0; k < injected; ++k) {
         const auto& want = edits.inject[k];
-        const auto& got = after->pci_hostdevs[before->pci_hostdevs.size() + k];
+        const auto& got = after->passthrough[before->passthrough.size() + k];
         EXPECT_EQ(got.source, want.source);
         EXPECT_EQ(got.managed, want.managed);
         EXPECT_EQ(got.guest_address, want.guest_address);
@@ -514,8 +514,8 @@ TEST(DomainEditLiteral, CompactSingleLineDocument) {
     std::string out = edit(in, e);
     auto d = parse_domain_xml(out, "vm.xml");
     ASSERT_TRUE(d.ok()) << d.error().message;
-    ASSERT_EQ(d->pci_hostdevs.size(), 2U);
-    EXPECT_EQ(d->pci_hostdevs[1].source, addr("01:00.1"));
+    ASSERT_EQ(d->passthrough.size(), 2U);
+    EXPECT_EQ(d->passthrough[1].source, addr("01:00.1"));
     EXPECT_EQ(d->kvm_hidden_state, std::optional<std::string>("on"));
     EXPECT_EQ(out.rfind("<domain type='kvm'><name>a</name><os><type>hvm</type></os>", 0), 0U) << out;
     EXPECT_EQ(edit(out, e), out);
@@ -530,9 +530,9 @@ TEST(DomainEditLiteral, InjectionOrderAndDuplicates) {
     std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "basic.xml"), e);
     auto d = parse_domain_xml(out, "vm.xml");
     ASSERT_TRUE(d.ok());
-    ASSERT_EQ(d->pci_hostdevs.size(), 3U);
-    EXPECT_EQ(d->pci_hostdevs[1].source, addr("02:00.3"));
-    EXPECT_EQ(d->pci_hostdevs[2].source, addr("02:00.1"));
+    ASSERT_EQ(d->passthrough.size(), 3U);
+    EXPECT_EQ(d->passthrough[1].source, addr("02:00.3"));
+    EXPECT_EQ(d->passthrough[2].source, addr("02:00.1"));
 }
 
 TEST(DomainEditLiteral, MultifunctionErrors) {

@@ -121,7 +121,7 @@ Host sibling_host_for(const Domain& d) {
         h.devices.push_back(dev);
         h.normalize();
     };
-    for (const auto& hd : d.pci_hostdevs) {
+    for (const auto& hd : d.passthrough) {
         add(hd.source);
         PciAddress other = hd.source;
         other.function = hd.source.function == 0 ? 1 : 0;

@@ -37,9 +37,9 @@ Result<Host> read_current_host(const FsRoot& root) {
 Result<std::vector<const PciDevice*>> devices_to_move(Host& host, const std::vector<PciAddress>& requested) {
     Domain d;
     for (const auto& a : requested) {
-        PciHostdev h;
+        PassthroughDevice h;
         h.source = a;
-        d.pci_hostdevs.push_back(h);
+        d.passthrough.push_back(h);
     }
     PlanOptions po;
     po.hide_kvm = PlanOptions::HideKvm::Never;

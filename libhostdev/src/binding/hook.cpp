@@ -84,7 +84,7 @@ HookResult prepare(const Call& call, std::string_view xml, const Config& config,
         fail_line(r, call, "cannot read the domain XML: " + domain.error().describe());
         return r;
     }
-    if (domain->pci_hostdevs.empty()) {
+    if (domain->passthrough.empty()) {
         r.log.push_back("prepare begin: no PCI hostdev, nothing to do");
         return r;
     }
@@ -96,8 +96,8 @@ HookResult prepare(const Call& call, std::string_view xml, const Config& config,
         return r;
     }
     std::vector<PciAddress> requested;
-    requested.reserve(domain->pci_hostdevs.size());
-    for (const auto& h : domain->pci_hostdevs) requested.push_back(h.source);
+    requested.reserve(domain->passthrough.size());
+    for (const auto& h : domain->passthrough) requested.push_back(h.source);
     std::sort(requested.begin(), requested.end());
     requested.erase(std::unique(requested.begin(), requested.end()), requested.end());
 

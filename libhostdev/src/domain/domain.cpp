@@ -241,8 +241,8 @@ Result<GuestPciAddress> guest_address_of(const ParsedDomain& pd, const pugi::xml
 }
 
 // The fields of one <hostdev mode='subsystem' type='pci'>.
-Result<PciHostdev> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& hd, std::string_view file) {
-    PciHostdev h;
+Result<PassthroughDevice> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& hd, std::string_view file) {
+    PassthroughDevice h;
     h.line = pd.line_of(hd);
     if (auto managed = attr_value(hd, "managed")) {
         if (*managed == "yes")
@@ -256,8 +256,10 @@ Result<PciHostdev> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& 
                                         attr_value(src_addr, "slot"), attr_value(src_addr, "function"));
     if (!src) return error_at(file, pd.line_of(src_addr), src.error().message);
     h.source = *src;
-    if (pugi::xml_node drv = hd.child("driver"))
+    if (pugi::xml_node drv = hd.child("driver")) {
         if (auto name = attr_value(drv, "name")) h.driver_name = std::string(*name);
+        if (auto model = attr_value(drv, "model")) h.driver_model = std::string(*model);
+    }
     h.has_rom = static_cast<bool>(hd.child("rom"));
     if (pugi::xml_node ga = hd.child("address"); is_pci_address(ga)) {
         auto guest = guest_address_of(pd, hd, ga, file);
@@ -301,7 +303,7 @@ Status read_devices(ParsedDomain& pd, const pugi::xml_node& root, std::string_vi
             }
             auto h = pci_hostdev_of(pd, dev, file);
             if (!h) return h.error();
-            d.pci_hostdevs.push_back(std::move(*h));
+            d.passthrough.push_back(std::move(*h));
         }
     }
     return ok_status();
@@ -327,6 +329,13 @@ Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view tex
 }
 
 }  // namespace detail
+
+std::string_view to_string(PassthroughDevice::Element e) {
+    switch (e) {
+        case PassthroughDevice::Element::Hostdev: return "hostdev";
+    }
+    return "hostdev";
+}
 
 Result<Domain> parse_domain_xml(std::string_view text, std::string_view filename) {
     auto pd = detail::parse_domain_document(text, filename);

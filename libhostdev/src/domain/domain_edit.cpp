@@ -241,7 +241,7 @@ private:
         return b;
     }
 
-    // The PCI hostdev elements of the domain, paired with pd_.domain.pci_hostdevs
+    // The PCI hostdev elements of the domain, paired with pd_.domain.passthrough
     // (same walk as the parser).
     [[nodiscard]] std::vector<pugi::xml_node> pci_hostdev_nodes() const {
         std::vector<pugi::xml_node> out;
@@ -268,7 +268,7 @@ private:
 
 Status Editor::inject(const std::vector<InjectedHostdev>& wanted) {
     std::set<PciAddress> present;
-    for (const auto& h : pd_.domain.pci_hostdevs) present.insert(h.source);
+    for (const auto& h : pd_.domain.passthrough) present.insert(h.source);
     std::vector<const InjectedHostdev*> todo;
     for (const auto& h : wanted)
         if (present.insert(h.source).second) todo.push_back(&h);
@@ -310,8 +310,8 @@ Status Editor::inject(const std::vector<InjectedHostdev>& wanted) {
 Status Editor::set_multifunction(const PciAddress& source) {
     std::vector<pugi::xml_node> nodes = pci_hostdev_nodes();
     bool found = false;
-    for (std::size_t i = 0; i < nodes.size() && i < pd_.domain.pci_hostdevs.size(); ++i) {
-        const PciHostdev& h = pd_.domain.pci_hostdevs[i];
+    for (std::size_t i = 0; i < nodes.size() && i < pd_.domain.passthrough.size(); ++i) {
+        const PassthroughDevice& h = pd_.domain.passthrough[i];
         if (h.source != source) continue;
         found = true;
         pugi::xml_node guest;
@@ -436,8 +436,8 @@ Result<std::string> apply_domain_edits(const DomainDocument& document, const Dom
     };
     if (!check) return internal("does not parse (" + check.error().message + ")");
     for (const auto& h : edits.inject) {
-        bool there = std::any_of(check->pci_hostdevs.begin(), check->pci_hostdevs.end(),
-                                 [&](const PciHostdev& p) { return p.source == h.source; });
+        bool there = std::any_of(check->passthrough.begin(), check->passthrough.end(),
+                                 [&](const PassthroughDevice& p) { return p.source == h.source; });
         if (!there) return internal("lacks the hostdev " + h.source.str());
     }
     if (edits.ensure_kvm_hidden && check->kvm_hidden_state != std::optional<std::string>("on"))

@@ -12,7 +12,7 @@ DomainAssignment assignment_of(std::string name, bool autostart, const FixResult
     a.autostart = autostart;
     for (const auto& g : result.plan.groups) a.groups.push_back(g.group);
     if (result.domain) {
-        for (const auto& h : result.domain->pci_hostdevs) {
+        for (const auto& h : result.domain->passthrough) {
             const PciDevice* dev = host.find(h.source);
             if (!dev || !dev->iommu_group) a.ungrouped.push_back(h.source);
         }

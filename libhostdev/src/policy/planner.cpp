@@ -60,12 +60,12 @@ public:
         : domain_(domain), host_(host), options_(options) {}
 
     Plan run() {
-        for (const auto& h : domain_.pci_hostdevs) {
+        for (const auto& h : domain_.passthrough) {
             if (!in_domain_.count(h.source)) in_domain_[h.source] = &h;
         }
         // Devices listed twice.
         std::set<PciAddress> seen;
-        for (const auto& h : domain_.pci_hostdevs) {
+        for (const auto& h : domain_.passthrough) {
             if (!seen.insert(h.source).second)
                 add(Severity::Warning, h.source,
                     h.source.str() + " is listed more than once in the domain (line " + std::to_string(h.line) +
@@ -232,9 +232,9 @@ private:
 
     // The first hostdev of the domain from the same host slot as `source`
     // that has a guest address, else the first without one.
-    const PciHostdev* anchor_for(const PciAddress& source) const {
-        const PciHostdev* without = nullptr;
-        for (const auto& h : domain_.pci_hostdevs) {
+    const PassthroughDevice* anchor_for(const PciAddress& source) const {
+        const PassthroughDevice* without = nullptr;
+        for (const auto& h : domain_.passthrough) {
             if (!h.source.same_slot(source)) continue;
             if (h.guest_address && !libvirt_chooses(*h.guest_address)) return &h;
             if (!without) without = &h;
@@ -244,7 +244,7 @@ private:
 
     // The anchor's guest slot with the host function number of `source`.
     std::optional<PciAddress> natural_guest_address(const PciAddress& source) const {
-        const PciHostdev* anchor = anchor_for(source);
+        const PassthroughDevice* anchor = anchor_for(source);
         if (!anchor || !anchor->guest_address || libvirt_chooses(*anchor->guest_address)) return std::nullopt;
         PciAddress a = *anchor->guest_address;
         a.function = source.function;
@@ -254,7 +254,7 @@ private:
     // Sets ih.guest_address (or leaves it empty) and says where, in words.
     std::string place_injected(InjectedHostdev& ih, const std::map<PciAddress, const GuestPciAddress*>& used,
                                std::map<PciAddress, PciAddress>& taken_here) {
-        const PciHostdev* anchor = anchor_for(ih.source);
+        const PassthroughDevice* anchor = anchor_for(ih.source);
         if (!anchor) return "guest address left for libvirt to assign (no <hostdev> of the domain is in its host slot)";
         if (!anchor->guest_address || libvirt_chooses(*anchor->guest_address))
             return "guest address left for libvirt to assign (" + anchor->source.str() + " has none to share)";
@@ -306,7 +306,7 @@ private:
     void mark_shared_function_zero() {
         for (const auto& ih : plan_.edits.inject) {
             if (!ih.guest_address) continue;
-            for (const auto& h : domain_.pci_hostdevs) {
+            for (const auto& h : domain_.passthrough) {
                 if (!h.guest_address || h.guest_multifunction || h.guest_address->function != 0) continue;
                 if (!h.guest_address->same_slot(*ih.guest_address)) continue;
                 auto& v = plan_.edits.set_guest_multifunction;
@@ -348,7 +348,7 @@ private:
     const Host& host_;
     const PlanOptions& options_;
     Plan plan_;
-    std::map<PciAddress, const PciHostdev*> in_domain_;
+    std::map<PciAddress, const PassthroughDevice*> in_domain_;
     std::map<PciAddress, bool> injected_;
     std::set<PciAddress> planned_;
     std::set<PciAddress> planned_notes_;

@@ -1,6 +1,6 @@
 // The parts of a libvirt domain definition that hostdev reads: its PCI
-// hostdevs, the guest PCI addresses its devices use, and its <features>. The parser treats its input as hostile: no
-// DTD, no entities, bounded size and depth, UTF-8 only, and every error names the file and line.
+// passthrough devices, the guest PCI addresses its devices use, and its <features>. The parser treats its input as
+// hostile: no DTD, no entities, bounded size and depth, UTF-8 only, and every error names the file and line.
 #pragma once
 
 #include <cstddef>
@@ -14,18 +14,26 @@
 
 namespace hostdev {
 
-// <hostdev mode='subsystem' type='pci'> (mode may be absent: libvirt's default).
-struct PciHostdev {
+// A host PCI device the domain passes through, and the element that asks for
+// it. Every kind is read into this one model, which the planner, hostdev-fix,
+// detach --domain, the hook, boot-config and virt-hostdev use alike:
+//   <hostdev mode='subsystem' type='pci'>   (mode may be absent: libvirt's default)
+// USB, SCSI and mdev hostdevs are counted (Domain::other_hostdevs), never moved.
+struct PassthroughDevice {
+    enum class Element { Hostdev };
+    Element element = Element::Hostdev;       // which element requested the device
     PciAddress source;                        // <source><address domain= bus= slot= function=/>
     bool managed = false;                     // managed='yes' → true; absent or 'no' → false
     std::optional<std::string> driver_name;   // <driver name='vfio'/>
+    std::optional<std::string> driver_model;  // <driver model='mlx5_vfio_pci'/> (libvirt 10.0 and later)
     bool has_rom = false;                     // <rom .../>
-    std::optional<PciAddress> guest_address;  // <address type='pci' .../> child of <hostdev>
+    std::optional<PciAddress> guest_address;  // <address type='pci' .../> child of the element
     bool guest_multifunction = false;         // multifunction='on' on that guest address
     std::optional<unsigned> boot_order;       // <boot order='N'/>
     std::optional<std::string> alias;         // <alias name=.../>
-    int line = 0;                             // 1-based line of the <hostdev> start tag
+    int line = 0;                             // 1-based line of the element's start tag
 };
+std::string_view to_string(PassthroughDevice::Element e);  // "hostdev"
 
 // A guest PCI address a device asks for: an <address type='pci'> directly
 // inside any element under <devices> (controller, disk, interface, video,
@@ -45,9 +53,9 @@ struct GuestPciAddress {
 }
 
 struct Domain {
-    std::string name, uuid, type;          // type: attribute of <domain> (kvm, qemu)
-    std::vector<PciHostdev> pci_hostdevs;  // document order
-    std::size_t other_hostdevs = 0;        // usb, scsi, scsi_host, mdev, capabilities mode
+    std::string name, uuid, type;                // type: attribute of <domain> (kvm, qemu)
+    std::vector<PassthroughDevice> passthrough;  // every PCI passthrough device, document order
+    std::size_t other_hostdevs = 0;              // usb, scsi, scsi_host, mdev, capabilities mode
     // Every guest PCI address of every device, in document order, except those
     // libvirt chooses itself (libvirt_chooses).
     std::vector<GuestPciAddress> guest_pci_addresses;
