@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "hostdev/host/host.hpp"  // the header layouts (kHeaderTypeNormal)
+
 namespace hostdev::parse {
 namespace {
 
@@ -138,22 +140,39 @@ std::vector<std::string> word_list(std::string_view text) {
     return out;
 }
 
+// Offsets of the standard configuration header (PCI Local Bus Specification
+// 3.0, §6.1), named as include/uapi/linux/pci_regs.h names them.
+namespace cfg {
+constexpr std::size_t kVendorId = 0x00;           // PCI_VENDOR_ID
+constexpr std::size_t kDeviceId = 0x02;           // PCI_DEVICE_ID
+constexpr std::size_t kRevisionId = 0x08;         // PCI_REVISION_ID
+constexpr std::size_t kClassProg = 0x09;          // PCI_CLASS_PROG: prog-if, then subclass, class
+constexpr std::size_t kHeaderType = 0x0e;         // PCI_HEADER_TYPE
+constexpr std::size_t kSubsystemVendorId = 0x2c;  // PCI_SUBSYSTEM_VENDOR_ID (header type 0 only)
+constexpr std::size_t kSubsystemId = 0x2e;        // PCI_SUBSYSTEM_ID (header type 0 only)
+constexpr std::uint8_t kHeaderTypeMask = 0x7f;    // PCI_HEADER_TYPE_MASK: the layout
+constexpr std::uint8_t kHeaderTypeMfd = 0x80;     // PCI_HEADER_TYPE_MFD: a multi-function device
+// The bytes read: through the header type, and through the subsystem ids.
+constexpr std::size_t kMinBytes = kHeaderType + 2;
+constexpr std::size_t kSubsystemBytes = kSubsystemId + 2;
+}  // namespace cfg
+
 Result<ConfigHeader> config_header(std::string_view bytes) {
-    if (bytes.size() < 16)
-        return make_error("config space too short (" + std::to_string(bytes.size()) + " bytes, need 16)");
+    if (bytes.size() < cfg::kMinBytes)
+        return make_error("config space too short (" + std::to_string(bytes.size()) + " bytes, need " +
+                          std::to_string(cfg::kMinBytes) + ")");
+    auto byte = [&](std::size_t at) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at])); };
     ConfigHeader h;
-    h.vendor = le16(bytes, 0);
-    h.device = le16(bytes, 2);
-    h.revision = static_cast<std::uint8_t>(bytes[8]);
-    h.class_code = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[9])) |
-                   (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[10])) << 8) |
-                   (static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[11])) << 16);
-    auto ht = static_cast<unsigned char>(bytes[0x0e]);
-    h.header_type = static_cast<std::uint8_t>(ht & 0x7f);
-    h.multifunction = (ht & 0x80) != 0;
-    if (h.header_type == 0 && bytes.size() >= 0x30) {
-        h.subsystem_vendor = le16(bytes, 0x2c);
-        h.subsystem_device = le16(bytes, 0x2e);
+    h.vendor = le16(bytes, cfg::kVendorId);
+    h.device = le16(bytes, cfg::kDeviceId);
+    h.revision = static_cast<std::uint8_t>(byte(cfg::kRevisionId));
+    h.class_code = byte(cfg::kClassProg) | (byte(cfg::kClassProg + 1) << 8U) | (byte(cfg::kClassProg + 2) << 16U);
+    const std::uint32_t ht = byte(cfg::kHeaderType);
+    h.header_type = static_cast<std::uint8_t>(ht & cfg::kHeaderTypeMask);
+    h.multifunction = (ht & cfg::kHeaderTypeMfd) != 0;
+    if (h.header_type == kHeaderTypeNormal && bytes.size() >= cfg::kSubsystemBytes) {
+        h.subsystem_vendor = le16(bytes, cfg::kSubsystemVendorId);
+        h.subsystem_device = le16(bytes, cfg::kSubsystemId);
     }
     return h;
 }

@@ -276,11 +276,10 @@ private:
     }
 
     void link_virtfns() {
-        for (const auto& d : host_.devices) {
-            if (!d.physfn) continue;
-            auto it = std::lower_bound(host_.devices.begin(), host_.devices.end(), *d.physfn,
-                                       [](const PciDevice& x, const PciAddress& a) { return x.address < a; });
-            if (it != host_.devices.end() && it->address == *d.physfn) it->virtfns.push_back(d.address);
+        for (std::size_t i = 0; i < host_.devices.size(); ++i) {
+            const PciDevice& vf = host_.devices[i];
+            if (!vf.physfn) continue;
+            if (PciDevice* pf = host_.find(*vf.physfn)) pf->virtfns.push_back(vf.address);
         }
     }
 
@@ -374,12 +373,10 @@ private:
     void adopt_group_member(const std::string& name, int group) {
         auto a = PciAddress::parse(name);
         if (!a) return;
-        auto it = std::lower_bound(host_.devices.begin(), host_.devices.end(), *a,
-                                   [](const PciDevice& x, const PciAddress& y) { return x.address < y; });
-        if (it != host_.devices.end() && it->address == *a) {
-            it->iommu_group = group;
-            it->problems.push_back("iommu_group link missing; group taken from " +
-                                   root_.live_path(root_.iommu_groups() / std::to_string(group) / "devices"));
+        if (PciDevice* known = host_.find(*a)) {
+            known->iommu_group = group;
+            known->problems.push_back("iommu_group link missing; group taken from " +
+                                      root_.live_path(root_.iommu_groups() / std::to_string(group) / "devices"));
             return;
         }
         PciDevice d;
@@ -387,14 +384,15 @@ private:
         d.iommu_group = group;
         d.problems.push_back("listed in IOMMU group " + std::to_string(group) + " but absent from " +
                              root_.live_path(root_.pci_devices()));
-        host_.devices.insert(it, std::move(d));
+        // Kept in address order, as Host::find expects.
+        auto at = std::upper_bound(host_.devices.begin(), host_.devices.end(), d.address,
+                                   [](const PciAddress& y, const PciDevice& x) { return y < x.address; });
+        host_.devices.insert(at, std::move(d));
     }
 
     void add_role(const std::optional<PciAddress>& a, HostRole role) {
         if (!a) return;
-        auto it = std::lower_bound(host_.devices.begin(), host_.devices.end(), *a,
-                                   [](const PciDevice& x, const PciAddress& y) { return x.address < y; });
-        if (it != host_.devices.end() && it->address == *a) it->roles.push_back(role);
+        if (PciDevice* d = host_.find(*a)) d->roles.push_back(role);
     }
 
     // The PCI device nearest to a sysfs path (its last PCI component once
