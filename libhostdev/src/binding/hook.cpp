@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "domain/xml_scan.hpp"
+#include "base/xml_scan.hpp"
 #include "hostdev/base/exit_codes.hpp"
 #include "hostdev/base/fsroot.hpp"
 #include "hostdev/binding/binder.hpp"

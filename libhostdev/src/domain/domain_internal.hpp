@@ -8,7 +8,7 @@
 
 #include <pugixml.hpp>
 
-#include "domain/xml_scan.hpp"
+#include "base/xml_scan.hpp"
 #include "hostdev/domain/domain.hpp"
 
 namespace hostdev::detail {

@@ -14,7 +14,7 @@
 #include <libxml/relaxng.h>
 #include <libxml/xmlerror.h>
 
-#include "domain/xml_scan.hpp"
+#include "base/xml_scan.hpp"
 
 #ifndef HOSTDEV_SCHEMA_DIR
 #define HOSTDEV_SCHEMA_DIR "/usr/share/libvirt/schemas"

@@ -6,7 +6,7 @@
 
 #include <pugixml.hpp>
 
-#include "domain/xml_scan.hpp"
+#include "base/xml_scan.hpp"
 #include "hostdev/host/parse.hpp"
 
 namespace hostdev {

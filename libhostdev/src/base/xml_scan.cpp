@@ -1,4 +1,4 @@
-#include "domain/xml_scan.hpp"
+#include "base/xml_scan.hpp"
 
 #include <algorithm>
 #include <cstdint>
