@@ -34,16 +34,10 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
         print_error(opt.all ? "give --all or domain names, not both" : "give --all or one or more domain names");
         return exits::fix::kInvalid;
     }
-    auto conn = Connection::open(global.uri, Connection::Access::ReadOnly);
-    if (!conn) {
-        print_error(conn.error().describe());
-        return exits::fix::kInvalid;
-    }
-    auto validator = SchemaValidator::load(opt.judge.schema_dir.value_or(SchemaValidator::default_dir()));
-    if (!validator) {
-        print_error(validator.error().describe());
-        return exits::fix::kInvalid;
-    }
+    auto conn = open_or_report(global.uri, Connection::Access::ReadOnly);
+    if (!conn) return exits::fix::kInvalid;
+    auto validator = schemas_or_report(opt.judge.schema_dir);
+    if (!validator) return exits::fix::kInvalid;
     auto host = read_host_or_report(*conn, global.pci_ids);
     if (!host) return exits::fix::kInvalid;
     auto domains = conn->persistent_domains();
@@ -62,7 +56,7 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
             missing.emplace(name, d.error());
     }
     Progress progress(true);
-    auto judged = judge_domains(std::move(*domains), *host, **validator, opt.judge.plan(), progress);
+    auto judged = judge_domains(std::move(*domains), *host, *validator, opt.judge.plan(), progress);
 
     std::vector<JudgedDomain> report;
     if (opt.all) {

@@ -57,16 +57,10 @@ int define_fixed(const Connection& conn, const JudgedDomain& d, const LibvirtHos
 }
 
 int run_fix(const FixOptions& opt, const GlobalOptions& global) {
-    auto conn = Connection::open(global.uri, opt.define ? Connection::Access::ReadWrite : Connection::Access::ReadOnly);
-    if (!conn) {
-        print_error(conn.error().describe());
-        return exits::fix::kInvalid;
-    }
-    auto validator = SchemaValidator::load(opt.judge.schema_dir.value_or(SchemaValidator::default_dir()));
-    if (!validator) {
-        print_error(validator.error().describe());
-        return exits::fix::kInvalid;
-    }
+    auto conn = open_or_report(global.uri, opt.define ? Connection::Access::ReadWrite : Connection::Access::ReadOnly);
+    if (!conn) return exits::fix::kInvalid;
+    auto validator = schemas_or_report(opt.judge.schema_dir);
+    if (!validator) return exits::fix::kInvalid;
     auto target = conn->lookup(opt.domain);
     if (!target) {
         print_error(target.error().describe());
@@ -87,7 +81,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     domains->push_back(std::move(*target));
     const PlanOptions plan = opt.judge.plan();
     Progress progress(true);
-    auto judged = judge_domains(std::move(*domains), *host, **validator, plan, progress);
+    auto judged = judge_domains(std::move(*domains), *host, *validator, plan, progress);
     auto it =
         std::find_if(judged.begin(), judged.end(), [&](const JudgedDomain& d) { return d.info.uuid == target_uuid; });
     if (it == judged.end()) {
@@ -116,7 +110,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
         if (!emit(unified_diff(*d.info.xml, d.result.fixed, "a/" + file, "b/" + file), std::nullopt))
             return exits::fix::kWriteFailed;
     }
-    if (opt.define) return define_fixed(*conn, d, *host, **validator, plan, opt.quiet);
+    if (opt.define) return define_fixed(*conn, d, *host, *validator, plan, opt.quiet);
     if (!opt.diff && !emit(d.result.fixed, std::nullopt)) return exits::fix::kWriteFailed;
     return exits::fix::kNothingToDo;
 }

@@ -22,11 +22,8 @@ struct GroupsOptions {
 };
 
 int run_groups(const GroupsOptions& opt, const GlobalOptions& global) {
-    auto conn = Connection::open(global.uri, Connection::Access::ReadOnly);
-    if (!conn) {
-        print_error(conn.error().describe());
-        return exits::virt::kFailure;
-    }
+    auto conn = open_or_report(global.uri, Connection::Access::ReadOnly);
+    if (!conn) return exits::virt::kFailure;
     auto host = read_host_or_report(*conn, global.pci_ids);
     if (!host) return exits::virt::kFailure;
     const OutputFormat format = output_format_from_string(opt.format).value_or(OutputFormat::Text);
@@ -49,11 +46,8 @@ std::string definition_file(const DomainInfo& d) {
 }
 
 int run_snapshot(const SnapshotOptions& opt, const GlobalOptions& global) {
-    auto conn = Connection::open(global.uri, Connection::Access::ReadOnly);
-    if (!conn) {
-        print_error(conn.error().describe());
-        return exits::virt::kFailure;
-    }
+    auto conn = open_or_report(global.uri, Connection::Access::ReadOnly);
+    if (!conn) return exits::virt::kFailure;
     auto host = read_host_or_report(*conn, global.pci_ids);
     if (!host) return exits::virt::kFailure;
     Progress progress(true);

@@ -42,6 +42,24 @@ std::optional<LibvirtHost> read_host_or_report(const Connection& conn,
     return std::move(*host);
 }
 
+std::optional<Connection> open_or_report(const std::optional<std::string>& uri, Connection::Access access) {
+    auto conn = Connection::open(uri, access);
+    if (!conn) {
+        print_error(conn.error().describe());
+        return std::nullopt;
+    }
+    return std::move(*conn);
+}
+
+std::shared_ptr<const SchemaValidator> schemas_or_report(const std::optional<std::filesystem::path>& dir) {
+    auto validator = SchemaValidator::load(dir.value_or(SchemaValidator::default_dir()));
+    if (!validator) {
+        print_error(validator.error().describe());
+        return nullptr;
+    }
+    return *validator;
+}
+
 Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optional<std::filesystem::path>& pci_ids,
                                       Progress& progress) {
     auto listed = conn.node_devices(

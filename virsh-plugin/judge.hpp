@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,13 @@ Result<LibvirtHost> read_libvirt_host(const Connection& conn, const std::optiona
 // The same, or why not on stderr (nullopt).
 std::optional<LibvirtHost> read_host_or_report(const Connection& conn,
                                                const std::optional<std::filesystem::path>& pci_ids);
+
+// The connection, or why not on stderr (nullopt).
+std::optional<Connection> open_or_report(const std::optional<std::string>& uri, Connection::Access access);
+
+// libvirt's schemas from `dir` (--schema-dir) or the installed ones, or why
+// not on stderr (null).
+std::shared_ptr<const SchemaValidator> schemas_or_report(const std::optional<std::filesystem::path>& dir);
 
 struct JudgedDomain {
     DomainInfo info;

@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "binder_test_util.hpp"
 #include "golden.hpp"
 #include "hostdev/binding/binder.hpp"
 #include "support/fakeroot.hpp"
@@ -39,13 +40,7 @@ Owner domain_owner(const char* uuid, const char* name) { return *Owner::domain(u
 const char* kUuidA = "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14";
 const char* kUuidB = "0b7a0f6e-2c41-4f0e-8d51-6a3b9e27c5d8";
 
-BinderOptions fast() {
-    BinderOptions o;
-    o.wait_timeout = std::chrono::milliseconds(300);
-    o.poll_interval = std::chrono::milliseconds(2);
-    o.lock_timeout = std::chrono::milliseconds(20000);
-    return o;
-}
+BinderOptions fast() { return hostdev::testing::fast_binder_options(); }
 
 struct Rig {
     FakeRoot root;
@@ -259,21 +254,8 @@ TEST(Binder, ProcessKilledAfterEveryWriteIsRecovered) {
         SCOPED_TRACE("killed after write " + std::to_string(k));
         FakeRoot root(kMini);
         const DriverState before = capture_driver_state(root.path());
-        pid_t pid = ::fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            SimulatedKernel kernel(root.path(), root.spec());
-            BinderOptions o = fast();
-            o.after_write = [k](int n) {
-                if (n == k) ::kill(::getpid(), SIGKILL);
-            };
-            Binder b(FsRoot(root.path()), kernel, o);
-            (void)b.detach(domain_owner(kUuidA, "a"), {A("01:00.0")});
-            ::_exit(0);
-        }
-        int status = 0;
-        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-        ASSERT_TRUE(WIFSIGNALED(status)) << "the child was not killed";
+        ASSERT_TRUE(
+            hostdev::testing::detach_killed_after_write(root, k, domain_owner(kUuidA, "a"), {A("01:00.0")}, fast()));
         EXPECT_NE(capture_driver_state(root.path()), before);  // something did change
         SimulatedKernel kernel(root.path(), root.spec());
         Binder b(FsRoot(root.path()), kernel, fast());

@@ -13,6 +13,7 @@
 #include <functional>
 #include <set>
 
+#include "binder_test_util.hpp"
 #include "hostdev/binding/binder.hpp"
 #include "support/fakeroot.hpp"
 #include "support/simkernel.hpp"
@@ -95,13 +96,7 @@ const char* kUuid = "6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14";
 Owner owner() { return *Owner::domain(kUuid, "vm"); }
 PciAddress A(const char* s) { return *PciAddress::parse(s); }
 
-BinderOptions fast() {
-    BinderOptions o;
-    o.wait_timeout = std::chrono::milliseconds(200);
-    o.poll_interval = std::chrono::milliseconds(2);
-    o.lock_timeout = std::chrono::milliseconds(20000);
-    return o;
-}
+BinderOptions fast() { return hostdev::testing::fast_binder_options(std::chrono::milliseconds(200)); }
 
 std::vector<std::string> forward(const Case& c) {
     std::vector<std::string> out;
@@ -200,21 +195,7 @@ TEST_P(RollbackSequence, WritesExactlyTheUndoOfTheCompletedStepsInReverse) {
         // Killed after write k (which landed): recover undoes its step and every one before.
         FakeRoot root(c.spec);
         const DriverState before = capture_driver_state(root.path());
-        pid_t pid = ::fork();
-        ASSERT_GE(pid, 0);
-        if (pid == 0) {
-            SimulatedKernel kernel(root.path(), root.spec());
-            BinderOptions o = fast();
-            o.after_write = [k](int n) {
-                if (n == k) ::kill(::getpid(), SIGKILL);
-            };
-            Binder b(FsRoot(root.path()), kernel, o);
-            (void)b.detach(owner(), {A(c.requested)});
-            ::_exit(0);
-        }
-        int status = 0;
-        ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-        ASSERT_TRUE(WIFSIGNALED(status)) << "the child was not killed";
+        ASSERT_TRUE(hostdev::testing::detach_killed_after_write(root, k, owner(), {A(c.requested)}, fast()));
         SimulatedKernel kernel(root.path(), root.spec());
         Binder b(FsRoot(root.path()), kernel, fast());
         auto rec = b.recover([](const Owner&) { return false; });
@@ -333,20 +314,7 @@ namespace {
 
 // A detach of kThree killed after write k; the root is left as the kill left it.
 void killed_after(const FakeRoot& root, int k) {
-    pid_t pid = ::fork();
-    if (pid == 0) {
-        SimulatedKernel kernel(root.path(), root.spec());
-        BinderOptions o = fast();
-        o.after_write = [k](int n) {
-            if (n == k) ::kill(::getpid(), SIGKILL);
-        };
-        Binder b(FsRoot(root.path()), kernel, o);
-        (void)b.detach(owner(), {A(kThree.requested)});
-        ::_exit(0);
-    }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFSIGNALED(status));
+    ASSERT_TRUE(hostdev::testing::detach_killed_after_write(root, k, owner(), {A(kThree.requested)}, fast()));
 }
 
 }  // namespace

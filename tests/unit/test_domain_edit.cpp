@@ -31,6 +31,18 @@ const std::filesystem::path kData = hostdev::testing::source_path("tests/data");
 
 PciAddress addr(const char* text) { return *PciAddress::parse(text); }
 
+// A file of the domain corpus (tests/data/domains).
+std::string corpus(const char* name) { return hostdev::testing::read_text_file(kData / "domains" / name); }
+
+DomainEdits hide_kvm() {
+    DomainEdits e;
+    e.ensure_kvm_hidden = true;
+    return e;
+}
+
+// The edited text holds `text` (shown whole when it does not).
+#define EXPECT_HAS(out, text) EXPECT_NE((out).find(text), std::string::npos) << (out)
+
 std::vector<std::string> corpus_files() {
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(kData / "domains"))
@@ -212,7 +224,7 @@ TEST(DomainEdit, EmptyEditsReturnIdenticalBytes) {
 }
 
 TEST(DomainEdit, EditsOfWhatIsPresentChangeNothing) {
-    std::string in = hostdev::testing::read_text_file(kData / "domains" / "full-hostdev.xml");
+    std::string in = corpus("full-hostdev.xml");
     DomainEdits e;
     e.inject.push_back(InjectedHostdev{addr("0000:04:00.0"), false, std::nullopt, false});
     e.set_guest_multifunction.push_back(addr("0000:0b:00.0"));  // already 'on'
@@ -283,86 +295,74 @@ TEST(DomainEditLiteral, InjectAfterLastHostdevSingleQuotesTwoSpaces) {
 }
 
 TEST(DomainEditLiteral, TabsStayTabsAndDoubleQuotesFollowTheHostdev) {
-    std::string out =
-        edit(hostdev::testing::read_text_file(kData / "domains" / "tabs.xml"), one_injection(false, false));
-    EXPECT_NE(out.find("\t\t</hostdev>\n"
-                       "\t\t<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\">\n"
-                       "\t\t\t<source>\n"
-                       "\t\t\t\t<address domain=\"0x0000\" bus=\"0x01\" slot=\"0x00\" function=\"0x1\"/>\n"
-                       "\t\t\t</source>\n"
-                       "\t\t</hostdev>\n"
-                       "\t</devices>\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("tabs.xml"), one_injection(false, false));
+    EXPECT_HAS(out,
+               "\t\t</hostdev>\n"
+               "\t\t<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\">\n"
+               "\t\t\t<source>\n"
+               "\t\t\t\t<address domain=\"0x0000\" bus=\"0x01\" slot=\"0x00\" function=\"0x1\"/>\n"
+               "\t\t\t</source>\n"
+               "\t\t</hostdev>\n"
+               "\t</devices>\n");
     for (const auto& line : lines_of(out)) EXPECT_TRUE(line.empty() || line[0] != ' ') << line;
 }
 
 TEST(DomainEditLiteral, FourSpaceStepDoubleQuotes) {
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "double-quotes.xml"),
-                           one_injection(true, true, true));
-    EXPECT_NE(out.find("        </hostdev>\n"
-                       "        <hostdev mode=\"subsystem\" type=\"pci\" managed=\"yes\">\n"
-                       "            <source>\n"
-                       "                <address domain=\"0x0000\" bus=\"0x01\" slot=\"0x00\" function=\"0x1\"/>\n"
-                       "            </source>\n"
-                       "            <address type=\"pci\" domain=\"0x0000\" bus=\"0x05\" slot=\"0x00\" "
-                       "function=\"0x1\" multifunction=\"on\"/>\n"
-                       "        </hostdev>\n"
-                       "        <video>\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("double-quotes.xml"), one_injection(true, true, true));
+    EXPECT_HAS(out,
+               "        </hostdev>\n"
+               "        <hostdev mode=\"subsystem\" type=\"pci\" managed=\"yes\">\n"
+               "            <source>\n"
+               "                <address domain=\"0x0000\" bus=\"0x01\" slot=\"0x00\" function=\"0x1\"/>\n"
+               "            </source>\n"
+               "            <address type=\"pci\" domain=\"0x0000\" bus=\"0x05\" slot=\"0x00\" "
+               "function=\"0x1\" multifunction=\"on\"/>\n"
+               "        </hostdev>\n"
+               "        <video>\n");
 }
 
 TEST(DomainEditLiteral, CrlfLineEnds) {
     DomainEdits e = one_injection(true, false);
     e.ensure_kvm_hidden = true;
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "crlf.xml"), e);
-    EXPECT_NE(out.find("    <kvm>\r\n"
-                       "      <hint-dedicated state='on'/>\r\n"
-                       "      <hidden state='on'/>\r\n"
-                       "    </kvm>\r\n"),
-              std::string::npos)
-        << out;
-    EXPECT_NE(out.find("    </hostdev>\r\n"
-                       "    <hostdev mode='subsystem' type='pci' managed='yes'>\r\n"
-                       "      <source>\r\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("crlf.xml"), e);
+    EXPECT_HAS(out,
+               "    <kvm>\r\n"
+               "      <hint-dedicated state='on'/>\r\n"
+               "      <hidden state='on'/>\r\n"
+               "    </kvm>\r\n");
+    EXPECT_HAS(out,
+               "    </hostdev>\r\n"
+               "    <hostdev mode='subsystem' type='pci' managed='yes'>\r\n"
+               "      <source>\r\n");
 }
 
 TEST(DomainEditLiteral, FeaturesBlockAfterOs) {
-    DomainEdits e;
-    e.ensure_kvm_hidden = true;
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "no-features.xml"), e);
-    EXPECT_NE(out.find("    <boot dev='network'/>\n"
-                       "  </os>\n"
-                       "  <features>\n"
-                       "    <kvm>\n"
-                       "      <hidden state='on'/>\n"
-                       "    </kvm>\n"
-                       "  </features>\n"
-                       "  <on_reboot>restart</on_reboot>\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("no-features.xml"), hide_kvm());
+    EXPECT_HAS(out,
+               "    <boot dev='network'/>\n"
+               "  </os>\n"
+               "  <features>\n"
+               "    <kvm>\n"
+               "      <hidden state='on'/>\n"
+               "    </kvm>\n"
+               "  </features>\n"
+               "  <on_reboot>restart</on_reboot>\n");
 }
 
 TEST(DomainEditLiteral, FeaturesAfterOsWithTrailingComment) {
-    DomainEdits e;
-    e.ensure_kvm_hidden = true;
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "comments.xml"), e);
-    EXPECT_NE(out.find("  </os> <!-- end of os -->\n"
-                       "  <features>\n"
-                       "    <kvm>\n"
-                       "      <hidden state='on'/>\n"
-                       "    </kvm>\n"
-                       "  </features>\n"
-                       "  <!-- no <features> on purpose -->\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("comments.xml"), hide_kvm());
+    EXPECT_HAS(out,
+               "  </os> <!-- end of os -->\n"
+               "  <features>\n"
+               "    <kvm>\n"
+               "      <hidden state='on'/>\n"
+               "    </kvm>\n"
+               "  </features>\n"
+               "  <!-- no <features> on purpose -->\n");
 }
 
 TEST(DomainEditLiteral, HiddenOffBecomesOnAndNothingElse) {
-    std::string in = hostdev::testing::read_text_file(kData / "domains" / "hidden-off.xml");
+    std::string in = corpus("hidden-off.xml");
     DomainEdits e;
     e.ensure_kvm_hidden = true;
     std::string expected = in;
@@ -371,7 +371,7 @@ TEST(DomainEditLiteral, HiddenOffBecomesOnAndNothingElse) {
 }
 
 TEST(DomainEditLiteral, MultifunctionOffIsReplaced) {
-    std::string in = hostdev::testing::read_text_file(kData / "domains" / "kvm-no-hidden.xml");
+    std::string in = corpus("kvm-no-hidden.xml");
     DomainEdits e;
     e.set_guest_multifunction.push_back(addr("0000:65:00.0"));
     std::string expected = in;
@@ -380,34 +380,28 @@ TEST(DomainEditLiteral, MultifunctionOffIsReplaced) {
 }
 
 TEST(DomainEditLiteral, HiddenAddedToExistingKvm) {
-    DomainEdits e;
-    e.ensure_kvm_hidden = true;
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "kvm-no-hidden.xml"), e);
-    EXPECT_NE(out.find("      <poll-control state='on'/>\n"
-                       "      <hidden state='on'/>\n"
-                       "    </kvm>\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("kvm-no-hidden.xml"), hide_kvm());
+    EXPECT_HAS(out,
+               "      <poll-control state='on'/>\n"
+               "      <hidden state='on'/>\n"
+               "    </kvm>\n");
 }
 
 TEST(DomainEditLiteral, KvmAddedToHypervFeatures) {
-    DomainEdits e;
-    e.ensure_kvm_hidden = true;
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "hyperv-features.xml"), e);
-    EXPECT_NE(out.find("    </hyperv>\n"
-                       "    <vmport state='off'/>\n"
-                       "    <kvm>\n"
-                       "      <hidden state='on'/>\n"
-                       "    </kvm>\n"
-                       "  </features>\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("hyperv-features.xml"), hide_kvm());
+    EXPECT_HAS(out,
+               "    </hyperv>\n"
+               "    <vmport state='off'/>\n"
+               "    <kvm>\n"
+               "      <hidden state='on'/>\n"
+               "    </kvm>\n"
+               "  </features>\n");
 }
 
 TEST(DomainEditLiteral, SelfClosingDevicesFeaturesAndKvm) {
     DomainEdits e = one_injection(true, false);
     e.ensure_kvm_hidden = true;
-    EXPECT_EQ(edit(hostdev::testing::read_text_file(kData / "domains" / "devices-selfclosing.xml"), e),
+    EXPECT_EQ(edit(corpus("devices-selfclosing.xml"), e),
               "<domain type='kvm'>\n"
               "  <name>devices-selfclosing</name>\n"
               "  <memory unit='GiB'>1</memory>\n"
@@ -429,33 +423,29 @@ TEST(DomainEditLiteral, SelfClosingDevicesFeaturesAndKvm) {
               "</domain>\n");
     DomainEdits h;
     h.ensure_kvm_hidden = true;
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "kvm-selfclosing.xml"), h);
-    EXPECT_NE(out.find("    <acpi/>\n"
-                       "    <kvm>\n"
-                       "      <hidden state=\"on\"/>\n"
-                       "    </kvm>\n"
-                       "  </features>\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("kvm-selfclosing.xml"), h);
+    EXPECT_HAS(out,
+               "    <acpi/>\n"
+               "    <kvm>\n"
+               "      <hidden state=\"on\"/>\n"
+               "    </kvm>\n"
+               "  </features>\n");
 }
 
 TEST(DomainEditLiteral, AfterOneLinerWithTrailingComment) {
-    std::string out =
-        edit(hostdev::testing::read_text_file(kData / "domains" / "mixed-quotes.xml"), one_injection(false, false));
-    EXPECT_NE(out.find("</hostdev> <!-- one-liner -->\n"
-                       "  <hostdev mode='subsystem' type='pci' managed='no'>\n"
-                       "   <source>\n"
-                       "    <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
-                       "   </source>\n"
-                       "  </hostdev>\n"
-                       "  <watchdog"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("mixed-quotes.xml"), one_injection(false, false));
+    EXPECT_HAS(out,
+               "</hostdev> <!-- one-liner -->\n"
+               "  <hostdev mode='subsystem' type='pci' managed='no'>\n"
+               "   <source>\n"
+               "    <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
+               "   </source>\n"
+               "  </hostdev>\n"
+               "  <watchdog");
 }
 
 TEST(DomainEditLiteral, AfterLastHostdevOfAnyType) {
-    std::string out =
-        edit(hostdev::testing::read_text_file(kData / "domains" / "usb-alongside.xml"), one_injection(true, false));
+    std::string out = edit(corpus("usb-alongside.xml"), one_injection(true, false));
     std::size_t mdev = out.find("type='mdev'");
     std::size_t injected = out.find("function='0x1'");
     std::size_t input = out.find("<input type='tablet'");
@@ -465,33 +455,29 @@ TEST(DomainEditLiteral, AfterLastHostdevOfAnyType) {
 }
 
 TEST(DomainEditLiteral, EndOfDevicesWithoutHostdevs) {
-    std::string out =
-        edit(hostdev::testing::read_text_file(kData / "domains" / "no-features.xml"), one_injection(false, false));
-    EXPECT_NE(out.find("    </interface>\n"
-                       "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
-                       "      <source>\n"
-                       "        <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
-                       "      </source>\n"
-                       "    </hostdev>\n"
-                       "  </devices>\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("no-features.xml"), one_injection(false, false));
+    EXPECT_HAS(out,
+               "    </interface>\n"
+               "    <hostdev mode='subsystem' type='pci' managed='no'>\n"
+               "      <source>\n"
+               "        <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
+               "      </source>\n"
+               "    </hostdev>\n"
+               "  </devices>\n");
 }
 
 TEST(DomainEditLiteral, DevicesCreatedWhenAbsent) {
-    std::string out =
-        edit(hostdev::testing::read_text_file(kData / "domains" / "no-devices.xml"), one_injection(true, false));
-    EXPECT_NE(out.find("  </features>\n"
-                       "  <devices>\n"
-                       "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
-                       "      <source>\n"
-                       "        <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
-                       "      </source>\n"
-                       "    </hostdev>\n"
-                       "  </devices>\n"
-                       "</domain>\n"),
-              std::string::npos)
-        << out;
+    std::string out = edit(corpus("no-devices.xml"), one_injection(true, false));
+    EXPECT_HAS(out,
+               "  </features>\n"
+               "  <devices>\n"
+               "    <hostdev mode='subsystem' type='pci' managed='yes'>\n"
+               "      <source>\n"
+               "        <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
+               "      </source>\n"
+               "    </hostdev>\n"
+               "  </devices>\n"
+               "</domain>\n");
 }
 
 TEST(DomainEditLiteral, FeaturesBeforeDevicesOrAtEnd) {
@@ -527,7 +513,7 @@ TEST(DomainEditLiteral, InjectionOrderAndDuplicates) {
     e.inject.push_back(InjectedHostdev{addr("0000:02:00.1"), true, std::nullopt, false});
     e.inject.push_back(InjectedHostdev{addr("0000:02:00.3"), true, std::nullopt, false});
     e.inject.push_back(InjectedHostdev{addr("0000:01:00.0"), true, std::nullopt, false});  // present
-    std::string out = edit(hostdev::testing::read_text_file(kData / "domains" / "basic.xml"), e);
+    std::string out = edit(corpus("basic.xml"), e);
     auto d = parse_domain_xml(out, "vm.xml");
     ASSERT_TRUE(d.ok());
     ASSERT_EQ(d->passthrough.size(), 3U);
@@ -536,7 +522,7 @@ TEST(DomainEditLiteral, InjectionOrderAndDuplicates) {
 }
 
 TEST(DomainEditLiteral, MultifunctionErrors) {
-    std::string in = hostdev::testing::read_text_file(kData / "domains" / "double-quotes.xml");
+    std::string in = corpus("double-quotes.xml");
     DomainEdits absent;
     absent.set_guest_multifunction.push_back(addr("0000:09:00.0"));
     auto r = apply_domain_edits(in, absent, "dq.xml");
