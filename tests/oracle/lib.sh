@@ -51,6 +51,17 @@ need_packages() {
   for tool in virsh qemu-system-x86_64 jq; do
     command -v "$tool" >/dev/null || die "$tool not found after installing the packages"
   done
+  # As root, the QEMU driver looks up the user and group Debian builds it
+  # with (libvirt-qemu) before it reads qemu.conf, and refuses to start
+  # without them. libvirt-daemon-system creates both; without that package
+  # (a fresh machine), make them as its postinst does: a system user with no
+  # login and no home.
+  if [ "$(id -u)" -eq 0 ] && ! getent passwd libvirt-qemu >/dev/null; then
+    echo "adding the system user libvirt-qemu (as libvirt-daemon-system does)"
+    getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu || die "cannot add the group libvirt-qemu"
+    useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt \
+      --shell /usr/sbin/nologin libvirt-qemu || die "cannot add the user libvirt-qemu"
+  fi
 }
 
 # new_embed_root NAME: a fresh root for the embedded QEMU driver, in $EMBED.
