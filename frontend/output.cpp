@@ -37,10 +37,12 @@ void report_stdout_failure(int err) {
 
 bool emit(std::string_view text, const std::optional<std::filesystem::path>& out) {
     if (out && *out != "-") {
-        if (auto st = fileio::write_output(*out, text); !st) {
+        std::vector<std::string> notes;
+        if (auto st = fileio::write_output(*out, text, &notes); !st) {
             print_error(st.error().describe());
             return false;
         }
+        for (const auto& n : notes) print_warning(n);
         return true;
     }
     errno = 0;

@@ -295,3 +295,19 @@ TEST_F(OutputWriter, EmitNamesTheFileAndErrno) {
     EXPECT_EQ(guarded_in_child(err, -1, [&] { return hostdev::cli::emit("x\n", full) ? 0 : 1; }), 1);
     EXPECT_EQ(slurp(err), "prog: error: cannot write: " + full.string() + ": No space left on device\n");
 }
+
+// A replaced file with other hard links leaves them with the old content; the
+// writer says so, and says nothing for a file with one name.
+TEST_F(OutputWriter, AReplacedFileWithOtherHardLinksIsNamedInANote) {
+    std::ofstream(dir_ / "a.xml") << "old\n";
+    fs::create_hard_link(dir_ / "a.xml", dir_ / "b.xml");
+    std::vector<std::string> notes;
+    ASSERT_TRUE(fileio::write_output(dir_ / "b.xml", "new\n", &notes).ok());
+    EXPECT_EQ(slurp(dir_ / "b.xml"), "new\n");
+    EXPECT_EQ(slurp(dir_ / "a.xml"), "old\n");
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_NE(notes[0].find("had 2 hard links"), std::string::npos) << notes[0];
+    notes.clear();
+    ASSERT_TRUE(fileio::write_output(dir_ / "b.xml", "newer\n", &notes).ok());
+    EXPECT_TRUE(notes.empty());
+}

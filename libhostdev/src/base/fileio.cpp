@@ -390,11 +390,16 @@ Status replace_file(const Destination& d, std::string_view content) {
 
 }  // namespace
 
-Status write_output(const std::filesystem::path& path, std::string_view content) {
+Status write_output(const std::filesystem::path& path, std::string_view content, std::vector<std::string>* notes) {
     auto d = destination_of(path);
     if (!d) return d.error();
     if (d->kind == Destination::Kind::Direct || d->kind == Destination::Kind::OwnFd) return write_direct(*d, content);
-    return replace_file(*d, content);
+    HOSTDEV_TRY(replace_file(*d, content));
+    if (notes && d->kind == Destination::Kind::Regular && d->st.st_nlink > 1)
+        notes->push_back(d->path + " had " + std::to_string(d->st.st_nlink) +
+                         " hard links: it was replaced, so it is now a file of its own and its other names keep "
+                         "the old content (as sed -i does)");
+    return ok_status();
 }
 
 std::filesystem::path resolve_link_lexically(const std::filesystem::path& link_dir, std::string_view target) {

@@ -66,8 +66,11 @@ Status append_regular_file(const std::filesystem::path& path, std::string_view t
 //   - a new file is created with mode 0666 less the umask;
 //   - a directory, a block device or a socket is refused.
 // Temporary files that a killed run left for the same target are removed
-// first. Every failed step is an error naming the path and errno.
-Status write_output(const std::filesystem::path& path, std::string_view content);
+// first. Every failed step is an error naming the path and errno. What the
+// user should know about a write that worked (a replaced file that had other
+// hard links) is added to `notes`.
+Status write_output(const std::filesystem::path& path, std::string_view content,
+                    std::vector<std::string>* notes = nullptr);
 
 // Lexical join of a symlink's directory and a relative target, with "." and
 // ".." folded, no system calls.
