@@ -309,6 +309,66 @@ Status read_devices(ParsedDomain& pd, const pugi::xml_node& root, std::string_vi
     return ok_status();
 }
 
+// The namespace URI of an element's name as XML Namespaces resolves it: the
+// nearest xmlns:PREFIX (or xmlns, for a name without a prefix) on the element
+// or an ancestor. `local` receives the name without its prefix.
+std::optional<std::string_view> namespace_of(const pugi::xml_node& node, std::string_view& local) {
+    const std::string_view name = node.name();
+    const std::size_t colon = name.find(':');
+    local = colon == std::string_view::npos ? name : name.substr(colon + 1);
+    const std::string decl =
+        colon == std::string_view::npos ? std::string("xmlns") : "xmlns:" + std::string(name.substr(0, colon));
+    for (pugi::xml_node n = node; n.type() == pugi::node_element; n = n.parent())
+        if (pugi::xml_attribute a = n.attribute(decl.c_str())) {
+            if (*a.value() == '\0') return std::nullopt;
+            return std::string_view(a.value());
+        }
+    return std::nullopt;
+}
+
+bool is_element(const pugi::xml_node& node, std::string_view ns, std::string_view name) {
+    std::string_view local;
+    return node.type() == pugi::node_element && namespace_of(node, local) == std::optional(ns) && local == name;
+}
+
+// The first <os id=...> of the libosinfo metadata, as virt-install and
+// virt-manager write it.
+std::optional<GuestOs> libosinfo_os(const ParsedDomain& pd, const pugi::xml_node& root) {
+    constexpr std::string_view kLibosinfoNs = "http://libosinfo.org/xmlns/libvirt/domain/1.0";
+    constexpr std::string_view kWindowsIds = "http://microsoft.com/win/";
+    for (pugi::xml_node md : root.children("metadata"))
+        for (pugi::xml_node info : md.children()) {
+            if (!is_element(info, kLibosinfoNs, "libosinfo")) continue;
+            for (pugi::xml_node os : info.children()) {
+                if (!is_element(os, kLibosinfoNs, "os") || !os.attribute("id")) continue;
+                GuestOs g;
+                g.id = os.attribute("id").value();
+                g.kind = g.id.rfind(kWindowsIds, 0) == 0 ? GuestOs::Kind::Windows : GuestOs::Kind::Other;
+                g.source = GuestOs::Source::Libosinfo;
+                g.line = pd.line_of(os);
+                return g;
+            }
+        }
+    return std::nullopt;
+}
+
+// Without libosinfo metadata: the Windows-only signs (domain.hpp, GuestOs).
+GuestOs guest_os_of(const ParsedDomain& pd, const pugi::xml_node& root) {
+    if (auto g = libosinfo_os(pd, root)) return *g;
+    GuestOs g;
+    if (pugi::xml_node hv = root.child("features").child("hyperv")) {
+        bool on = std::string_view(hv.attribute("mode").value()) == "passthrough";
+        for (pugi::xml_node e : hv.children())
+            if (e.type() == pugi::node_element && std::string_view(e.attribute("state").value()) == "on") on = true;
+        if (on) return GuestOs{GuestOs::Kind::Windows, GuestOs::Source::Hyperv, "", pd.line_of(hv)};
+    }
+    for (pugi::xml_node t : root.child("clock").children("timer"))
+        if (std::string_view(t.attribute("name").value()) == "hypervclock" &&
+            std::string_view(t.attribute("present").value()) == "yes")
+            return GuestOs{GuestOs::Kind::Windows, GuestOs::Source::HypervClock, "", pd.line_of(t)};
+    return g;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view text, std::string_view file) {
@@ -325,6 +385,7 @@ Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view tex
         if (pugi::xml_node hidden = features.child("kvm").child("hidden"))
             d.kvm_hidden_state = std::string(hidden.attribute("state").value());
     }
+    d.guest_os = guest_os_of(*pd, root);
     return pd;
 }
 
