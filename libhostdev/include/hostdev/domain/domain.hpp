@@ -74,6 +74,14 @@ struct GuestOs {
     int line = 0;    // line of the element it was learnt from
 };
 
+// An <interface type='network'><source network='NAME'/>: when the network
+// forwards in hostdev mode, libvirt gives it a PCI device of the network's pool
+// as the domain starts (network.hpp).
+struct NetworkInterface {
+    std::string network;  // <source network=...>
+    int line = 0;         // line of <interface>
+};
+
 struct Domain {
     std::string name, uuid, type;                // type: attribute of <domain> (kvm, qemu)
     std::vector<PassthroughDevice> passthrough;  // every PCI passthrough device, document order
@@ -86,6 +94,7 @@ struct Domain {
     // no state attribute, nullopt when there is no <hidden>.
     std::optional<std::string> kvm_hidden_state;
     GuestOs guest_os;
+    std::vector<NetworkInterface> network_interfaces;  // document order
 };
 
 // Limits applied to every domain definition.
