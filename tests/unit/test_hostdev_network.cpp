@@ -273,6 +273,17 @@ TEST(NetworkPool, PfDevMissingOrWithoutVirtualFunctions) {
                                      "has no device to give (create them through the PF's sriov_numvfs)");
 }
 
+TEST(NetworkPool, AHostdevNetworkWithoutAPoolIsAnError) {
+    Networks nets;
+    ASSERT_TRUE(add_network(nets, network(""), "p.xml"));
+    auto ps = judge_network_pools(domain_on(kOnPool), nets, sriov_host(), "pass --network");
+    ASSERT_EQ(ps.size(), 1u) << messages(ps);
+    EXPECT_EQ(ps[0].severity, Severity::Error);
+    EXPECT_EQ(ps[0].message,
+              "network 'pool' forwards in hostdev mode (line 3 of its definition) but has no <pf> and no <address>: "
+              "libvirt has no device to give");
+}
+
 TEST(NetworkPool, NetworksNotGivenAreANoteOtherModesNothing) {
     Networks nets;
     ASSERT_TRUE(add_network(nets, network("", " mode='nat'"), "p.xml"));

@@ -14,6 +14,10 @@ public:
     PoolJudge(const Network& network, const Host& host) : net_(network), host_(host) {}
 
     std::vector<Problem> run() {
+        if (net_.pfs.empty() && net_.addresses.empty())
+            add(Severity::Error, std::nullopt,
+                "network '" + net_.name + "' forwards in hostdev mode (line " + std::to_string(net_.forward_line) +
+                    " of its definition) but has no <pf> and no <address>: libvirt has no device to give");
         std::vector<PciAddress> pool;
         for (const auto& pf : net_.pfs) add_virtual_functions(pf, pool);
         for (const auto& a : net_.addresses) pool.push_back(a.address);

@@ -3,8 +3,8 @@
 // network's pool when the domain starts (libvirt, qemuProcessPrepareHost),
 // and libvirt detaches that one device only. Each pool device is judged as a
 // possible assignment by the one sibling policy (policy.hpp, departure_of):
-//   pool device absent, or a pf dev that is no interface on the host,
-//     or a PF without virtual functions                           error
+//   no pool at all, a pool device absent, a pf dev that is no
+//     interface on the host, or a PF without virtual functions    error
 //   pool device that may not be assigned (a bridge, a device the
 //     host needs, no IOMMU group)                                  error
 //   another member of its IOMMU group that must not leave the host error
