@@ -39,7 +39,8 @@ constexpr const char* kAbout =
     "(with the same managed value), unless it is a bridge or an unbound platform function, which\n"
     "stay with the host. A group member the host needs (root filesystem controller, default-route\n"
     "NIC, USB controller with the host keyboard, a platform function with a driver) blocks the\n"
-    "domain: nothing is written. <kvm><hidden state='on'/> is added for NVIDIA GPUs. Input and\n"
+    "domain: nothing is written. <kvm><hidden state='on'/> is added for NVIDIA GPUs in Windows or\n"
+    "unknown guests (libosinfo metadata, Hyper-V enlightenments). Input and\n"
     "output are validated against libvirt's RelaxNG schema; every other byte stays as written.\n";
 
 void add_options(CLI::App& app, Options& o) {
@@ -58,7 +59,8 @@ void add_options(CLI::App& app, Options& o) {
                    "json: a report on stdout (see README)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
-    app.add_option("--hide-kvm", o.hide_kvm, "Add <kvm><hidden state='on'/>: auto (for NVIDIA GPUs), always, never")
+    app.add_option("--hide-kvm", o.hide_kvm,
+                   "Add <kvm><hidden state='on'/>: auto (NVIDIA GPUs in Windows or unknown guests), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}))
         ->capture_default_str();
     app.add_option("--network", o.network_files,
