@@ -56,7 +56,7 @@ int run_check(const CheckOptions& opt, const GlobalOptions& global) {
             missing.emplace(name, d.error());
     }
     Progress progress(true);
-    auto judged = judge_domains(std::move(*domains), *host, *validator, opt.judge.plan(), progress);
+    auto judged = judge_domains(*conn, std::move(*domains), *host, *validator, opt.judge.plan(), progress);
 
     std::vector<JudgedDomain> report;
     if (opt.all) {

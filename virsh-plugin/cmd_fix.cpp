@@ -81,7 +81,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
     domains->push_back(std::move(*target));
     const PlanOptions plan = opt.judge.plan();
     Progress progress(true);
-    auto judged = judge_domains(std::move(*domains), *host, *validator, plan, progress);
+    auto judged = judge_domains(*conn, std::move(*domains), *host, *validator, plan, progress);
     auto it =
         std::find_if(judged.begin(), judged.end(), [&](const JudgedDomain& d) { return d.info.uuid == target_uuid; });
     if (it == judged.end()) {

@@ -266,6 +266,15 @@ DomainInfo Connection::describe(virDomainPtr dom) {
     return info;
 }
 
+Result<std::string> Connection::network_xml(const std::string& name) const {
+    virNetworkPtr net = virNetworkLookupByName(conn_, name.c_str());
+    if (!net) return libvirt_error("no network named '" + name + "' on " + uri_);
+    char* xml = virNetworkGetXMLDesc(net, 0);
+    virNetworkFree(net);
+    if (!xml) return libvirt_error("cannot read the definition of network '" + name + "'");
+    return take(xml);
+}
+
 Result<DomainRef> Connection::define(const std::string& xml) const {
     virDomainPtr d = virDomainDefineXMLFlags(conn_, xml.c_str(), VIR_DOMAIN_DEFINE_VALIDATE);
     if (!d) return libvirt_error("libvirt refused the new definition");

@@ -72,6 +72,10 @@ public:
     Result<DomainRef> lookup(const std::string& name_or_uuid) const;
     static DomainInfo describe(virDomainPtr dom);
 
+    // A network's definition by name (virNetworkLookupByName,
+    // virNetworkGetXMLDesc): what a domain's <interface type='network'> uses.
+    Result<std::string> network_xml(const std::string& name) const;
+
     // Defines (or redefines) a domain from XML, validated by libvirt against
     // its schema.
     Result<DomainRef> define(const std::string& xml) const;

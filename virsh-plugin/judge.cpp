@@ -96,9 +96,31 @@ JudgedDomain invalid_domain(const std::string& name, const Error& error) {
     return d;
 }
 
-std::vector<JudgedDomain> judge_domains(std::vector<DomainRef> domains, const LibvirtHost& lh,
+namespace {
+
+// The networks a domain uses that `networks` does not hold yet, read from the
+// connection; one that cannot be read stays out (its domains get a note).
+void read_used_networks(const Connection& conn, const Domain& domain, Networks& networks,
+                        std::set<std::string>& tried) {
+    for (const auto& i : domain.network_interfaces) {
+        if (!tried.insert(i.network).second) continue;
+        auto xml = conn.network_xml(i.network);
+        if (!xml) continue;
+        auto net = parse_network_xml(*xml, "network " + i.network);
+        // A network without a name cannot be what the domain names: it stays out too.
+        if (net && add_network(networks, std::move(*net), "network " + i.network)) continue;
+    }
+}
+
+}  // namespace
+
+std::vector<JudgedDomain> judge_domains(const Connection& conn, std::vector<DomainRef> domains, const LibvirtHost& lh,
                                         const SchemaValidator& validator, const PlanOptions& options,
                                         Progress& progress) {
+    Networks networks;
+    std::set<std::string> tried;
+    const std::string hint =
+        "it could not be read from " + conn.uri() + " (virsh -c " + conn.uri() + " net-list --all)";
     std::vector<JudgedDomain> out;
     std::set<std::string> seen;
     for (std::size_t i = 0; i < domains.size(); ++i) {
@@ -114,6 +136,8 @@ std::vector<JudgedDomain> judge_domains(std::vector<DomainRef> domains, const Li
         }
         d.result = fix_domain(*info.xml, info.name, lh.host, &validator, options);
         add_problems(d.result, host_use_problems(d.result.plan, lh));
+        if (d.result.domain) read_used_networks(conn, *d.result.domain, networks, tried);
+        add_network_problems(d.result, networks, lh.host, hint);
         d.info = std::move(info);
         out.push_back(std::move(d));
     }

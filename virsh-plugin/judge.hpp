@@ -56,9 +56,10 @@ struct JudgedDomain {
 };
 
 // Judges every persistent domain, plus `extra` (domains named by the user,
-// which may be transient), and adds the checks across domains. A domain whose
-// definition cannot be read is invalid. Sorted by name.
-std::vector<JudgedDomain> judge_domains(std::vector<DomainRef> domains, const LibvirtHost& host,
+// which may be transient), and adds the checks across domains and the pools
+// of the hostdev networks they use (each network read once from `conn`). A
+// domain whose definition cannot be read is invalid. Sorted by name.
+std::vector<JudgedDomain> judge_domains(const Connection& conn, std::vector<DomainRef> domains, const LibvirtHost& host,
                                         const SchemaValidator& validator, const PlanOptions& options,
                                         Progress& progress);
 

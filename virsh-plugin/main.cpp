@@ -16,7 +16,7 @@ PlanOptions JudgeOptions::plan() const { return PlanOptions::from_flags(hide_kvm
 
 void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
     cmd.add_option("--hide-kvm", options.hide_kvm,
-                   "Add <kvm><hidden state='on'/>: auto (for NVIDIA GPUs), always, never")
+                   "Add <kvm><hidden state='on'/>: auto (NVIDIA GPUs in Windows or unknown guests), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}))
         ->capture_default_str();
     cmd.add_flag("--whole-slot", options.whole_slot,

@@ -21,6 +21,7 @@ using namespace hostdev;
 
 struct Options {
     std::vector<std::string> files;
+    std::vector<std::string> network_files;
     HostSource source;
     bool check = false, diff = false, in_place = false, quiet = false, whole_slot = false;
     std::optional<std::string> out;
@@ -38,7 +39,8 @@ constexpr const char* kAbout =
     "(with the same managed value), unless it is a bridge or an unbound platform function, which\n"
     "stay with the host. A group member the host needs (root filesystem controller, default-route\n"
     "NIC, USB controller with the host keyboard, a platform function with a driver) blocks the\n"
-    "domain: nothing is written. <kvm><hidden state='on'/> is added for NVIDIA GPUs. Input and\n"
+    "domain: nothing is written. <kvm><hidden state='on'/> is added for NVIDIA GPUs in Windows or\n"
+    "unknown guests (libosinfo metadata, Hyper-V enlightenments). Input and\n"
     "output are validated against libvirt's RelaxNG schema; every other byte stays as written.\n";
 
 void add_options(CLI::App& app, Options& o) {
@@ -57,9 +59,16 @@ void add_options(CLI::App& app, Options& o) {
                    "json: a report on stdout (see README)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
-    app.add_option("--hide-kvm", o.hide_kvm, "Add <kvm><hidden state='on'/>: auto (for NVIDIA GPUs), always, never")
+    app.add_option("--hide-kvm", o.hide_kvm,
+                   "Add <kvm><hidden state='on'/>: auto (NVIDIA GPUs in Windows or unknown guests), always, never")
         ->check(CLI::IsMember({"auto", "always", "never"}))
         ->capture_default_str();
+    app.add_option("--network", o.network_files,
+                   "A libvirt network definition (virsh net-dumpxml NAME; a FIFO too), repeatable: the pool of "
+                   "each <forward mode='hostdev'> network a domain uses is judged on the host (a pool device whose "
+                   "IOMMU group cannot be made viable blocks the domain); a network a domain uses that is not "
+                   "given is a note")
+        ->type_name("FILE");
     app.add_flag("--whole-slot", o.whole_slot, "Also add functions of the same slot that sit in another IOMMU group");
     app.add_option("--schema-dir", o.schema_dir,
                    "libvirt's RelaxNG schemas (default: " + SchemaValidator::default_dir().string() + ")")
@@ -68,7 +77,7 @@ void add_options(CLI::App& app, Options& o) {
     app.footer(
         "Exit codes: 0 nothing to change, or fixed output written; 1 --check found changes;\n"
         "2 blocked (a group member cannot leave the host, a device is missing): nothing written;\n"
-        "3 invalid input (unreadable, not XML, not a domain, schema-invalid, bad flag);\n"
+        "3 invalid input (unreadable, not XML, not a domain, schema-invalid, a bad --network file, bad flag);\n"
         "4 the output could not be written (disk full, permissions, a closed pipe).\n"
         "With several files the highest code wins.\n"
         "CI: hostdev-fix --check --host host.json --format json domains/*.xml");
@@ -81,6 +90,19 @@ std::optional<std::string> usage_problem(const Options& o) {
     if (o.in_place && std::find(o.files.begin(), o.files.end(), "-") != o.files.end())
         return "--in-place cannot rewrite standard input";
     return std::nullopt;
+}
+
+// Every --network file, read and parsed; the first error.
+Result<Networks> read_networks(const std::vector<std::string>& files) {
+    Networks networks;
+    for (const auto& file : files) {
+        auto text = fileio::read_file(file, kMaxDomainXmlBytes + 1);
+        if (!text) return text.error().reworded("cannot read network definition");
+        auto net = parse_network_xml(*text, file);
+        if (!net) return net.error();
+        HOSTDEV_TRY(add_network(networks, std::move(*net), file));
+    }
+    return networks;
 }
 
 // A domain definition: a file (a FIFO too: hostdev-fix <(virsh dumpxml vm)) or stdin.
@@ -116,12 +138,13 @@ int write_result(const Options& o, const std::string& file, const std::string& s
 
 // One file through the pipeline: explanation, outputs, report. Returns its exit code.
 int fix_file(const Options& o, const std::string& file, const Host& host, const SchemaValidator* validator,
-             nlohmann::ordered_json& reports) {
+             const Networks& networks, nlohmann::ordered_json& reports) {
     const std::string shown = file == "-" ? std::string("<stdin>") : file;
     FixResult r;
     int rc = exits::fix::kNothingToDo;
     if (auto text = read_input(file)) {
         r = fix_domain(*text, shown, host, validator, PlanOptions::from_flags(o.hide_kvm, o.whole_slot));
+        add_network_problems(r, networks, host, "pass --network FILE (virsh net-dumpxml NAME)");
         if (!o.quiet) std::fputs(fix_explanation(r, host).c_str(), stderr);
         if ((r.status == FixStatus::Ok || r.status == FixStatus::Fixable) && !o.check)
             rc = write_result(o, file, shown, *text, r);
@@ -158,9 +181,15 @@ int run(int argc, char** argv) {
         cli::print_error(validator.error().describe());
         return exits::fix::kInvalid;
     }
+    auto networks = read_networks(o.network_files);
+    if (!networks) {
+        cli::print_error(networks.error().describe());
+        return exits::fix::kInvalid;
+    }
     int worst = exits::fix::kNothingToDo;
     nlohmann::ordered_json reports = nlohmann::ordered_json::array();
-    for (const auto& file : o.files) worst = std::max(worst, fix_file(o, file, *host, validator->get(), reports));
+    for (const auto& file : o.files)
+        worst = std::max(worst, fix_file(o, file, *host, validator->get(), *networks, reports));
     if (o.json()) {
         nlohmann::ordered_json doc;
         doc["files"] = std::move(reports);

@@ -39,6 +39,40 @@ expect_grep '0000:3d:00.0 is not on this host' "$WORK/err"
 expect_rc 2 "$HOSTDEV_FIX" --host "$Z" "$WORK/usb-xhci.xml"
 expect_grep 'host keyboard' "$WORK/err"
 
+# Hostdev networks (--network, repeatable, FIFOs too): a domain on a network
+# that is not given gets a note; a NAT network says nothing; a pool device in a
+# group the host needs blocks; a viable pool does not.
+expect_rc 1 "$HOSTDEV_FIX" --check --host "$Z" "$WORK/win10-gtx970.xml"
+expect_grep "note: network 'default' \(interface on line 50\) not given: its pool was not checked; pass --network" "$WORK/err"
+printf "<network><name>default</name><forward mode='nat'/></network>\n" >"$WORK/default-net.xml"
+expect_rc 1 "$HOSTDEV_FIX" --check --host "$Z" --network "$WORK/default-net.xml" "$WORK/win10-gtx970.xml"
+if grep -q "not given" "$WORK/err"; then not_ok "a given network was reported as not given"; else ok; fi
+sed "s/network='default'/network='pool'/" "$D/win10-gtx970.xml" >"$WORK/on-pool.xml"
+cat >"$WORK/pool-bad.xml" <<'XML'
+<network>
+  <name>pool</name>
+  <forward mode='hostdev' managed='yes'>
+    <address type='pci' domain='0x0000' bus='0x00' slot='0x1f' function='0x3'/>
+  </forward>
+</network>
+XML
+sed "s/bus='0x00' slot='0x1f' function='0x3'/bus='0x03' slot='0x00' function='0x0'/" "$WORK/pool-bad.xml" >"$WORK/pool-ok.xml"
+expect_rc 2 "$HOSTDEV_FIX" --host "$Z" --network "$WORK/pool-bad.xml" "$WORK/on-pool.xml"
+if [ -s "$WORK/out" ]; then not_ok "a blocked pool wrote the document"; else ok; fi
+expect_grep "error: 0000:00:1f.3 .* in the pool of network 'pool' shares IOMMU group 10 with 0000:00:1f.0 .*lpc_ich" "$WORK/err"
+expect_rc 1 "$HOSTDEV_FIX" --check --host "$Z" --network "$WORK/default-net.xml" --network <(cat "$WORK/pool-ok.xml") \
+  "$WORK/on-pool.xml"
+if grep -q "pool of network" "$WORK/err"; then not_ok "a viable pool was reported"; else ok; fi
+expect_rc 2 "$HOSTDEV_FIX" --check --host "$Z" --format json --network "$WORK/pool-bad.xml" "$WORK/on-pool.xml"
+expect_grep '"status": "blocked"' "$WORK/out"
+# A network file that cannot be read or is not a network: invalid input.
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" --network "$WORK/no-such-net.xml" "$WORK/nvme.xml"
+expect_grep 'cannot read network definition' "$WORK/err"
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" --network "$D/nvme.xml" "$WORK/nvme.xml"
+expect_grep 'not <network>: this is not a libvirt network definition' "$WORK/err"
+expect_rc 3 "$HOSTDEV_FIX" --host "$Z" --network "$WORK/default-net.xml" --network "$WORK/default-net.xml" "$WORK/nvme.xml"
+expect_grep "network 'default' is given twice" "$WORK/err"
+
 # 3: invalid input of every kind.
 echo 'not xml at all' >"$WORK/junk.xml"
 expect_rc 3 "$HOSTDEV_FIX" --host "$Z" "$WORK/junk.xml"

@@ -11,6 +11,7 @@
 #include "hostdev/binding/journal.hpp"
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/domain/domain_edit.hpp"
+#include "hostdev/domain/network.hpp"
 #include "hostdev/host/nodedev.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/host/pciids.hpp"
@@ -235,10 +236,29 @@ std::string pciids(std::string_view input) {
     return {};
 }
 
+std::string network(std::string_view input) {
+    if (!fixtures().problem.empty()) return "fixtures: " + fixtures().problem;
+    auto n = parse_network_xml(input, "network.xml");
+    if (!n) return check_message(n.error(), "parse_network_xml");
+    Domain d;
+    d.network_interfaces.push_back(NetworkInterface{n->name, 1});
+    Networks nets;
+    if (auto st = add_network(nets, *n, "network.xml"); !st) return check_message(st.error(), "add_network");
+    for (const Host& h : fixtures().hosts) {
+        FixResult r;
+        r.domain = d;
+        add_network_problems(r, nets, h, "pass --network");
+        for (const auto& p : r.problems)
+            if (p.message.empty() || !parse::valid_utf8(p.message)) return "a pool problem is empty or not UTF-8";
+        render(r, h);
+    }
+    return {};
+}
+
 const std::vector<Target>& targets() {
     static const std::vector<Target> all = {
         {"domain", domain},   {"snapshot", snapshot},       {"journal", journal}, {"config", config},
-        {"nodedev", nodedev}, {"kernel_text", kernel_text}, {"pciids", pciids},
+        {"nodedev", nodedev}, {"kernel_text", kernel_text}, {"pciids", pciids},   {"network", network},
     };
     return all;
 }

@@ -35,6 +35,9 @@ std::string nodedev(std::string_view input);
 std::string kernel_text(std::string_view input);
 // pci.ids.
 std::string pciids(std::string_view input);
+// libvirt network XML: parse; what reads is judged as the pool of a domain
+// that uses it, on the example hosts, and reported.
+std::string network(std::string_view input);
 
 const std::vector<Target>& targets();
 

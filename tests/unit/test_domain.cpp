@@ -436,4 +436,66 @@ TEST(DomainHostile, BadGuestAddressOfAnyDevice) {
               std::string::npos);
 }
 
+// The guest OS: libosinfo metadata matched by namespace URI, whatever the
+// prefix; without it, only the Windows-only signs.
+hostdev::GuestOs guest_os(const std::string& body) {
+    auto r = parse_domain_xml(std::string(kHead) + body + "</domain>", "vm.xml");
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+    return r.ok() ? r->guest_os : hostdev::GuestOs{};
+}
+
+TEST(DomainParse, GuestOsFromLibosinfoMetadataByNamespaceUri) {
+    using K = hostdev::GuestOs::Kind;
+    using S = hostdev::GuestOs::Source;
+    auto win = guest_os(
+        "<metadata>\n<libosinfo:libosinfo xmlns:libosinfo='http://libosinfo.org/xmlns/libvirt/domain/1.0'>\n"
+        "<libosinfo:os id='http://microsoft.com/win/11'/></libosinfo:libosinfo></metadata>");
+    EXPECT_EQ(win.kind, K::Windows);
+    EXPECT_EQ(win.source, S::Libosinfo);
+    EXPECT_EQ(win.id, "http://microsoft.com/win/11");
+    EXPECT_EQ(win.line, 7);
+    // Another prefix, declared on <domain>'s child; and the default namespace.
+    auto other = guest_os(
+        "<metadata xmlns:o='http://libosinfo.org/xmlns/libvirt/domain/1.0'><o:libosinfo>"
+        "<o:os id='http://ubuntu.com/ubuntu/22.04'/></o:libosinfo></metadata>");
+    EXPECT_EQ(other.kind, K::Other);
+    EXPECT_EQ(other.id, "http://ubuntu.com/ubuntu/22.04");
+    auto dflt = guest_os(
+        "<metadata><libosinfo xmlns='http://libosinfo.org/xmlns/libvirt/domain/1.0'>"
+        "<os id='http://microsoft.com/win/10'/></libosinfo></metadata>");
+    EXPECT_EQ(dflt.kind, K::Windows);
+    // The libosinfo prefix bound to another URI is not libosinfo metadata.
+    auto wrong = guest_os(
+        "<metadata><libosinfo:libosinfo xmlns:libosinfo='http://example.org/other'>"
+        "<libosinfo:os id='http://microsoft.com/win/11'/></libosinfo:libosinfo></metadata>");
+    EXPECT_EQ(wrong.kind, K::Unknown);
+    EXPECT_EQ(wrong.source, S::None);
+    // Metadata wins over the signs.
+    auto both = guest_os(
+        "<metadata><l:libosinfo xmlns:l='http://libosinfo.org/xmlns/libvirt/domain/1.0'>"
+        "<l:os id='http://fedoraproject.org/fedora/39'/></l:libosinfo></metadata>"
+        "<features><hyperv><relaxed state='on'/></hyperv></features>");
+    EXPECT_EQ(both.kind, K::Other);
+}
+
+TEST(DomainParse, GuestOsFromWindowsOnlySigns) {
+    using K = hostdev::GuestOs::Kind;
+    using S = hostdev::GuestOs::Source;
+    auto hv =
+        guest_os("<features>\n<hyperv mode='custom'><relaxed state='off'/><vapic state='on'/></hyperv></features>");
+    EXPECT_EQ(hv.kind, K::Windows);
+    EXPECT_EQ(hv.source, S::Hyperv);
+    EXPECT_EQ(hv.line, 6);
+    EXPECT_EQ(guest_os("<features><hyperv mode='passthrough'/></features>").source, S::Hyperv);
+    // Every enlightenment off, or an empty <hyperv>: no sign.
+    EXPECT_EQ(guest_os("<features><hyperv><relaxed state='off'/></hyperv></features>").kind, K::Unknown);
+    EXPECT_EQ(guest_os("<features><hyperv/></features>").kind, K::Unknown);
+    auto clock = guest_os("<clock offset='localtime'><timer name='hypervclock' present='yes'/></clock>");
+    EXPECT_EQ(clock.kind, K::Windows);
+    EXPECT_EQ(clock.source, S::HypervClock);
+    EXPECT_EQ(guest_os("<clock offset='localtime'><timer name='hypervclock' present='no'/></clock>").kind, K::Unknown);
+    // localtime alone is common in dual-boot Linux guests: no sign.
+    EXPECT_EQ(guest_os("<clock offset='localtime'/>").kind, K::Unknown);
+}
+
 }  // namespace

@@ -223,6 +223,109 @@ TEST(Planner, KvmHiddenForNvidiaDisplays) {
                     .edits.ensure_kvm_hidden);
 }
 
+// --hide-kvm auto by what the domain says of its guest OS: one test per
+// decision, with its text.
+std::string libosinfo(const char* id) {
+    return std::string(
+               "<metadata><libosinfo:libosinfo xmlns:libosinfo='http://libosinfo.org/xmlns/libvirt/domain/1.0'>"
+               "<libosinfo:os id='") +
+           id + "'/></libosinfo:libosinfo></metadata>";
+}
+
+const Change* hide_kvm_change(const Plan& p) {
+    for (const auto& c : p.changes)
+        if (c.kind == Change::Kind::HideKvm) return &c;
+    return nullptr;
+}
+
+TEST(PlannerHideKvm, WindowsByMetadataHides) {
+    Plan p = plan_domain(domain(hd("0x01", "0x00", "0x0"), libosinfo("http://microsoft.com/win/11")), host());
+    EXPECT_TRUE(p.edits.ensure_kvm_hidden);
+    ASSERT_NE(hide_kvm_change(p), nullptr);
+    EXPECT_EQ(hide_kvm_change(p)->description,
+              "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU 0000:01:00.0 to a Windows guest "
+              "(libosinfo id http://microsoft.com/win/11, line 1), whose NVIDIA drivers before R465 stop with Code 43 "
+              "when they see KVM");
+    EXPECT_EQ(count(p, Severity::Note), 0);
+}
+
+TEST(PlannerHideKvm, WindowsByHypervHides) {
+    Plan p = plan_domain(
+        domain(hd("0x01", "0x00", "0x0"), "<features><hyperv><relaxed state='on'/></hyperv></features>"), host());
+    EXPECT_TRUE(p.edits.ensure_kvm_hidden);
+    ASSERT_NE(hide_kvm_change(p), nullptr);
+    EXPECT_EQ(hide_kvm_change(p)->description,
+              "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU 0000:01:00.0 to a Windows guest "
+              "(Hyper-V enlightenments in <features><hyperv>, line 1), whose NVIDIA drivers before R465 stop with "
+              "Code 43 when they see KVM");
+    Plan clock = plan_domain(domain(hd("0x01", "0x00", "0x0"),
+                                    "<clock offset='localtime'><timer name='hypervclock' present='yes'/></clock>"),
+                             host());
+    ASSERT_NE(hide_kvm_change(clock), nullptr);
+    EXPECT_NE(hide_kvm_change(clock)->description.find("a Windows guest (the hypervclock timer, line 1)"),
+              std::string::npos);
+}
+
+TEST(PlannerHideKvm, UnknownGuestHides) {
+    Plan p = plan_domain(domain(hd("0x01", "0x00", "0x0")), host());
+    EXPECT_TRUE(p.edits.ensure_kvm_hidden);
+    ASSERT_NE(hide_kvm_change(p), nullptr);
+    EXPECT_EQ(hide_kvm_change(p)->description,
+              "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU 0000:01:00.0 and its guest OS "
+              "is unknown (no libosinfo metadata and no Hyper-V enlightenments); a Windows guest's NVIDIA drivers "
+              "before R465 stop with Code 43 when they see KVM (a Linux guest loses kvmclock: give it libosinfo "
+              "metadata, or use --hide-kvm never)");
+}
+
+TEST(PlannerHideKvm, LinuxByMetadataDoesNotHideAndSaysWhy) {
+    const Host h = host();
+    Plan p = plan_domain(domain(hd("0x01", "0x00", "0x1"), libosinfo("http://ubuntu.com/ubuntu/22.04")), h);
+    EXPECT_FALSE(p.edits.ensure_kvm_hidden);
+    EXPECT_EQ(hide_kvm_change(p), nullptr);
+    ASSERT_EQ(count(p, Severity::Note), 1);
+    const Problem& note = p.problems.back();
+    EXPECT_EQ(note.device, PciAddress::parse("0000:01:00.0").value());
+    EXPECT_EQ(note.message, describe_device(*h.find(*PciAddress::parse("01:00.0"))) +
+                                ": <kvm><hidden state='on'/> not added: the guest is not Windows (libosinfo id "
+                                "http://ubuntu.com/ubuntu/22.04, line 1); hiding KVM hides its paravirtual interfaces, "
+                                "kvmclock among them, which Linux guests rely on, and NVIDIA's drivers allow GeForce "
+                                "passthrough since R465 (2021) (use --hide-kvm always to hide it anyway)");
+    // No NVIDIA display device: nothing to say about KVM.
+    Plan amd = plan_domain(domain(hd("0x03", "0x00", "0x0"), libosinfo("http://ubuntu.com/ubuntu/22.04")), h);
+    for (const auto& pr : amd.problems) EXPECT_EQ(pr.message.find("kvm"), std::string::npos) << pr.message;
+}
+
+TEST(PlannerHideKvm, AlwaysHidesEvenInALinuxGuest) {
+    PlanOptions always;
+    always.hide_kvm = PlanOptions::HideKvm::Always;
+    Plan p =
+        plan_domain(domain(hd("0x01", "0x00", "0x0"), libosinfo("http://ubuntu.com/ubuntu/22.04")), host(), always);
+    EXPECT_TRUE(p.edits.ensure_kvm_hidden);
+    ASSERT_NE(hide_kvm_change(p), nullptr);
+    EXPECT_EQ(hide_kvm_change(p)->description, "add <features><kvm><hidden state='on'/> (--hide-kvm always)");
+    EXPECT_EQ(count(p, Severity::Note), 0);
+}
+
+TEST(PlannerHideKvm, NeverDoesNotHideAWindowsGuest) {
+    PlanOptions never;
+    never.hide_kvm = PlanOptions::HideKvm::Never;
+    Plan p = plan_domain(domain(hd("0x01", "0x00", "0x0"), libosinfo("http://microsoft.com/win/10")), host(), never);
+    EXPECT_FALSE(p.edits.ensure_kvm_hidden);
+    EXPECT_EQ(hide_kvm_change(p), nullptr);
+    EXPECT_TRUE(p.problems.empty());
+}
+
+TEST(PlannerHideKvm, ExistingOffIsKeptInAWindowsGuest) {
+    Plan p = plan_domain(domain(hd("0x01", "0x00", "0x0"), libosinfo("http://microsoft.com/win/10") +
+                                                               "<features><kvm><hidden state='off'/></kvm></features>"),
+                         host());
+    EXPECT_FALSE(p.edits.ensure_kvm_hidden);
+    ASSERT_EQ(count(p, Severity::Note), 1);
+    EXPECT_EQ(p.problems.back().message,
+              "the domain sets <kvm><hidden state='off'/> explicitly; kept (use --hide-kvm always to turn it on for "
+              "the NVIDIA driver)");
+}
+
 TEST(Planner, DomainsWithoutPciHostdevsNeedNothing) {
     Plan p = plan_domain(domain(""), host());
     EXPECT_TRUE(p.groups.empty());

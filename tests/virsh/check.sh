@@ -162,6 +162,66 @@ expect_eq 11 "$compared" "domains compared"
 "$HOSTDEV_FIX" -q --host "$WORK/snap.json" "$WORK/domains/gpu.xml" >"$WORK/gpu.hostdev-fix.xml"
 expect_same "$WORK/gpu.hostdev-fix.xml" "$WORK/gpu-fixed.xml"
 
+# --- hostdev networks: pools read from the connection and judged ---------------
+# node.xml plus an interface of the PF 04:00.0, three hostdev networks, a NAT
+# network and four domains on them.
+sed '/^<\/node>/d' "$NODE" >"$WORK/net-node.xml"
+cat >>"$WORK/net-node.xml" <<'XML'
+  <device>
+    <name>net_enp4s0f0_3c_fd_fe_00_00_01</name>
+    <parent>pci_0000_04_00_0</parent>
+    <capability type='net'>
+      <interface>enp4s0f0</interface>
+      <address>3c:fd:fe:00:00:01</address>
+    </capability>
+  </device>
+  <network>
+    <name>vfs</name>
+    <forward mode='hostdev' managed='yes'>
+      <pf dev='enp4s0f0'/>
+    </forward>
+  </network>
+  <network>
+    <name>bad-pool</name>
+    <forward mode='hostdev' managed='yes'>
+      <address type='pci' domain='0x0000' bus='0x04' slot='0x02' function='0x1'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x14' function='0x0'/>
+      <address type='pci' domain='0x0000' bus='0x09' slot='0x00' function='0x0'/>
+    </forward>
+  </network>
+  <network>
+    <name>natnet</name>
+    <forward mode='nat'/>
+    <bridge name='virbr9'/>
+    <ip address='192.168.199.1' netmask='255.255.255.0'/>
+  </network>
+XML
+for d in on-vfs:vfs on-bad:bad-pool on-nat:natnet on-none:nosuchnet; do
+  name=${d%%:*} net=${d#*:}
+  cat >>"$WORK/net-node.xml" <<XML
+  <domain type='test'>
+    <name>$name</name>
+    <memory unit='KiB'>1048576</memory>
+    <os><type arch='x86_64'>hvm</type></os>
+    <devices>
+      <interface type='network'><source network='$net'/></interface>
+    </devices>
+  </domain>
+XML
+done
+echo '</node>' >>"$WORK/net-node.xml"
+NETURI="test://$WORK/net-node.xml"
+expect_rc 2 "$VIRT" -c "$NETURI" check --all --format json
+nets=$(json_of '.domains[] | select(.domain | startswith("on-")) | "\(.domain)=\(.status)"' | tr '\n' ' ')
+expect_eq "on-bad=blocked on-nat=ok on-none=ok on-vfs=ok " "$nets" "statuses on hostdev networks"
+expect_eq 0 "$(json_of '[.domains[] | select(.domain == "on-vfs" or .domain == "on-nat") | .problems[]] | length')" \
+  "problems of a viable pool and a NAT network"
+expect_eq "error 0000:00:14.0 error 0000:09:00.0" \
+  "$(json_of '[.domains[] | select(.domain == "on-bad") | .problems[] | "\(.severity) \(.device)"] | join(" ")')" \
+  "problems of bad-pool"
+expect_grep '0000:09:00.0 in the pool of network .bad-pool. is not on this host' "$WORK/out"
+expect_grep "network 'nosuchnet' \\(interface on line [0-9]+\\) not given: its pool was not checked; it could not be read from $NETURI" "$WORK/out"
+
 # --- connection failures ------------------------------------------------------
 expect_rc 3 "$VIRT" -c "test://$WORK/no-such-node.xml" check --all
 expect_grep "cannot connect to test://$WORK/no-such-node.xml" "$WORK/err"

@@ -76,8 +76,16 @@ std::optional<Owner> owner_of(const Domain& domain, const Call& call, std::strin
     return std::move(owner).value();
 }
 
-HookResult prepare(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
+// prepare begin, and start begin: detach the whole groups of every PCI
+// passthrough device of the domain for its owner, journaled. At start begin
+// the XML also names each device libvirt gave an <interface type='network'>
+// from a hostdev network's pool (README "Hostdev networks"); libvirt has
+// detached that device itself by then, so it is found on vfio-pci and not
+// recorded, and only the rest of its group moves. Devices this owner already
+// holds are on vfio-pci: nothing is written for them twice.
+HookResult detach_groups(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
     HookResult r;
+    const std::string step = call.op + " " + call.subop;
     auto domain = parse(xml);
     if (!domain) {
         r.exit_code = kRefuse;
@@ -85,7 +93,7 @@ HookResult prepare(const Call& call, std::string_view xml, const Config& config,
         return r;
     }
     if (domain->passthrough.empty()) {
-        r.log.push_back("prepare begin: no PCI hostdev, nothing to do");
+        r.log.push_back(step + ": no PCI hostdev, nothing to do");
         return r;
     }
     std::string problem;
@@ -109,7 +117,7 @@ HookResult prepare(const Call& call, std::string_view xml, const Config& config,
         return r;
     }
     log_outcomes(r, *report);
-    r.log.push_back("prepare begin: " + std::to_string(report->devices.size()) + " device(s) on vfio-pci for " +
+    r.log.push_back(step + ": " + std::to_string(report->devices.size()) + " device(s) on vfio-pci for " +
                     owner->describe());
     return r;
 }
@@ -277,9 +285,9 @@ HookResult run_hook(const std::vector<std::string>& args, std::string_view domai
                     KernelIo& io) {
     if (args.size() < 3) return usage();
     const Call call{args[0], args[1], args[2]};
-    if (call.op == "prepare" && call.subop == "begin") {
+    if ((call.op == "prepare" || call.op == "start") && call.subop == "begin") {
         if (hook_can_skip(domain_xml)) return {};
-        return prepare(call, domain_xml, config, io);
+        return detach_groups(call, domain_xml, config, io);
     }
     if (call.op == "release" && call.subop == "end") {
         // A domain whose last hostdev was hot-unplugged has none in its XML
@@ -302,11 +310,12 @@ HookResult run_hook(const std::vector<std::string>& args, std::string_view domai
 
 namespace {
 
-enum class Step { Prepare, Release, Reconnect, Other };
+enum class Step { Prepare, Start, Release, Reconnect, Other };
 
 Step step_of(const std::vector<std::string>& args) {
     if (args.size() < 3) return Step::Other;
     if (args[1] == "prepare" && args[2] == "begin") return Step::Prepare;
+    if (args[1] == "start" && args[2] == "begin") return Step::Start;
     if (args[1] == "release" && args[2] == "end") return Step::Release;
     if (args[1] == "reconnect" && args[2] == "begin") return Step::Reconnect;
     return Step::Other;
@@ -330,11 +339,14 @@ std::string log_line(const std::vector<std::string>& args, int rc) {
     return line + ' ' + std::to_string(rc) + '\n';
 }
 
+// Steps whose failure must stop the start: the groups are not all on vfio-pci.
+bool refuses(Step step) { return step == Step::Prepare || step == Step::Start; }
+
 // The refusal or complaint of the front itself (input too large, bad
-// configuration): one line; only a refused prepare exits non-zero.
+// configuration): one line; only a refused prepare or start exits non-zero.
 HookResult complaint(const std::vector<std::string>& args, std::string_view reason) {
     HookResult r;
-    r.exit_code = step_of(args) == Step::Prepare ? exits::hook::kRefused : exits::hook::kOk;
+    r.exit_code = refuses(step_of(args)) ? exits::hook::kRefused : exits::hook::kOk;
     r.stderr_text = "hostdev: " + one_line(args.empty() ? "" : args[0]) + ": " + one_line(reason);
     r.log.push_back(r.stderr_text);
     return r;
@@ -398,7 +410,7 @@ HookOutcome run_hook(const HookInvocation& call, KernelIo* io) {
 
 HookOutcome hook_outcome_of_exception(const std::vector<std::string>& args, std::string_view what) {
     std::string reason = "internal error: " + std::string(what.empty() ? "unknown exception" : what);
-    if (step_of(args) == Step::Prepare) reason += " (run 'hostdev status' to see what is held)";
+    if (refuses(step_of(args))) reason += " (run 'hostdev status' to see what is held)";
     return outcome_of(complaint(args, reason), args);
 }
 

@@ -14,13 +14,8 @@ using detail::LineIndex;
 using detail::ParsedDomain;
 using detail::ScanError;
 
-Error error_at(std::string_view file, int line, std::string_view what) {
-    std::string msg(file);
-    if (line > 0) msg += ":" + std::to_string(line);
-    msg += ": ";
-    msg += what;
-    return make_error(std::move(msg));
-}
+using detail::attr_value;
+using detail::error_at;
 
 std::string hex_byte(unsigned char b) {
     char buf[8];
@@ -40,7 +35,7 @@ struct ByteProblem {
 };
 
 // The first byte that is not valid UTF-8, or a code point XML forbids.
-std::optional<ByteProblem> find_bad_byte(std::string_view t) {
+std::optional<ByteProblem> find_bad_byte(std::string_view t, std::string_view noun) {
     const std::size_t n = t.size();
     std::size_t i = 0;
     while (i < n) {
@@ -72,9 +67,8 @@ std::optional<ByteProblem> find_bad_byte(std::string_view t) {
         }
         if (ok && (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
         if (!ok)
-            return ByteProblem{i, "invalid UTF-8 (byte " + hex_byte(c) +
-                                      "); domain definitions must be UTF-8 encoded "
-                                      "(convert with iconv -t UTF-8)"};
+            return ByteProblem{i, "invalid UTF-8 (byte " + hex_byte(c) + "); " + std::string(noun) +
+                                      "s must be UTF-8 encoded (convert with iconv -t UTF-8)"};
         if (!is_xml_char(cp)) {
             char buf[64];
             std::snprintf(buf, sizeof buf, "character U+%04X is not allowed in XML", cp);
@@ -123,34 +117,24 @@ std::optional<EncodingDecl> declared_encoding(std::string_view t) {
     return EncodingDecl{std::string(decl.substr(q + 1, close - q - 1)), p + k};
 }
 
-std::optional<std::string_view> attr_value(const pugi::xml_node& node, const char* name) {
-    pugi::xml_attribute a = node.attribute(name);
-    if (!a) return std::nullopt;
-    return std::string_view(a.value());
-}
-
 // Checks the encoding: BOM, declaration, UTF-8 validity, characters XML forbids.
-std::optional<Error> check_bytes(std::string_view text, std::string_view file, const LineIndex& lines) {
+std::optional<Error> check_bytes(std::string_view text, std::string_view file, const LineIndex& lines,
+                                 std::string_view noun) {
+    const std::string must = std::string(noun) + "s must be UTF-8";
     if (text.substr(0, 4) == std::string_view("\x00\x00\xFE\xFF", 4) ||
         text.substr(0, 4) == std::string_view("\xFF\xFE\x00\x00", 4))
-        return error_at(file, 1,
-                        "file is UTF-32 encoded; domain definitions must be UTF-8 "
-                        "(convert with iconv -f UTF-32 -t UTF-8)");
+        return error_at(file, 1, "file is UTF-32 encoded; " + must + " (convert with iconv -f UTF-32 -t UTF-8)");
     if (text.substr(0, 2) == "\xFE\xFF" || text.substr(0, 2) == "\xFF\xFE")
-        return error_at(file, 1,
-                        "file is UTF-16 encoded; domain definitions must be UTF-8 "
-                        "(convert with iconv -f UTF-16 -t UTF-8)");
+        return error_at(file, 1, "file is UTF-16 encoded; " + must + " (convert with iconv -f UTF-16 -t UTF-8)");
     // A declared name that is not itself UTF-8 is reported as the bad byte it is.
-    if (auto enc = declared_encoding(text); enc && !find_bad_byte(enc->value)) {
+    if (auto enc = declared_encoding(text); enc && !find_bad_byte(enc->value, noun)) {
         std::string e = lower(enc->value);
         if (e != "utf-8" && e != "utf8" && e != "us-ascii" && e != "ascii")
             return error_at(file, lines.line_of(enc->offset),
-                            "encoding '" + enc->value +
-                                "' is not supported: domain definitions must be UTF-8 (convert with "
-                                "iconv -f " +
+                            "encoding '" + enc->value + "' is not supported: " + must + " (convert with iconv -f " +
                                 enc->value + " -t UTF-8 and fix the declaration)");
     }
-    if (auto bad = find_bad_byte(text)) return error_at(file, lines.line_of(bad->offset), bad->what);
+    if (auto bad = find_bad_byte(text, noun)) return error_at(file, lines.line_of(bad->offset), bad->what);
     return std::nullopt;
 }
 
@@ -174,17 +158,24 @@ const ScanElement* ParsedDomain::element(const pugi::xml_node& node) const {
     return &*it;
 }
 
-namespace {
+Error error_at(std::string_view file, int line, std::string_view what) {
+    std::string msg(file);
+    if (line > 0) msg += ":" + std::to_string(line);
+    msg += ": ";
+    msg += what;
+    return make_error(std::move(msg));
+}
 
 // Loads the tree: size, bytes, the lexical pass, pugixml, the root element.
-Status load_document(ParsedDomain& pd, std::string_view file) {
+Status load_document(ParsedDomain& pd, std::string_view file, const DocumentKind& kind) {
     const std::string_view text = pd.text;
     const LineIndex& lines = pd.lines;
     if (text.size() > kMaxDomainXmlBytes)
         return error_at(file, 0,
                         "file is " + std::to_string(text.size()) + " bytes, over the limit of " +
-                            std::to_string(kMaxDomainXmlBytes / (1024 * 1024)) + " MiB for a domain definition");
-    if (auto err = check_bytes(text, file, lines)) return *err;
+                            std::to_string(kMaxDomainXmlBytes / (1024 * 1024)) + " MiB for a " +
+                            std::string(kind.noun));
+    if (auto err = check_bytes(text, file, lines, kind.noun)) return *err;
 
     // The lexical pass runs first so that a DOCTYPE (and whatever entities
     // it declares) or an absurd nesting is refused before any tree is built.
@@ -215,12 +206,14 @@ Status load_document(ParsedDomain& pd, std::string_view file) {
         return error_at(file, error_line(serr.offset), "not well-formed XML: " + serr.message);
 
     pugi::xml_node root = pd.doc.document_element();
-    if (std::string_view(root.name()) != "domain")
+    if (std::string_view(root.name()) != kind.root)
         return error_at(file, pd.line_of(root),
-                        "root element is <" + std::string(root.name()) +
-                            ">, not <domain>: this is not a libvirt domain definition");
+                        "root element is <" + std::string(root.name()) + ">, not <" + std::string(kind.root) +
+                            ">: this is not a libvirt " + std::string(kind.noun));
     return ok_status();
 }
+
+namespace {
 
 bool is_pci_address(const pugi::xml_node& n) {
     return std::string_view(n.name()) == "address" && attr_value(n, "type") == std::optional<std::string_view>("pci");
@@ -309,11 +302,82 @@ Status read_devices(ParsedDomain& pd, const pugi::xml_node& root, std::string_vi
     return ok_status();
 }
 
+// Every <interface type='network'> with its network's name (one without a
+// <source network> is left to the schema, which refuses it).
+void read_network_interfaces(const ParsedDomain& pd, const pugi::xml_node& root, Domain& d) {
+    for (pugi::xml_node devices : root.children("devices"))
+        for (pugi::xml_node i : devices.children("interface")) {
+            if (attr_value(i, "type") != std::optional<std::string_view>("network")) continue;
+            if (auto net = attr_value(i.child("source"), "network"))
+                d.network_interfaces.push_back(NetworkInterface{std::string(*net), pd.line_of(i)});
+        }
+}
+
+// The namespace URI of an element's name as XML Namespaces resolves it: the
+// nearest xmlns:PREFIX (or xmlns, for a name without a prefix) on the element
+// or an ancestor. `local` receives the name without its prefix.
+std::optional<std::string_view> namespace_of(const pugi::xml_node& node, std::string_view& local) {
+    const std::string_view name = node.name();
+    const std::size_t colon = name.find(':');
+    local = colon == std::string_view::npos ? name : name.substr(colon + 1);
+    const std::string decl =
+        colon == std::string_view::npos ? std::string("xmlns") : "xmlns:" + std::string(name.substr(0, colon));
+    for (pugi::xml_node n = node; n.type() == pugi::node_element; n = n.parent())
+        if (pugi::xml_attribute a = n.attribute(decl.c_str())) {
+            if (*a.value() == '\0') return std::nullopt;
+            return std::string_view(a.value());
+        }
+    return std::nullopt;
+}
+
+bool is_element(const pugi::xml_node& node, std::string_view ns, std::string_view name) {
+    std::string_view local;
+    return node.type() == pugi::node_element && namespace_of(node, local) == std::optional(ns) && local == name;
+}
+
+// The first <os id=...> of the libosinfo metadata, as virt-install and
+// virt-manager write it.
+std::optional<GuestOs> libosinfo_os(const ParsedDomain& pd, const pugi::xml_node& root) {
+    constexpr std::string_view kLibosinfoNs = "http://libosinfo.org/xmlns/libvirt/domain/1.0";
+    constexpr std::string_view kWindowsIds = "http://microsoft.com/win/";
+    for (pugi::xml_node md : root.children("metadata"))
+        for (pugi::xml_node info : md.children()) {
+            if (!is_element(info, kLibosinfoNs, "libosinfo")) continue;
+            for (pugi::xml_node os : info.children()) {
+                if (!is_element(os, kLibosinfoNs, "os") || !os.attribute("id")) continue;
+                GuestOs g;
+                g.id = os.attribute("id").value();
+                g.kind = g.id.rfind(kWindowsIds, 0) == 0 ? GuestOs::Kind::Windows : GuestOs::Kind::Other;
+                g.source = GuestOs::Source::Libosinfo;
+                g.line = pd.line_of(os);
+                return g;
+            }
+        }
+    return std::nullopt;
+}
+
+// Without libosinfo metadata: the Windows-only signs (domain.hpp, GuestOs).
+GuestOs guest_os_of(const ParsedDomain& pd, const pugi::xml_node& root) {
+    if (auto g = libosinfo_os(pd, root)) return *g;
+    GuestOs g;
+    if (pugi::xml_node hv = root.child("features").child("hyperv")) {
+        bool on = std::string_view(hv.attribute("mode").value()) == "passthrough";
+        for (pugi::xml_node e : hv.children())
+            if (e.type() == pugi::node_element && std::string_view(e.attribute("state").value()) == "on") on = true;
+        if (on) return GuestOs{GuestOs::Kind::Windows, GuestOs::Source::Hyperv, "", pd.line_of(hv)};
+    }
+    for (pugi::xml_node t : root.child("clock").children("timer"))
+        if (std::string_view(t.attribute("name").value()) == "hypervclock" &&
+            std::string_view(t.attribute("present").value()) == "yes")
+            return GuestOs{GuestOs::Kind::Windows, GuestOs::Source::HypervClock, "", pd.line_of(t)};
+    return g;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view text, std::string_view file) {
     auto pd = std::make_unique<ParsedDomain>(text);
-    HOSTDEV_TRY(load_document(*pd, file));
+    HOSTDEV_TRY(load_document(*pd, file, kDomainDocument));
     pugi::xml_node root = pd->doc.document_element();
     Domain& d = pd->domain;
     d.type = root.attribute("type").value();
@@ -325,6 +389,8 @@ Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view tex
         if (pugi::xml_node hidden = features.child("kvm").child("hidden"))
             d.kvm_hidden_state = std::string(hidden.attribute("state").value());
     }
+    d.guest_os = guest_os_of(*pd, root);
+    read_network_interfaces(*pd, root, d);
     return pd;
 }
 

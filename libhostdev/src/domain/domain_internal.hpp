@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include <pugixml.hpp>
@@ -26,6 +27,30 @@ struct ParsedDomain {
     // The skeleton element of a pugixml element, or nullptr.
     [[nodiscard]] const ScanElement* element(const pugi::xml_node& node) const;
 };
+
+// The kind of libvirt document a file must be: its root element, and its name
+// in messages ("file is UTF-16 encoded; domain definitions must be UTF-8").
+struct DocumentKind {
+    std::string_view root;  // "domain"
+    std::string_view noun;  // "domain definition"
+};
+inline constexpr DocumentKind kDomainDocument{"domain", "domain definition"};
+inline constexpr DocumentKind kNetworkDocument{"network", "network definition"};
+
+// An attribute's value, nullopt when absent.
+inline std::optional<std::string_view> attr_value(const pugi::xml_node& node, const char* name) {
+    pugi::xml_attribute a = node.attribute(name);
+    if (!a) return std::nullopt;
+    return std::string_view(a.value());
+}
+
+// "FILE:LINE: what" (no line when line is 0).
+Error error_at(std::string_view file, int line, std::string_view what);
+
+// Loads a document under the hostile-input rules (size, encoding, no DTD,
+// depth, well-formedness) and checks its root element; pd.domain is left
+// untouched.
+Status load_document(ParsedDomain& pd, std::string_view file, const DocumentKind& kind);
 
 Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view text, std::string_view filename);
 

@@ -70,6 +70,12 @@ const IommuGroup* Host::group_of(const PciAddress& address) const {
     return it == groups.end() ? nullptr : &it->second;
 }
 
+const PciDevice* Host::find_netdev(std::string_view netdev) const {
+    for (const auto& d : devices)
+        if (std::find(d.netdevs.begin(), d.netdevs.end(), netdev) != d.netdevs.end()) return &d;
+    return nullptr;
+}
+
 std::vector<const PciDevice*> Host::ungrouped() const {
     std::vector<const PciDevice*> out;
     for (const auto& d : devices)

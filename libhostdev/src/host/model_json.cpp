@@ -101,6 +101,7 @@ ordered_json device(const PciDevice& d) {
     j["reset_methods"] = opt(d.reset_methods);
     j["physfn"] = d.physfn ? ordered_json(d.physfn->str()) : ordered_json(nullptr);
     j["virtfns"] = addresses(d.virtfns);
+    if (!d.netdevs.empty()) j["netdevs"] = d.netdevs;  // only devices with network interfaces have the key
     j["parent_bridges"] = addresses(d.parent_bridges);
     j["numa_node"] = opt(d.numa_node);
     ordered_json roles = ordered_json::array();
@@ -133,6 +134,7 @@ Result<PciDevice> device_from(const json& j, const std::string& file, const std:
     d.reset_methods = f.strings("reset_methods");
     d.physfn = address_field(f, "physfn", Need::Optional);
     d.virtfns = address_list(f, "virtfns");
+    d.netdevs = f.strings("netdevs").value_or(std::vector<std::string>{});
     d.parent_bridges = address_list(f, "parent_bridges");
     // -1 is how sysfs spells "no NUMA node": unknown, as null is.
     if (auto n = int_field(f, "numa_node", -1, kMaxNumaNode); n && *n >= 0) d.numa_node = *n;

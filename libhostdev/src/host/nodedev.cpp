@@ -273,6 +273,12 @@ private:
         return out;
     }
 
+    // Is the node device `name` the PCI function `a`?
+    bool is_pci_node(const std::string& name, const PciAddress& a) const {
+        auto it = by_name_.find(name);
+        return it != by_name_.end() && it->second->pci && it->second->pci->address == a;
+    }
+
     // The nearest PCI function above a node device, with the chain's node names.
     std::optional<PciAddress> pci_owner(const NodeDevice& nd) const {
         auto up = pci_ancestors(nd.parent);
@@ -349,6 +355,13 @@ private:
             PciDevice* d = find(*owner);
             if (!d) continue;
             if (use->kind == HostUse::Kind::Keyboard) d->roles.push_back(HostRole::HostKeyboard);
+            // A network interface directly below the function is one of its netdevs (a hostdev network's pf dev).
+            if (use->kind == HostUse::Kind::NetworkInterface && !nd->interface.empty() &&
+                is_pci_node(nd->parent, d->address) &&
+                std::find(d->netdevs.begin(), d->netdevs.end(), nd->interface) == d->netdevs.end()) {
+                d->netdevs.push_back(nd->interface);
+                std::sort(d->netdevs.begin(), d->netdevs.end());
+            }
             auto& uses = out_.uses[*owner];
             const bool dup = std::any_of(uses.begin(), uses.end(),
                                          [&](const HostUse& u) { return u.kind == use->kind && u.name == use->name; });

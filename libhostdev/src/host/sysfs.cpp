@@ -273,6 +273,8 @@ private:
             return;
         }
         if (DeviceReader(root_, dfd->get(), root_.live_path(dir), d).read()) out.lists_reset_methods = true;
+        // Its network interfaces: the entries of net/ (none for most devices).
+        if (auto names = root_.list_dir(dir / "net")) d.netdevs = std::move(*names);
     }
 
     void link_virtfns() {

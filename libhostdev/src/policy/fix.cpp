@@ -54,6 +54,11 @@ void add_problems(FixResult& r, std::vector<Problem> problems) {
         r.status = FixStatus::Blocked;
 }
 
+void add_network_problems(FixResult& r, const Networks& networks, const Host& host, std::string_view not_given_hint) {
+    if (!r.domain || r.status == FixStatus::Invalid) return;
+    add_problems(r, judge_network_pools(*r.domain, networks, host, not_given_hint));
+}
+
 FixResult fix_domain(std::string_view text, std::string_view file, const Host& host, const SchemaValidator* validator,
                      const PlanOptions& options) {
     FixResult r;

@@ -54,6 +54,18 @@ namespace {
 
 bool is_nvidia_display(const PciDevice& d) { return d.vendor == kVendorNvidia && d.is_display(); }
 
+// Where the planner learnt the guest's OS, in words.
+std::string guest_os_source(const GuestOs& os) {
+    const std::string line = ", line " + std::to_string(os.line);
+    switch (os.source) {
+        case GuestOs::Source::Libosinfo: return "libosinfo id " + os.id + line;
+        case GuestOs::Source::Hyperv: return "Hyper-V enlightenments in <features><hyperv>" + line;
+        case GuestOs::Source::HypervClock: return "the hypervclock timer" + line;
+        case GuestOs::Source::None: break;
+    }
+    return "no libosinfo metadata and no Hyper-V enlightenments";
+}
+
 class Planner {
 public:
     Planner(const Domain& domain, const Host& host, const PlanOptions& options)
@@ -320,28 +332,52 @@ private:
         }
     }
 
+    // The first NVIDIA display device the domain assigns, asked for or added.
+    const PciDevice* assigned_nvidia_display() const {
+        for (const auto& [a, _] : in_domain_)
+            if (const PciDevice* d = host_.find(a); d && is_nvidia_display(*d)) return d;
+        for (const auto& [a, _] : injected_)
+            if (const PciDevice* d = host_.find(a); d && is_nvidia_display(*d)) return d;
+        return nullptr;
+    }
+
+    // --hide-kvm auto hides KVM from an NVIDIA display device in a Windows or
+    // unknown guest, never in a guest known to be another OS; an explicit
+    // state is kept. always and never do as they say.
     void plan_kvm_hidden() {
         if (options_.hide_kvm == PlanOptions::HideKvm::Never) return;
-        const PciDevice* nvidia = nullptr;
-        for (const auto& [a, _] : in_domain_)
-            if (const PciDevice* d = host_.find(a); d && is_nvidia_display(*d) && !nvidia) nvidia = d;
-        for (const auto& [a, _] : injected_)
-            if (const PciDevice* d = host_.find(a); d && is_nvidia_display(*d) && !nvidia) nvidia = d;
+        const PciDevice* nvidia = assigned_nvidia_display();
         const bool always = options_.hide_kvm == PlanOptions::HideKvm::Always;
         if (!nvidia && !always) return;
         if (domain_.kvm_hidden_state == "on") return;
+        const std::optional<PciAddress> where = nvidia ? std::optional(nvidia->address) : std::nullopt;
+        if (!always && domain_.guest_os.kind == GuestOs::Kind::Other) {
+            add(Severity::Note, where,
+                describe_device(*nvidia) + ": <kvm><hidden state='on'/> not added: the guest is not Windows (" +
+                    guest_os_source(domain_.guest_os) +
+                    "); hiding KVM hides its paravirtual interfaces, kvmclock among them, which Linux guests rely "
+                    "on, and NVIDIA's drivers allow GeForce passthrough since R465 (2021) (use --hide-kvm always to "
+                    "hide it anyway)");
+            return;
+        }
         if (domain_.kvm_hidden_state && !always) {
-            add(Severity::Note, nvidia ? std::optional(nvidia->address) : std::nullopt,
+            add(Severity::Note, where,
                 "the domain sets <kvm><hidden state='" + *domain_.kvm_hidden_state +
                     "'/> explicitly; kept (use --hide-kvm always to turn it on for the NVIDIA driver)");
             return;
         }
         plan_.edits.ensure_kvm_hidden = true;
-        plan_.changes.push_back(
-            Change{Change::Kind::HideKvm, nvidia ? std::optional(nvidia->address) : std::nullopt,
-                   nvidia ? "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU " +
-                                nvidia->address.str() + ", whose Windows driver stops with Code 43 when it sees KVM"
-                          : std::string("add <features><kvm><hidden state='on'/> (--hide-kvm always)")});
+        std::string why = "add <features><kvm><hidden state='on'/> (--hide-kvm always)";
+        if (nvidia && domain_.guest_os.kind == GuestOs::Kind::Windows)
+            why = "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU " + nvidia->address.str() +
+                  " to a Windows guest (" + guest_os_source(domain_.guest_os) +
+                  "), whose NVIDIA drivers before R465 stop with Code 43 when they see KVM";
+        else if (nvidia && domain_.guest_os.kind == GuestOs::Kind::Unknown)
+            why = "add <features><kvm><hidden state='on'/>: the domain assigns NVIDIA GPU " + nvidia->address.str() +
+                  " and its guest OS is unknown (" + guest_os_source(domain_.guest_os) +
+                  "); a Windows guest's NVIDIA drivers before R465 stop with Code 43 when they see KVM (a Linux "
+                  "guest loses kvmclock: give it libosinfo metadata, or use --hide-kvm never)";
+        plan_.changes.push_back(Change{Change::Kind::HideKvm, where, std::move(why)});
     }
 
     const Domain& domain_;

@@ -3,6 +3,10 @@
 // EXTRA` with the domain XML on stdin.
 //   prepare begin    detach the whole groups of every PCI hostdev; refusal or
 //                    failure: exit 1 with one line on stderr, host unchanged
+//   start begin      the same again: the XML now names the devices libvirt
+//                    gave from hostdev networks' pools (already on vfio-pci,
+//                    by libvirt); the rest of their groups moves, journaled
+//                    with the owner's other devices
 //   release end      reattach from the journal
 //   reconnect begin  reconcile the journal with sysfs and log; always exit 0
 //   migrate, restore print nothing (libvirt would take stdout as new XML)
@@ -79,8 +83,8 @@ struct HookOutcome {
 HookOutcome run_hook(const HookInvocation& call, KernelIo* io = nullptr);
 
 // The outcome when an exception escaped run_hook anyway (the front's guard):
-// prepare begin is refused with one line; every other step, reconnect begin
-// above all, exits 0 and logs the error.
+// prepare begin and start begin are refused with one line; every other step,
+// reconnect begin above all, exits 0 and logs the error.
 HookOutcome hook_outcome_of_exception(const std::vector<std::string>& args, std::string_view what);
 
 }  // namespace hostdev

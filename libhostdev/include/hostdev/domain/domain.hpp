@@ -52,6 +52,36 @@ struct GuestPciAddress {
     return guest.domain == 0 && guest.bus == 0 && guest.slot == 0;
 }
 
+// What the definition says about the guest's operating system, and where it
+// says it (--hide-kvm auto hides KVM only from a Windows or unknown guest):
+//   Libosinfo    <metadata><libosinfo:libosinfo xmlns:libosinfo=
+//                "http://libosinfo.org/xmlns/libvirt/domain/1.0"><libosinfo:os
+//                id='...'/>, matched by namespace URI (any prefix); an id under
+//                http://microsoft.com/win/ is Windows, any other id another OS
+//   Hyperv       no such metadata, and <features><hyperv> turns on at least one
+//                enlightenment (or mode='passthrough'): Windows
+//   HypervClock  neither, and <clock><timer name='hypervclock' present='yes'/>:
+//                Windows
+// Hyper-V enlightenments are what Windows uses on a hypervisor, and libvirt's
+// tools (virt-install, virt-manager, through libosinfo) add them only for
+// Windows guests. Nothing else is taken as a sign (clock offset='localtime',
+// a TPM, Secure Boot firmware or the domain's name are common in Linux
+// guests too): the OS stays unknown.
+struct GuestOs {
+    enum class Kind { Unknown, Windows, Other } kind = Kind::Unknown;
+    enum class Source { None, Libosinfo, Hyperv, HypervClock } source = Source::None;
+    std::string id;  // the libosinfo os id (Source::Libosinfo)
+    int line = 0;    // line of the element it was learnt from
+};
+
+// An <interface type='network'><source network='NAME'/>: when the network
+// forwards in hostdev mode, libvirt gives it a PCI device of the network's pool
+// as the domain starts (network.hpp).
+struct NetworkInterface {
+    std::string network;  // <source network=...>
+    int line = 0;         // line of <interface>
+};
+
 struct Domain {
     std::string name, uuid, type;                // type: attribute of <domain> (kvm, qemu)
     std::vector<PassthroughDevice> passthrough;  // every PCI passthrough device, document order
@@ -63,6 +93,8 @@ struct Domain {
     // <features><kvm><hidden state=.../>: the state value, "" when <hidden> has
     // no state attribute, nullopt when there is no <hidden>.
     std::optional<std::string> kvm_hidden_state;
+    GuestOs guest_os;
+    std::vector<NetworkInterface> network_interfaces;  // document order
 };
 
 // Limits applied to every domain definition.

@@ -80,6 +80,7 @@ struct PciDevice {
     std::optional<std::vector<std::string>> reset_methods;
     std::optional<PciAddress> physfn;        // set on SR-IOV virtual functions
     std::vector<PciAddress> virtfns;         // set on SR-IOV physical functions
+    std::vector<std::string> netdevs;        // network interfaces (sysfs net/ under the device), sorted
     std::vector<PciAddress> parent_bridges;  // nearest first, from the device path
     std::optional<int> numa_node;            // nullopt when -1 or unknown
     std::vector<HostRole> roles;
@@ -136,6 +137,8 @@ struct Host {
     [[nodiscard]] const PciDevice* find(const PciAddress& address) const;
     [[nodiscard]] PciDevice* find(const PciAddress& address);
     [[nodiscard]] const IommuGroup* group_of(const PciAddress& address) const;
+    // The device whose network interface is `netdev` (enp3s0f0), or nullptr.
+    [[nodiscard]] const PciDevice* find_netdev(std::string_view netdev) const;
     [[nodiscard]] std::vector<const PciDevice*> ungrouped() const;
     // Sorts devices and group members and fills groups from the devices'
     // iommu_group numbers (keeping groups that have no member).

@@ -15,6 +15,7 @@
 #include "hostdev/base/exit_codes.hpp"
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/domain/schema.hpp"
+#include "hostdev/policy/network_pool.hpp"
 #include "hostdev/policy/planner.hpp"
 
 namespace hostdev {
@@ -39,6 +40,12 @@ struct FixResult {
 // error makes an ok or fixable domain blocked. The one place that decides a
 // domain's status from its problems.
 void add_problems(FixResult& result, std::vector<Problem> problems);
+
+// The problems of the domain's hostdev networks (network_pool.hpp), added
+// through add_problems: an error makes the domain blocked (nothing written), a
+// warning or note informs. Nothing for a result whose domain did not parse.
+void add_network_problems(FixResult& result, const Networks& networks, const Host& host,
+                          std::string_view not_given_hint);
 
 // validator may be null (no schema check: only for callers that say so).
 FixResult fix_domain(std::string_view text, std::string_view file, const Host& host, const SchemaValidator* validator,
