@@ -35,13 +35,14 @@ struct Options {
 
 constexpr const char* kAbout =
     "hostdev-fix: complete the IOMMU groups of a libvirt domain's PCI <hostdev> devices.\n\n"
-    "For each <hostdev type='pci'>, every other member of its IOMMU group is added as a <hostdev>\n"
-    "(with the same managed value), unless it is a bridge or an unbound platform function, which\n"
-    "stay with the host. A group member the host needs (root filesystem controller, default-route\n"
-    "NIC, USB controller with the host keyboard, a platform function with a driver) blocks the\n"
-    "domain: nothing is written. <kvm><hidden state='on'/> is added for NVIDIA GPUs in Windows or\n"
-    "unknown guests (libosinfo metadata, Hyper-V enlightenments). Input and\n"
-    "output are validated against libvirt's RelaxNG schema; every other byte stays as written.\n";
+    "For each <hostdev type='pci'> and <interface type='hostdev'> (an SR-IOV VF or any PCI NIC),\n"
+    "every other member of its IOMMU group is added as a <hostdev> (with the same managed value),\n"
+    "unless it is a bridge or an unbound platform function, which stay with the host. A group\n"
+    "member the host needs (root filesystem controller, default-route NIC, USB controller with the\n"
+    "host keyboard, a platform function with a driver) blocks the domain: nothing is written.\n"
+    "<kvm><hidden state='on'/> is added for NVIDIA GPUs in Windows or unknown guests (libosinfo\n"
+    "metadata, Hyper-V enlightenments). Input and output are validated against libvirt's RelaxNG\n"
+    "schema; every other byte stays as written.\n";
 
 void add_options(CLI::App& app, Options& o) {
     app.add_option("FILE", o.files, "Domain definitions (libvirt domain XML); - reads standard input")->required();

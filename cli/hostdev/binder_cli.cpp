@@ -17,7 +17,8 @@ void add_binder_options(CLI::App& cmd, BinderArgs& args) {
 void add_target_options(CLI::App& cmd, BinderArgs& args) {
     auto* addrs = cmd.add_option("ADDR", args.addresses, "PCI addresses (DDDD:BB:SS.F or BB:SS.F)");
     auto* dom =
-        cmd.add_option("--domain", args.domain_file, "A libvirt domain definition: its PCI hostdevs, owned by its UUID")
+        cmd.add_option("--domain", args.domain_file,
+                       "A libvirt domain definition: its PCI hostdevs and hostdev interfaces, owned by its UUID")
             ->type_name("FILE")
             ->check(CLI::ExistingFile);
     addrs->excludes(dom);

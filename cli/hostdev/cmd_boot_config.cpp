@@ -30,7 +30,9 @@ Result<std::vector<BootConfigInput>> read_inputs(const std::vector<std::filesyst
         auto domain = parse_domain_xml(*text, file.string());
         if (!domain) return domain.error();
         if (domain->passthrough.empty())
-            return make_error(file.string() + ": the domain has no PCI <hostdev>: nothing to bind at boot");
+            return make_error(
+                file.string() +
+                ": the domain has no PCI <hostdev> or <interface type='hostdev'>: nothing to bind at boot");
         inputs.push_back(BootConfigInput{file.string(), std::move(*domain)});
     }
     if (!addresses.empty()) {
@@ -122,8 +124,9 @@ void add_boot_config_command(CLI::App& app, int& exit_code) {
         "modprobe.d/vfio.conf, kernel command line, initramfs modules");
     auto* addrs = cmd->add_option("ADDR", opt->addresses, "PCI addresses (DDDD:BB:SS.F or BB:SS.F)");
     // No existence check here: an unreadable definition is invalid input (exit 3), as in hostdev-fix.
-    auto* doms =
-        cmd->add_option("--domain", opt->domains, "libvirt domain definitions: their PCI hostdevs")->type_name("FILE");
+    auto* doms = cmd->add_option("--domain", opt->domains,
+                                 "libvirt domain definitions: their PCI hostdevs and hostdev interfaces")
+                     ->type_name("FILE");
     addrs->excludes(doms);
     add_host_options(*cmd, opt->source);
     cmd->add_flag("--whole-slot", opt->whole_slot,

@@ -319,6 +319,30 @@ else
 fi
 end_check "vfio-pci unloadable: refused, nothing changed ($REASON6A); failure at $VNET1 step 1: $VNET0 rolled back to virtio-pci"
 
+# -------------------------------------------------------------- 7
+begin_check 7 "an <interface type='hostdev'> alone: the hook moves its whole group; a nested QEMU opens it"
+G=$(grp "$VNET1")
+[ "$G" = "$(grp "$VNET0")" ] || fail "$VNET0 and $VNET1 are not in one IOMMU group"
+if hostdev-fix --check "$T/virtio-interface.xml" >/dev/null 2>/tmp/fix7.err; then
+  fail "hostdev-fix --check finds nothing to add for the interface's group"
+else
+  info "hostdev-fix --check: $(tr '\n' ' ' </tmp/fix7.err)"
+  grep -q "add <hostdev> for $VNET0" /tmp/fix7.err || fail "hostdev-fix does not add $VNET0"
+fi
+run_hook "$T/virtio-interface.xml" kernel-virtio-interface prepare begin
+[ "$RC" -eq 0 ] || fail "prepare begin exited $RC: $(cat /tmp/hook.err)"
+expect_driver "$VNET1" vfio-pci "after prepare"
+expect_driver "$VNET0" vfio-pci "after prepare (the other endpoint of the group)"
+if [ -c "/dev/vfio/$G" ]; then info "/dev/vfio/$G exists"; else fail "/dev/vfio/$G does not exist"; fi
+expect_qemu_opened "$VNET1" interface
+run_hook "$T/virtio-interface.xml" kernel-virtio-interface release end
+[ "$RC" -eq 0 ] || fail "release end exited $RC: $(cat /tmp/hook.err)"
+expect_driver "$VNET0" virtio-pci "after release"
+expect_driver "$VNET1" virtio-pci "after release"
+for a in "$VNET0" "$VNET1"; do wait_iface "$a" 20 || fail "$a has no network interface after release"; done
+expect_no_journal
+end_check "interface $VNET1 with $VNET0 -> vfio-pci (group $G, opened by nested QEMU) -> virtio-pci"
+
 # -------------------------------------------------------------- end
 CHECK=log
 [ -s /run/hostdev-hook.log ] && emit_block hook-log /run/hostdev-hook.log

@@ -17,7 +17,11 @@
 #   (c) every virsh call is bounded by `timeout`, so nothing blocks;
 #   (d) virt-hostdev on the daemon: its node devices match sysfs, and
 #       `check --all --format json` judges the defined domains as hostdev-fix
-#       does, with an autostart conflict blocking both domains.
+#       does, with an autostart conflict blocking both domains;
+#   (e) <interface type='hostdev'>: libvirt accepts every fixed domain with
+#       such interfaces (define, dumpxml --inactive, which hostdev-fix still
+#       finds fixed), and the hook reads them: an interface on the fake root's
+#       blocked group 10 is refused at prepare as a <hostdev> is.
 # Everything installed or changed is undone at exit (daemons stopped by PID,
 # hook, configuration and domains removed, qemu.conf restored); installed
 # packages stay. Prints "N passed, N failed"; exit 0 only when all passed.
@@ -62,6 +66,8 @@ chmod 755 "$WORK"
 SUFFIX=$$
 PLAIN=hostdev-test-plain-$SUFFIX
 BLOCKED=hostdev-test-blocked-$SUFFIX
+IFACE=hostdev-test-iface-$SUFFIX
+extra_domains=()  # further domains this run defines, undefined at exit
 created_dirs=()   # directories this run created, removed at exit when empty
 backups=()        # "ORIGINAL BACKUP" pairs, restored at exit
 installed=()      # files this run created, removed at exit
@@ -114,7 +120,7 @@ cleanup() {
   local rc=$?
   set +e
   if [ -s "$WORK/libvirtd.pid" ] && kill -0 "$(cat "$WORK/libvirtd.pid")" 2>/dev/null; then
-    for d in "$PLAIN" "$BLOCKED"; do
+    for d in "$PLAIN" "$BLOCKED" "$IFACE" "${extra_domains[@]}"; do
       vsh domstate "$d" >/dev/null 2>&1 || continue
       vsh destroy "$d" >/dev/null 2>&1
       vsh undefine "$d" >/dev/null 2>&1
@@ -123,8 +129,9 @@ cleanup() {
   stop_daemon "$WORK/libvirtd.pid" libvirtd
   stop_daemon "$WORK/virtlogd.pid" virtlogd
   # Definitions left behind by a daemon that died before undefine.
-  rm -f "/etc/libvirt/qemu/$PLAIN.xml" "/etc/libvirt/qemu/$BLOCKED.xml"
-  rm -f "/var/log/libvirt/qemu/$PLAIN.log" "/var/log/libvirt/qemu/$BLOCKED.log"
+  for d in "$PLAIN" "$BLOCKED" "$IFACE" "${extra_domains[@]}"; do
+    rm -f "/etc/libvirt/qemu/$d.xml" "/var/log/libvirt/qemu/$d.log"
+  done
   [ "$log_dir_created" = yes ] && rm -rf /var/log/libvirt
   local f pair
   for f in "${installed[@]}"; do rm -f "$f"; done
@@ -377,6 +384,89 @@ else
     ok "no autostart link left"
   fi
 fi
+
+# (e) <interface type='hostdev'> (SR-IOV VFs): every fixed domain with such
+# interfaces is accepted by libvirt and survives its round trip, and the hook
+# reads an interface as it reads a <hostdev>.
+step "(e) <interface type='hostdev'>"
+HOSTDEV_FIX=$BUILD/cli/hostdev-fix
+# as_test_domain IN OUT NAME: IN as a TCG domain named NAME, without its uuid.
+as_test_domain() {
+  sed -e "s|<domain type=['\"]kvm['\"]|<domain type='qemu'|" -e '/<uuid>/d' \
+      -e "s|<name>[^<]*</name>|<name>$3</name>|" \
+      -e "s|<emulator>[^<]*</emulator>|<emulator>$(command -v qemu-system-x86_64)</emulator>|" "$1" >"$2"
+}
+# A VF behind a port without ACS: hostdev-fix adds both ports of its card.
+cat >"$WORK/vf.spec" <<'SPEC'
+dev 00:1c.0 8086:a190 0x060400 group=20 driver=pcieport bus=02
+dev 02:00.0 8086:1521 0x020000 group=20 driver=igb
+dev 02:00.1 8086:1521 0x020000 group=20 driver=igb
+dev 02:10.0 8086:1520 0x020000 group=20 driver=igbvf physfn=02:00.0
+SPEC
+"$FAKEROOT" "$WORK/vf.spec" "$WORK/vfroot" >/dev/null || die "cannot build the VF fake root"
+cat >"$WORK/vf.xml" <<'XML'
+<domain type='kvm'>
+  <name>vf</name>
+  <memory unit='MiB'>64</memory>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <interface type='hostdev' managed='no'>
+      <mac address='52:54:00:6d:91:01'/>
+      <source><address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x0'/></source>
+      <vlan><tag id='42'/></vlan>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>
+    </interface>
+  </devices>
+</domain>
+XML
+n=0
+for pair in "$WORK/vf.xml|--root $WORK/vfroot" "$SRC/examples/domains/sriov-vf.xml|--host $SRC/examples/hosts/sriov-server.json"; do
+  n=$((n + 1))
+  in=${pair%%|*}
+  read -r -a host <<<"${pair#*|}"
+  name=hostdev-test-vf$n-$SUFFIX
+  "$HOSTDEV_FIX" "${host[@]}" -q -o "$WORK/fixed$n.xml" "$in" 2>"$WORK/err" \
+    || { not_ok "hostdev-fix on $(basename "$in"): $(cat "$WORK/err")"; continue; }
+  as_test_domain "$WORK/fixed$n.xml" "$WORK/def$n.xml" "$name"
+  extra_domains+=("$name")
+  if vsh define "$WORK/def$n.xml" >"$WORK/out" 2>&1; then ok "define the fixed $(basename "$in")"; else not_ok "define the fixed $(basename "$in"): $(cat "$WORK/out")"; continue; fi
+  vsh dumpxml --inactive "$name" >"$WORK/dump$n.xml" 2>&1
+  "$HOSTDEV_FIX" "${host[@]}" --check --format json "$WORK/dump$n.xml" >"$WORK/fix.json" 2>/dev/null
+  rc=$?
+  elements=$(jq -r '[.files[0].groups[].members[] | .element // "-"] | join(",")' "$WORK/fix.json" 2>/dev/null)
+  if [ "$rc" -eq 0 ] && grep -q "<interface type='hostdev'" "$WORK/dump$n.xml"; then
+    ok "libvirt's dumpxml of the fixed $(basename "$in") keeps the interface and needs nothing more ($elements)"
+  else
+    not_ok "dumpxml of the fixed $(basename "$in"): hostdev-fix --check exit $rc ($elements)"
+  fi
+  if vsh undefine "$name" >"$WORK/out" 2>&1; then ok "undefine $name"; else not_ok "undefine $name: $(cat "$WORK/out")"; fi
+done
+grep -c "<hostdev mode='subsystem' type='pci' managed='no'>" "$WORK/dump1.xml" 2>/dev/null | grep -qx 2 \
+  && ok "the two injected siblings survive libvirt's round trip" || not_ok "dumpxml lost the injected siblings"
+
+# The hook: an interface whose group (10, with lpc_ich) is blocked on the fake root.
+sed -e "s|<hostdev mode='subsystem' type='pci' managed='no'>|<interface type='hostdev' managed='no'>|" \
+    -e "s|<source><address domain='0x0000' bus='0x00' slot='0x1f' function='0x3'/></source>|<source><address type='pci' domain='0x0000' bus='0x00' slot='0x1f' function='0x3'/></source>|" \
+    -e "s|</hostdev>|</interface>|" "$WORK/blocked.xml" | sed -e "s|<name>[^<]*</name>|<name>$IFACE</name>|" >"$WORK/iface.xml"
+grep -q "<interface type='hostdev'" "$WORK/iface.xml" || not_ok "the interface domain was not made"
+if vsh define "$WORK/iface.xml" >"$WORK/out" 2>&1; then ok "define $IFACE"; else not_ok "define $IFACE: $(cat "$WORK/out")"; fi
+vsh start "$IFACE" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+if [ "$rc" -ne 0 ] && grep -q "hostdev: $IFACE: " "$WORK/err" && grep -q 'lpc_ich' "$WORK/err"; then
+  ok "start $IFACE refused with the hook's reason"
+else
+  not_ok "start $IFACE: exit $rc: $(cat "$WORK/err")"
+fi
+if grep -Eq "^[^ ]+ $IFACE prepare begin 1\$" "$WORK/hook.log" 2>/dev/null; then
+  ok "hook refused the interface at prepare (exit 1)"
+else
+  not_ok "no '$IFACE prepare begin 1' in the hook log"
+fi
+for _ in $(seq 50); do grep -q " $IFACE release end " "$WORK/hook.log" 2>/dev/null && break; sleep 0.1; done
+"$HOSTDEV" groups --root "$WORK/root" --format json >"$WORK/fake.after" 2>/dev/null
+if cmp -s "$WORK/fake.before" "$WORK/fake.after"; then ok "fake root's drivers unchanged"; else not_ok "fake root changed"; fi
+if vsh undefine "$IFACE" >"$WORK/out" 2>&1; then ok "undefine $IFACE"; else not_ok "undefine $IFACE: $(cat "$WORK/out")"; fi
 
 echo "hook log:"
 sed 's/^/  /' "$WORK/hook.log" 2>/dev/null

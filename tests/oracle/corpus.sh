@@ -36,6 +36,8 @@ declare -A EXAMPLE_HOST=(
   [blocked-hda]=z170-gtx970
   [usb-xhci]=hm170-laptop
   [nvme]=hm170-laptop
+  [sriov-vf]=sriov-server
+  [sriov-vf-shared]=sriov-server
 )
 
 # Corpus inputs libvirt 9.0 refuses for reasons that are not hostdev's: the

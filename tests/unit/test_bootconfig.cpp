@@ -478,7 +478,10 @@ TEST(BootConfigWrite, BackupStamp) {
 
 TEST(BootConfigGolden, ExampleHosts) {
     const std::map<std::string, std::string> cases = {
-        {"win10-gtx970", "z170-gtx970"}, {"nvme", "hm170-laptop"}, {"usb-xhci", "hm170-laptop"}};
+        {"win10-gtx970", "z170-gtx970"},
+        {"nvme", "hm170-laptop"},
+        {"usb-xhci", "hm170-laptop"},
+        {"sriov-vf", "sriov-server"}};  // two <interface type='hostdev'> VFs
     for (const auto& [domain, host_name] : cases) {
         Host host = example_host(host_name);
         BootConfig bc = plan_boot_config({domain_input(domain)}, host);

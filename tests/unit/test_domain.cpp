@@ -409,8 +409,13 @@ TEST(DomainParse, GuestPciAddressesOfEveryDevice) {
     EXPECT_EQ(g[4].element, "hostdev");
     EXPECT_EQ(g[4].address, addr("0000:00:05.1"));
     EXPECT_EQ(g[4].line, 14);
-    ASSERT_EQ(r->passthrough.size(), 1U);
-    EXPECT_EQ(*r->passthrough[0].guest_address, addr("0000:00:05.1"));
+    // The <interface type='hostdev'> is a passthrough device too, in document order.
+    ASSERT_EQ(r->passthrough.size(), 2U);
+    EXPECT_EQ(r->passthrough[0].element, hostdev::PassthroughDevice::Element::Interface);
+    EXPECT_EQ(r->passthrough[0].source, addr("0000:03:00.1"));
+    EXPECT_EQ(*r->passthrough[0].guest_address, addr("0000:08:01.0"));
+    EXPECT_EQ(r->passthrough[1].element, hostdev::PassthroughDevice::Element::Hostdev);
+    EXPECT_EQ(*r->passthrough[1].guest_address, addr("0000:00:05.1"));
 }
 
 // libvirt reads a device's first <address> child and no other.

@@ -25,6 +25,7 @@ using hostdev::apply_domain_edits;
 using hostdev::DomainEdits;
 using hostdev::InjectedHostdev;
 using hostdev::parse_domain_xml;
+using hostdev::PassthroughDevice;
 using hostdev::PciAddress;
 
 const std::filesystem::path kData = hostdev::testing::source_path("tests/data");
@@ -166,9 +167,19 @@ TEST_P(CorpusEdit, PreservesLinesValidatesAndIsIdempotent) {
     ASSERT_TRUE(after.ok()) << after.error().message;
     std::size_t injected = set.inject ? edits.inject.size() : 0;
     ASSERT_EQ(after->passthrough.size(), before->passthrough.size() + injected);
+    // The injected <hostdev>s follow the last <hostdev>, so an <interface
+    // type='hostdev'> after it comes after them in document order.
+    std::vector<PassthroughDevice> kept, added;
+    for (const auto& p : after->passthrough) {
+        bool is_injected = std::any_of(edits.inject.begin(), edits.inject.end(),
+                                       [&](const InjectedHostdev& ih) { return ih.source == p.source; });
+        (is_injected ? added : kept).push_back(p);
+    }
+    ASSERT_EQ(added.size(), injected);
     for (std::size_t i = 0; i < before->passthrough.size(); ++i) {
         const auto& b = before->passthrough[i];
-        const auto& a = after->passthrough[i];
+        const auto& a = kept[i];
+        EXPECT_EQ(a.element, b.element);
         EXPECT_EQ(a.source, b.source);
         EXPECT_EQ(a.managed, b.managed);
         EXPECT_EQ(a.guest_address, b.guest_address);
@@ -180,7 +191,8 @@ TEST_P(CorpusEdit, PreservesLinesValidatesAndIsIdempotent) {
     }
     for (std::size_t k = 0; k < injected; ++k) {
         const auto& want = edits.inject[k];
-        const auto& got = after->passthrough[before->passthrough.size() + k];
+        const auto& got = added[k];
+        EXPECT_EQ(got.element, PassthroughDevice::Element::Hostdev);
         EXPECT_EQ(got.source, want.source);
         EXPECT_EQ(got.managed, want.managed);
         EXPECT_EQ(got.guest_address, want.guest_address);

@@ -35,10 +35,8 @@ const Host& example_host(const std::string& name) {
 
 // Which example host each example domain is written for.
 const std::map<std::string, std::string> kExampleDomainHost = {
-    {"win10-gtx970", "z170-gtx970"},
-    {"blocked-hda", "z170-gtx970"},
-    {"usb-xhci", "hm170-laptop"},
-    {"nvme", "hm170-laptop"},
+    {"win10-gtx970", "z170-gtx970"}, {"blocked-hda", "z170-gtx970"}, {"usb-xhci", "hm170-laptop"},
+    {"nvme", "hm170-laptop"},        {"sriov-vf", "sriov-server"},   {"sriov-vf-shared", "sriov-server"},
 };
 
 std::vector<std::string> lines_of(const std::string& s) {
@@ -182,6 +180,8 @@ TEST(FixExamples, ExpectedStatuses) {
     EXPECT_EQ(status("usb-xhci"), FixStatus::Fixable);
     EXPECT_EQ(status("nvme"), FixStatus::Ok);
     EXPECT_EQ(status("blocked-hda"), FixStatus::Blocked);
+    EXPECT_EQ(status("sriov-vf"), FixStatus::Ok);
+    EXPECT_EQ(status("sriov-vf-shared"), FixStatus::Blocked);
 }
 
 TEST(FixProperties, ExamplesOnTheirHosts) {

@@ -129,6 +129,25 @@ TEST(HookCanSkip, DecidedFromTheDomainsElements) {
     EXPECT_TRUE(hook_can_skip("<network><devices><hostdev type='pci'/></devices></network>"));
 }
 
+TEST(HookCanSkip, AHostdevInterfaceIsPassthroughOtherInterfacesAreNot) {
+    // <interface type='hostdev'> is a PCI hostdev to libvirt (an SR-IOV VF, any PCI NIC).
+    EXPECT_FALSE(hook_can_skip(domain_xml("sriov-vf")));
+    EXPECT_FALSE(hook_can_skip("<domain><devices><interface type='hostdev'/></devices></domain>"));
+    EXPECT_FALSE(hook_can_skip("<domain><devices><interface managed=\"yes\" type=\"hostdev\"/></devices></domain>"));
+    EXPECT_FALSE(hook_can_skip("<domain><devices><interface type='&#104;ostdev'/></devices></domain>"));
+    EXPECT_FALSE(
+        hook_can_skip("<domain><devices><interface type='network'/><interface type='hostdev'/></devices></domain>"));
+    // Every other kind of interface is not, nor a mention elsewhere.
+    for (const char* type : {"network", "bridge", "direct", "user", "vhostuser", "ethernet"})
+        EXPECT_TRUE(hook_can_skip("<domain><devices><interface type='" + std::string(type) +
+                                  "'><source/></interface></devices></domain>"))
+            << type;
+    EXPECT_TRUE(hook_can_skip("<domain><devices><interface/></devices></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><devices><!-- <interface type='hostdev'/> --></devices></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><metadata><interface type='hostdev'/></metadata></domain>"));
+    EXPECT_TRUE(hook_can_skip("<domain><devices><disk><interface type='hostdev'/></disk></devices></domain>"));
+}
+
 TEST(HookCanSkip, WhatOnlyTheParserCanDecideIsNotSkipped) {
     // A reference in a value: the parser decodes it (&#112;ci is "pci").
     EXPECT_FALSE(hook_can_skip("<domain><devices><hostdev type='&#112;ci'/></devices></domain>"));
@@ -204,6 +223,62 @@ TEST(Hook, PrepareMovesTheWholeGroupAndReleaseRestoresIt) {
     EXPECT_EQ(again.exit_code, 0);
     EXPECT_EQ(again.stderr_text, "");
     EXPECT_EQ(h.kernel.writes(), writes_after);
+}
+
+TEST(Hook, AHostdevInterfaceAloneInItsGroupMovesAloneAndComesBack) {
+    Host h("sriov-server");
+    const DriverState before = h.state();
+    const std::string xml = domain_xml("sriov-vf");
+    HookResult r = h.run("router", "prepare", "begin", xml);
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_text << "\n" << joined(r.log);
+    const DriverState during = h.state();
+    DriverState expected = before;
+    for (auto a : {"0000:01:10.0", "0000:01:10.1"}) {
+        EXPECT_EQ(during.devices.at(addr(a)).driver, "vfio-pci") << a;
+        expected.devices[addr(a)] = during.devices.at(addr(a));
+    }
+    expected.vfio_groups = {32, 33};
+    EXPECT_EQ(during, expected) << expected.diff(during);
+    EXPECT_TRUE(has_line_starting(r, "0000:01:10.0: ixgbevf -> vfio-pci")) << joined(r.log);
+    HookResult rel = h.run("router", "release", "end", xml);
+    EXPECT_EQ(rel.exit_code, 0) << joined(rel.log);
+    EXPECT_EQ(h.state(), before) << before.diff(h.state());
+}
+
+TEST(Hook, AHostdevInterfaceTakesItsWholeGroupOrIsRefused) {
+    // The VF's group also holds both ports of its card: all three move.
+    FakeRoot root(R"(
+dev 00:1c.0 8086:a190 0x060400 group=20 driver=pcieport bus=02
+dev 02:00.0 8086:1521 0x020000 group=20 driver=igb
+dev 02:00.1 8086:1521 0x020000 group=20 driver=igb
+dev 02:10.0 8086:1520 0x020000 group=20 driver=igbvf physfn=02:00.0
+dev 00:1f.6 8086:15b8 0x020000 group=5 driver=e1000e role=default-route net=eno1
+)");
+    SimulatedKernel kernel(root.path(), root.spec());
+    const DriverState before = capture_driver_state(root.path());
+    const std::string xml = R"(<domain type='kvm'><name>vf</name><uuid>7b3e5d2f-9c4e-4f8b-a016-2d3e4f5a6b7c</uuid>
+  <devices><interface type='hostdev' managed='yes'><mac address='52:54:00:6d:91:01'/>
+    <source><address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x0'/></source></interface>
+  </devices></domain>)";
+    HookResult r = run_hook(args("vf", "prepare", "begin"), xml, config_for(root), kernel);
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_text << "\n" << joined(r.log);
+    const DriverState during = capture_driver_state(root.path());
+    for (auto a : {"0000:02:00.0", "0000:02:00.1", "0000:02:10.0"})
+        EXPECT_EQ(during.devices.at(addr(a)).driver, "vfio-pci") << a;
+    EXPECT_EQ(during.devices.at(addr("00:1c.0")).driver, "pcieport");
+    EXPECT_EQ(during.devices.at(addr("00:1f.6")).driver, "e1000e");
+    HookResult rel = run_hook(args("vf", "release", "end"), xml, config_for(root), kernel);
+    EXPECT_EQ(rel.exit_code, 0);
+    EXPECT_EQ(capture_driver_state(root.path()), before) << before.diff(capture_driver_state(root.path()));
+
+    // On the example server the I350's port 0 carries the default route.
+    Host h("sriov-server");
+    const DriverState server = h.state();
+    HookResult refused = h.run("mgmt", "prepare", "begin", domain_xml("sriov-vf-shared"));
+    EXPECT_EQ(refused.exit_code, 1);
+    EXPECT_NE(refused.stderr_text.find("default route"), std::string::npos) << refused.stderr_text;
+    EXPECT_EQ(h.kernel.writes(), 0);
+    EXPECT_EQ(h.state(), server);
 }
 
 TEST(Hook, ReleaseAfterTheLastHostdevWasHotUnpluggedStillReturnsTheGroup) {

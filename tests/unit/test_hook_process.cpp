@@ -75,6 +75,11 @@ constexpr const char* kUsbOnly = R"(<domain type='kvm'><name>usb</name>
   <devices><hostdev mode='subsystem' type='usb' managed='yes'>
     <source><vendor id='0x046d'/><product id='0xc52b'/></source></hostdev></devices></domain>
 )";
+constexpr const char* kNetworkAndBridge = R"(<domain type='kvm'><name>nets</name>
+  <uuid>44444444-2222-3333-4444-555555555555</uuid>
+  <devices><interface type='network'><source network='default'/><model type='virtio'/></interface>
+    <interface type='bridge'><source bridge='br0'/></interface></devices></domain>
+)";
 constexpr const char* kCommented = R"(<domain type='kvm'><name>commented</name>
   <uuid>33333333-2222-3333-4444-555555555555</uuid>
   <!-- was: <hostdev mode='subsystem' type='pci'><source><address bus='0x02'/></source></hostdev> -->
@@ -115,7 +120,7 @@ TEST_F(HookProcess, NoPciPassthroughStartsWhateverStateTheConfigurationIsIn) {
     };
     for (std::size_t i = 0; i < states.size(); ++i) {
         states[i]();
-        for (const char* xml : {kPlain, kUsbOnly, kCommented}) {
+        for (const char* xml : {kPlain, kUsbOnly, kCommented, kNetworkAndBridge}) {
             for (auto [op, subop] : {std::pair{"prepare", "begin"}, {"start", "begin"}, {"reconnect", "begin"}}) {
                 HookOutcome o = run(args("vm", op, subop), xml, kernel);
                 EXPECT_EQ(o.exit_code, 0) << "state " << i << " " << op << "\n" << xml;
@@ -157,6 +162,19 @@ TEST_F(HookProcess, PciPassthroughWithABadConfigurationIsRefusedAtPrepareOnly) {
     HookOutcome linked = run(args("win10-gaming", "prepare", "begin"), xml, kernel);
     EXPECT_EQ(linked.exit_code, 1);
     EXPECT_NE(linked.stderr_text.find("symbolic link"), std::string::npos) << linked.stderr_text;
+    EXPECT_EQ(kernel.writes(), 0);
+}
+
+TEST_F(HookProcess, AHostdevInterfaceWithABadConfigurationIsRefusedAtPrepare) {
+    FakeRoot root(slurp(kExamples / "hosts/src/sriov-server.spec"));
+    SimulatedKernel kernel(root.path(), root.spec());
+    write_config("root = " + root.path().string() + "\nrot = /\n");
+    const std::string xml = slurp(kExamples / "domains/sriov-vf.xml");
+    HookOutcome o = run(args("router", "prepare", "begin"), xml, kernel);
+    EXPECT_EQ(o.exit_code, 1);
+    EXPECT_EQ(
+        o.stderr_text.rfind("hostdev: router: bad configuration: " + config_.string() + ":2: unknown key 'rot'", 0), 0U)
+        << o.stderr_text;
     EXPECT_EQ(kernel.writes(), 0);
 }
 

@@ -234,4 +234,42 @@ expect_rc 3 timeout 60 "$VIRT" -c "qemu+ssh://nobody@127.0.0.1:1/system" check -
 expect_grep 'cannot connect to qemu\+ssh://nobody@127.0.0.1:1/system' "$WORK/err"
 expect_grep 'hint: libvirt runs ssh to nobody@127.0.0.1 \(port 1\): `ssh -p 1 nobody@127.0.0.1 true`' "$WORK/err"
 
+# <interface type='hostdev'> through the libvirt API: the same node with two
+# more domains, an igb port and a VF given as interfaces.
+sed '/^<\/node>$/d' "$NODE" >"$WORK/node-iface.xml"
+cat >>"$WORK/node-iface.xml" <<'XML'
+  <domain type='test'>
+    <name>nic-iface</name>
+    <uuid>0c1f4a6e-0a4b-4f3c-9a51-0000000000a1</uuid>
+    <memory unit='KiB'>1048576</memory>
+    <os><type arch='x86_64'>hvm</type></os>
+    <devices>
+      <interface type='hostdev' managed='no'>
+        <mac address='52:54:00:6d:90:a1'/>
+        <source><address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x1'/></source>
+      </interface>
+    </devices>
+    <test:runstate>5</test:runstate>
+  </domain>
+  <domain type='test'>
+    <name>vf-iface</name>
+    <uuid>0c1f4a6e-0a4b-4f3c-9a51-0000000000a2</uuid>
+    <memory unit='KiB'>1048576</memory>
+    <os><type arch='x86_64'>hvm</type></os>
+    <devices>
+      <interface type='hostdev' managed='yes'>
+        <source><address type='pci' domain='0x0000' bus='0x04' slot='0x02' function='0x1'/></source>
+      </interface>
+    </devices>
+    <test:runstate>5</test:runstate>
+  </domain>
+</node>
+XML
+expect_rc 1 "$VIRT" -c "test://$WORK/node-iface.xml" check nic-iface vf-iface --format json
+expect_eq "nic-iface=fixable vf-iface=ok " "$(json_of '.domains[] | "\(.domain)=\(.status)"' | tr '\n' ' ')" "interface statuses"
+expect_eq "0000:02:00.0=injected:null 0000:02:00.1=covered:interface" \
+  "$(json_of '.domains[] | select(.domain == "nic-iface") | [.groups[].members[] | "\(.address)=\(.verdict):\(.element)"] | join(" ")')" \
+  "nic-iface's verdicts and elements"
+expect_grep "add <hostdev> for 0000:02:00.0.*managed='no'" "$WORK/out"
+
 finish

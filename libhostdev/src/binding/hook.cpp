@@ -239,6 +239,9 @@ bool is_pci_hostdev(const ScanElement& e, std::string_view xml) {
     return (!e.attr("mode") || attr_may_be(e, xml, "mode", "subsystem")) && attr_may_be(e, xml, "type", "pci");
 }
 
+// <interface type='hostdev'>: an SR-IOV VF or any PCI NIC, a PCI hostdev to libvirt.
+bool is_hostdev_interface(const ScanElement& e, std::string_view xml) { return attr_may_be(e, xml, "type", "hostdev"); }
+
 // The elements of a domain that pass a host PCI device through: a child of
 // <domain>'s child `parent`, named `name`, for which `matches` holds. One
 // line per kind of element.
@@ -249,11 +252,12 @@ struct PassthroughElement {
 };
 constexpr PassthroughElement kPassthroughElements[] = {
     {"devices", "hostdev", is_pci_hostdev},
+    {"devices", "interface", is_hostdev_interface},
 };
 
 bool passes_pci_through(std::string_view xml) {
     // An element name is never spelled by a reference: without "<hostdev"
-    // (or another kind's name) in the text there is no such element.
+    // or "<interface" (each kind's name) in the text there is no such element.
     const bool named = std::any_of(
         std::begin(kPassthroughElements), std::end(kPassthroughElements),
         [&](const PassthroughElement& k) { return xml.find("<" + std::string(k.name)) != std::string_view::npos; });

@@ -233,9 +233,18 @@ Result<GuestPciAddress> guest_address_of(const ParsedDomain& pd, const pugi::xml
     return g;
 }
 
-// The fields of one <hostdev mode='subsystem' type='pci'>.
-Result<PassthroughDevice> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& hd, std::string_view file) {
+// How an element is named in messages: <hostdev type='pci'>, <interface type='hostdev'>.
+std::string element_spelling(PassthroughDevice::Element e) {
+    return e == PassthroughDevice::Element::Interface ? "<interface type='hostdev'>" : "<hostdev type='pci'>";
+}
+
+// The fields of one <hostdev mode='subsystem' type='pci'> or <interface
+// type='hostdev'> (libvirt reads the interface's managed, <driver>, <source>,
+// <rom>, <address>, <boot> and <alias> as a hostdev's).
+Result<PassthroughDevice> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml_node& hd,
+                                         PassthroughDevice::Element element, std::string_view file) {
     PassthroughDevice h;
+    h.element = element;
     h.line = pd.line_of(hd);
     if (auto managed = attr_value(hd, "managed")) {
         if (*managed == "yes")
@@ -244,7 +253,12 @@ Result<PassthroughDevice> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml
             return error_at(file, h.line, "managed='" + std::string(*managed) + "' must be 'yes' or 'no'");
     }
     pugi::xml_node src_addr = hd.child("source").child("address");
-    if (!src_addr) return error_at(file, h.line, "<hostdev type='pci'> has no <source><address>");
+    if (!src_addr) return error_at(file, h.line, element_spelling(element) + " has no <source><address>");
+    // libvirt takes an interface's kind of device from its source address type.
+    if (element == PassthroughDevice::Element::Interface && !is_pci_address(src_addr))
+        return error_at(file, pd.line_of(src_addr),
+                        "<interface type='hostdev'> needs <source><address type='pci' .../>: hostdev passes "
+                        "through PCI devices only (libvirt refuses a source address without a type)");
     auto src = PciAddress::from_libvirt(attr_value(src_addr, "domain"), attr_value(src_addr, "bus"),
                                         attr_value(src_addr, "slot"), attr_value(src_addr, "function"));
     if (!src) return error_at(file, pd.line_of(src_addr), src.error().message);
@@ -274,7 +288,24 @@ Result<PassthroughDevice> pci_hostdev_of(const ParsedDomain& pd, const pugi::xml
     return h;
 }
 
-// Every device under <devices>: the PCI hostdevs, the other hostdevs, and the
+// Which kind of passthrough element `dev` is, if any; counts the other hostdevs.
+std::optional<PassthroughDevice::Element> passthrough_element(const pugi::xml_node& dev, Domain& d) {
+    const std::string_view name = dev.name();
+    auto type = attr_value(dev, "type");
+    if (name == "interface") {
+        if (type == std::optional<std::string_view>("hostdev")) return PassthroughDevice::Element::Interface;
+        return std::nullopt;
+    }
+    if (name != "hostdev") return std::nullopt;
+    auto mode = attr_value(dev, "mode");
+    if ((mode && *mode != "subsystem") || type != std::optional<std::string_view>("pci")) {
+        ++d.other_hostdevs;
+        return std::nullopt;
+    }
+    return PassthroughDevice::Element::Hostdev;
+}
+
+// Every device under <devices>: the PCI hostdevs and hostdev interfaces, the other hostdevs, and the
 // guest PCI address of each device (libvirt reads a device's first <address>
 // child, of whatever type, and no other).
 Status read_devices(ParsedDomain& pd, const pugi::xml_node& root, std::string_view file) {
@@ -287,16 +318,12 @@ Status read_devices(ParsedDomain& pd, const pugi::xml_node& root, std::string_vi
                 if (!g) return g.error();
                 if (!libvirt_chooses(g->address)) d.guest_pci_addresses.push_back(std::move(*g));
             }
-            if (std::string_view(dev.name()) != "hostdev") continue;
-            auto mode = attr_value(dev, "mode");
-            auto type = attr_value(dev, "type");
-            if ((mode && *mode != "subsystem") || type != std::optional<std::string_view>("pci")) {
-                ++d.other_hostdevs;
-                continue;
-            }
-            auto h = pci_hostdev_of(pd, dev, file);
+            auto element = passthrough_element(dev, d);
+            if (!element) continue;
+            auto h = pci_hostdev_of(pd, dev, *element, file);
             if (!h) return h.error();
             d.passthrough.push_back(std::move(*h));
+            pd.passthrough_nodes.push_back(dev);
         }
     }
     return ok_status();
@@ -399,6 +426,7 @@ Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view tex
 std::string_view to_string(PassthroughDevice::Element e) {
     switch (e) {
         case PassthroughDevice::Element::Hostdev: return "hostdev";
+        case PassthroughDevice::Element::Interface: return "interface";
     }
     return "hostdev";
 }

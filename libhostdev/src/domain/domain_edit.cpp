@@ -241,22 +241,6 @@ private:
         return b;
     }
 
-    // The PCI hostdev elements of the domain, paired with pd_.domain.passthrough
-    // (same walk as the parser).
-    [[nodiscard]] std::vector<pugi::xml_node> pci_hostdev_nodes() const {
-        std::vector<pugi::xml_node> out;
-        for (pugi::xml_node devices : pd_.doc.document_element().children("devices")) {
-            for (pugi::xml_node hd : devices.children("hostdev")) {
-                pugi::xml_attribute mode = hd.attribute("mode");
-                if ((mode && std::string_view(mode.value()) != "subsystem") ||
-                    std::string_view(hd.attribute("type").value()) != "pci" || !hd.attribute("type"))
-                    continue;
-                out.push_back(hd);
-            }
-        }
-        return out;
-    }
-
     const ParsedDomain& pd_;
     std::string_view t_;
     std::string_view file_;
@@ -308,7 +292,8 @@ Status Editor::inject(const std::vector<InjectedHostdev>& wanted) {
 }
 
 Status Editor::set_multifunction(const PciAddress& source) {
-    std::vector<pugi::xml_node> nodes = pci_hostdev_nodes();
+    // The parser records the element of each passthrough device, same index.
+    const std::vector<pugi::xml_node>& nodes = pd_.passthrough_nodes;
     bool found = false;
     for (std::size_t i = 0; i < nodes.size() && i < pd_.domain.passthrough.size(); ++i) {
         const PassthroughDevice& h = pd_.domain.passthrough[i];
@@ -322,13 +307,14 @@ Status Editor::set_multifunction(const PciAddress& source) {
             }
         }
         if (!guest)
-            return make_error(std::string(file_) + ":" + std::to_string(h.line) + ": <hostdev> of " + source.str() +
+            return make_error(std::string(file_) + ":" + std::to_string(h.line) + ": <" +
+                              std::string(to_string(h.element)) + "> of " + source.str() +
                               " has no guest <address type='pci'> to mark multifunction");
         set_attribute(el(guest), "multifunction", "on");
     }
     if (!found)
         return make_error(std::string(file_) + ": no PCI <hostdev> with source " + source.str() +
-                          " to mark multifunction");
+                          " (nor <interface type='hostdev'>) to mark multifunction");
     return ok_status();
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <pugixml.hpp>
 
@@ -22,6 +23,8 @@ struct ParsedDomain {
     XmlSkeleton skeleton;
     pugi::xml_document doc;
     Domain domain;
+    // The element of each entry of domain.passthrough, same index.
+    std::vector<pugi::xml_node> passthrough_nodes;
 
     [[nodiscard]] int line_of(const pugi::xml_node& node) const;
     // The skeleton element of a pugixml element, or nullptr.

@@ -110,6 +110,7 @@ ordered_json fix_report(const FixResult& r, const Host& host) {
             mj["verdict"] = std::string(to_string(m.verdict));
             mj["reason"] = m.reason;
             mj["requested"] = m.requested;
+            mj["element"] = m.element ? ordered_json(std::string(to_string(*m.element))) : ordered_json(nullptr);
             if (const PciDevice* d = host.find(m.address)) {
                 mj["ids"] = pci_ids(d->vendor, d->device);
                 mj["class"] = pci_class_code(d->class_code);

@@ -159,8 +159,12 @@ private:
             mp.address = a;
             mp.requested = in_domain_.count(a) != 0;
             if (mp.requested) {
+                const PassthroughDevice& p = *in_domain_.at(a);
+                mp.element = p.element;
                 mp.verdict = Verdict::Covered;
-                mp.reason = "a <hostdev> of the domain";
+                mp.reason = p.element == PassthroughDevice::Element::Interface
+                                ? "requested by <interface type='hostdev'> (line " + std::to_string(p.line) + ")"
+                                : "a <hostdev> of the domain";
             } else if (injected_.count(a)) {
                 mp.verdict = Verdict::Injected;
                 mp.reason = "added for another device of the domain";
@@ -254,6 +258,14 @@ private:
         return without;
     }
 
+    // Whether `guest` is the guest address of a passthrough device of the
+    // domain (a <hostdev> or <interface type='hostdev'>, whose address the
+    // editor can mark multifunction).
+    bool is_passthrough_guest(const PciAddress& guest) const {
+        return std::any_of(domain_.passthrough.begin(), domain_.passthrough.end(),
+                           [&](const PassthroughDevice& h) { return h.guest_address == guest; });
+    }
+
     // The anchor's guest slot with the host function number of `source`.
     std::optional<PciAddress> natural_guest_address(const PciAddress& source) const {
         const PassthroughDevice* anchor = anchor_for(source);
@@ -284,9 +296,8 @@ private:
             return "guest address left for libvirt to assign (" + why + ")";
         };
         // Another function in a slot needs multifunction='on' on function 0;
-        // hostdev can set it only on a <hostdev>.
-        if (auto f0 = used.find(slot);
-            f0 != used.end() && !f0->second->multifunction && f0->second->element != "hostdev")
+        // hostdev can set it only on a passthrough element of the domain.
+        if (auto f0 = used.find(slot); f0 != used.end() && !f0->second->multifunction && !is_passthrough_guest(slot))
             return leave("function 0 of guest slot " + slot_s + " is a <" + f0->second->element + "> (line " +
                          std::to_string(f0->second->line) + ") without multifunction='on'");
         std::optional<PciAddress> pick;

@@ -1,6 +1,7 @@
 // The parts of a libvirt domain definition that hostdev reads: its PCI
-// passthrough devices, the guest PCI addresses its devices use, and its <features>. The parser treats its input as
-// hostile: no DTD, no entities, bounded size and depth, UTF-8 only, and every error names the file and line.
+// passthrough devices (<hostdev type='pci'>, <interface type='hostdev'>), the guest PCI addresses its devices use, and
+// its <features>. The parser treats its input as hostile: no DTD, no entities, bounded size and depth, UTF-8 only, and
+// every error names the file and line.
 #pragma once
 
 #include <cstddef>
@@ -18,9 +19,11 @@ namespace hostdev {
 // it. Every kind is read into this one model, which the planner, hostdev-fix,
 // detach --domain, the hook, boot-config and virt-hostdev use alike:
 //   <hostdev mode='subsystem' type='pci'>   (mode may be absent: libvirt's default)
+//   <interface type='hostdev'>              (an SR-IOV VF or any PCI NIC; its source
+//                                            address must be type='pci')
 // USB, SCSI and mdev hostdevs are counted (Domain::other_hostdevs), never moved.
 struct PassthroughDevice {
-    enum class Element { Hostdev };
+    enum class Element { Hostdev, Interface };
     Element element = Element::Hostdev;       // which element requested the device
     PciAddress source;                        // <source><address domain= bus= slot= function=/>
     bool managed = false;                     // managed='yes' → true; absent or 'no' → false
@@ -33,7 +36,7 @@ struct PassthroughDevice {
     std::optional<std::string> alias;         // <alias name=.../>
     int line = 0;                             // 1-based line of the element's start tag
 };
-std::string_view to_string(PassthroughDevice::Element e);  // "hostdev"
+std::string_view to_string(PassthroughDevice::Element e);  // "hostdev", "interface"
 
 // A guest PCI address a device asks for: an <address type='pci'> directly
 // inside any element under <devices> (controller, disk, interface, video,

@@ -27,10 +27,11 @@ struct InjectedHostdev {
 struct DomainEdits {
     // New <hostdev> elements, in this order, after the last existing <hostdev>
     // of <devices> (else at the end of <devices>). A source address that is
-    // already a PCI hostdev of the domain is not injected again.
+    // already a PCI hostdev or hostdev interface of the domain is not injected
+    // again.
     std::vector<InjectedHostdev> inject;
-    // Existing PCI hostdevs (by source address) whose guest <address> must
-    // carry multifunction='on'.
+    // Existing PCI hostdevs or hostdev interfaces (by source address) whose
+    // guest <address> must carry multifunction='on'.
     std::vector<PciAddress> set_guest_multifunction;
     // Make <features><kvm><hidden state='on'/></kvm></features> true, creating
     // only what is missing.

@@ -1,6 +1,6 @@
-// The planner: for each PCI hostdev of a domain, its IOMMU group and a verdict
-// for every member, by the sibling policy (DESIGN.md, "Sibling policy"):
-//   covered        already a <hostdev> of the domain
+// The planner: for each PCI passthrough device of a domain (<hostdev>, <interface type='hostdev'>), its IOMMU group and
+// a verdict for every member, by the sibling policy (DESIGN.md, "Sibling policy"):
+//   covered        already a <hostdev> (or <interface type='hostdev'>) of the domain
 //   stays-on-host  a bridge, or a platform function with no driver bound
 //   injected       any other endpoint: added as a <hostdev>
 //   blocked        a platform function with a driver, or an endpoint the host
@@ -39,6 +39,9 @@ struct MemberPlan {
     Verdict verdict = Verdict::Covered;
     std::string reason;
     bool requested = false;  // a <hostdev> of the domain as given
+    // The element that requested it (its first when listed twice); nullopt
+    // when not requested.
+    std::optional<PassthroughDevice::Element> element;
 };
 
 struct GroupPlan {
