@@ -34,7 +34,8 @@ std::string spec(const std::string& libvirt, const std::string& extra_aliases = 
     return "host release=6.8.0-45-generic" + (libvirt.empty() ? std::string() : " libvirt=" + libvirt) + R"(
 alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci
 alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci
-)" + extra_aliases + R"(
+)" + extra_aliases +
+           R"(
 dev 00:1c.0 8086:a110 0x060400 group=6 driver=pcieport bus=01
 dev 01:00.0 15b3:101d 0x020000 group=7 driver=mlx5_core subsys=15b3:0062
 dev 01:00.1 15b3:101e 0x020000 group=8 driver=mlx5_core subsys=15b3:0062 physfn=01:00.0
@@ -95,11 +96,11 @@ TEST(VfioVariantParse, AliasLinesOfModulesAliasInFileOrder) {
 
 TEST(VfioVariantParse, MalformedAliasLinesAreSkippedAndNamed) {
     auto a = parse::vfio_pci_aliases(
-        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i*\n"                   // no module
-        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5 extra\n"        // extra word
-        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5/../x\n"         // not a module name
-        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* pds-vfio-pci\n"      // dashes: the kernel's name
-        "alias vfio_pci:v\xff d\n");                                          // bytes no modalias holds
+        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i*\n"               // no module
+        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5 extra\n"    // extra word
+        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5/../x\n"     // not a module name
+        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* pds-vfio-pci\n"  // dashes: the kernel's name
+        "alias vfio_pci:v\xff d\n");                                      // bytes no modalias holds
     ASSERT_EQ(a.vfio_pci.size(), 1u);
     EXPECT_EQ(a.vfio_pci[0].module, "pds_vfio_pci");
     ASSERT_EQ(a.skipped.size(), 4u);
@@ -173,8 +174,9 @@ TEST(VfioVariantFacts, MissingFilesAreUnknownAndMalformedLinesWarn) {
 }
 
 TEST(VfioVariantFacts, SnapshotKeepsThemAndOldSnapshotsReadAsUnknown) {
-    FakeRoot r(spec("10.1.0") + "dev 02:00.0 10de:1eb8 0x030200 group=9 driver=nvidia mdev=yes\n"
-                                "dev 03:00.4 10de:27b8 0x030200 group=10 driver=nvidia vgpu=557\n");
+    FakeRoot r(spec("10.1.0") +
+               "dev 02:00.0 10de:1eb8 0x030200 group=9 driver=nvidia mdev=yes\n"
+               "dev 03:00.4 10de:27b8 0x030200 group=10 driver=nvidia vgpu=557\n");
     const Host h = read(r);
     const std::string text = write_snapshot(h);
     auto back = parse_snapshot(text, "snap.json");
@@ -307,8 +309,8 @@ TEST(VfioVariantBinder, DetachToTheVariantWritesEachStepOnceAndReattachRestores)
     ASSERT_EQ(d->devices.size(), 1u);
     EXPECT_EQ(d->devices[0].to, "mlx5_vfio_pci");
     // The journal records the driver used.
-    auto dir = journal::Directory::open(FsRoot(r.root.path()), r.root.path() / "run/hostdev",
-                                        journal::Directory::Create::No);
+    auto dir =
+        journal::Directory::open(FsRoot(r.root.path()), r.root.path() / "run/hostdev", journal::Directory::Create::No);
     ASSERT_TRUE(dir.ok());
     auto j = dir->read(owner());
     ASSERT_TRUE(j.ok() && *j);
@@ -330,11 +332,13 @@ TEST(VfioVariantBinder, RollbackAtAFailedWriteUndoesEachStepInReverse) {
     ASSERT_FALSE(d.ok());
     EXPECT_NE(d.error().describe().find("rolled back"), std::string::npos) << d.error().describe();
     const std::string a = "0000:01:00.1";
-    const std::vector<std::string> want = {
-        "write " + ovr(a) + " mlx5_vfio_pci",       "write " + drv("mlx5_core", "unbind") + " " + a,
-        "write /sys/bus/pci/drivers_probe " + a,    "write " + drv("mlx5_vfio_pci", "bind") + " " + a,
-        "write " + ovr(a) + " ",                    "write " + drv("mlx5_core", "bind") + " " + a,
-        "write " + ovr(a) + " "};
+    const std::vector<std::string> want = {"write " + ovr(a) + " mlx5_vfio_pci",
+                                           "write " + drv("mlx5_core", "unbind") + " " + a,
+                                           "write /sys/bus/pci/drivers_probe " + a,
+                                           "write " + drv("mlx5_vfio_pci", "bind") + " " + a,
+                                           "write " + ovr(a) + " ",
+                                           "write " + drv("mlx5_core", "bind") + " " + a,
+                                           "write " + ovr(a) + " "};
     EXPECT_EQ(r.kernel.log(), want);
     EXPECT_EQ(r.state(), before) << before.diff(r.state());
 }
@@ -350,9 +354,10 @@ TEST(VfioVariantBinder, ModeNoAndDriverModelVfioPciBindVfioPci) {
 }
 
 TEST(VfioVariantBinder, ADeviceAlreadyOnAVariantIsLeftAlone) {
-    Rig r("host release=6.8.0-45-generic libvirt=10.0.0\n"
-          "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n"
-          "dev 01:00.1 15b3:101e 0x020000 group=8 driver=mlx5_vfio_pci subsys=15b3:0062\n");
+    Rig r(
+        "host release=6.8.0-45-generic libvirt=10.0.0\n"
+        "alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci\n"
+        "dev 01:00.1 15b3:101e 0x020000 group=8 driver=mlx5_vfio_pci subsys=15b3:0062\n");
     auto d = r.binder.detach(owner(), std::vector<DetachRequest>{{A("01:00.1"), "vfio-pci"}});
     ASSERT_TRUE(d.ok()) << d.error().describe();
     EXPECT_TRUE(r.kernel.log().empty());
@@ -377,7 +382,13 @@ TEST(VfioVariantBinder, RequestsKeepEachDevicesDriverModel) {
 
 TEST(VfioVariantJournal, RoundTripWithTheDriverAndOldJournalsRead) {
     journal::Journal j{owner(), std::string(journal::kDetached), {}};
-    j.devices.push_back({A("01:00.1"), 8, std::string("mlx5_core"), std::nullopt, {1, 2, 3}, std::nullopt, false,
+    j.devices.push_back({A("01:00.1"),
+                         8,
+                         std::string("mlx5_core"),
+                         std::nullopt,
+                         {1, 2, 3},
+                         std::nullopt,
+                         false,
                          std::string("mlx5_vfio_pci")});
     const std::string text = journal::serialize(j);
     EXPECT_NE(text.find("\"vfio_driver\": \"mlx5_vfio_pci\""), std::string::npos) << text;

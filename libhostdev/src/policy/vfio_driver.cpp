@@ -30,7 +30,8 @@ bool is_vfio_pci(std::string_view driver) { return parse::module_name(driver) ==
 bool is_vfio_driver(std::string_view driver) {
     const std::string m = parse::module_name(driver);
     constexpr std::string_view suffix = "_vfio_pci";
-    return m == "vfio_pci" || (m.size() > suffix.size() && m.compare(m.size() - suffix.size(), suffix.size(), suffix) == 0);
+    return m == "vfio_pci" ||
+           (m.size() > suffix.size() && m.compare(m.size() - suffix.size(), suffix.size(), suffix) == 0);
 }
 
 bool is_vfio_driver(std::string_view driver, const Host& host) {
@@ -101,7 +102,8 @@ VfioDriverChoice choose_vfio_driver(const PciDevice& d, const std::optional<std:
     if (mode == VariantMode::Yes) return automatic(d, host, "vfio_variant_drivers = yes");
     if (!host.libvirt_version)
         return generic(d, "the installed libvirt's version is unknown, and libvirt before " +
-                              kLibvirtVariantsSince.str() + " binds vfio-pci (vfio_variant_drivers = yes chooses "
+                              kLibvirtVariantsSince.str() +
+                              " binds vfio-pci (vfio_variant_drivers = yes chooses "
                               "variant drivers anyway)");
     if (old) return generic(d, old_libvirt(host));
     return automatic(d, host, "libvirt " + host.libvirt_version->str());

@@ -49,8 +49,8 @@ struct VfioDriverChoice {
 
 // The driver libvirt would bind `device` to, asked for with `model`
 // (<driver model=...>, nullopt when absent), on `host`, in `mode`.
-VfioDriverChoice choose_vfio_driver(const PciDevice& device, const std::optional<std::string>& model,
-                                    const Host& host, VariantMode mode);
+VfioDriverChoice choose_vfio_driver(const PciDevice& device, const std::optional<std::string>& model, const Host& host,
+                                    VariantMode mode);
 
 // Is `driver` a VFIO driver: vfio-pci (or vfio_pci), a module named by a
 // vfio_pci alias of the host, or any *_vfio_pci driver? A device already on
