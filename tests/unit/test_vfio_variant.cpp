@@ -197,6 +197,12 @@ TEST(VfioVariantFacts, SnapshotKeepsThemAndOldSnapshotsReadAsUnknown) {
     EXPECT_FALSE(old->libvirt_version);
     EXPECT_FALSE(old->devices[0].modalias);
     EXPECT_FALSE(old->devices[0].mdev_parent);
+
+    auto bad = parse_snapshot(R"({"format": "hostdev-snapshot", "version": 1, "iommu": {"present": true},
+        "setup": {"libvirt_version": "ten"}, "devices": []})",
+                              "bad.json");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().describe().find("libvirt_version"), std::string::npos) << bad.error().describe();
 }
 
 // ---------------------------------------------------------------- the choice

@@ -532,6 +532,8 @@ std::optional<Version3> libvirt_soname_version(std::string_view name) {
     return Version3{*packed / 1000, *packed % 1000, *micro};
 }
 
+std::optional<Version3> version3(std::string_view text) { return dotted3(text); }
+
 std::optional<Version3> pkgconfig_version(std::string_view text) {
     std::optional<Version3> v;
     for_each_line(text, [&](std::string_view line) {

@@ -152,7 +152,7 @@ void read_setup(json::Fields& top, Host& host) {
     }
     host.boot_entries = setup->strings("boot_entries").value_or(std::vector<std::string>{});
     if (auto v = setup->string("libvirt_version")) {
-        auto parsed = parse::pkgconfig_version("Version: " + *v);
+        auto parsed = parse::version3(*v);
         if (parsed)
             host.libvirt_version = LibvirtVersion{parsed->major, parsed->minor, parsed->micro};
         else

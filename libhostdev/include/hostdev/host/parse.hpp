@@ -144,6 +144,8 @@ struct Version3 {
     unsigned major = 0, minor = 0, micro = 0;
 };
 std::optional<Version3> libvirt_soname_version(std::string_view filename);
+// "10.0.0" exactly -> {10, 0, 0}.
+std::optional<Version3> version3(std::string_view text);
 // A pkg-config file's "Version: 10.0.0" line -> {10, 0, 0}.
 std::optional<Version3> pkgconfig_version(std::string_view pc_text);
 
