@@ -29,6 +29,7 @@ void add_target_options(CLI::App& cmd, BinderArgs& args);
 struct Target {
     Owner owner;
     std::vector<PciAddress> devices;
+    std::vector<DetachRequest> requests;  // the devices with a domain's <driver model> (detach)
 };
 // The owner and devices named on the command line; error text on failure.
 Result<Target> resolve_target(const BinderArgs& args);

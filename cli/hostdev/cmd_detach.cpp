@@ -33,7 +33,7 @@ void add_detach_command(CLI::App& app, int& exit_code) {
         auto session = open_session(opt->args, exit_code);
         if (!session) return;
         if (opt->dry_run) {
-            auto plan = session->binder.plan_detach(target->devices, target->owner);
+            auto plan = session->binder.plan_detach(target->requests, target->owner);
             if (!plan) {
                 print_error(plan.error().describe());
                 exit_code = plan.error().kind == Error::Kind::Refused ? exits::tool::kRefused : exits::tool::kFailure;
@@ -46,13 +46,13 @@ void add_detach_command(CLI::App& app, int& exit_code) {
             exit_code = emit(out, std::nullopt) ? exits::tool::kOk : exits::tool::kFailure;
             return;
         }
-        auto r = session->binder.detach(target->owner, target->devices);
+        auto r = session->binder.detach(target->owner, target->requests);
         if (!r) {
             print_error(r.error().describe());
             exit_code = r.error().kind == Error::Kind::Refused ? exits::tool::kRefused : exits::tool::kFailure;
             return;
         }
-        exit_code = print_report(*r, "nothing to detach: every device is on vfio-pci already");
+        exit_code = print_report(*r, "nothing to detach: every device is on a VFIO driver already");
     });
 }
 

@@ -1,5 +1,7 @@
 #include "fakeroot.hpp"
 
+#include <cstdio>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -253,10 +255,16 @@ Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpe
             if (value != "grub" && value != "systemd-boot" && value != "none")
                 return bad_value(lineno, tok, "grub, systemd-boot or none");
             spec.bootloader = value;
+        } else if (key == "libvirt") {
+            unsigned a = 0, b = 0, c = 0;
+            char end = 0;
+            if (std::sscanf(value.c_str(), "%u.%u.%u%c", &a, &b, &c, &end) != 3 || b > 999)
+                return bad_value(lineno, tok, "a libvirt version such as 9.0.0");
+            spec.libvirt = value;
         } else {
             return line_error(lineno, "unknown host key '" + key + "' in '" + tok.raw +
                                           "' (known: cpu, cmdline, iommu, reset_method, release, irq_remap, "
-                                          "modules, vfio_modules, fb, hook, initramfs, bootloader)");
+                                          "modules, vfio_modules, fb, hook, initramfs, bootloader, libvirt)");
         }
     }
     return ok_status();
@@ -354,6 +362,17 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
                 }
                 if (!dev.has_role(role)) dev.roles.push_back(std::move(role));
             }
+        } else if (key == "modalias") {
+            if (value != "none" && (!valid_name(value) || value.size() > 200))
+                return bad_value(lineno, tok, "none or a modalias such as pci:v000015B3d0000101E...");
+            dev.modalias = value;
+        } else if (key == "mdev") {
+            if (value != "yes" && value != "no") return bad_value(lineno, tok, "yes or no");
+            dev.mdev_parent = value == "yes";
+        } else if (key == "vgpu") {
+            auto n = parse_int(value, 0, 1 << 20);
+            if (!n) return bad_value(lineno, tok, "a vGPU type number (0: none set)");
+            dev.vgpu_type = *n;
         } else if (key == "net") {
             if (!valid_name(value) || value.size() > 15) {
                 return bad_value(lineno, tok, "an interface name of at most 15 characters");
@@ -362,7 +381,7 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
         } else {
             return line_error(lineno, "unknown key '" + key + "' in '" + tok.raw +
                                           "' (known: group, driver, override, rev, subsys, header, "
-                                          "bus, boot_vga, reset, numa, physfn, role, net)");
+                                          "bus, boot_vga, reset, numa, physfn, role, net, modalias, mdev, vgpu)");
         }
     }
     if (!have_reset) dev.reset_methods = std::vector<std::string>{"flr", "bus"};
@@ -464,6 +483,8 @@ Result<Layout> plan(const FakeHostSpec& spec) {
     for (const auto& unit : spec.iommu_units) {
         if (!valid_name(unit)) return make_error("bad IOMMU unit name '" + unit + "'");
     }
+    if (!spec.aliases.empty() && !spec.kernel_release)
+        return make_error("alias lines need host release=REL (modules.alias lives in lib/modules/REL)");
     if (spec.vfio_modules && !spec.kernel_release) {
         return make_error("host vfio_modules=" + *spec.vfio_modules +
                           " needs release=REL (the modules live in lib/modules/REL)");
@@ -685,6 +706,21 @@ Status write_device(Writer& w, const FakeHostSpec& spec, const FakeDevice& d, co
     FAKEROOT_TRY(w.file(dir / "irq", "0\n"));
     FAKEROOT_TRY(w.file(dir / "resource", ""));
     FAKEROOT_TRY(w.file(dir / "enable", "1\n"));
+    if (d.modalias.value_or("") != "none") FAKEROOT_TRY(w.file(dir / "modalias", d.effective_modalias() + "\n"));
+    if (d.mdev_parent) {
+        // One type, as a parent driver registers them (an NVIDIA-style name).
+        const fs::path type = dir / "mdev_supported_types" / "nvidia-63";
+        FAKEROOT_TRY(w.dir(type / "devices"));
+        FAKEROOT_TRY(w.file(type / "name", "GRID P40-1Q\n"));
+        FAKEROOT_TRY(w.file(type / "available_instances", "24\n"));
+        FAKEROOT_TRY(w.file(type / "device_api", "vfio-pci\n"));
+        FAKEROOT_TRY(w.file(type / "create", ""));
+    }
+    if (d.vgpu_type) {
+        FAKEROOT_TRY(w.dir(dir / "nvidia"));
+        FAKEROOT_TRY(w.file(dir / "nvidia" / "current_vgpu_type", std::to_string(*d.vgpu_type) + "\n"));
+        FAKEROOT_TRY(w.file(dir / "nvidia" / "creatable_vgpu_types", "ID    : vGPU Name\n557   : NVIDIA L4-1Q\n"));
+    }
 
     const fs::path bus_link = fs::path("sys") / "bus" / "pci" / "devices" / d.address.str();
     FAKEROOT_TRY(w.link(bus_link, dir));
@@ -968,6 +1004,31 @@ Status write_setup(Writer& w, const FakeHostSpec& spec) {
     return ok_status();
 }
 
+// lib/modules/REL/modules.alias as depmod writes it: a header, then one line
+// per alias (a few of other modules around the spec's own).
+Status write_modules_alias(Writer& w, const FakeHostSpec& spec) {
+    const fs::path mods = fs::path("lib") / "modules" / *spec.kernel_release;
+    FAKEROOT_TRY(w.dir(mods));
+    std::string text = "# Aliases extracted from modules themselves.\n";
+    text += "alias pci:v00008086d000015B8sv*sd*bc*sc*i* e1000e\n";
+    for (const auto& [pattern, module] : spec.aliases)
+        text += "alias " + pattern + (module.empty() ? "" : " " + module) + "\n";
+    text += "alias pci:v*d*sv*sd*bc0Csc03i30* xhci_pci\n";
+    return w.file(mods / "modules.alias", text);
+}
+
+// The libvirt library as Debian installs it: libvirt.so.0.MAJOR*1000+MINOR.MICRO
+// and the libvirt.so.0 link to it.
+Status write_libvirt(Writer& w, const std::string& version) {
+    unsigned a = 0, b = 0, c = 0;
+    std::sscanf(version.c_str(), "%u.%u.%u", &a, &b, &c);
+    const fs::path dir = fs::path("usr") / "lib" / "x86_64-linux-gnu";
+    FAKEROOT_TRY(w.dir(dir));
+    const std::string file = "libvirt.so.0." + std::to_string(a * 1000 + b) + "." + std::to_string(c);
+    FAKEROOT_TRY(w.file(dir / file, ""));
+    return w.link(dir / "libvirt.so.0", dir / file);
+}
+
 Status write_readiness(Writer& w, const FakeHostSpec& spec) {
     const fs::path proc = "proc";
     if (spec.kernel_release) {
@@ -976,6 +1037,8 @@ Status write_readiness(Writer& w, const FakeHostSpec& spec) {
     }
     if (spec.irq_remap) FAKEROOT_TRY(w.file(proc / "interrupts", proc_interrupts(*spec.irq_remap)));
     if (spec.vfio_modules) FAKEROOT_TRY(write_kernel_modules(w, *spec.kernel_release, *spec.vfio_modules));
+    if (!spec.aliases.empty()) FAKEROOT_TRY(write_modules_alias(w, spec));
+    if (spec.libvirt && *spec.libvirt != "none") FAKEROOT_TRY(write_libvirt(w, *spec.libvirt));
     if (spec.framebuffers) FAKEROOT_TRY(write_framebuffers(w, *spec.framebuffers));
     if (spec.hook || spec.initramfs || spec.bootloader) FAKEROOT_TRY(write_setup(w, spec));
     return ok_status();
@@ -1010,6 +1073,14 @@ std::optional<bool> FakeDevice::effective_boot_vga() const {
     return std::nullopt;
 }
 
+std::string FakeDevice::effective_modalias() const {
+    if (modalias && *modalias != "none") return *modalias;
+    // drivers/pci/pci-sysfs.c modalias_show: "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X".
+    return "pci:v" + upper_hex(vendor, 8) + "d" + upper_hex(device, 8) + "sv" + upper_hex(subsystem_vendor, 8) + "sd" +
+           upper_hex(subsystem_device, 8) + "bc" + upper_hex((class_code >> 16) & 0xff, 2) + "sc" +
+           upper_hex((class_code >> 8) & 0xff, 2) + "i" + upper_hex(class_code & 0xff, 2);
+}
+
 bool FakeDevice::has_role(std::string_view role) const {
     return std::find(roles.begin(), roles.end(), role) != roles.end();
 }
@@ -1034,8 +1105,16 @@ Result<FakeHostSpec> parse_fake_host_spec(std::string_view text) {
                 auto dev = parse_dev_line(*tokens, lineno);
                 if (!dev) return dev.error();
                 spec.devices.push_back(std::move(*dev));
+            } else if (kind == "alias") {
+                // Written as given, so that a test can lay out a malformed line too.
+                if (tokens->size() < 2)
+                    return line_error(lineno, "'alias' needs PATTERN MODULE (a modules.alias line)");
+                std::string rest;
+                for (std::size_t i = 2; i < tokens->size(); ++i) rest += (i > 2 ? " " : "") + (*tokens)[i].text;
+                spec.aliases.push_back({(*tokens)[1].text, rest});
             } else {
-                return line_error(lineno, "unknown statement '" + tokens->front().raw + "' (expected 'host' or 'dev')");
+                return line_error(
+                    lineno, "unknown statement '" + tokens->front().raw + "' (expected 'host', 'dev' or 'alias')");
             }
         }
         if (nl == std::string_view::npos) break;

@@ -34,6 +34,15 @@
 //                            etc/dracut.conf + dracut.conf.d, or etc/mkinitcpio.conf
 //     bootloader=grub|systemd-boot|none   etc/default/grub, or boot/loader/entries/*.conf
 //                            (hook, initramfs and bootloader create etc/ even for none)
+//     libvirt=X.Y.Z|none     usr/lib/x86_64-linux-gnu/libvirt.so.0.(X*1000+Y).Z and the
+//                            libvirt.so.0 link to it, as Debian installs libvirt0
+//
+//   alias PATTERN MODULE     one line of lib/modules/REL/modules.alias (needs release=),
+//                            in the kernel's format, e.g.
+//                            alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci
+//                            (the file, with a few other modules' lines, exists only
+//                            when the spec has at least one alias line); the words are
+//                            written as given, so `alias PATTERN` alone is a malformed line
 //
 //   dev ADDR VVVV:DDDD CLASS KEY=VALUE...
 //     ADDR                   BB:SS.F or DDDD:BB:SS.F (hex; domains above 0xffff take more
@@ -57,6 +66,13 @@
 //     role=R1,R2,...         root-fs | default-route | keyboard (comma list or repeated)
 //     net=IFNAME             network interface of the function (default "ethN",
 //                            only made up for a default-route device without net=)
+//     modalias=TEXT|none     the modalias file (default: computed from the ids, subsystem
+//                            and class as the kernel writes it,
+//                            pci:v000015B3d0000101Esv000015B3sd00000062bc02sc00i00);
+//                            none = no file
+//     mdev=yes|no            yes: an mdev parent, mdev_supported_types/nvidia-63/ (default no)
+//     vgpu=N                 nvidia/current_vgpu_type = N (an NVIDIA SR-IOV vGPU function;
+//                            0 = no type set); no key: no nvidia/ directory
 //
 // Example:
 //   host cpu=GenuineIntel cmdline="BOOT_IMAGE=/vmlinuz root=/dev/nvme0n1p2 ro intel_iommu=on"
@@ -71,7 +87,7 @@
 // way sysfs computes them, so realpath works inside the root):
 //   sys/devices/pciDDDD:BB/<bridges...>/DDDD:BB:SS.F/   vendor device subsystem_vendor
 //       subsystem_device class revision config(256 bytes) driver_override numa_node
-//       reset_method boot_vga irq resource enable, links driver, iommu_group,
+//       reset_method boot_vga irq resource enable modalias, links driver, iommu_group,
 //       physfn / virtfnN (+ sriov_numvfs, sriov_totalvfs)
 //   sys/bus/pci/devices/ADDR, sys/bus/pci/drivers/NAME/{bind,unbind,new_id,remove_id,ADDR},
 //       sys/bus/pci/drivers_probe, sys/bus/pci/drivers/vfio-pci (always)
@@ -127,15 +143,20 @@ struct FakeDevice {
     std::optional<std::vector<std::string>> reset_methods;
     std::optional<int> numa_node;  // nullopt: -1
     std::optional<PciAddress> physfn;
-    std::vector<std::string> roles;  // "root-fs", "default-route", "keyboard"
-    std::string netdev;              // interface name; empty = none
-    int line = 0;                    // spec line, 0 when built in code
+    std::vector<std::string> roles;       // "root-fs", "default-route", "keyboard"
+    std::string netdev;                   // interface name; empty = none
+    std::optional<std::string> modalias;  // nullopt: computed; "none": no file
+    bool mdev_parent = false;             // mdev_supported_types/ with one type
+    std::optional<int> vgpu_type;         // nvidia/current_vgpu_type
+    int line = 0;                         // spec line, 0 when built in code
 
     // Header layout actually written: header_type, else derived from the class.
     [[nodiscard]] std::uint8_t effective_header_type() const;
     // boot_vga file contents: nullopt = no file.
     [[nodiscard]] std::optional<bool> effective_boot_vga() const;
     [[nodiscard]] bool has_role(std::string_view role) const;
+    // The modalias file's contents without the newline (modalias, else computed).
+    [[nodiscard]] std::string effective_modalias() const;
 };
 
 struct FakeHostSpec {
@@ -147,11 +168,13 @@ struct FakeHostSpec {
     std::optional<std::string> kernel_release;
     std::optional<bool> irq_remap;
     std::vector<std::string> modules;
-    std::optional<std::string> vfio_modules;               // available | builtin | missing
-    std::optional<std::vector<std::string>> framebuffers;  // empty: fb=none
-    std::optional<std::string> hook;                       // installed | legacy | missing
-    std::optional<std::string> initramfs;                  // initramfs-tools | dracut | mkinitcpio | none
-    std::optional<std::string> bootloader;                 // grub | systemd-boot | none
+    std::optional<std::string> vfio_modules;                   // available | builtin | missing
+    std::optional<std::vector<std::string>> framebuffers;      // empty: fb=none
+    std::optional<std::string> hook;                           // installed | legacy | missing
+    std::optional<std::string> initramfs;                      // initramfs-tools | dracut | mkinitcpio | none
+    std::optional<std::string> bootloader;                     // grub | systemd-boot | none
+    std::optional<std::string> libvirt;                        // X.Y.Z | none
+    std::vector<std::pair<std::string, std::string>> aliases;  // modules.alias (pattern, module)
     std::vector<FakeDevice> devices;
 };
 

@@ -18,6 +18,22 @@ namespace {
 
 constexpr const char* kVfio = "vfio-pci";
 
+// vfio-pci and the VFIO variant drivers (mlx5_vfio_pci, ...), which probe and
+// own /dev/vfio/N as vfio-pci does.
+bool is_vfio(const std::string& driver) {
+    constexpr std::string_view suffix = "_vfio_pci";
+    return driver == kVfio ||
+           (driver.size() > suffix.size() && driver.compare(driver.size() - suffix.size(), suffix.size(), suffix) == 0);
+}
+
+std::optional<std::string> vfio_driver_of_module(std::string_view module) {
+    if (module == "vfio-pci" || module == "vfio_pci") return std::string(kVfio);
+    std::string name(module);
+    std::replace(name.begin(), name.end(), '-', '_');
+    if (is_vfio(name)) return name;
+    return std::nullopt;
+}
+
 // The errno of a bind to a device that already has a driver. Kernels before 5.13 check
 // dev->driver in bind_store and return ENODEV; later ones reach
 // __driver_probe_device, which returns EBUSY.
@@ -157,7 +173,7 @@ SimulatedKernel::SimulatedKernel(fs::path root, const FakeHostSpec& spec) {
     }
     // Group nodes of the groups that are on vfio-pci already.
     for (const auto& dev : devices()) {
-        if (current_driver(dev.dir) != kVfio) continue;
+        if (!is_vfio(current_driver(dev.dir).value_or(""))) continue;
         if (auto g = group_of(dev.dir)) {
             auto st = ensure_group_node(*g);
             if (!st) throw std::runtime_error("simulated kernel: " + st.error().describe());
@@ -258,8 +274,9 @@ Status SimulatedKernel::react(const fs::path& path, std::string_view value) {
 }
 
 Status SimulatedKernel::load_module(std::string_view name) {
-    if (name != "vfio-pci" && name != "vfio_pci") return ok_status();
-    const fs::path dir = root_ / "sys" / "bus" / "pci" / "drivers" / kVfio;
+    const auto driver = vfio_driver_of_module(name);
+    if (!driver) return ok_status();
+    const fs::path dir = root_ / "sys" / "bus" / "pci" / "drivers" / *driver;
     if (fs::is_directory(dir)) return ok_status();  // loaded already
     std::error_code ec;
     fs::create_directories(dir, ec);
@@ -267,9 +284,9 @@ Status SimulatedKernel::load_module(std::string_view name) {
     for (const char* f : {"bind", "unbind", "new_id", "remove_id"}) SIMKERNEL_TRY(touch(dir / f));
     // driver_register: the new driver probes every unbound device it matches.
     for (const auto& dev : devices()) {
-        if (current_driver(dev.dir) || !matches(dev, kVfio)) continue;
-        if (refusal(dev, kVfio) != 0) continue;
-        SIMKERNEL_TRY(attach(dev, kVfio));
+        if (current_driver(dev.dir) || !matches(dev, *driver)) continue;
+        if (refusal(dev, *driver) != 0) continue;
+        SIMKERNEL_TRY(attach(dev, *driver));
     }
     return ok_status();
 }
@@ -312,7 +329,7 @@ bool SimulatedKernel::matches(const Device& dev, const std::string& driver) cons
 
 int SimulatedKernel::refusal(const Device& dev, const std::string& driver) const {
     if (auto it = refuse_.find({dev.name, driver}); it != refuse_.end()) return it->second;
-    if (driver == kVfio) {
+    if (is_vfio(driver)) {
         // vfio_pci_probe: endpoints only, and only behind an IOMMU.
         if (header_type(dev.dir) != 0) return EINVAL;
         if (!group_of(dev.dir)) return EINVAL;
@@ -324,7 +341,7 @@ Status SimulatedKernel::attach(const Device& dev, const std::string& driver) {
     const fs::path drv = root_ / "sys" / "bus" / "pci" / "drivers" / driver;
     SIMKERNEL_TRY(make_link(dev.dir / "driver", drv));
     SIMKERNEL_TRY(make_link(drv / dev.name, dev.dir));
-    if (driver == kVfio) {
+    if (is_vfio(driver)) {
         if (auto g = group_of(dev.dir)) SIMKERNEL_TRY(ensure_group_node(*g));
     }
     return ok_status();
@@ -333,14 +350,14 @@ Status SimulatedKernel::attach(const Device& dev, const std::string& driver) {
 Status SimulatedKernel::detach(const Device& dev, const std::string& driver) {
     SIMKERNEL_TRY(remove_path(dev.dir / "driver"));
     SIMKERNEL_TRY(remove_path(root_ / "sys" / "bus" / "pci" / "drivers" / driver / dev.name));
-    if (driver != kVfio) return ok_status();
+    if (!is_vfio(driver)) return ok_status();
     auto g = group_of(dev.dir);
     if (!g) return ok_status();
     const fs::path members = root_ / "sys" / "kernel" / "iommu_groups" / std::to_string(*g) / "devices";
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(members, ec)) {
         if (e.path().filename() == dev.name) continue;
-        if (current_driver(e.path()) == kVfio) return ok_status();  // the group stays in use
+        if (is_vfio(current_driver(e.path()).value_or(""))) return ok_status();  // the group stays in use
     }
     return remove_path(fsroot_.dev("vfio/" + std::to_string(*g)));
 }

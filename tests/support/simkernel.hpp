@@ -32,7 +32,9 @@
 //
 // The native driver of a device is the driver it has in the spec; a device
 // unbound in the spec has none. Driver directories exist only for loaded
-// drivers: the builder makes one per driver of the spec plus vfio-pci. A test
+// drivers: the builder makes one per driver of the spec plus vfio-pci. VFIO
+// variant drivers (*_vfio_pci) probe, refuse and own /dev/vfio/N as vfio-pci
+// does; their directory appears when their module is loaded. A test
 // removes drivers/vfio-pci to simulate an unloaded module; load_module brings it
 // back and, like the driver's registration in the kernel, binds every unbound
 // device whose driver_override is vfio-pci.
@@ -68,7 +70,8 @@ public:
     Status write(const std::filesystem::path& path, std::string_view value) override;
     // "vfio-pci" or "vfio_pci": creates drivers/vfio-pci (bind, unbind, new_id,
     // remove_id) if missing and binds the unbound devices whose override is
-    // vfio-pci. Any other name: success, no effect.
+    // vfio-pci. A VFIO variant driver's module (NAME_vfio_pci, '-' or '_'):
+    // the same for drivers/NAME_vfio_pci. Any other name: success, no effect.
     Status load_module(std::string_view name) override;
 
     // Failure injection over the count of write() calls (1-based), this object only.

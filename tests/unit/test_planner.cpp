@@ -1,7 +1,10 @@
 // The sibling policy, row by row, on hosts read from fresh fake roots.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "fake_host.hpp"
+#include "hostdev/base/text.hpp"
 #include "hostdev/host/sysfs.hpp"
 #include "hostdev/policy/planner.hpp"
 #include "support/fakeroot.hpp"
@@ -357,4 +360,51 @@ TEST(Planner, BoundPlatformFunctionRequestedDirectlyIsBlockedAsASiblingIs) {
 TEST(Planner, IdlePlatformFunctionRequestedDirectlyIsAllowed) {
     Plan p = plan_domain(domain(hd("0x00", "0x1f", "0x4")), host());
     EXPECT_FALSE(p.blocked());
+}
+
+// Left alone on purpose: an mdev parent and a vGPU function with its type set
+// are passed as mediated devices or vGPUs, never themselves.
+TEST(Planner, MdevParentAndVgpuFunctionBlockAsSiblingsAndAreRefusedAsRequests) {
+    FakeRoot root(R"(
+dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport bus=01
+dev 01:00.0 10de:1b38 0x030200 group=1 driver=nvidia mdev=yes
+dev 01:00.1 10de:0fb9 0x040300 group=1 driver=snd_hda_intel
+dev 00:1c.0 8086:a110 0x060400 group=6 driver=pcieport bus=41
+dev 41:00.4 10de:27b8 0x030200 group=2 driver=nvidia vgpu=557
+dev 41:00.5 10de:27b8 0x030200 group=2 driver=nvidia vgpu=0
+)");
+    auto h = read_host(FsRoot(root.path()), hostdev::testing::test_read_options());
+    ASSERT_TRUE(h.ok()) << h.error().describe();
+    struct Case {
+        const char* sibling_of;  // requested device whose sibling is left alone
+        const char* left;
+        const char* words;
+    };
+    for (const Case& c : {Case{"0x01 0x00 0x1", "0000:01:00.0",
+                               "an mdev parent (mdev_supported_types): its mediated "
+                               "devices are passed to guests instead"},
+                          Case{"0x41 0x00 0x5", "0000:41:00.4", "vGPU type 557 set (nvidia/current_vgpu_type"}}) {
+        SCOPED_TRACE(c.left);
+        char bus[5], slot[5], fn[4];
+        std::sscanf(c.sibling_of, "%4s %4s %3s", bus, slot, fn);
+        Plan sibling = plan_domain(domain(hd(bus, slot, fn)), *h);
+        EXPECT_TRUE(sibling.blocked());
+        const MemberPlan* m = member(sibling, c.left);
+        ASSERT_NE(m, nullptr);
+        EXPECT_EQ(m->verdict, Verdict::Blocked);
+        EXPECT_NE(m->reason.find(c.words), std::string::npos) << m->reason;
+        EXPECT_NE(m->reason.find("left alone on purpose"), std::string::npos) << m->reason;
+
+        const auto a = *PciAddress::parse(c.left);
+        Plan direct = plan_domain(domain(hd(("0x" + hex(a.bus, 2)).c_str(), ("0x" + hex(a.slot, 2)).c_str(),
+                                            ("0x" + hex(a.function, 1)).c_str())),
+                                  *h);
+        EXPECT_TRUE(direct.blocked());
+        ASSERT_EQ(count(direct, Severity::Error), 1);
+        EXPECT_NE(direct.problems[0].message.find("is left alone on purpose: it is "), std::string::npos)
+            << direct.problems[0].message;
+        EXPECT_NE(direct.problems[0].message.find(c.words), std::string::npos) << direct.problems[0].message;
+    }
+    // A vGPU-capable function with no type set (0) goes like any endpoint.
+    EXPECT_FALSE(h->find(*PciAddress::parse("41:00.5"))->vgpu_type);
 }

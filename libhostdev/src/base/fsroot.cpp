@@ -88,6 +88,7 @@ fs::path FsRoot::etc(std::string_view rel) const { return join("etc", rel); }
 fs::path FsRoot::lib(std::string_view rel) const { return join("lib", rel); }
 fs::path FsRoot::boot(std::string_view rel) const { return join("boot", rel); }
 fs::path FsRoot::efi(std::string_view rel) const { return join("efi", rel); }
+fs::path FsRoot::usr(std::string_view rel) const { return join("usr", rel); }
 
 fs::path FsRoot::pci_device(std::string_view addr) const {
     std::string rel = "bus/pci/devices/";

@@ -3,10 +3,12 @@
 #include "hostdev/binding/binder.hpp"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "binding/transaction.hpp"
 #include "hostdev/base/text.hpp"
+#include "hostdev/host/host_setup.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/host/sysfs.hpp"
 #include "hostdev/policy/planner.hpp"
@@ -14,31 +16,50 @@
 namespace hostdev {
 
 namespace fs = std::filesystem;
-using txn::kVfio;
 
 BinderOptions binder_options(const Config& config) {
     BinderOptions o;
     if (config.journal_dir) o.journal_dir = *config.journal_dir;
     o.wait_timeout = config.wait_timeout;
     o.lock_timeout = config.lock_timeout;
+    o.vfio_variants = config.vfio_variant_drivers;
     return o;
+}
+
+std::vector<DetachRequest> detach_requests(const std::vector<PassthroughDevice>& devices) {
+    std::vector<DetachRequest> out;
+    for (const auto& p : devices)
+        if (std::none_of(out.begin(), out.end(), [&](const DetachRequest& r) { return r.device == p.source; }))
+            out.push_back({p.source, p.driver_model});
+    std::sort(out.begin(), out.end(),
+              [](const DetachRequest& a, const DetachRequest& b) { return a.device < b.device; });
+    return out;
 }
 
 namespace {
 
-Result<Host> read_current_host(const FsRoot& root) {
+Result<Host> read_current_host(const FsRoot& root, VariantMode mode) {
     ReadOptions o;
     o.names = ReadOptions::Names::Skip;
     o.readiness = ReadOptions::Readiness::Skip;  // doctor's facts: not needed to move devices
-    return read_host(root, o);
+    auto host = read_host(root, o);
+    // modules.alias and libvirt's version choose each device's VFIO driver.
+    if (host && mode != VariantMode::No) read_vfio_variant_setup(root, *host);
+    return host;
 }
 
-// The devices that must go to vfio-pci for `requested`, by the sibling policy.
-Result<std::vector<const PciDevice*>> devices_to_move(Host& host, const std::vector<PciAddress>& requested) {
+std::vector<DetachRequest> plain(const std::vector<PciAddress>& requested) {
+    std::vector<DetachRequest> out;
+    for (const auto& a : requested) out.push_back({a, std::nullopt});
+    return out;
+}
+
+// The devices that must go to a VFIO driver for `requested`, by the sibling policy.
+Result<std::vector<const PciDevice*>> devices_to_move(Host& host, const std::vector<DetachRequest>& requested) {
     Domain d;
-    for (const auto& a : requested) {
+    for (const auto& r : requested) {
         PassthroughDevice h;
-        h.source = a;
+        h.source = r.device;
         d.passthrough.push_back(h);
     }
     PlanOptions po;
@@ -67,14 +88,29 @@ bool held_by_readable(const journal::Contents& c, const PciAddress& a) {
     return std::any_of(c.journals.begin(), c.journals.end(), [&](const journal::Journal& j) { return j.find(a); });
 }
 
-bool on_vfio(const PciDevice& d) {
-    return (d.driver && *d.driver == kVfio) || (d.driver_override && *d.driver_override == kVfio);
+bool on_vfio(const PciDevice& d, const Host& host) {
+    return (d.driver && is_vfio_driver(*d.driver, host)) ||
+           (d.driver_override && is_vfio_driver(*d.driver_override, host));
+}
+
+// Each moving device's VFIO driver: its own request's <driver model>, none for a sibling.
+std::map<PciAddress, std::string> vfio_drivers(const Host& host, const std::vector<const PciDevice*>& moves,
+                                               const std::vector<DetachRequest>& requested, VariantMode mode) {
+    std::map<PciAddress, std::string> out;
+    for (const PciDevice* d : moves) {
+        std::optional<std::string> model;
+        for (const auto& r : requested)
+            if (r.device == d->address) model = r.driver_model;
+        out[d->address] = choose_vfio_driver(*d, model, host, mode).driver;
+    }
+    return out;
 }
 
 // Ownership: a group held by another owner cannot be taken; nor, while a
 // journal cannot be read, a group it could hold (a device on vfio-pci, or
 // bound for it, that no readable journal holds, or one the file names).
-Status check_holders(const journal::Contents& c, const Owner& owner, const std::vector<const PciDevice*>& moves) {
+Status check_holders(const journal::Contents& c, const Owner& owner, const std::vector<const PciDevice*>& moves,
+                     const Host& host) {
     for (const auto& j : c.journals) {
         if (j.owner.key == owner.key) continue;
         for (const PciDevice* d : moves)
@@ -90,10 +126,10 @@ Status check_holders(const journal::Contents& c, const Owner& owner, const std::
                                 " cannot be read: " + u.describe());
         for (const PciDevice* d : moves) {
             const bool named = std::find(u.mentioned.begin(), u.mentioned.end(), d->address) != u.mentioned.end();
-            if (held_by_readable(c, d->address) || !(named || on_vfio(*d))) continue;
+            if (held_by_readable(c, d->address) || !(named || on_vfio(*d, host))) continue;
             return make_refusal("refused, nothing changed: IOMMU group " +
                                 (d->iommu_group ? std::to_string(*d->iommu_group) : std::string("?")) + " (" +
-                                d->address.str() + (on_vfio(*d) ? ", on vfio-pci" : "") +
+                                d->address.str() + (on_vfio(*d, host) ? ", on a VFIO driver" : "") +
                                 ") may be held by a journal that cannot be read: " + u.describe());
         }
     }
@@ -107,22 +143,23 @@ struct Prepared {
     BindReport report;
 };
 
-// Records every device's original state (a device on vfio-pci that this
-// owner's journal holds keeps its record; one on vfio-pci that no journal
-// holds is not recorded) and plans its steps.
-Prepared prepare(const FsRoot& root, const Owner& owner, const std::vector<const PciDevice*>& moves,
-                 std::optional<journal::Journal> mine) {
+// Records every device's original state (a device on a VFIO driver that this
+// owner's journal holds keeps its record; one on a VFIO driver that no journal
+// holds is not recorded) and plans its steps to its VFIO driver.
+Prepared prepare(const FsRoot& root, const Owner& owner, const Host& host, const std::vector<const PciDevice*>& moves,
+                 const std::map<PciAddress, std::string>& drivers, std::optional<journal::Journal> mine) {
     Prepared p{mine ? std::move(*mine) : journal::Journal{owner, std::string(journal::kDetaching), {}}, {}, {}};
     p.journal.owner.name = owner.name;
     for (const PciDevice* dev : moves) {
         journal::Device* jd = p.journal.find(dev->address);
-        if (dev->driver && *dev->driver == kVfio) {
-            p.report.devices.push_back({dev->address, jd ? jd->original_driver : dev->driver, dev->driver,
-                                        jd ? "already on vfio-pci" : "already on vfio-pci; not recorded"});
+        if (dev->driver && is_vfio_driver(*dev->driver, host)) {
+            const std::string on = "already on " + *dev->driver;
+            p.report.devices.push_back(
+                {dev->address, jd ? jd->original_driver : dev->driver, dev->driver, jd ? on : on + "; not recorded"});
             continue;
         }
         journal::Device fresh{dev->address, dev->iommu_group.value_or(-1), dev->driver, dev->driver_override, {}, {},
-                              true};
+                              true,         drivers.at(dev->address)};
         if (jd && (jd->original_driver != dev->driver || jd->original_override != dev->driver_override))
             p.report.warnings.push_back(
                 dev->address.str() + ": recorded on " + jd->original_driver.value_or("no driver") + ", found on " +
@@ -146,6 +183,26 @@ fs::path really(const FsRoot& root, const fs::path& p) {
     return p;
 }
 
+// The VFIO drivers the pending devices go to whose driver directory is missing, in order.
+std::vector<std::string> modules_to_load(const FsRoot& root, const journal::Journal& j) {
+    std::vector<std::string> out;
+    for (const auto& d : j.devices) {
+        const std::string v = txn::vfio_driver_of(d);
+        if (d.pending && !root.exists(root.pci_driver(v)) && std::find(out.begin(), out.end(), v) == out.end())
+            out.push_back(v);
+    }
+    return out;
+}
+
+// Loads the VFIO drivers of the pending devices (vfio-pci first when any goes there).
+Status load_vfio_drivers(txn::Engine& eng, const journal::Journal& j) {
+    std::set<std::string> seen;
+    for (const auto& d : j.devices)
+        if (const std::string v = txn::vfio_driver_of(d); d.pending && seen.insert(v).second)
+            HOSTDEV_TRY(eng.ensure_vfio_loaded(v));
+    return ok_status();
+}
+
 void warn_unreadable(const journal::Contents& c, BindReport& report) {
     for (const auto& u : c.unreadable) report.warnings.push_back(u.describe());
 }
@@ -162,7 +219,12 @@ Binder::Binder(FsRoot root, KernelIo& io, BinderOptions options)
 
 Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<PciAddress>& requested,
                                                       const Owner& owner) const {
-    auto host = read_current_host(root_);
+    return plan_detach(plain(requested), owner);
+}
+
+Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<DetachRequest>& requested,
+                                                      const Owner& owner) const {
+    auto host = read_current_host(root_, options_.vfio_variants);
     if (!host) return host.error();
     auto moves = devices_to_move(*host, requested);
     if (!moves) return moves.error();
@@ -170,14 +232,16 @@ Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<PciAddre
     if (!dir) return dir.error();
     auto contents = dir->read_all();
     if (!contents) return contents.error();
-    HOSTDEV_TRY(check_holders(*contents, owner, *moves));
+    HOSTDEV_TRY(check_holders(*contents, owner, *moves, *host));
     std::optional<journal::Journal> mine;
     for (const auto& j : contents->journals)
         if (j.owner.key == owner.key) mine = j;
+    const auto drivers = vfio_drivers(*host, *moves, requested, options_.vfio_variants);
+    const Prepared p = prepare(root_, owner, *host, *moves, drivers, std::move(mine));
     std::vector<PlannedWrite> out;
-    if (!root_.exists(root_.pci_driver(kVfio)))
-        out.push_back({0, PciAddress{}, "load module vfio-pci", "modprobe", "vfio-pci"});
-    for (const auto& s : prepare(root_, owner, *moves, std::move(mine)).plan)
+    for (const auto& m : modules_to_load(root_, p.journal))
+        out.push_back({0, PciAddress{}, "load module " + m, "modprobe", m});
+    for (const auto& s : p.plan)
         for (const auto& w : s.writes) out.push_back({s.number, s.device, w.what, really(root_, w.path), w.value});
     return out;
 }
@@ -232,17 +296,21 @@ Status finish_interrupted(txn::Engine& eng, const journal::Directory& dir, std::
 }  // namespace
 
 Result<BindReport> Binder::detach(const Owner& owner, const std::vector<PciAddress>& requested) {
+    return detach(owner, plain(requested));
+}
+
+Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRequest>& requested) {
     auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::Yes);
     if (!dir) return dir.error();
     auto lock = dir->lock(options_.lock_timeout);
     if (!lock) return lock.error();
-    auto host = read_current_host(root_);
+    auto host = read_current_host(root_, options_.vfio_variants);
     if (!host) return host.error();
     auto moves = devices_to_move(*host, requested);
     if (!moves) return moves.error();
     auto contents = dir->read_all();
     if (!contents) return contents.error();
-    HOSTDEV_TRY(check_holders(*contents, owner, *moves));
+    HOSTDEV_TRY(check_holders(*contents, owner, *moves, *host));
 
     txn::Engine eng(root_, io_, options_, *dir);
     std::optional<journal::Journal> mine;
@@ -253,18 +321,19 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<PciAddre
     const bool interrupted = mine && mine->state != journal::kDetached;
     HOSTDEV_TRY(finish_interrupted(eng, *dir, mine, early));
     if (interrupted) {  // devices moved back: plan from the host as it is now
-        host = read_current_host(root_);
+        host = read_current_host(root_, options_.vfio_variants);
         if (!host) return host.error();
         moves = devices_to_move(*host, requested);
         if (!moves) return moves.error();
     }
-    Prepared p = prepare(root_, owner, *moves, std::move(mine));
+    Prepared p = prepare(root_, owner, *host, *moves, vfio_drivers(*host, *moves, requested, options_.vfio_variants),
+                         std::move(mine));
     p.report.warnings.insert(p.report.warnings.begin(), early.warnings.begin(), early.warnings.end());
     if (p.plan.empty()) return p.report;  // everything on vfio-pci already: nothing to record
     p.journal.state = std::string(journal::kDetaching);
     HOSTDEV_TRY(eng.save(p.journal));
 
-    Status st = eng.ensure_vfio_loaded();
+    Status st = load_vfio_drivers(eng, p.journal);
     if (st) st = eng.run(p.journal, p.plan, p.report);
     if (!st) return roll_back(eng, *dir, p.journal, st.error());
     p.journal.state = std::string(journal::kDetached);

@@ -119,10 +119,17 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
             auto ms = parse_ms(value, key, 0);
             if (!ms) return line_error(source, line_no, ms.error().message);
             config.lock_timeout = *ms;
+        } else if (key == "vfio_variant_drivers") {
+            auto m = variant_mode_from_string(value);
+            if (!m)
+                return line_error(source, line_no,
+                                  "vfio_variant_drivers must be auto, yes or no, got " + quoted(value));
+            config.vfio_variant_drivers = *m;
         } else {
             return line_error(source, line_no,
                               "unknown key " + quoted(key) +
-                                  " (known: root, journal_dir, wait_timeout_ms, lock_timeout_ms, log_file)");
+                                  " (known: root, journal_dir, wait_timeout_ms, lock_timeout_ms, log_file, "
+                                  "vfio_variant_drivers)");
         }
         seen.emplace(key);
     }

@@ -103,21 +103,15 @@ HookResult detach_groups(const Call& call, std::string_view xml, const Config& c
         fail_line(r, call, problem);
         return r;
     }
-    std::vector<PciAddress> requested;
-    requested.reserve(domain->passthrough.size());
-    for (const auto& h : domain->passthrough) requested.push_back(h.source);
-    std::sort(requested.begin(), requested.end());
-    requested.erase(std::unique(requested.begin(), requested.end()), requested.end());
-
     Binder binder(FsRoot(config.root), io, binder_options(config));
-    auto report = binder.detach(*owner, requested);
+    auto report = binder.detach(*owner, detach_requests(domain->passthrough));
     if (!report) {
         r.exit_code = kRefuse;
         fail_line(r, call, report.error().describe());
         return r;
     }
     log_outcomes(r, *report);
-    r.log.push_back(step + ": " + std::to_string(report->devices.size()) + " device(s) on vfio-pci for " +
+    r.log.push_back(step + ": " + std::to_string(report->devices.size()) + " device(s) on VFIO drivers for " +
                     owner->describe());
     return r;
 }
@@ -194,20 +188,21 @@ HookResult reconnect(const Call& call, std::string_view xml, const Config& confi
     }
     std::size_t off = 0;
     for (const auto& d : mine->devices) {
-        const bool on_vfio = d.current_driver && *d.current_driver == "vfio-pci";
+        const bool on_vfio = d.current_driver && is_vfio_driver(*d.current_driver);
         std::string line = d.device.str() + ": ";
         if (on_vfio) {
-            line += "on vfio-pci";
+            line += "on " + *d.current_driver;
         } else {
             ++off;
-            line += "NOT on vfio-pci (driver: " + driver_text(d.current_driver) + ")";
+            line += "NOT on a VFIO driver (driver: " + driver_text(d.current_driver) + ")";
         }
         line += ", group " + std::to_string(d.group) + ", journal state " + d.state;
         r.log.push_back(std::move(line));
     }
-    r.log.push_back("reconnect begin: " + owner->describe() + " holds " + std::to_string(mine->devices.size()) +
-                    " device(s), journal state " + mine->state +
-                    (off == 0 ? std::string(", all on vfio-pci") : ", " + std::to_string(off) + " not on vfio-pci"));
+    r.log.push_back(
+        "reconnect begin: " + owner->describe() + " holds " + std::to_string(mine->devices.size()) +
+        " device(s), journal state " + mine->state +
+        (off == 0 ? std::string(", all on VFIO drivers") : ", " + std::to_string(off) + " not on a VFIO driver"));
     return r;
 }
 

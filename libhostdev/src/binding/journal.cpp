@@ -136,6 +136,13 @@ std::optional<Device> parse_device(const Json& raw, const std::string& source, c
     d.group = static_cast<int>(f.integer("group", -1, INT_MAX, jr::Need::Required).value_or(-1));
     d.original_driver = read_name(f, raw, "original_driver");
     d.original_override = read_name(f, raw, "original_override");
+    if (raw.contains("vfio_driver")) {
+        d.vfio_driver = f.string("vfio_driver", jr::Need::Required);
+        if (d.vfio_driver && !valid_driver_name(*d.vfio_driver)) {
+            f.fail("vfio_driver", "not a driver name (one path component of printable characters)");
+            d.vfio_driver.reset();
+        }
+    }
     for (auto s : f.integers("done", 1, 3).value_or(std::vector<std::int64_t>{})) d.done.push_back(static_cast<int>(s));
     if (auto s = f.integer("doing", 1, 3)) d.doing = static_cast<int>(*s);
     d.pending = f.boolean("pending").value_or(false);
@@ -227,8 +234,9 @@ std::string serialize(const Journal& j) {
         ordered_json e = {{"address", d.address.str()},
                           {"group", d.group},
                           {"original_driver", name_or_null(d.original_driver)},
-                          {"original_override", name_or_null(d.original_override)},
-                          {"done", d.done}};
+                          {"original_override", name_or_null(d.original_override)}};
+        if (d.vfio_driver) e["vfio_driver"] = *d.vfio_driver;
+        e["done"] = d.done;
         if (d.doing) e["doing"] = *d.doing;
         if (d.pending) e["pending"] = true;
         devs.push_back(std::move(e));

@@ -30,8 +30,11 @@ Write or_else(Write w, std::string what, fs::path path) {
 
 }  // namespace
 
+std::string vfio_driver_of(const journal::Device& d) { return d.vfio_driver.value_or(std::string(kVfio)); }
+
 std::vector<Step> steps_for(const FsRoot& root, const journal::Device& d) {
     const std::string a = d.address.str();
+    const std::string vfio = vfio_driver_of(d);
     const fs::path override_path = root.pci_device(a) / "driver_override";
     // "\n" clears driver_override: it reads "(null)" again.
     const std::string original = d.original_override.value_or("\n");
@@ -39,7 +42,7 @@ std::vector<Step> steps_for(const FsRoot& root, const journal::Device& d) {
     steps.push_back({1,
                      d.address,
                      "set driver_override",
-                     {write_of("set driver_override", override_path, std::string(kVfio))},
+                     {write_of("set driver_override", override_path, vfio)},
                      {write_of("restore driver_override", override_path, original)}});
     if (d.original_driver) {
         const std::string& drv = *d.original_driver;
@@ -56,13 +59,15 @@ std::vector<Step> steps_for(const FsRoot& root, const journal::Device& d) {
                           or_else(write_of("bind to " + drv, root.pci_driver(drv) / "bind", a, Write::Only::Unbound),
                                   "probe", root.pci_drivers_probe())}});
     }
+    Write unbind = write_of("unbind from " + vfio, root.pci_driver(vfio) / "unbind", a, Write::Only::OnVfio);
+    unbind.vfio = vfio;
     steps.push_back(
         {3,
          d.address,
          "probe",
-         {or_else(write_of("probe", root.pci_drivers_probe(), a), "bind to vfio-pci", root.pci_driver(kVfio) / "bind")},
-         {write_of("unbind from vfio-pci", root.pci_driver(kVfio) / "unbind", a, Write::Only::OnVfio)}});
-    steps.push_back({4, d.address, "wait for vfio-pci", {}, {}, d.group});
+         {or_else(write_of("probe", root.pci_drivers_probe(), a), "bind to " + vfio, root.pci_driver(vfio) / "bind")},
+         {unbind}});
+    steps.push_back({4, d.address, "wait for " + vfio, {}, {}, d.group});
     return steps;
 }
 
@@ -104,10 +109,10 @@ Status Engine::apply(const Step& s, const Write& w, const std::string& label, st
 }
 
 // Waits, bounded, until the device is on `driver` (nullopt: unbound) and, for
-// vfio-pci, its /dev/vfio/GROUP exists.
+// a VFIO driver, its /dev/vfio/GROUP exists.
 Status Engine::wait_for(const PciAddress& a, const std::optional<std::string>& driver, std::optional<int> group) {
     const auto deadline = Clock::now() + opt_.wait_timeout;
-    const bool vfio = driver && *driver == kVfio && group;
+    const bool vfio = driver && is_vfio_driver(*driver) && group;
     const fs::path node = vfio ? root_.dev("vfio/" + std::to_string(*group)) : fs::path();
     const std::string waited = "waited " + std::to_string(opt_.wait_timeout.count()) + " ms for ";
     while (true) {
@@ -131,9 +136,10 @@ Status Engine::run(journal::Journal& j, const std::vector<Step>& plan, BindRepor
         const std::string label = "step " + std::to_string(s.number);
         if (s.writes.empty()) {
             const auto group = s.group >= 0 ? std::optional<int>(s.group) : std::nullopt;
-            if (auto st = wait_for(s.device, std::string(kVfio), group); !st)
+            const std::string vfio = vfio_driver_of(*d);
+            if (auto st = wait_for(s.device, vfio, group); !st)
                 return st.error().context(s.device.str() + ": " + label + " (" + s.what + ")");
-            report.devices.push_back({s.device, d->original_driver, std::string(kVfio), ""});
+            report.devices.push_back({s.device, d->original_driver, vfio, ""});
             continue;
         }
         d->doing = s.number;
@@ -159,7 +165,7 @@ namespace {
 
 bool applies(const Write& w, const Live& l) {
     switch (w.only) {
-        case Write::Only::OnVfio: return l.driver && *l.driver == kVfio;
+        case Write::Only::OnVfio: return l.driver && *l.driver == w.vfio;
         case Write::Only::Unbound: return !l.driver;
         case Write::Only::Always: break;
     }
@@ -234,8 +240,9 @@ Status Engine::restore(const journal::Device& d, std::vector<std::string>& warni
         HOSTDEV_TRY(write(a, "restore driver_override", root_.pci_device(addr) / "driver_override",
                           d.original_override.value_or("\n")));
     }
-    if (l.driver && *l.driver == kVfio && (!d.original_driver || *d.original_driver != kVfio)) {
-        HOSTDEV_TRY(write(a, "unbind from vfio-pci", root_.pci_driver(kVfio) / "unbind", addr));
+    // Off whichever VFIO driver it is on (libvirt may have moved it from one to another).
+    if (l.driver && is_vfio_driver(*l.driver) && l.driver != d.original_driver) {
+        HOSTDEV_TRY(write(a, "unbind from " + *l.driver, root_.pci_driver(*l.driver) / "unbind", addr));
         l.driver.reset();
     }
     if (!d.original_driver) {
@@ -281,16 +288,16 @@ bool Engine::return_all(journal::Journal& j, const std::string& note, BindReport
     return left.empty() && saved;
 }
 
-Status Engine::ensure_vfio_loaded() {
-    const fs::path dir = root_.pci_driver(kVfio);
+Status Engine::ensure_vfio_loaded(const std::string& driver) {
+    const fs::path dir = root_.pci_driver(driver);
     if (root_.exists(dir)) return ok_status();
-    Status st = io_.load_module("vfio-pci");
+    Status st = io_.load_module(driver);
     if (st) {
         const auto deadline = Clock::now() + opt_.wait_timeout;
         while (!root_.exists(dir) && Clock::now() < deadline) std::this_thread::sleep_for(opt_.poll_interval);
     }
     if (st && root_.exists(dir)) return ok_status();
-    return make_error("vfio-pci is not available: " +
+    return make_error(driver + " is not available: " +
                       (st ? root_.live_path(dir) + " did not appear" : st.error().describe()) + "; nothing changed");
 }
 

@@ -13,10 +13,15 @@
 #include "hostdev/binding/binder.hpp"
 #include "hostdev/binding/journal.hpp"
 #include "hostdev/binding/kernel_io.hpp"
+#include "hostdev/policy/vfio_driver.hpp"
 
 namespace hostdev::txn {
 
-inline constexpr std::string_view kVfio = "vfio-pci";
+inline constexpr std::string_view kVfio = kVfioPci;
+
+// The VFIO driver a journal's device is bound to: its recorded one, vfio-pci
+// for journals written before hostdev recorded it.
+std::string vfio_driver_of(const journal::Device& d);
 
 // One sysfs write of a step.
 struct Write {
@@ -24,9 +29,10 @@ struct Write {
     std::filesystem::path path;  // full path under the root
     std::string value;
     // An undo write applies only in the live state its step leaves behind:
-    // unbinding from vfio-pci only while the device is on it, binding the
-    // original driver only while the device has none. Anything else: skipped.
+    // unbinding from its VFIO driver only while the device is on it, binding
+    // the original driver only while the device has none. Anything else: skipped.
     enum class Only { Always, OnVfio, Unbound } only = Only::Always;
+    std::string vfio;  // OnVfio: the VFIO driver the device must be on
     // Written instead (same value) when this write fails.
     std::optional<std::string> fallback_what;
     std::filesystem::path fallback_path;
@@ -82,8 +88,9 @@ public:
     // device is back, else kept with the ones that are not. True when all are back.
     bool return_all(journal::Journal& j, const std::string& note, BindReport& report, std::vector<std::string>& errors);
 
-    // Loads vfio-pci when its driver directory is missing and waits for it.
-    Status ensure_vfio_loaded();
+    // Loads a VFIO driver's module (vfio-pci, mlx5_vfio_pci) when its driver
+    // directory is missing and waits for it.
+    Status ensure_vfio_loaded(const std::string& driver = std::string(kVfio));
 
     [[nodiscard]] int writes() const { return writes_; }
 

@@ -59,6 +59,7 @@ public:
 
     void read() {
         read_vfio_modules();
+        read_vfio_variant_setup(root_, host_);
         if (!root_.exists(root_.etc())) return;  // a copied tree without /etc: unknown
         host_.libvirt_hook = find_hook();
         host_.initramfs_tool = initramfs_tool();
@@ -165,5 +166,74 @@ private:
 }  // namespace
 
 void read_host_setup(const FsRoot& root, Host& host) { SetupReader(root, host).read(); }
+
+std::optional<std::string> read_kernel_release(const FsRoot& root) {
+    auto r = root.read_file(root.proc("sys/kernel/osrelease"), 256);
+    if (!r) return std::nullopt;
+    std::string rel(parse::trim(*r));
+    // One path component: it names lib/modules/REL.
+    if (rel.empty() || rel.find('/') != std::string::npos || rel == "." || rel == "..") return std::nullopt;
+    return rel;
+}
+
+std::string LibvirtVersion::str() const {
+    return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(micro);
+}
+
+namespace {
+
+// The directories a distribution installs libvirt.so.0 in: the multiarch ones
+// (usr/lib/x86_64-linux-gnu, ...), usr/lib64, usr/lib, lib64.
+std::vector<fs::path> library_dirs(const FsRoot& root) {
+    std::vector<fs::path> dirs;
+    if (auto names = root.list_dir(root.usr("lib"))) {
+        std::vector<std::string> sorted = *names;
+        std::sort(sorted.begin(), sorted.end());
+        for (const auto& n : sorted)
+            if (n.find("-linux-") != std::string::npos) dirs.push_back(root.usr("lib/" + n));
+    }
+    for (const fs::path& d : {root.usr("lib64"), root.usr("lib"), root.lib(), root.root() / "lib64"}) dirs.push_back(d);
+    return dirs;
+}
+
+LibvirtVersion from(const parse::Version3& v) { return {v.major, v.minor, v.micro}; }
+
+// The file name of libvirt.so.0.MAJOR*1000+MINOR.MICRO (the highest, should
+// several architectures be installed); else the Version of libvirt.pc.
+std::optional<LibvirtVersion> libvirt_version(const FsRoot& root) {
+    std::optional<LibvirtVersion> best;
+    const auto dirs = library_dirs(root);
+    for (const auto& dir : dirs)
+        if (auto names = root.list_dir(dir))
+            for (const auto& n : *names)
+                if (auto v = parse::libvirt_soname_version(n); v && (!best || from(*v) > *best)) best = from(*v);
+    if (best) return best;
+    std::vector<fs::path> pcs{root.usr("share/pkgconfig/libvirt.pc")};
+    for (const auto& dir : dirs) pcs.push_back(dir / "pkgconfig" / "libvirt.pc");
+    for (const auto& pc : pcs)
+        if (auto text = root.read_file(pc, 64 * 1024))
+            if (auto v = parse::pkgconfig_version(*text)) return from(*v);
+    return std::nullopt;
+}
+
+}  // namespace
+
+void read_vfio_variant_setup(const FsRoot& root, Host& host) {
+    host.libvirt_version = libvirt_version(root);
+    if (!host.kernel_release) host.kernel_release = read_kernel_release(root);
+    if (!host.kernel_release) return;
+    const fs::path file = root.lib("modules/" + *host.kernel_release + "/modules.alias");
+    auto text = root.read_file(file, 64u << 20);
+    if (!text) {
+        if (text.error().err != ENOENT) host.warnings.push_back(text.error().describe());
+        return;  // unknown
+    }
+    auto aliases = parse::vfio_pci_aliases(*text);
+    for (const auto& s : aliases.skipped)
+        host.warnings.push_back(root.live_path(file) + ": " + s + "; the line is ignored");
+    std::vector<VfioAlias> out;
+    for (auto& a : aliases.vfio_pci) out.push_back({std::move(a.pattern), std::move(a.module)});
+    host.vfio_variant_aliases = std::move(out);
+}
 
 }  // namespace hostdev

@@ -104,6 +104,9 @@ ordered_json device(const PciDevice& d) {
     if (!d.netdevs.empty()) j["netdevs"] = d.netdevs;  // only devices with network interfaces have the key
     j["parent_bridges"] = addresses(d.parent_bridges);
     j["numa_node"] = opt(d.numa_node);
+    j["modalias"] = opt(d.modalias);
+    j["mdev_parent"] = d.mdev_parent;
+    j["vgpu_type"] = opt(d.vgpu_type);
     ordered_json roles = ordered_json::array();
     for (auto r : d.roles) roles.push_back(std::string(to_string(r)));
     j["roles"] = roles;
@@ -138,6 +141,9 @@ Result<PciDevice> device_from(const json& j, const std::string& file, const std:
     d.parent_bridges = address_list(f, "parent_bridges");
     // -1 is how sysfs spells "no NUMA node": unknown, as null is.
     if (auto n = int_field(f, "numa_node", -1, kMaxNumaNode); n && *n >= 0) d.numa_node = *n;
+    d.modalias = f.string("modalias");
+    d.mdev_parent = f.boolean("mdev_parent").value_or(false);
+    if (auto v = int_field(f, "vgpu_type", 1, std::numeric_limits<int>::max())) d.vgpu_type = static_cast<unsigned>(*v);
     for (const auto& r : f.strings("roles").value_or(std::vector<std::string>{})) {
         auto role = host_role_from_string(r);
         if (!role) {

@@ -417,4 +417,152 @@ std::optional<std::pair<int, int>> kernel_version(std::string_view release) {
     return std::pair{major, minor};
 }
 
+namespace {
+
+bool module_name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+bool printable_word(std::string_view w) {
+    return std::all_of(w.begin(), w.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u > 0x20 && u < 0x7f;
+    });
+}
+
+// A decimal number at the start of `text`, digits only; advances `text`.
+std::optional<unsigned> leading_number(std::string_view& text) {
+    if (text.empty() || text[0] < '0' || text[0] > '9') return std::nullopt;
+    unsigned v = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (r.ec != std::errc{}) return std::nullopt;
+    text.remove_prefix(static_cast<std::size_t>(r.ptr - text.data()));
+    return v;
+}
+
+// "A.B.C" exactly (trailing text refused).
+std::optional<Version3> dotted3(std::string_view text) {
+    Version3 v;
+    auto a = leading_number(text);
+    if (!a || text.empty() || text[0] != '.') return std::nullopt;
+    text.remove_prefix(1);
+    auto b = leading_number(text);
+    if (!b || text.empty() || text[0] != '.') return std::nullopt;
+    text.remove_prefix(1);
+    auto c = leading_number(text);
+    if (!c || !text.empty()) return std::nullopt;
+    v.major = *a;
+    v.minor = *b;
+    v.micro = *c;
+    return v;
+}
+
+// One [...] set at the start of `p` (after the '['), matched against c; npos
+// when the set is not closed (then '[' is an ordinary byte, as in fnmatch).
+std::size_t match_set(std::string_view p, char c, bool& matched) {
+    std::size_t i = 0;
+    const bool negate = i < p.size() && (p[i] == '!' || p[i] == '^');
+    if (negate) ++i;
+    bool any = false;
+    for (bool first = true; i < p.size() && (first || p[i] != ']'); first = false) {
+        if (i + 2 < p.size() && p[i + 1] == '-' && p[i + 2] != ']') {
+            any = any || (c >= p[i] && c <= p[i + 2]);
+            i += 3;
+        } else {
+            any = any || c == p[i];
+            ++i;
+        }
+    }
+    if (i >= p.size()) return std::string_view::npos;
+    matched = any != negate;
+    return i + 1;
+}
+
+}  // namespace
+
+ModulesAlias vfio_pci_aliases(std::string_view text) {
+    ModulesAlias out;
+    int lineno = 0;
+    for_each_line(text, [&](std::string_view line) {
+        ++lineno;
+        // Most of the file's thousands of lines are other aliases: skipped unsplit.
+        if (line.find("vfio_pci:") == std::string_view::npos) return;
+        auto words = split_ws(line);
+        if (words.size() < 2 || words[0] != "alias" || words[1].rfind("vfio_pci:", 0) != 0) return;
+        const auto bad = [&](const std::string& what) {
+            out.skipped.push_back("line " + std::to_string(lineno) + ": " + what + ": " + quote(line));
+        };
+        if (words.size() != 3) return bad("expected `alias vfio_pci:PATTERN MODULE`");
+        if (!printable_word(words[1])) return bad("the pattern has bytes no modalias holds");
+        if (!std::all_of(words[2].begin(), words[2].end(), module_name_char) || words[2].size() > 64)
+            return bad("not a module name");
+        out.vfio_pci.push_back({std::string(words[1]), module_name(words[2])});
+    });
+    return out;
+}
+
+bool alias_matches(std::string_view p, std::string_view t) {
+    // Iterative glob with one backtrack point (the last '*'), linear enough
+    // for the short modalias strings.
+    std::size_t pi = 0, ti = 0, star = std::string_view::npos, mark = 0;
+    while (ti < t.size()) {
+        bool step = false;
+        std::size_t next = pi + 1;
+        if (pi < p.size() && p[pi] == '*') {
+            star = pi++;
+            mark = ti;
+            continue;
+        }
+        if (pi < p.size() && p[pi] == '[') {
+            bool m = false;
+            const std::size_t len = match_set(p.substr(pi + 1), t[ti], m);
+            if (len != std::string_view::npos) {
+                step = m;
+                next = pi + 1 + len;
+            } else {
+                step = t[ti] == '[';
+            }
+        } else if (pi < p.size()) {
+            step = p[pi] == '?' || p[pi] == t[ti];
+        }
+        if (step) {
+            pi = next;
+            ++ti;
+        } else if (star != std::string_view::npos) {
+            pi = star + 1;
+            ti = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (pi < p.size() && p[pi] == '*') ++pi;
+    return pi == p.size();
+}
+
+std::optional<Version3> libvirt_soname_version(std::string_view name) {
+    constexpr std::string_view prefix = "libvirt.so.0.";
+    if (name.rfind(prefix, 0) != 0) return std::nullopt;
+    name.remove_prefix(prefix.size());
+    auto packed = leading_number(name);
+    if (!packed || name.size() < 2 || name[0] != '.') return std::nullopt;
+    name.remove_prefix(1);
+    auto micro = leading_number(name);
+    if (!micro || !name.empty()) return std::nullopt;
+    return Version3{*packed / 1000, *packed % 1000, *micro};
+}
+
+std::optional<Version3> version3(std::string_view text) { return dotted3(text); }
+
+std::optional<Version3> pkgconfig_version(std::string_view text) {
+    std::optional<Version3> v;
+    for_each_line(text, [&](std::string_view line) {
+        constexpr std::string_view key = "Version:";
+        if (v || line.rfind(key, 0) != 0) return;
+        line.remove_prefix(key.size());
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+        v = dotted3(trim(line));
+    });
+    return v;
+}
+
 }  // namespace hostdev::parse

@@ -7,6 +7,7 @@
 #include "host/model_json.hpp"
 #include "hostdev/base/fileio.hpp"
 #include "hostdev/base/json_reader.hpp"
+#include "hostdev/host/parse.hpp"
 
 namespace hostdev {
 
@@ -31,6 +32,7 @@ ordered_json setup_json(const Host& host) {
         setup["initramfs"] = *host.initramfs_tool == InitramfsTool::None ? "" : to_string(*host.initramfs_tool);
     if (host.bootloader) setup["bootloader"] = *host.bootloader == Bootloader::None ? "" : to_string(*host.bootloader);
     if (!host.boot_entries.empty()) setup["boot_entries"] = host.boot_entries;
+    if (host.libvirt_version) setup["libvirt_version"] = host.libvirt_version->str();
     return setup;
 }
 
@@ -51,7 +53,14 @@ std::string write_snapshot(const Host& host) {
         kernel["vfio_modules"] = {{"available", host.vfio_modules->available}, {"builtin", host.vfio_modules->builtin}};
     if (host.firmware_framebuffers) kernel["framebuffers"] = *host.firmware_framebuffers;
     if (!host.driver_modules.empty()) kernel["driver_modules"] = host.driver_modules;
-    if (host.libvirt_hook || host.initramfs_tool || host.bootloader) j["setup"] = setup_json(host);
+    if (host.vfio_variant_aliases) {
+        ordered_json aliases = ordered_json::array();
+        for (const auto& a : *host.vfio_variant_aliases)
+            aliases.push_back({{"pattern", a.pattern}, {"module", a.module}});
+        kernel["vfio_aliases"] = aliases;
+    }
+    if (host.libvirt_hook || host.initramfs_tool || host.bootloader || host.libvirt_version)
+        j["setup"] = setup_json(host);
     ordered_json groups = ordered_json::array();
     for (const auto& [n, g] : host.groups) groups.push_back({{"group", n}});
     j["groups"] = groups;
@@ -86,6 +95,22 @@ Status check_header(const Json& j, const std::string& src) {
     return ok_status();
 }
 
+// kernel.vfio_aliases: [{"pattern": "vfio_pci:...", "module": "..."}]; absent is unknown.
+void read_vfio_aliases(json::Fields& kernel, Host& host) {
+    const Json* list = kernel.array("vfio_aliases");
+    if (!list) return;
+    std::vector<VfioAlias> out;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        json::Fields a((*list)[i], kernel.file(), json::element(kernel.path(), "vfio_aliases", i));
+        auto pattern = a.string("pattern", Need::Required);
+        auto module = a.string("module", Need::Required);
+        if (pattern && module) out.push_back({*pattern, *module});
+        kernel.absorb(a);
+        if (!kernel.ok()) return;
+    }
+    host.vfio_variant_aliases = std::move(out);
+}
+
 void read_kernel(json::Fields& top, Host& host) {
     auto kernel = top.object("kernel");
     if (!kernel) return;
@@ -101,6 +126,7 @@ void read_kernel(json::Fields& top, Host& host) {
         kernel->absorb(*vfio);
     }
     host.firmware_framebuffers = kernel->strings("framebuffers");
+    read_vfio_aliases(*kernel, host);
     if (auto modules = kernel->object("driver_modules")) {
         for (const auto& [driver, module] : kernel->get("driver_modules")->items())
             if (auto m = modules->string(driver)) host.driver_modules[driver] = *m;
@@ -125,6 +151,13 @@ void read_setup(json::Fields& top, Host& host) {
             setup->fail("bootloader", "unknown boot loader '" + *b + "' (known: grub, systemd-boot, or \"\" for none)");
     }
     host.boot_entries = setup->strings("boot_entries").value_or(std::vector<std::string>{});
+    if (auto v = setup->string("libvirt_version")) {
+        auto parsed = parse::version3(*v);
+        if (parsed)
+            host.libvirt_version = LibvirtVersion{parsed->major, parsed->minor, parsed->micro};
+        else
+            setup->fail("libvirt_version", "not a version MAJOR.MINOR.MICRO: " + parse::quote(*v));
+    }
     top.absorb(*setup);
 }
 

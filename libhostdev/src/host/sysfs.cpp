@@ -1,6 +1,7 @@
 #include "hostdev/host/sysfs.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <set>
@@ -140,11 +141,28 @@ private:
         if (auto nn = attr("numa_node", 32)) {
             if (auto v = parse::sysfs_int(*nn); v && *v >= 0) d_.numa_node = static_cast<int>(*v);
         }
+        if (auto ma = attr("modalias", 256)) d_.modalias = std::string(parse::trim(*ma));
+        read_mediation();
         if (auto pf = link("physfn")) {
             if (auto a = PciAddress::parse(parse::link_basename(*pf)))
                 d_.physfn = *a;
             else
                 problem_at("physfn", a.error().message);
+        }
+    }
+
+    // An mdev parent (mdev_supported_types/), an NVIDIA vGPU function
+    // (nvidia/current_vgpu_type nonzero).
+    void read_mediation() {
+        d_.mdev_parent = ::faccessat(dfd_, "mdev_supported_types", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+        const int nv = ::openat(dfd_, "nvidia", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (nv < 0) return;
+        const Fd nvidia(nv);
+        if (auto t = root_.read_file_at(nvidia.get(), "current_vgpu_type", shown_ / "nvidia", 64)) {
+            if (auto v = parse::sysfs_int(*t); v && *v > 0)
+                d_.vgpu_type = static_cast<unsigned>(*v);
+            else if (!v)
+                problem_at("nvidia/current_vgpu_type", v.error().message);
         }
     }
 
@@ -306,11 +324,7 @@ private:
     // boot-config` (the host's setup comes from host_setup.hpp); each stays
     // unknown (nullopt) when its files are not under the root.
     void read_readiness_facts() {
-        if (auto r = root_.read_file(root_.proc("sys/kernel/osrelease"), 256)) {
-            std::string rel(parse::trim(*r));
-            if (!rel.empty() && rel.find('/') == std::string::npos && rel != "." && rel != "..")
-                host_.kernel_release = rel;
-        }
+        host_.kernel_release = read_kernel_release(root_);
         if (auto t = root_.read_file(root_.proc("interrupts"), 8u << 20))
             host_.interrupt_remapping = parse::interrupt_remapping(*t);
         if (auto t = root_.read_file(root_.proc("modules"), 8u << 20)) host_.loaded_modules = parse::loaded_modules(*t);

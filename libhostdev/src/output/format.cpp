@@ -4,6 +4,7 @@
 
 #include "host/model_json.hpp"
 #include "hostdev/base/text.hpp"
+#include "hostdev/policy/vfio_driver.hpp"
 
 namespace hostdev {
 
@@ -42,7 +43,7 @@ std::string lspci_line(const PciDevice& d, AddressStyle style) {
 namespace {
 
 // "driver: nouveau; boot VGA; host role: controller of the root filesystem"
-std::string detail_line(const PciDevice& d) {
+std::string detail_line(const PciDevice& d, const Host& host) {
     std::string s = "driver: " + d.driver.value_or("none");
     if (d.driver_override) s += "; driver_override: " + *d.driver_override;
     switch (d.kind()) {
@@ -56,12 +57,15 @@ std::string detail_line(const PciDevice& d) {
     if (d.lacks_reset()) s += "; no reset method";
     if (d.physfn) s += "; SR-IOV VF of " + d.physfn->str();
     if (!d.virtfns.empty()) s += "; SR-IOV PF with " + std::to_string(d.virtfns.size()) + " VFs";
+    if (d.mdev_parent) s += "; mdev parent";
+    if (d.vgpu_type) s += "; vGPU type " + std::to_string(*d.vgpu_type);
+    if (auto v = best_vfio_variant(d, host)) s += "; VFIO variant driver: " + v->module;
     return s;
 }
 
-void text_device(std::string& out, const PciDevice& d, AddressStyle style) {
+void text_device(std::string& out, const PciDevice& d, AddressStyle style, const Host& host) {
     out += "  " + lspci_line(d, style) + "\n";
-    out += "      " + detail_line(d) + "\n";
+    out += "      " + detail_line(d, host) + "\n";
     for (const auto& p : d.problems) out += "      problem: " + p + "\n";
 }
 
@@ -83,12 +87,12 @@ std::string format_groups_text(const Host& host) {
     for (const auto& [n, g] : host.groups) {
         out += "IOMMU group " + std::to_string(n) + ":\n";
         for (const auto& a : g.members)
-            if (const PciDevice* d = host.find(a)) text_device(out, *d, style);
+            if (const PciDevice* d = host.find(a)) text_device(out, *d, style, host);
     }
     auto ungrouped = host.ungrouped();
     if (!ungrouped.empty()) {
         out += "No IOMMU group:\n";
-        for (const PciDevice* d : ungrouped) text_device(out, *d, style);
+        for (const PciDevice* d : ungrouped) text_device(out, *d, style, host);
     }
     return out;
 }
@@ -115,7 +119,7 @@ void append_nested(std::string& out, const ordered_json& j, int depth) {
 // A list of devices at `depth`, one JSON object at a time, so a host of
 // thousands of functions never becomes one document in memory.
 template <class It, class Get>
-void append_devices(std::string& out, It begin, It end, int depth, Get get) {
+void append_devices(std::string& out, It begin, It end, int depth, const Host& host, Get get) {
     const std::string pad(static_cast<std::size_t>(2 * depth), ' ');
     if (begin == end) {
         out += "[]";
@@ -125,7 +129,10 @@ void append_devices(std::string& out, It begin, It end, int depth, Get get) {
     for (It it = begin; it != end; ++it) {
         if (it != begin) out += ",\n";
         out += pad + "  ";
-        append_nested(out, json_model::device(get(*it)), depth + 1);
+        ordered_json j = json_model::device(get(*it));
+        const auto variant = best_vfio_variant(get(*it), host);
+        j["vfio_variant"] = variant ? ordered_json(variant->module) : ordered_json(nullptr);
+        append_nested(out, j, depth + 1);
     }
     out += "\n" + pad + "]";
 }
@@ -148,7 +155,7 @@ std::string format_groups_json(const Host& host) {
             std::vector<const PciDevice*> members;
             for (const auto& a : g.members)
                 if (const PciDevice* d = host.find(a)) members.push_back(d);
-            append_devices(out, members.begin(), members.end(), 3,
+            append_devices(out, members.begin(), members.end(), 3, host,
                            [](const PciDevice* d) -> const PciDevice& { return *d; });
             out += "\n    }";
         }
@@ -156,7 +163,7 @@ std::string format_groups_json(const Host& host) {
     }
     out += ",\n  \"ungrouped\": ";
     auto ungrouped = host.ungrouped();
-    append_devices(out, ungrouped.begin(), ungrouped.end(), 1,
+    append_devices(out, ungrouped.begin(), ungrouped.end(), 1, host,
                    [](const PciDevice* d) -> const PciDevice& { return *d; });
     ordered_json tail;
     tail["iommu"] = {{"present", host.iommu_present}, {"units", host.iommu_units}};
@@ -186,7 +193,7 @@ std::string format_groups_dot(const Host& host) {
             case DeviceKind::Bridge: attrs = "shape=box3d, fillcolor=\"#d9d9d9\""; break;
             case DeviceKind::Platform: attrs = "shape=hexagon, fillcolor=\"#fff2b3\""; break;
             case DeviceKind::Endpoint:
-                if (d.driver && *d.driver == "vfio-pci")
+                if (d.driver && is_vfio_driver(*d.driver, host))
                     attrs = "shape=box, fillcolor=\"#c8f0c8\"";
                 else if (d.is_display())
                     attrs = "shape=box, fillcolor=\"#cfe2ff\"";

@@ -10,6 +10,19 @@ std::optional<HostRole> blocking_role(const PciDevice& d) {
     return std::nullopt;
 }
 
+// A device the host serves to guests in another way: its mediated devices or
+// its vGPU are passed, never the device itself.
+std::optional<std::string> mediated_use(const PciDevice& d) {
+    if (d.mdev_parent)
+        return "an mdev parent (mdev_supported_types): its mediated devices are passed to guests instead, and "
+               "detaching it would destroy them";
+    if (d.vgpu_type)
+        return "a vGPU function with vGPU type " + std::to_string(*d.vgpu_type) + " set (nvidia/current_vgpu_type" +
+               (d.driver ? ", served by " + *d.driver : std::string()) +
+               "): the vendor driver passes it as a vGPU; clear the type (echo 0) to pass it through";
+    return std::nullopt;
+}
+
 }  // namespace
 
 Departure departure_of(const PciDevice& d) {
@@ -22,6 +35,7 @@ Departure departure_of(const PciDevice& d) {
                 "platform function bound to " + *d.driver + ": host-critical, cannot leave the host", true};
     if (auto role = blocking_role(d))
         return {Departure::Kind::Blocked, "in use by the host: " + std::string(describe(*role)), true};
+    if (auto why = mediated_use(d)) return {Departure::Kind::Blocked, "left alone on purpose: " + *why, true};
     return {};
 }
 
@@ -32,6 +46,7 @@ std::optional<std::string> refusal_of_request(const PciDevice& d) {
     if (auto role = blocking_role(d))
         return describe_device(d) + " is needed by the host: " + std::string(describe(*role)) +
                "; assigning it would take it away from the host";
+    if (auto why = mediated_use(d)) return describe_device(d) + " is left alone on purpose: it is " + *why;
     const Departure dep = departure_of(d);
     if (dep.kind == Departure::Kind::Blocked) return describe_device(d) + " cannot leave the host: " + dep.reason;
     return std::nullopt;

@@ -14,6 +14,7 @@
 #include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/policy/planner.hpp"
+#include "hostdev/policy/vfio_driver.hpp"
 
 namespace hostdev {
 
@@ -133,12 +134,39 @@ std::map<PciAddress, int> plan_inputs(BootConfig& bc, const std::vector<BootConf
     return bound;
 }
 
+// A device whose VFIO driver is a variant one (mlx5_vfio_pci, ...), or that is
+// on one already, is not bound at boot: vfio-pci.ids= and the modprobe.d
+// lines bind vfio-pci only, and a variant driver usually serves an SR-IOV VF
+// that exists only once its PF driver has created it, after boot. It stays
+// with its host driver until the hook (or libvirt's managed detach) moves it
+// to its variant driver when the domain starts. True when it is left, with a note.
+bool left_to_the_hook(BootConfig& bc, const PciDevice& d,
+                      const std::map<PciAddress, std::optional<std::string>>& models, const Host& host,
+                      VariantMode mode) {
+    if (d.driver && is_vfio_driver(*d.driver, host) && *d.driver != kVfioPci) {
+        bc.notes.push_back(d.address.str() + " is on the VFIO variant driver " + *d.driver +
+                           " now: vfio-pci.ids= cannot bind a variant driver at boot, so it is not listed; "
+                           "the hook leaves it where it is when the domain starts");
+        return true;
+    }
+    const auto it = models.find(d.address);
+    const VfioDriverChoice c = choose_vfio_driver(d, it == models.end() ? std::nullopt : it->second, host, mode);
+    if (c.driver == kVfioPci) return false;
+    bc.notes.push_back(c.reason +
+                       ". vfio-pci.ids= cannot bind a VFIO variant driver at boot, so it is not listed: it "
+                       "stays on its host driver at boot and the hook binds it to " +
+                       c.driver + " when the domain starts (vfio_variant_drivers = no in hostdev.conf binds vfio-pci)");
+    return true;
+}
+
 // The devices, who shares their IDs among the devices that stay, the IDs for
 // ids=, the softdeps and what to know about them.
-void plan_devices(BootConfig& bc, const std::map<PciAddress, int>& bound, const Host& host) {
+void plan_devices(BootConfig& bc, const std::map<PciAddress, int>& bound, const Host& host,
+                  const std::map<PciAddress, std::optional<std::string>>& models, VariantMode mode) {
     for (const auto& [addr, group] : bound) {
         const PciDevice* d = host.find(addr);
         if (!d) continue;  // the planner already refused absent devices
+        if (left_to_the_hook(bc, *d, models, host, mode)) continue;
         BootDevice b;
         b.address = addr;
         b.vendor = d->vendor;
@@ -154,7 +182,7 @@ void plan_devices(BootConfig& bc, const std::map<PciAddress, int>& bound, const 
     for (const auto& d : bc.devices) {
         if (!d.by_address() && std::find(bc.ids.begin(), bc.ids.end(), d.ids()) == bc.ids.end())
             bc.ids.push_back(d.ids());
-        if (d.driver && *d.driver != "vfio-pci") {
+        if (d.driver && !is_vfio_driver(*d.driver, host)) {
             softdeps.insert(module_of_driver(host, *d.driver));
         } else {
             bc.notes.push_back(d.address.str() + (d.driver ? " is on vfio-pci now" : " has no driver now") +
@@ -247,7 +275,11 @@ BootConfig plan_boot_config(const std::vector<BootConfigInput>& inputs, const Ho
     bc.boot_entries = host.boot_entries;
     bc.host_initramfs = host.initramfs_tool;
     if (bc.blocked()) return bc;
-    plan_devices(bc, bound, host);
+    std::map<PciAddress, std::optional<std::string>> models;
+    for (const auto& in : inputs)
+        for (const auto& p : in.domain.passthrough)
+            if (!models.count(p.source)) models[p.source] = p.driver_model;
+    plan_devices(bc, bound, host, models, options.vfio_variants);
     plan_cmdline(bc, host);
     plan_initramfs(bc, host, options);
     plan_files(bc);

@@ -64,6 +64,8 @@ public:
     [[nodiscard]] std::filesystem::path lib(std::string_view rel = {}) const;
     [[nodiscard]] std::filesystem::path boot(std::string_view rel = {}) const;
     [[nodiscard]] std::filesystem::path efi(std::string_view rel = {}) const;
+    // ROOT/usr/REL (libraries: the installed libvirt's version)
+    [[nodiscard]] std::filesystem::path usr(std::string_view rel = {}) const;
 
     // The path as it reads on a live host ("/sys/bus/pci/..."), for messages and
     // for --dry-run output, whatever the root is.

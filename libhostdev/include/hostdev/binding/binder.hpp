@@ -1,16 +1,20 @@
 // The binder: moves whole IOMMU groups to vfio-pci and back as a transaction.
+// Each device goes to the VFIO driver libvirt would bind it to
+// (policy/vfio_driver.hpp: vfio-pci or a VFIO variant driver such as
+// mlx5_vfio_pci, written V below); a device already on a VFIO driver stays.
 //
 // Detach, per device, in numbered steps, each written once with its do and
 // its undo (computed from the device's recorded original driver D and
 // override O):
-//   1. driver_override := vfio-pci          undo: driver_override := O
+//   1. driver_override := V                 undo: driver_override := O
 //   2. D/unbind := ADDR (only when bound)    undo: driver_override := O (or
 //        cleared when O would not let D bind), then D/bind := ADDR (drivers_probe
 //        when that fails), only while the device is unbound
-//   3. drivers_probe := ADDR (vfio-pci/bind when that fails)
-//                                            undo: vfio-pci/unbind := ADDR, only
-//                                            while the device is on vfio-pci
-//   4. wait (bounded) for driver -> vfio-pci and /dev/vfio/GROUP   (read only)
+//   3. drivers_probe := ADDR (V/bind when that fails)
+//                                            undo: V/unbind := ADDR, only
+//                                            while the device is on V
+//   4. wait (bounded) for driver -> V and /dev/vfio/GROUP   (read only)
+// V's module is loaded (modprobe V) first when its driver directory is missing.
 // The plan of the whole group is derived once; --dry-run prints its forward
 // writes. One executor runs the steps forward and, on a failure, unwinds the
 // completed ones in reverse, write by write. A journal (per owner, keyed by
@@ -41,7 +45,9 @@
 #include "hostdev/binding/config.hpp"
 #include "hostdev/binding/journal.hpp"
 #include "hostdev/binding/kernel_io.hpp"
+#include "hostdev/domain/domain.hpp"
 #include "hostdev/host/host.hpp"
+#include "hostdev/policy/vfio_driver.hpp"
 
 namespace hostdev {
 
@@ -53,7 +59,18 @@ struct BinderOptions {
     // Called after each completed write (1-based count over the run); tests use
     // it to kill the process between steps.
     std::function<void(int)> after_write;
+    // hostdev.conf vfio_variant_drivers: whose rule picks each device's VFIO driver.
+    VariantMode vfio_variants = VariantMode::Auto;
 };
+
+// A device asked for, with the domain's <driver model=...> (nullopt: none).
+struct DetachRequest {
+    PciAddress device;
+    std::optional<std::string> driver_model;
+};
+// The requests of a domain's passthrough devices, each device once (the first
+// element naming it gives its model), sorted by address.
+std::vector<DetachRequest> detach_requests(const std::vector<PassthroughDevice>& devices);
 
 // The binder's settings from hostdev.conf (journal_dir, wait and lock timeouts).
 BinderOptions binder_options(const Config& config);
@@ -91,8 +108,11 @@ public:
     // be written then). Reads the journals, writes nothing.
     Result<std::vector<PlannedWrite>> plan_detach(const std::vector<PciAddress>& requested,
                                                   const Owner& owner = Owner::manual()) const;
+    Result<std::vector<PlannedWrite>> plan_detach(const std::vector<DetachRequest>& requested,
+                                                  const Owner& owner = Owner::manual()) const;
     // Detaches the whole groups of `requested` for `owner`.
     Result<BindReport> detach(const Owner& owner, const std::vector<PciAddress>& requested);
+    Result<BindReport> detach(const Owner& owner, const std::vector<DetachRequest>& requested);
     // Returns every device of the owner's journal to its recorded driver. Goes on
     // past failures, reports them all; the journal is removed only when every
     // device is back. No journal: nothing to do.

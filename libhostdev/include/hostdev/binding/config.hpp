@@ -5,6 +5,7 @@
 //   wait_timeout_ms = 10000      # per device, for a driver change to show
 //   lock_timeout_ms = 60000
 //   log_file =                   # optional: one line per hook call appended here
+//   vfio_variant_drivers = auto  # auto | yes | no: VFIO variant drivers (policy/vfio_driver.hpp)
 // The path is overridable with HOSTDEV_CONFIG. A missing file means defaults.
 // log_file, like the configuration itself, is used only as a regular file.
 #pragma once
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "hostdev/base/result.hpp"
+#include "hostdev/policy/vfio_driver.hpp"
 
 namespace hostdev {
 
@@ -24,6 +26,7 @@ struct Config {
     std::chrono::milliseconds wait_timeout{10000};
     std::chrono::milliseconds lock_timeout{60000};
     std::optional<std::filesystem::path> log_file;
+    VariantMode vfio_variant_drivers = VariantMode::Auto;
 };
 
 // Pure parser; errors name the line ("hostdev.conf:3: unknown key 'rot'").

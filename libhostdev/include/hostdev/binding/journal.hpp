@@ -57,6 +57,9 @@ struct Device {
     // Part of the transaction still open (state "detaching"/"rolling-back");
     // false for a device held from an earlier, completed detach.
     bool pending = false;
+    // The VFIO driver this detach binds it to ("vfio-pci", "mlx5_vfio_pci");
+    // nullopt in a journal written before hostdev recorded it: vfio-pci.
+    std::optional<std::string> vfio_driver;
 };
 
 struct Journal {

@@ -83,6 +83,15 @@ struct PciDevice {
     std::vector<std::string> netdevs;        // network interfaces (sysfs net/ under the device), sorted
     std::vector<PciAddress> parent_bridges;  // nearest first, from the device path
     std::optional<int> numa_node;            // nullopt when -1 or unknown
+    // sysfs `modalias` as the kernel writes it
+    // ("pci:v000015B3d0000101Esv000015B3sd00000062bc02sc00i00"); nullopt when unknown.
+    std::optional<std::string> modalias;
+    // A parent of mediated devices (sysfs mdev_supported_types/ present): its
+    // mdevs are passed to guests, never the parent itself.
+    bool mdev_parent = false;
+    // An NVIDIA SR-IOV vGPU function with a vGPU type set (sysfs
+    // nvidia/current_vgpu_type, nonzero): the vendor driver serves it as a vGPU.
+    std::optional<unsigned> vgpu_type;
     std::vector<HostRole> roles;
     std::vector<std::string> problems;  // what could not be read, and why
 
@@ -133,6 +142,12 @@ struct Host {
     std::optional<InitramfsTool> initramfs_tool;
     std::optional<Bootloader> bootloader;
     std::vector<std::string> boot_entries;  // systemd-boot entry files, live paths, sorted
+    // The `alias vfio_pci:...` lines of lib/modules/REL/modules.alias (VFIO
+    // variant drivers and vfio_pci itself), in file order; nullopt when unknown.
+    std::optional<std::vector<VfioAlias>> vfio_variant_aliases;
+    // The installed libvirt's version, from its library's file name (never by
+    // running libvirt); nullopt when unknown.
+    std::optional<LibvirtVersion> libvirt_version;
 
     [[nodiscard]] const PciDevice* find(const PciAddress& address) const;
     [[nodiscard]] PciDevice* find(const PciAddress& address);

@@ -114,6 +114,41 @@ std::vector<std::string> firmware_framebuffers(std::string_view proc_fb);
 // -> simplefb (simpledrm binds the same platform device); nullopt otherwise.
 std::optional<std::string> framebuffer_of_platform_driver(std::string_view driver);
 
+// ---- VFIO variant drivers ----
+
+// One `alias vfio_pci:PATTERN MODULE` line of lib/modules/REL/modules.alias.
+struct ModulesAliasLine {
+    std::string pattern;  // "vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i*"
+    std::string module;   // "mlx5_vfio_pci"
+};
+struct ModulesAlias {
+    std::vector<ModulesAliasLine> vfio_pci;  // in file order
+    // "line N: what is wrong" for each `alias vfio_pci:` line that was skipped.
+    std::vector<std::string> skipped;
+};
+// The vfio_pci aliases of modules.alias (the kernel's file2alias writes
+// "alias vfio_pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X MODULE" with `*` for
+// any field a driver leaves open). Other aliases and comments are ignored; an
+// `alias vfio_pci:` line that is not PATTERN and MODULE (missing or extra
+// words, bytes that cannot be in a module name) is skipped and named.
+ModulesAlias vfio_pci_aliases(std::string_view modules_alias);
+
+// The kernel's modalias glob (fnmatch without flags, as modprobe matches
+// aliases): `*` any run, `?` any one byte, [...] a set; anything else itself.
+bool alias_matches(std::string_view pattern, std::string_view text);
+
+// libvirt's version from its library's file name: "libvirt.so.0.9000.0" ->
+// {9, 0, 0} (libvirt names it libvirt.so.0.MAJOR*1000+MINOR.MICRO); nullopt
+// for any other name.
+struct Version3 {
+    unsigned major = 0, minor = 0, micro = 0;
+};
+std::optional<Version3> libvirt_soname_version(std::string_view filename);
+// "10.0.0" exactly -> {10, 0, 0}.
+std::optional<Version3> version3(std::string_view text);
+// A pkg-config file's "Version: 10.0.0" line -> {10, 0, 0}.
+std::optional<Version3> pkgconfig_version(std::string_view pc_text);
+
 // "6.1.0-18-amd64" -> {6, 1}; nullopt when it does not start with N.N.
 std::optional<std::pair<int, int>> kernel_version(std::string_view release);
 

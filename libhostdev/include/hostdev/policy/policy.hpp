@@ -10,6 +10,9 @@
 //   platform function with a driver bound            Blocked     refused (host-critical)
 //   endpoint with a host role (root filesystem,      Blocked     refused (in use by the host)
 //     default route, host keyboard)
+//   mdev parent (mdev_supported_types/ present)      Blocked     refused (its mdevs are passed instead)
+//   SR-IOV vGPU function with a vGPU type set         Blocked     refused (passed as a vGPU by its
+//     (nvidia/current_vgpu_type nonzero)                          vendor driver)
 //   any other endpoint (the boot display too)        Goes        allowed
 #pragma once
 

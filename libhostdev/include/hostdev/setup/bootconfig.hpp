@@ -23,6 +23,7 @@
 #include "hostdev/host/host.hpp"
 #include "hostdev/policy/fix.hpp"
 #include "hostdev/policy/planner.hpp"
+#include "hostdev/policy/vfio_driver.hpp"
 
 namespace hostdev {
 
@@ -30,6 +31,9 @@ struct BootConfigOptions {
     std::optional<InitramfsTool> initramfs;  // nullopt: the one the host uses (never None)
     // Also bind functions of the same slot that sit in another IOMMU group.
     PlanOptions::WholeSlot whole_slot = PlanOptions::WholeSlot::Report;
+    // hostdev.conf vfio_variant_drivers: a device whose VFIO driver is a
+    // variant one is left to the hook (a note says so), never put in ids=.
+    VariantMode vfio_variants = VariantMode::Auto;
 };
 
 // One set of devices to bind: a domain definition, or addresses given directly.
