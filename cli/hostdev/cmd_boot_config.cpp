@@ -97,8 +97,10 @@ int run_boot_config(const BootConfigArgs& args) {
     if (args.initramfs != "auto") options.initramfs = initramfs_tool_from_string(args.initramfs);
     if (args.whole_slot) options.whole_slot = PlanOptions::WholeSlot::Inject;
     // Which devices go to a VFIO variant driver (left to the hook): as the hook
-    // decides. An unreadable configuration is the hook's to report; auto then.
-    if (auto conf = load_config()) options.vfio_variants = conf->vfio_variant_drivers;
+    // of the system under --root decides, from that system's configuration. An
+    // unreadable configuration is the hook's to report; auto then.
+    if (auto conf = load_config(FsRoot(args.source.root.value_or("/"))))
+        options.vfio_variants = conf->vfio_variant_drivers;
     const BootConfig config = plan_boot_config(*inputs, *host, options);
     if (config.blocked()) {
         std::fputs(boot_config_explanation(config, *host).c_str(), stderr);

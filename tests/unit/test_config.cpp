@@ -230,3 +230,34 @@ TEST(Config, TheExampleFileParsesToTheDefaults) {
     EXPECT_EQ(c->lock_timeout, defaults.lock_timeout);
     EXPECT_EQ(c->log_file, defaults.log_file);
 }
+
+// boot-config --root judges with the configuration of the system under the
+// root: its own etc/hostdev/hostdev.conf, never the live host's; a link
+// planted there is refused, not followed.
+TEST(Config, TheConfigurationOfARootIsReadInsideIt) {
+    TempDir dir;
+    const fs::path etc = dir.path() / "etc" / "hostdev";
+    fs::create_directories(etc);
+    const hostdev::FsRoot root(dir.path());
+    auto none = hostdev::load_config(root);
+    ASSERT_TRUE(none.ok()) << none.error().describe();
+    EXPECT_EQ(none->vfio_variant_drivers, hostdev::VariantMode::Auto);  // missing: the defaults
+
+    std::ofstream(etc / "hostdev.conf") << "vfio_variant_drivers = no\n";
+    auto conf = hostdev::load_config(root);
+    ASSERT_TRUE(conf.ok()) << conf.error().describe();
+    EXPECT_EQ(conf->vfio_variant_drivers, hostdev::VariantMode::No);
+
+    std::ofstream(dir.path() / "elsewhere.conf") << "vfio_variant_drivers = yes\n";
+    fs::remove(etc / "hostdev.conf");
+    fs::create_symlink("/elsewhere.conf", etc / "hostdev.conf");
+    auto linked = hostdev::load_config(root);
+    ASSERT_FALSE(linked.ok());
+    EXPECT_EQ(linked.error().err, ELOOP) << linked.error().describe();
+
+    fs::remove(etc / "hostdev.conf");
+    std::ofstream(etc / "hostdev.conf") << "vfio_variant_drivers = maybe\n";
+    auto bad = hostdev::load_config(root);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("hostdev.conf:1"), std::string::npos) << bad.error().describe();
+}

@@ -1,6 +1,10 @@
 // hostdev.conf: "key = value" lines, '#' comments, whitespace trimmed.
 #include "hostdev/binding/config.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -155,6 +159,34 @@ Result<Config> load_config() {
         return make_error("configuration file larger than 1 MiB", path.string(), EFBIG);
     }
     return parse_config(*text, path.string());
+}
+
+Result<Config> load_config(const FsRoot& root) {
+    if (root.is_live()) return load_config();
+    const std::filesystem::path path = root.etc("hostdev/hostdev.conf");
+    // As load_config: a regular file only, never through a link, never blocking.
+    auto fd = root.open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+    if (!fd) {
+        if (fd.error().err == ENOENT) return Config{};
+        return fd.error().context("cannot read the root's configuration");
+    }
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) return make_error("cannot read", root.live_path(path), errno);
+    if (!S_ISREG(st.st_mode))
+        return make_error("the configuration is not a regular file", root.live_path(path), EINVAL);
+    if (st.st_size > static_cast<off_t>(kMaxConfigBytes))
+        return make_error("configuration file larger than 1 MiB", root.live_path(path), EFBIG);
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t got = 0;
+    while (got < text.size()) {
+        const ssize_t n = ::read(fd->get(), text.data() + got, text.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return make_error("cannot read", root.live_path(path), errno);
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    text.resize(got);
+    return parse_config(text, root.live_path(path));
 }
 
 }  // namespace hostdev

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string_view>
 
+#include "hostdev/base/fsroot.hpp"
 #include "hostdev/base/result.hpp"
 #include "hostdev/policy/vfio_driver.hpp"
 
@@ -37,5 +38,9 @@ std::filesystem::path config_path();
 // a regular file (opened with O_NOFOLLOW|O_NONBLOCK, checked with fstat): a
 // symbolic link, a directory or a FIFO there is an error that says so.
 Result<Config> load_config();
+// The configuration of the system under `root`: load_config() for the live
+// root, else the root's own etc/hostdev/hostdev.conf, read inside the root
+// under the same rules (never the live host's file, never $HOSTDEV_CONFIG).
+Result<Config> load_config(const FsRoot& root);
 
 }  // namespace hostdev
