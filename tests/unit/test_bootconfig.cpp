@@ -391,7 +391,7 @@ TEST(BootConfigWrite, CreatesReplacesWithBackupsAndLeavesUnchangedFilesAlone) {
     ASSERT_EQ(::chmod((etc / "mkinitcpio.conf").c_str(), 0640), 0);
     BootConfig bc = plan_boot_config({addresses({"02:00.0", "03:00.0"})}, h);
     auto w = write_boot_config(bc, FsRoot(root.path()), "20240131T120501Z");
-    ASSERT_TRUE(w.ok()) << w.error().describe();
+    ASSERT_TRUE(w.ok()) << w.error().describe() << "\n" << boot_config_explanation(bc, h);
     ASSERT_EQ(w->size(), 2u);
     EXPECT_EQ((*w)[0].action, WrittenFile::Action::Created);
     EXPECT_EQ((*w)[0].path, live_etc("modprobe.d/vfio.conf"));

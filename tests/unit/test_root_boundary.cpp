@@ -8,9 +8,13 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <cstdio>
+
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "fake_host.hpp"
 #include "hostdev/host/snapshot.hpp"
@@ -235,4 +239,37 @@ TEST_P(RootBoundary, FifosWhereFilesShouldBeNeverBlock) {
     EXPECT_EQ(g->vendor, 0x10de);  // from the vendor attribute
     EXPECT_FALSE(g->problems.empty());
     EXPECT_EQ(host.libvirt_hook, std::string());
+}
+
+// The kernel refuses a RESOLVE_IN_ROOT or RESOLVE_BENEATH lookup through ".."
+// with EAGAIN when anything on the system is renamed meanwhile, and sysfs
+// links are all "..": a host read while another process renames files (as
+// libvirtd and every atomic writer do) must still read every device.
+TEST(FsRootUnderRenames, ReadsWhileFilesAreRenamedElsewhereSeeEveryDevice) {
+    FakeRoot root(R"(
+dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport bus=01
+dev 01:00.0 10de:13c2 0x030000 group=1 driver=nouveau
+dev 01:00.1 10de:0fbb 0x040300 group=1 driver=snd_hda_intel
+dev 00:17.0 8086:a102 0x010601 group=2 driver=ahci role=root-fs
+)");
+    const fs::path spot = root.path().parent_path() / (root.path().filename().string() + "-renames");
+    fs::create_directories(spot);
+    std::ofstream(spot / "a") << "x";
+    std::atomic<bool> stop{false};
+    std::thread renamer([&] {
+        while (!stop) {
+            ::rename((spot / "a").c_str(), (spot / "b").c_str());
+            ::rename((spot / "b").c_str(), (spot / "a").c_str());
+        }
+    });
+    const Host expected = hostdev::testing::read_fake_host(root);
+    int differing = 0;
+    for (int i = 0; i < 200; ++i) {
+        auto h = read_host(FsRoot(root.path()), hostdev::testing::test_read_options());
+        if (!h || write_snapshot(*h) != write_snapshot(expected)) ++differing;
+    }
+    stop = true;
+    renamer.join();
+    fs::remove_all(spot);
+    EXPECT_EQ(differing, 0) << "reads that lost a device or a fact while files were renamed elsewhere";
 }

@@ -17,6 +17,7 @@
 #include <climits>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 #include "hostdev/base/fileio.hpp"
 
@@ -171,8 +172,16 @@ Result<std::string> walk(int rootfd, std::string_view rel, bool follow_last) {
     return joined(done);
 }
 
+// How often a lookup the kernel refused with EAGAIN is tried again. Under
+// RESOLVE_IN_ROOT and RESOLVE_BENEATH the kernel refuses a lookup through
+// ".." with EAGAIN when anything on the system was renamed or mounted while it
+// ran (it cannot then prove that ".." stayed inside); sysfs links are full of
+// "..", and libvirtd and every atomic writer rename files all the time.
+constexpr int kOpenat2Attempts = 64;
+
 // openat2(2) with `resolve`; -1 with ENOSYS (and `supported` cleared) on a
-// kernel older than 5.6, which has no openat2.
+// kernel older than 5.6, which has no openat2. EAGAIN and EINTR are tried
+// again, up to kOpenat2Attempts times; then EAGAIN is returned.
 int openat2_or_enosys(int dirfd, const char* rel, int flags, mode_t mode, std::uint64_t resolve,
                       std::atomic<bool>& supported) {
     if (!supported) {
@@ -183,14 +192,20 @@ int openat2_or_enosys(int dirfd, const char* rel, int flags, mode_t mode, std::u
     how.flags = static_cast<std::uint64_t>(flags);
     how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
     how.resolve = resolve;
-    long fd = ::syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+    long fd = -1;
+    for (int attempt = 1; attempt <= kOpenat2Attempts; ++attempt) {
+        fd = ::syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+        if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) break;
+        if (attempt % 8 == 0) std::this_thread::yield();  // let the renamer finish
+    }
     if (fd < 0 && errno == ENOSYS) supported = false;
     return static_cast<int>(fd);
 }
 
 int openat2_in_root(int rootfd, const std::string& rel, int flags, mode_t mode, std::atomic<bool>& supported) {
     int fd = openat2_or_enosys(rootfd, rel.c_str(), flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, supported);
-    if (fd >= 0 || errno != ENOSYS) return fd;
+    // The user-space walk resolves the same way and never races with renames.
+    if (fd >= 0 || (errno != ENOSYS && errno != EAGAIN)) return fd;
     auto resolved = walk(rootfd, rel, (flags & O_NOFOLLOW) == 0);
     if (!resolved) {
         errno = resolved.error().err;
