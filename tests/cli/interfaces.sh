@@ -20,13 +20,14 @@ expect_rc 2 "$HOSTDEV_FIX" --host "$S" "$D/sriov-vf-shared.xml"
 expect_grep 'default route' "$WORK/err"
 expect_grep 'blocked, nothing written' "$WORK/err"
 
-# A VF behind a port without ACS, on a fake root: its card's two ports are
-# injected as <hostdev> with the interface's managed='no', after the <hostdev>.
+# A NIC passed as an interface behind a port without ACS, on a fake root: the
+# other card's two ports are injected as <hostdev> with the interface's
+# managed='no', after the <hostdev>.
 cat >"$WORK/host.spec" <<'SPEC'
 dev 00:1c.0 8086:a190 0x060400 group=20 driver=pcieport bus=02
 dev 02:00.0 8086:1521 0x020000 group=20 driver=igb
 dev 02:00.1 8086:1521 0x020000 group=20 driver=igb
-dev 02:10.0 8086:1520 0x020000 group=20 driver=igbvf physfn=02:00.0
+dev 02:01.0 8086:10d3 0x020000 group=20 driver=e1000e
 dev 00:14.0 8086:a12f 0x0c0330 group=2 driver=xhci_hcd
 dev 00:1f.6 8086:15b8 0x020000 group=5 driver=e1000e role=default-route net=eno1
 SPEC
@@ -43,7 +44,7 @@ cat >"$WORK/vf.xml" <<'XML'
     <interface type='hostdev' managed='no'>
       <mac address='52:54:00:6d:91:01'/>
       <source>
-        <address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x0'/>
+        <address type='pci' domain='0x0000' bus='0x02' slot='0x01' function='0x0'/>
       </source>
     </interface>
     <hostdev mode='subsystem' type='pci' managed='yes'>
@@ -71,7 +72,7 @@ expect_grep 'ok, nothing to change' "$WORK/err"
 printf 'wait_timeout_ms = 100\nlock_timeout_ms = 2000\n' >"$WORK/hostdev.conf"
 export HOSTDEV_CONFIG=$WORK/hostdev.conf
 expect_rc 0 "$HOSTDEV" detach --root "$WORK/root" --dry-run --domain "$WORK/vf.xml"
-for a in 0000:02:00.0 0000:02:00.1 0000:02:10.0 0000:00:14.0; do
+for a in 0000:02:00.0 0000:02:00.1 0000:02:01.0 0000:00:14.0; do
   expect_grep "^write /sys/bus/pci/drivers_probe $a\$" "$WORK/out"
 done
 if grep -Eq '(0000:00:1f.6|0000:00:1c.0)( |/driver_override)' "$WORK/out"; then not_ok "detach --domain plans a device outside the groups"; else ok; fi

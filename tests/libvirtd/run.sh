@@ -396,12 +396,13 @@ as_test_domain() {
       -e "s|<name>[^<]*</name>|<name>$3</name>|" \
       -e "s|<emulator>[^<]*</emulator>|<emulator>$(command -v qemu-system-x86_64)</emulator>|" "$1" >"$2"
 }
-# A VF behind a port without ACS: hostdev-fix adds both ports of its card.
+# A NIC passed as an interface behind a port without ACS: hostdev-fix adds
+# both ports of the other card in its group.
 cat >"$WORK/vf.spec" <<'SPEC'
 dev 00:1c.0 8086:a190 0x060400 group=20 driver=pcieport bus=02
 dev 02:00.0 8086:1521 0x020000 group=20 driver=igb
 dev 02:00.1 8086:1521 0x020000 group=20 driver=igb
-dev 02:10.0 8086:1520 0x020000 group=20 driver=igbvf physfn=02:00.0
+dev 02:01.0 8086:10d3 0x020000 group=20 driver=e1000e
 SPEC
 "$FAKEROOT" "$WORK/vf.spec" "$WORK/vfroot" >/dev/null || die "cannot build the VF fake root"
 cat >"$WORK/vf.xml" <<'XML'
@@ -413,7 +414,7 @@ cat >"$WORK/vf.xml" <<'XML'
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
     <interface type='hostdev' managed='no'>
       <mac address='52:54:00:6d:91:01'/>
-      <source><address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x0'/></source>
+      <source><address type='pci' domain='0x0000' bus='0x02' slot='0x01' function='0x0'/></source>
       <vlan><tag id='42'/></vlan>
       <address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>
     </interface>

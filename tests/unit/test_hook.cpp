@@ -251,19 +251,19 @@ TEST(Hook, AHostdevInterfaceTakesItsWholeGroupOrIsRefused) {
 dev 00:1c.0 8086:a190 0x060400 group=20 driver=pcieport bus=02
 dev 02:00.0 8086:1521 0x020000 group=20 driver=igb
 dev 02:00.1 8086:1521 0x020000 group=20 driver=igb
-dev 02:10.0 8086:1520 0x020000 group=20 driver=igbvf physfn=02:00.0
+dev 02:01.0 8086:10d3 0x020000 group=20 driver=e1000e
 dev 00:1f.6 8086:15b8 0x020000 group=5 driver=e1000e role=default-route net=eno1
 )");
     SimulatedKernel kernel(root.path(), root.spec());
     const DriverState before = capture_driver_state(root.path());
     const std::string xml = R"(<domain type='kvm'><name>vf</name><uuid>7b3e5d2f-9c4e-4f8b-a016-2d3e4f5a6b7c</uuid>
   <devices><interface type='hostdev' managed='yes'><mac address='52:54:00:6d:91:01'/>
-    <source><address type='pci' domain='0x0000' bus='0x02' slot='0x10' function='0x0'/></source></interface>
+    <source><address type='pci' domain='0x0000' bus='0x02' slot='0x01' function='0x0'/></source></interface>
   </devices></domain>)";
     HookResult r = run_hook(args("vf", "prepare", "begin"), xml, config_for(root), kernel);
     ASSERT_EQ(r.exit_code, 0) << r.stderr_text << "\n" << joined(r.log);
     const DriverState during = capture_driver_state(root.path());
-    for (auto a : {"0000:02:00.0", "0000:02:00.1", "0000:02:10.0"})
+    for (auto a : {"0000:02:00.0", "0000:02:00.1", "0000:02:01.0"})
         EXPECT_EQ(during.devices.at(addr(a)).driver, "vfio-pci") << a;
     EXPECT_EQ(during.devices.at(addr("00:1c.0")).driver, "pcieport");
     EXPECT_EQ(during.devices.at(addr("00:1f.6")).driver, "e1000e");

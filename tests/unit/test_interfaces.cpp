@@ -22,9 +22,11 @@ namespace {
 
 using Element = PassthroughDevice::Element;
 
-// An 82599ES behind an isolating root port (each VF alone in its group), an
-// I350 behind a root port without ACS (ports and VF in one group), and a
-// second I350 whose port 0 carries the host's default route, likewise shared.
+// An 82599ES behind an isolating root port (each VF alone in its group); an
+// I350 without VFs and an 82574L behind a root port without ACS (one group:
+// NICs passed as interfaces need their siblings); a second I350 whose port 0
+// carries the host's default route, with a VF in its group; and a third whose
+// VF shares its group with its own physical function.
 const char* kSriovHost = R"(
 host cmdline="intel_iommu=on"
 dev 00:02.0 8086:2030 0x060400 group=1 driver=pcieport bus=01
@@ -34,10 +36,13 @@ dev 01:10.2 8086:10ed 0x020000 group=34 driver=ixgbevf physfn=01:00.0
 dev 00:1c.0 8086:a190 0x060400 group=20 driver=pcieport bus=02
 dev 02:00.0 8086:1521 0x020000 group=20 driver=igb net=enp2s0f0
 dev 02:00.1 8086:1521 0x020000 group=20 driver=igb net=enp2s0f1
-dev 02:10.0 8086:1520 0x020000 group=20 driver=igbvf physfn=02:00.0
+dev 02:01.0 8086:10d3 0x020000 group=20 driver=e1000e net=enp2s1
 dev 00:1c.4 8086:a194 0x060400 group=21 driver=pcieport bus=03
 dev 03:00.0 8086:1521 0x020000 group=21 driver=igb role=default-route net=eno1
 dev 03:10.0 8086:1520 0x020000 group=21 driver=igbvf physfn=03:00.0
+dev 00:1c.6 8086:a196 0x060400 group=22 driver=pcieport bus=04
+dev 04:00.0 8086:1521 0x020000 group=22 driver=igb net=enp4s0f0
+dev 04:10.0 8086:1520 0x020000 group=22 driver=igbvf physfn=04:00.0
 )";
 
 Host sriov_host() {
@@ -230,16 +235,16 @@ TEST(InterfacePlan, AVfAloneInItsGroupIsCoveredAndNothingChanges) {
     EXPECT_FALSE(p.blocked());
 }
 
-TEST(InterfacePlan, SiblingsOfAVfBehindAPortWithoutAcsAreInjectedWithTheInterfacesManaged) {
+TEST(InterfacePlan, SiblingsOfANicBehindAPortWithoutAcsAreInjectedWithTheInterfacesManaged) {
     Host host = sriov_host();
     for (const char* managed : {" managed='yes'", " managed='no'", ""}) {
         SCOPED_TRACE(managed);
         const bool want = std::string(managed) == " managed='yes'";
-        Plan p = plan_domain(parse(doc(vf("0x02", "0x10", "0x0", managed))), host);
+        Plan p = plan_domain(parse(doc(vf("0x02", "0x01", "0x0", managed))), host);
         EXPECT_FALSE(p.blocked());
         ASSERT_EQ(p.groups.size(), 1U);
         EXPECT_EQ(member(p, "00:1c.0")->verdict, Verdict::StaysOnHost);
-        EXPECT_EQ(member(p, "02:10.0")->verdict, Verdict::Covered);
+        EXPECT_EQ(member(p, "02:01.0")->verdict, Verdict::Covered);
         for (const char* a : {"02:00.0", "02:00.1"}) {
             EXPECT_EQ(member(p, a)->verdict, Verdict::Injected) << a;
             EXPECT_FALSE(member(p, a)->element.has_value()) << a;
@@ -258,14 +263,31 @@ TEST(InterfacePlan, ASiblingTheHostNeedsRefusesTheInterface) {
     EXPECT_TRUE(has_problem(p, Severity::Error, "default route"));
 }
 
+// A VF in the group of its own physical function cannot be passed: the group
+// is viable only when the PF leaves too, and taking the PF from its driver
+// removes its VFs. Asked for directly, the PF is refused for the same reason.
+TEST(InterfacePlan, AVfInTheGroupOfItsOwnPhysicalFunctionIsBlocked) {
+    Host host = sriov_host();
+    Plan p = plan_domain(parse(doc(vf("0x04", "0x10", "0x0"))), host);
+    EXPECT_TRUE(p.blocked());
+    EXPECT_EQ(member(p, "04:00.0")->verdict, Verdict::Blocked);
+    EXPECT_NE(member(p, "04:00.0")->reason.find("SR-IOV physical function with 1 virtual function enabled by igb"),
+              std::string::npos)
+        << member(p, "04:00.0")->reason;
+    EXPECT_TRUE(p.edits.inject.empty());
+    Plan pf = plan_domain(parse(doc(vf("0x04", "0x00", "0x0"))), host);
+    EXPECT_TRUE(pf.blocked());
+    EXPECT_TRUE(has_problem(pf, Severity::Error, "set sriov_numvfs to 0 to pass the PF itself"));
+}
+
 TEST(InterfacePlan, AnInterfaceAndAHostdevInOneGroupCoverEachOther) {
     Host host = sriov_host();
     Plan p = plan_domain(
-        parse(doc(vf("0x02", "0x10", "0x0", " managed='no'") + hostdev_element("0x02", "0x00", "0x0"))), host);
+        parse(doc(vf("0x02", "0x01", "0x0", " managed='no'") + hostdev_element("0x02", "0x00", "0x0"))), host);
     EXPECT_FALSE(p.blocked());
     ASSERT_EQ(p.groups.size(), 1U);
-    EXPECT_EQ(p.groups[0].requested, (std::vector<PciAddress>{addr("02:10.0"), addr("02:00.0")}));
-    EXPECT_EQ(member(p, "02:10.0")->element, std::optional<Element>(Element::Interface));
+    EXPECT_EQ(p.groups[0].requested, (std::vector<PciAddress>{addr("02:01.0"), addr("02:00.0")}));
+    EXPECT_EQ(member(p, "02:01.0")->element, std::optional<Element>(Element::Interface));
     EXPECT_EQ(member(p, "02:00.0")->element, std::optional<Element>(Element::Hostdev));
     EXPECT_EQ(member(p, "02:00.0")->reason, "a <hostdev> of the domain");
     ASSERT_EQ(p.edits.inject.size(), 1U);
@@ -278,14 +300,14 @@ TEST(InterfacePlan, AnInterfacesGuestAddressAnchorsTheSiblingsAndGetsMultifuncti
     const std::string guest = "<address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>";
     Plan p = plan_domain(parse(doc(vf("0x02", "0x00", "0x0", " managed='yes'", guest))), host);
     ASSERT_FALSE(p.blocked());
-    ASSERT_EQ(p.edits.inject.size(), 2U);  // 02:00.1 and the VF 02:10.0
+    ASSERT_EQ(p.edits.inject.size(), 2U);  // 02:00.1 and the NIC 02:01.0
     std::set<PciAddress> guests;
     for (const auto& ih : p.edits.inject) {
         if (ih.source == addr("02:00.1")) {
             ASSERT_TRUE(ih.guest_address.has_value());
             EXPECT_EQ(*ih.guest_address, addr("00:07.1"));  // the slot of the interface, its host function
         } else {
-            EXPECT_FALSE(ih.guest_address.has_value());  // the VF is in another host slot
+            EXPECT_FALSE(ih.guest_address.has_value());  // the NIC is in another host slot
         }
     }
     EXPECT_EQ(p.edits.set_guest_multifunction, (std::vector<PciAddress>{addr("02:00.0")}));
@@ -342,13 +364,13 @@ TEST(InterfaceFix, InjectedSiblingsAndMultifunctionOnTheInterfaceEditOnlyAndIdem
 
 TEST(InterfaceFix, TheReportNamesTheRequestingElement) {
     Host host = sriov_host();
-    FixResult r = fix_domain(doc(vf("0x02", "0x10", "0x0") + hostdev_element("0x02", "0x00", "0x0")), "vm.xml", host,
+    FixResult r = fix_domain(doc(vf("0x02", "0x01", "0x0") + hostdev_element("0x02", "0x00", "0x0")), "vm.xml", host,
                              &validator(), {});
     ASSERT_EQ(r.status, FixStatus::Fixable);
     const auto j = fix_report(r, host);
     std::map<std::string, nlohmann::ordered_json> element;
     for (const auto& m : j["groups"][0]["members"]) element[m["address"].get<std::string>()] = m["element"];
-    EXPECT_EQ(element.at("0000:02:10.0"), "interface");
+    EXPECT_EQ(element.at("0000:02:01.0"), "interface");
     EXPECT_EQ(element.at("0000:02:00.0"), "hostdev");
     EXPECT_TRUE(element.at("0000:02:00.1").is_null());
     EXPECT_TRUE(element.at("0000:00:1c.0").is_null());
@@ -384,9 +406,9 @@ TEST(InterfaceEdit, MultifunctionOnAnInterfaceAndErrorsNameTheElement) {
 }
 
 TEST(InterfaceEdit, AnInterfaceIsNotInjectedAgainAsAHostdev) {
-    const std::string in = doc(vf("0x02", "0x10", "0x0"));
+    const std::string in = doc(vf("0x02", "0x01", "0x0"));
     DomainEdits e;
-    e.inject.push_back(InjectedHostdev{addr("02:10.0"), true, std::nullopt, false});
+    e.inject.push_back(InjectedHostdev{addr("02:01.0"), true, std::nullopt, false});
     auto out = apply_domain_edits(in, e, "vm.xml");
     ASSERT_TRUE(out.ok()) << out.error().describe();
     EXPECT_EQ(*out, in);

@@ -23,6 +23,17 @@ std::optional<std::string> mediated_use(const PciDevice& d) {
     return std::nullopt;
 }
 
+// An SR-IOV physical function with virtual functions enabled: unbinding its
+// driver disables SR-IOV (the PF driver's sriov_configure(0)), so every VF,
+// the ones asked for among them, disappears from the host.
+std::optional<std::string> enabled_vfs(const PciDevice& d) {
+    if (d.virtfns.empty()) return std::nullopt;
+    return "an SR-IOV physical function with " + std::to_string(d.virtfns.size()) + " virtual function" +
+           (d.virtfns.size() == 1 ? "" : "s") + " enabled" + (d.driver ? " by " + *d.driver : std::string()) +
+           ": taking it from its driver removes them; pass a VF from a group of its own (a port with ACS), or "
+           "set sriov_numvfs to 0 to pass the PF itself";
+}
+
 }  // namespace
 
 Departure departure_of(const PciDevice& d) {
@@ -36,6 +47,7 @@ Departure departure_of(const PciDevice& d) {
     if (auto role = blocking_role(d))
         return {Departure::Kind::Blocked, "in use by the host: " + std::string(describe(*role)), true};
     if (auto why = mediated_use(d)) return {Departure::Kind::Blocked, "left alone on purpose: " + *why, true};
+    if (auto why = enabled_vfs(d)) return {Departure::Kind::Blocked, *why, true};
     return {};
 }
 

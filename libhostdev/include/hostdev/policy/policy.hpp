@@ -13,6 +13,8 @@
 //   mdev parent (mdev_supported_types/ present)      Blocked     refused (its mdevs are passed instead)
 //   SR-IOV vGPU function with a vGPU type set         Blocked     refused (passed as a vGPU by its
 //     (nvidia/current_vgpu_type nonzero)                          vendor driver)
+//   SR-IOV physical function with VFs enabled         Blocked     refused (unbinding its driver removes
+//     (virtfn links)                                              its VFs; sriov_numvfs=0 first)
 //   any other endpoint (the boot display too)        Goes        allowed
 #pragma once
 
