@@ -340,13 +340,13 @@ std::string xml_at_prepare() {
 
 // At start begin libvirt has picked 03:10.0 and detached it. It formats the
 // actual device in place of the network (virDomainNetDefFormat without
-// VIR_DOMAIN_DEF_FORMAT_ACTUAL_NET): <interface type='hostdev'>. Until that
-// element is read into Domain::passthrough, the same device as a <hostdev>
-// stands for it here.
+// VIR_DOMAIN_DEF_FORMAT_ACTUAL_NET): <interface type='hostdev'>, with the
+// network's managed and the device's PCI source, and no network name.
 std::string xml_at_start() {
     return std::string("<domain type='kvm'>\n<name>vm</name>\n<uuid>") + kUuid +
-           "</uuid>\n<devices>\n<hostdev mode='subsystem' type='pci' managed='yes'>\n<source><address domain='0x0000' "
-           "bus='0x03' slot='0x10' function='0x0'/></source>\n</hostdev>\n</devices>\n</domain>\n";
+           "</uuid>\n<devices>\n<interface type='hostdev' managed='yes'>\n<mac address='52:54:00:6d:90:02'/>\n"
+           "<source><address type='pci' domain='0x0000' bus='0x03' slot='0x10' function='0x0'/></source>\n"
+           "</interface>\n</devices>\n</domain>\n";
 }
 
 struct Rig {
