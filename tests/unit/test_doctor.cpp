@@ -387,6 +387,25 @@ TEST(Doctor, PassthroughCandidates) {
     EXPECT_FALSE(cand("00:1f.6"));  // default route
 }
 
+// mdev parents and vGPU functions are not candidates, and doctor says why,
+// once per device; a host without them has no such line.
+TEST(Doctor, DevicesLeftAloneOnPurposeAreNamedWithTheReason) {
+    const std::string spec = std::string(ready()) +
+                             "dev 05:00.0 10de:1eb8 0x030200 group=40 driver=nvidia mdev=yes\n"
+                             "dev 06:00.4 10de:2236 0x030200 group=41 driver=nvidia vgpu=3\n";
+    Host h = read_spec(spec);
+    DoctorReport r = run_doctor(h);
+    std::vector<const Check*> left;
+    for (const auto& c : r.checks)
+        if (c.id == "device-left-alone") left.push_back(&c);
+    ASSERT_EQ(left.size(), 2u);
+    EXPECT_EQ(left[0]->device, PciAddress::parse("05:00.0").value());
+    EXPECT_TRUE(has(left[0]->message, "is left alone on purpose: it is an mdev parent")) << left[0]->message;
+    EXPECT_TRUE(has(left[1]->message, "vGPU type 3")) << left[1]->message;
+    for (const Check* c : left) EXPECT_EQ(c->verdict, CheckVerdict::Ok);
+    EXPECT_FALSE(is_passthrough_candidate(*h.find(*PciAddress::parse("05:00.0"))));
+}
+
 TEST(Doctor, NoIommuIsAnErrorNamingTheFirmwareSettingAndParameter) {
     const char* intel = "host iommu=none cpu=GenuineIntel\ndev 01:00.0 10de:13c2 0x030000 driver=nouveau\n";
     DoctorReport r = run_doctor(read_spec(intel));

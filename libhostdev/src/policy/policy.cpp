@@ -10,8 +10,8 @@ std::optional<HostRole> blocking_role(const PciDevice& d) {
     return std::nullopt;
 }
 
-// A device the host serves to guests in another way: its mediated devices or
-// its vGPU are passed, never the device itself.
+}  // namespace
+
 std::optional<std::string> mediated_use(const PciDevice& d) {
     if (d.mdev_parent)
         return "an mdev parent (mdev_supported_types): its mediated devices are passed to guests instead, and "
@@ -22,6 +22,8 @@ std::optional<std::string> mediated_use(const PciDevice& d) {
                "): the vendor driver passes it as a vGPU; clear the type (echo 0) to pass it through";
     return std::nullopt;
 }
+
+namespace {
 
 // An SR-IOV physical function with virtual functions enabled: unbinding its
 // driver disables SR-IOV (the PF driver's sriov_configure(0)), so every VF,

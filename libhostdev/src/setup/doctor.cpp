@@ -97,6 +97,7 @@ public:
         check_reset();
         check_boot_vga();
         check_shared_ids();
+        check_left_alone();
         check_hook();
         return std::move(report_);
     }
@@ -105,6 +106,14 @@ private:
     void add(std::string id, CheckVerdict v, std::string message, std::string fix = {},
              std::optional<PciAddress> device = std::nullopt) {
         report_.checks.push_back(Check{std::move(id), v, std::move(message), std::move(fix), device});
+    }
+
+    // Devices that are not candidates on purpose, and why (policy.hpp).
+    void check_left_alone() {
+        for (const PciDevice& d : host_.devices)
+            if (auto why = mediated_use(d))
+                add("device-left-alone", CheckVerdict::Ok,
+                    describe_device(d) + " is left alone on purpose: it is " + *why, {}, d.address);
     }
 
     std::optional<std::string> param(std::string_view name) const {

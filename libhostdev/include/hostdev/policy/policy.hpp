@@ -40,6 +40,11 @@ struct Departure {
 
 Departure departure_of(const PciDevice& device);
 
+// Why a device is left alone on purpose, when it is: the host serves it to
+// guests in another way (an mdev parent's mediated devices, a vGPU function
+// passed by its vendor driver), so it is never detached. nullopt otherwise.
+std::optional<std::string> mediated_use(const PciDevice& device);
+
 // Why a device a domain (or `hostdev detach`) asks for cannot leave the host,
 // in a sentence that names it; nullopt when it may. The same rule as for a
 // sibling: a bridge, a bound platform function or a device with a host role

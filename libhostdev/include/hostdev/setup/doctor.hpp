@@ -11,6 +11,7 @@
 //   device-reset         per passthrough candidate: a way to reset it
 //   device-boot-vga      per candidate: the boot display held by a firmware framebuffer
 //   device-shared-ids    per candidate: vendor:device shared with another device
+//   device-left-alone    per mdev parent or vGPU function: why it is never detached (ok)
 //   libvirt-hook         the hostdev qemu hook installed for libvirt
 #pragma once
 
