@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -146,47 +145,43 @@ std::filesystem::path config_path() {
     return FsRoot{}.etc("hostdev/hostdev.conf");
 }
 
+namespace {
+
+// The configuration from a file's text as read (a missing file gives the
+// defaults); `what_to_do` ends the message of a file that cannot be read.
+Result<Config> config_from(Result<std::string> text, const std::string& shown, std::string_view what_to_do) {
+    if (!text) {
+        if (text.error().err == ENOENT) return Config{};
+        return text.error().context(std::string("cannot read the configuration (") + std::string(what_to_do) + ")");
+    }
+    if (text->size() > kMaxConfigBytes) return make_error("configuration file larger than 1 MiB", shown, EFBIG);
+    return parse_config(*text, shown);
+}
+
+}  // namespace
+
 Result<Config> load_config() {
     const std::filesystem::path path = config_path();
     // A file hostdev finds by itself: used only as a regular file, never
     // through a link, and a FIFO there cannot block the hook.
-    auto text = fileio::read_regular_file(path, kMaxConfigBytes + 1);
-    if (!text) {
-        if (text.error().err == ENOENT) return Config{};
-        return text.error().context("cannot read the configuration (fix it or set HOSTDEV_CONFIG)");
-    }
-    if (text->size() > kMaxConfigBytes) {
-        return make_error("configuration file larger than 1 MiB", path.string(), EFBIG);
-    }
-    return parse_config(*text, path.string());
+    return config_from(fileio::read_regular_file(path, kMaxConfigBytes + 1), path.string(),
+                       "fix it or set HOSTDEV_CONFIG");
 }
 
 Result<Config> load_config(const FsRoot& root) {
     if (root.is_live()) return load_config();
     const std::filesystem::path path = root.etc("hostdev/hostdev.conf");
+    const std::string shown = root.live_path(path);
     // As load_config: a regular file only, never through a link, never blocking.
-    auto fd = root.open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
-    if (!fd) {
-        if (fd.error().err == ENOENT) return Config{};
-        return fd.error().context("cannot read the root's configuration");
-    }
-    struct stat st {};
-    if (::fstat(fd->get(), &st) != 0) return make_error("cannot read", root.live_path(path), errno);
-    if (!S_ISREG(st.st_mode))
-        return make_error("the configuration is not a regular file", root.live_path(path), EINVAL);
-    if (st.st_size > static_cast<off_t>(kMaxConfigBytes))
-        return make_error("configuration file larger than 1 MiB", root.live_path(path), EFBIG);
-    std::string text(static_cast<std::size_t>(st.st_size), '\0');
-    std::size_t got = 0;
-    while (got < text.size()) {
-        const ssize_t n = ::read(fd->get(), text.data() + got, text.size() - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return make_error("cannot read", root.live_path(path), errno);
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    text.resize(got);
-    return parse_config(text, root.live_path(path));
+    auto read = [&]() -> Result<std::string> {
+        auto fd = root.open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+        if (!fd) return fd.error();
+        struct stat st {};
+        if (::fstat(fd->get(), &st) != 0) return make_error("cannot stat", shown, errno);
+        if (!S_ISREG(st.st_mode)) return make_error("not a regular file", shown, EINVAL);
+        return fileio::read_fd(fd->get(), shown, kMaxConfigBytes + 1);
+    };
+    return config_from(read(), shown, "fix the root's etc/hostdev/hostdev.conf");
 }
 
 }  // namespace hostdev
