@@ -269,6 +269,18 @@ bool passes_pci_through(std::string_view xml) {
     return false;
 }
 
+// The lifecycle steps the hook acts on, from argv (NAME OPERATION SUBOP).
+enum class Step { Prepare, Start, Release, Reconnect, Other };
+
+Step step_of(const std::vector<std::string>& args) {
+    if (args.size() < 3) return Step::Other;
+    if (args[1] == "prepare" && args[2] == "begin") return Step::Prepare;
+    if (args[1] == "start" && args[2] == "begin") return Step::Start;
+    if (args[1] == "release" && args[2] == "end") return Step::Release;
+    if (args[1] == "reconnect" && args[2] == "begin") return Step::Reconnect;
+    return Step::Other;
+}
+
 HookResult usage() {
     HookResult r;
     r.exit_code = kRefuse;
@@ -284,20 +296,21 @@ HookResult run_hook(const std::vector<std::string>& args, std::string_view domai
                     KernelIo& io) {
     if (args.size() < 3) return usage();
     const Call call{args[0], args[1], args[2]};
-    if ((call.op == "prepare" || call.op == "start") && call.subop == "begin") {
-        if (hook_can_skip(domain_xml)) return {};
-        return detach_groups(call, domain_xml, config, io);
-    }
-    if (call.op == "release" && call.subop == "end") {
-        // A domain whose last hostdev was hot-unplugged has none in its XML
-        // any more but may still hold its group: look at the journals (no
-        // sysfs, no lock) before skipping.
-        if (hook_can_skip(domain_xml) && !any_journal(config)) return {};
-        return release(call, domain_xml, config, io);
-    }
-    if (call.op == "reconnect" && call.subop == "begin") {
-        if (hook_can_skip(domain_xml)) return {};
-        return reconnect(call, domain_xml, config, io);
+    switch (step_of(args)) {
+        case Step::Prepare:
+        case Step::Start:
+            if (hook_can_skip(domain_xml)) return {};
+            return detach_groups(call, domain_xml, config, io);
+        case Step::Release:
+            // A domain whose last hostdev was hot-unplugged has none in its XML
+            // any more but may still hold its group: look at the journals (no
+            // sysfs, no lock) before skipping.
+            if (hook_can_skip(domain_xml) && !any_journal(config)) return {};
+            return release(call, domain_xml, config, io);
+        case Step::Reconnect:
+            if (hook_can_skip(domain_xml)) return {};
+            return reconnect(call, domain_xml, config, io);
+        case Step::Other: break;
     }
     // migrate and restore: libvirt takes anything on stdout as replacement
     // XML; print nothing so the domain stays as it is. Every other operation:
@@ -308,17 +321,6 @@ HookResult run_hook(const std::vector<std::string>& args, std::string_view domai
 // ---------------------------------------------------------------- the process
 
 namespace {
-
-enum class Step { Prepare, Start, Release, Reconnect, Other };
-
-Step step_of(const std::vector<std::string>& args) {
-    if (args.size() < 3) return Step::Other;
-    if (args[1] == "prepare" && args[2] == "begin") return Step::Prepare;
-    if (args[1] == "start" && args[2] == "begin") return Step::Start;
-    if (args[1] == "release" && args[2] == "end") return Step::Release;
-    if (args[1] == "reconnect" && args[2] == "begin") return Step::Reconnect;
-    return Step::Other;
-}
 
 std::string printable(std::string_view s) {
     std::string out(s);
