@@ -100,6 +100,24 @@ void Host::normalize() {
     }
 }
 
+DeviceIdentity identity_of(const PciDevice& d) {
+    auto read = [&](IdentityField f) {
+        return std::find(d.unread_identity.begin(), d.unread_identity.end(), f) == d.unread_identity.end();
+    };
+    DeviceIdentity id;
+    if (read(IdentityField::Vendor)) id.vendor = d.vendor;
+    if (read(IdentityField::Device)) id.device = d.device;
+    if (read(IdentityField::Subsystem)) {
+        id.subsystem_vendor = d.subsystem_vendor;
+        id.subsystem_device = d.subsystem_device;
+    }
+    if (read(IdentityField::Class)) id.class_code = d.class_code;
+    if (read(IdentityField::Revision)) id.revision = d.revision;
+    if (read(IdentityField::SlotPath)) id.slot_path = slot_path(d.address, d.parent_bridges);
+    if (read(IdentityField::Serial)) id.serials = d.serials;
+    return id;
+}
+
 std::string describe_device(const PciDevice& d) {
     std::string name = d.vendor_name.empty() ? std::string() : d.vendor_name + " ";
     name += d.device_name.empty() ? "Device " + pci_ids(d.vendor, d.device) : d.device_name;

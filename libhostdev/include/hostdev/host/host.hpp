@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "hostdev/base/identity.hpp"
 #include "hostdev/base/pci_address.hpp"
 #include "hostdev/host/host_setup.hpp"
 
@@ -94,6 +95,12 @@ struct PciDevice {
     std::optional<unsigned> vgpu_type;
     std::vector<HostRole> roles;
     std::vector<std::string> problems;  // what could not be read, and why
+    // Serial numbers (base/identity.hpp); read only where ReadOptions asks.
+    DeviceSerials serials;
+    // Identity fields the source does not show (node devices carry no
+    // subsystem ids, revision or serials; an older snapshot may lack a key):
+    // unknown, so never compared with a pin.
+    std::vector<IdentityField> unread_identity;
 
     [[nodiscard]] std::uint16_t class_id() const { return static_cast<std::uint16_t>(class_code >> 8); }
     [[nodiscard]] DeviceKind kind() const;
@@ -159,6 +166,10 @@ struct Host {
     // iommu_group numbers (keeping groups that have no member).
     void normalize();
 };
+
+// What the device is (base/identity.hpp), with the fields in unread_identity
+// unknown; the slot path from the address and the parent bridges.
+DeviceIdentity identity_of(const PciDevice& d);
 
 // A device in words for messages: "0000:01:00.1 (Audio device: NVIDIA Corporation GM204 ...)".
 std::string describe_device(const PciDevice& d);

@@ -29,9 +29,18 @@ struct ReadOptions {
     // framebuffers, libvirt hook, initramfs, bootloader): a caller that only
     // moves devices may skip them and leave them unknown.
     enum class Readiness { Read, Skip } readiness = Readiness::Read;
+    // Serial numbers (PciDevice::serials): the PCIe Device Serial Number in
+    // config space beyond the header, an NVMe controller's serial, a network
+    // interface's permanent MAC. Skip leaves them unknown (a caller reads them
+    // later for the devices it needs with read_serials).
+    enum class Serials { Read, Skip } serials = Serials::Read;
 };
 
 Result<Host> read_host(const FsRoot& root, const ReadOptions& options = {});
+
+// Reads PciDevice::serials of the devices at `addresses` under `root` (every
+// device when empty); what cannot be read stays unknown, never an error.
+void read_serials(const FsRoot& root, Host& host, const std::vector<PciAddress>& addresses);
 
 // Fills names that are still empty from the database; leaves known ones.
 void resolve_names(Host& host, const PciIds& ids);
