@@ -97,6 +97,7 @@ int run_fix(const FixOptions& opt, const GlobalOptions& global) {
         case FixStatus::Invalid:
         case FixStatus::Blocked: return exit_code_for(d.result.status, false);
         case FixStatus::Ok:
+            if (d.result.fixed != *d.info.xml) break;  // pins to record (README "Device pins")
             if (opt.define) {
                 if (!opt.quiet) print_note(d.info.name + ": nothing to change, not redefined");
             } else if (!opt.diff && !emit(*d.info.xml, std::nullopt)) {
@@ -127,6 +128,7 @@ void add_fix_command(CLI::App& app, const GlobalOptions& global, int& exit_code)
     cmd->add_flag("--diff", opt->diff, "Print a unified diff of the changes instead of the fixed XML");
     cmd->add_flag("-q,--quiet", opt->quiet, "No explanation on stderr");
     add_judge_options(*cmd, opt->judge);
+    add_follow_options(*cmd, opt->judge);
     cmd->footer(
         "The domain's inactive definition is judged with every other defined domain (an autostart conflict\n"
         "blocks). Blocked or invalid: nothing is printed on stdout and nothing is defined.\n"

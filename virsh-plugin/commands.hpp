@@ -22,10 +22,14 @@ struct GlobalOptions {
 struct JudgeOptions {
     std::string hide_kvm = "auto";
     bool whole_slot = false;
+    std::string pin = "auto";
+    bool relocate = false, repin = false;  // fix only
     std::optional<std::filesystem::path> schema_dir;
     [[nodiscard]] PlanOptions plan() const;
 };
 void add_judge_options(CLI::App& cmd, JudgeOptions& options);
+// fix's --relocate and --repin, as hostdev-fix has them.
+void add_follow_options(CLI::App& cmd, JudgeOptions& options);
 
 // Messages ("virt-hostdev: error: ...") and output, shared with hostdev's CLI.
 using cli::emit;

@@ -12,7 +12,12 @@
 
 namespace hostdev::virt {
 
-PlanOptions JudgeOptions::plan() const { return PlanOptions::from_flags(hide_kvm, whole_slot); }
+PlanOptions JudgeOptions::plan() const {
+    PlanOptions o = PlanOptions::from_flags(hide_kvm, whole_slot, pin);
+    if (relocate) o.follow = PlanOptions::Follow::Relocate;
+    if (repin) o.follow = PlanOptions::Follow::Repin;
+    return o;
+}
 
 void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
     cmd.add_option("--hide-kvm", options.hide_kvm,
@@ -21,9 +26,23 @@ void add_judge_options(CLI::App& cmd, JudgeOptions& options) {
         ->capture_default_str();
     cmd.add_flag("--whole-slot", options.whole_slot,
                  "Also add functions of the same slot that sit in another IOMMU group");
+    cmd.add_option("--pin", options.pin,
+                   "Device pins (README \"Device pins\"): auto records each passed-through device's identity "
+                   "where a pin is missing, never leaves pins as they are; existing pins are checked either way")
+        ->check(CLI::IsMember({"auto", "never"}))
+        ->capture_default_str();
     cmd.add_option("--schema-dir", options.schema_dir,
                    "libvirt's RelaxNG schemas (default: " + SchemaValidator::default_dir().string() + ")")
         ->type_name("DIR");
+}
+
+void add_follow_options(CLI::App& cmd, JudgeOptions& options) {
+    auto* relocate = cmd.add_flag("--relocate", options.relocate,
+                                  "Follow pinned devices that moved: rewrite each drifted source address to where "
+                                  "the pinned device is now (as hostdev-fix --relocate)");
+    auto* repin = cmd.add_flag("--repin", options.repin,
+                               "Accept the devices now at the domain's addresses: rewrite each drifted pin");
+    relocate->excludes(repin);
 }
 
 }  // namespace hostdev::virt

@@ -24,6 +24,8 @@ struct Options {
     std::vector<std::string> network_files;
     HostSource source;
     bool check = false, diff = false, in_place = false, quiet = false, whole_slot = false;
+    bool relocate = false, repin = false;
+    std::string pin = "auto";
     std::optional<std::string> out;
     std::string format = "text", hide_kvm = "auto";
     std::optional<std::filesystem::path> schema_dir;
@@ -42,7 +44,9 @@ constexpr const char* kAbout =
     "host keyboard, a platform function with a driver) blocks the domain: nothing is written.\n"
     "<kvm><hidden state='on'/> is added for NVIDIA GPUs in Windows or unknown guests (libosinfo\n"
     "metadata, Hyper-V enlightenments). Input and output are validated against libvirt's RelaxNG\n"
-    "schema; every other byte stays as written.\n";
+    "schema; every other byte stays as written. Each passed-through device is pinned in <metadata>\n"
+    "(what it is, apart from its address), so that a renumbered bus never hands the wrong device to\n"
+    "the guest: see --pin, --relocate and --repin.\n";
 
 void add_options(CLI::App& app, Options& o) {
     app.add_option("FILE", o.files, "Domain definitions (libvirt domain XML); - reads standard input")->required();
@@ -71,13 +75,30 @@ void add_options(CLI::App& app, Options& o) {
                    "given is a note")
         ->type_name("FILE");
     app.add_flag("--whole-slot", o.whole_slot, "Also add functions of the same slot that sit in another IOMMU group");
+    app.add_option("--pin", o.pin,
+                   "Device pins in <metadata> (README \"Device pins\"): auto records what each passed-through "
+                   "device is (ids, subsystem, class, revision, slot path, serial) wherever one is missing; never "
+                   "leaves pins as they are. Existing pins are checked either way: a device at a pinned address "
+                   "that is not the pinned one blocks the domain")
+        ->check(CLI::IsMember({"auto", "never"}))
+        ->capture_default_str();
+    auto* relocate = app.add_flag("--relocate", o.relocate,
+                                  "Follow pinned devices that moved: each drifted source address is rewritten to "
+                                  "where the pinned device is now (same serial, else same model at the pinned slot "
+                                  "path, else the only device of that model); refused when identical devices "
+                                  "remain that neither tells apart");
+    auto* repin = app.add_flag("--repin", o.repin,
+                               "Accept the devices now at the domain's addresses (a real hardware swap): rewrite "
+                               "each drifted pin, saying what changed");
+    relocate->excludes(repin);
     app.add_option("--schema-dir", o.schema_dir,
                    "libvirt's RelaxNG schemas (default: " + SchemaValidator::default_dir().string() + ")")
         ->type_name("DIR");
     app.add_flag("-q,--quiet", o.quiet, "No explanation on stderr");
     app.footer(
         "Exit codes: 0 nothing to change, or fixed output written; 1 --check found changes;\n"
-        "2 blocked (a group member cannot leave the host, a device is missing): nothing written;\n"
+        "2 blocked (a group member cannot leave the host, a device is missing, a device is not the pinned\n"
+        "one): nothing written;\n"
         "3 invalid input (unreadable, not XML, not a domain, schema-invalid, a bad --network file, bad flag);\n"
         "4 the output could not be written (disk full, permissions, a closed pipe).\n"
         "With several files the highest code wins.\n"
@@ -132,7 +153,7 @@ int write_result(const Options& o, const std::string& file, const std::string& s
         written = cli::emit(r.fixed, std::nullopt);
     if (o.out)
         written = cli::emit(r.fixed, std::filesystem::path(*o.out)) && written;
-    else if (o.in_place && r.status == FixStatus::Fixable)
+    else if (o.in_place && r.fixed != text)
         written = cli::emit(r.fixed, std::filesystem::path(file)) && written;
     return written ? exits::fix::kNothingToDo : exits::fix::kWriteFailed;
 }
@@ -144,7 +165,10 @@ int fix_file(const Options& o, const std::string& file, const Host& host, const 
     FixResult r;
     int rc = exits::fix::kNothingToDo;
     if (auto text = read_input(file)) {
-        r = fix_domain(*text, shown, host, validator, PlanOptions::from_flags(o.hide_kvm, o.whole_slot));
+        PlanOptions plan = PlanOptions::from_flags(o.hide_kvm, o.whole_slot, o.pin);
+        if (o.relocate) plan.follow = PlanOptions::Follow::Relocate;
+        if (o.repin) plan.follow = PlanOptions::Follow::Repin;
+        r = fix_domain(*text, shown, host, validator, plan);
         add_network_problems(r, networks, host, "pass --network FILE (virsh net-dumpxml NAME)");
         if (!o.quiet) std::fputs(fix_explanation(r, host).c_str(), stderr);
         if ((r.status == FixStatus::Ok || r.status == FixStatus::Fixable) && !o.check)

@@ -36,7 +36,7 @@ Result<Target> resolve_target(const BinderArgs& args) {
             return make_error(args.domain_file->string() + ": the domain has no valid <uuid>, which names its journal");
         t.owner = *owner;
         for (const auto& h : d->passthrough) t.devices.push_back(h.source);
-        t.requests = detach_requests(d->passthrough);
+        t.requests = detach_requests(d->passthrough, d->pins);
         return t;
     }
     if (args.addresses.empty()) return make_error("name devices (ADDR...) or a domain (--domain FILE)");

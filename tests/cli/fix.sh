@@ -8,10 +8,19 @@ L=$SRC/examples/hosts/hm170-laptop.json
 D=$SRC/examples/domains
 cp "$D"/*.xml "$WORK/"
 
-# 0: nothing to change; the document comes back unchanged on stdout.
-expect_rc 0 "$HOSTDEV_FIX" --host "$L" "$WORK/nvme.xml"
+# 0: nothing to change; with --pin never the document comes back unchanged on stdout.
+expect_rc 0 "$HOSTDEV_FIX" --host "$L" --pin never "$WORK/nvme.xml"
 expect_same "$WORK/out" "$D/nvme.xml"
 expect_grep 'ok, nothing to change' "$WORK/err"
+# By default the device is pinned in <metadata>: still ok (--check passes),
+# and the pinned output changes nothing in a second run.
+expect_rc 0 "$HOSTDEV_FIX" --host "$L" "$WORK/nvme.xml"
+expect_grep '<hostdev:device address="0000:3d:00.0" vendor="0x144d"' "$WORK/out"
+expect_grep 'ok, nothing to change but the device pins' "$WORK/err"
+cp "$WORK/out" "$WORK/nvme-pinned.xml"
+expect_rc 0 "$HOSTDEV_FIX" --host "$L" "$WORK/nvme-pinned.xml"
+expect_same "$WORK/out" "$WORK/nvme-pinned.xml"
+expect_rc 0 "$HOSTDEV_FIX" --check --host "$L" "$WORK/nvme.xml"
 
 # 0: fixed XML on stdout, explanation on stderr.
 expect_rc 0 "$HOSTDEV_FIX" --host "$Z" "$WORK/win10-gtx970.xml"
@@ -129,7 +138,7 @@ jq -e '
   and all(.files[]; has("file") and has("domain") and has("status") and has("groups") and has("changes") and has("problems"))
   and .files[1].domain == "win10-gaming"
   and ([.files[1].groups[].members[] | {(.address): .verdict}] | add) == {"0000:02:00.0": "covered", "0000:02:00.1": "injected"}
-  and ([.files[1].changes[].kind] | sort) == ["hide-kvm", "inject-hostdev", "set-multifunction"]
+  and ([.files[1].changes[].kind] | sort) == ["hide-kvm", "inject-hostdev", "pin", "pin", "set-multifunction"]
   and any(.files[2].groups[].members[]; .verdict == "blocked" and (.reason | length) > 0)
   and .files[2].changes == []
   and .files[3].problems[0].severity == "error"

@@ -8,9 +8,12 @@ S=$SRC/examples/hosts/sriov-server.json
 D=$SRC/examples/domains
 
 # The example: two VFs, each alone in its group: nothing to change.
-expect_rc 0 "$HOSTDEV_FIX" --host "$S" "$D/sriov-vf.xml"
+expect_rc 0 "$HOSTDEV_FIX" --host "$S" --pin never "$D/sriov-vf.xml"
 expect_same "$WORK/out" "$D/sriov-vf.xml"
 expect_grep 'ok, nothing to change' "$WORK/err"
+# Hostdev interfaces are pinned as hostdevs are.
+expect_rc 0 "$HOSTDEV_FIX" --host "$S" "$D/sriov-vf.xml"
+expect_grep '<hostdev:device address="0000:01:10.1" vendor="0x8086" device="0x10ed"' "$WORK/out"
 expect_grep "covered: 0000:01:10.0 .* - requested by <interface type='hostdev'> \(line 17\)" "$WORK/err"
 expect_rc 0 "$HOSTDEV_FIX" --host "$S" --format json -q "$D/sriov-vf.xml"
 [ "$(jq -r '[.files[0].groups[].members[] | .element] | join(",")' "$WORK/out")" = interface,interface ] &&

@@ -53,7 +53,7 @@ expect_eq "audio=ok bridge=blocked gpu=fixable gpu-complete=ok missing=blocked n
   "$statuses" "statuses"
 expect_eq "0000:00:1f.0=stays-on-host 0000:00:1f.3=covered 0000:00:1f.4=stays-on-host" \
   "$(json_of '.domains[] | select(.domain == "audio") | [.groups[].members[] | "\(.address)=\(.verdict)"] | join(" ")')" "audio's verdicts"
-expect_eq "inject-hostdev hide-kvm" \
+expect_eq "inject-hostdev hide-kvm pin pin" \
   "$(json_of '.domains[] | select(.domain == "gpu") | [.changes[].kind] | join(" ")')" "gpu's changes"
 expect_eq "0c1f4a6e-0a4b-4f3c-9a51-000000000002 false false" \
   "$(json_of '.domains[] | select(.domain == "gpu") | "\(.uuid) \(.autostart) \(.active)"')" "gpu's uuid and state"

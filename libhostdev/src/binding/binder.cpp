@@ -26,11 +26,14 @@ BinderOptions binder_options(const Config& config) {
     return o;
 }
 
-std::vector<DetachRequest> detach_requests(const std::vector<PassthroughDevice>& devices) {
+std::vector<DetachRequest> detach_requests(const std::vector<PassthroughDevice>& devices,
+                                           const std::vector<DevicePin>& pins) {
     std::vector<DetachRequest> out;
-    for (const auto& p : devices)
-        if (std::none_of(out.begin(), out.end(), [&](const DetachRequest& r) { return r.device == p.source; }))
-            out.push_back({p.source, p.driver_model});
+    for (const auto& p : devices) {
+        if (std::any_of(out.begin(), out.end(), [&](const DetachRequest& r) { return r.device == p.source; })) continue;
+        auto pin = std::find_if(pins.begin(), pins.end(), [&](const DevicePin& x) { return x.address == p.source; });
+        out.push_back({p.source, p.driver_model, pin == pins.end() ? std::nullopt : std::optional(*pin)});
+    }
     std::sort(out.begin(), out.end(),
               [](const DetachRequest& a, const DetachRequest& b) { return a.device < b.device; });
     return out;
@@ -38,13 +41,19 @@ std::vector<DetachRequest> detach_requests(const std::vector<PassthroughDevice>&
 
 namespace {
 
-Result<Host> read_current_host(const FsRoot& root, VariantMode mode) {
+Result<Host> read_current_host(const FsRoot& root, VariantMode mode, const std::vector<DetachRequest>& requested) {
     ReadOptions o;
     o.names = ReadOptions::Names::Skip;
     o.readiness = ReadOptions::Readiness::Skip;  // doctor's facts: not needed to move devices
+    o.serials = ReadOptions::Serials::Skip;      // only pinned devices' serials are compared
     auto host = read_host(root, o);
+    if (!host) return host;
     // modules.alias and libvirt's version choose each device's VFIO driver.
-    if (host && mode != VariantMode::No) read_vfio_variant_setup(root, *host);
+    if (mode != VariantMode::No) read_vfio_variant_setup(root, *host);
+    std::vector<PciAddress> pinned;
+    for (const auto& r : requested)
+        if (r.pin && !r.pin->identity.serials.empty()) pinned.push_back(r.device);
+    if (!pinned.empty()) read_serials(root, *host, pinned);
     return host;
 }
 
@@ -55,20 +64,24 @@ std::vector<DetachRequest> plain(const std::vector<PciAddress>& requested) {
 }
 
 // The devices that must go to a VFIO driver for `requested`, by the sibling policy.
-Result<std::vector<const PciDevice*>> devices_to_move(Host& host, const std::vector<DetachRequest>& requested) {
+Result<std::vector<const PciDevice*>> devices_to_move(const FsRoot& root, Host& host,
+                                                      const std::vector<DetachRequest>& requested) {
     Domain d;
     for (const auto& r : requested) {
         PassthroughDevice h;
         h.source = r.device;
         d.passthrough.push_back(h);
+        if (r.pin) d.pins.push_back(*r.pin);
     }
     PlanOptions po;
     po.hide_kvm = PlanOptions::HideKvm::Never;
     Plan plan = plan_domain(d, host, po);
     if (plan.blocked()) {
-        // Only a refusal needs device names (the user reads it): load them now
-        // and word the plan again.
+        // Only a refusal needs device names and every serial (the user reads
+        // it, and where a pinned device is now): load them now and word the
+        // plan again.
         resolve_names(host, std::nullopt);
+        if (!d.pins.empty()) read_serials(root, host, {});
         plan = plan_domain(d, host, po);
         std::vector<std::string> msg;
         for (const auto& p : plan.problems)
@@ -224,9 +237,9 @@ Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<PciAddre
 
 Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<DetachRequest>& requested,
                                                       const Owner& owner) const {
-    auto host = read_current_host(root_, options_.vfio_variants);
+    auto host = read_current_host(root_, options_.vfio_variants, requested);
     if (!host) return host.error();
-    auto moves = devices_to_move(*host, requested);
+    auto moves = devices_to_move(root_, *host, requested);
     if (!moves) return moves.error();
     auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
     if (!dir) return dir.error();
@@ -304,9 +317,9 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRe
     if (!dir) return dir.error();
     auto lock = dir->lock(options_.lock_timeout);
     if (!lock) return lock.error();
-    auto host = read_current_host(root_, options_.vfio_variants);
+    auto host = read_current_host(root_, options_.vfio_variants, requested);
     if (!host) return host.error();
-    auto moves = devices_to_move(*host, requested);
+    auto moves = devices_to_move(root_, *host, requested);
     if (!moves) return moves.error();
     auto contents = dir->read_all();
     if (!contents) return contents.error();
@@ -321,9 +334,9 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRe
     const bool interrupted = mine && mine->state != journal::kDetached;
     HOSTDEV_TRY(finish_interrupted(eng, *dir, mine, early));
     if (interrupted) {  // devices moved back: plan from the host as it is now
-        host = read_current_host(root_, options_.vfio_variants);
+        host = read_current_host(root_, options_.vfio_variants, requested);
         if (!host) return host.error();
-        moves = devices_to_move(*host, requested);
+        moves = devices_to_move(root_, *host, requested);
         if (!moves) return moves.error();
     }
     Prepared p = prepare(root_, owner, *host, *moves, vfio_drivers(*host, *moves, requested, options_.vfio_variants),

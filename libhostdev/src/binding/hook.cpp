@@ -104,7 +104,7 @@ HookResult detach_groups(const Call& call, std::string_view xml, const Config& c
         return r;
     }
     Binder binder(FsRoot(config.root), io, binder_options(config));
-    auto report = binder.detach(*owner, detach_requests(domain->passthrough));
+    auto report = binder.detach(*owner, detach_requests(domain->passthrough, domain->pins));
     if (!report) {
         r.exit_code = kRefuse;
         fail_line(r, call, report.error().describe());

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "domain/domain_internal.hpp"
+#include "hostdev/base/text.hpp"
 
 namespace hostdev {
 namespace {
@@ -383,6 +384,89 @@ std::optional<GuestOs> libosinfo_os(const ParsedDomain& pd, const pugi::xml_node
     return std::nullopt;
 }
 
+// A pin attribute holding a hexadecimal number up to `max` ("0x10de", "10de").
+Result<std::optional<std::uint32_t>> pin_number(const pugi::xml_node& n, const char* name, std::uint32_t max) {
+    auto v = attr_value(n, name);
+    if (!v) return std::optional<std::uint32_t>();
+    std::string_view t = *v;
+    if (t.substr(0, 2) == "0x" || t.substr(0, 2) == "0X") t.remove_prefix(2);
+    std::uint64_t value = 0;
+    bool digits = !t.empty() && t.size() <= 8;
+    for (char c : t) {
+        const int h = hex_digit(c);
+        if (h < 0) digits = false;
+        value = value * 16 + static_cast<std::uint64_t>(h < 0 ? 0 : h);
+    }
+    if (!digits || value > max)
+        return make_error(std::string(name) + "='" + std::string(*v) + "' is not a hexadecimal number up to 0x" +
+                          hex(max, 1));
+    return std::optional<std::uint32_t>(static_cast<std::uint32_t>(value));
+}
+
+std::optional<std::string> pin_text(const pugi::xml_node& n, const char* name) {
+    auto v = attr_value(n, name);
+    if (!v || v->empty()) return std::nullopt;
+    return std::string(*v);
+}
+
+template <typename T>
+std::optional<T> narrow(const std::optional<std::uint32_t>& v) {
+    return v ? std::optional<T>(static_cast<T>(*v)) : std::nullopt;
+}
+
+Result<DevicePin> pin_of(const ParsedDomain& pd, const pugi::xml_node& n, std::string_view file) {
+    DevicePin pin;
+    pin.line = pd.line_of(n);
+    auto where = [&](const std::string& what) { return error_at(file, pin.line, "device pin: " + what); };
+    auto address = attr_value(n, "address");
+    if (!address) return where("<device> without address=");
+    auto a = PciAddress::parse(*address);
+    if (!a) return where("address='" + std::string(*address) + "': " + a.error().message);
+    pin.address = *a;
+    DeviceIdentity& id = pin.identity;
+    std::optional<std::uint32_t> v[6];
+    const std::pair<const char*, std::uint32_t> fields[6] = {{"vendor", 0xffff},           {"device", 0xffff},
+                                                             {"subsystem-vendor", 0xffff}, {"subsystem-device", 0xffff},
+                                                             {"class", 0xffffff},          {"revision", 0xff}};
+    for (std::size_t i = 0; i < 6; ++i) {
+        auto value = pin_number(n, fields[i].first, fields[i].second);
+        if (!value) return where(pin.address.str() + ": " + value.error().message);
+        v[i] = *value;
+    }
+    if (v[2].has_value() != v[3].has_value())
+        return where(pin.address.str() + ": subsystem-vendor and subsystem-device go together");
+    id.vendor = narrow<std::uint16_t>(v[0]);
+    id.device = narrow<std::uint16_t>(v[1]);
+    id.subsystem_vendor = narrow<std::uint16_t>(v[2]);
+    id.subsystem_device = narrow<std::uint16_t>(v[3]);
+    id.class_code = v[4];
+    id.revision = narrow<std::uint8_t>(v[5]);
+    id.slot_path = pin_text(n, "slot-path");
+    id.serials.dsn = pin_text(n, "dsn");
+    id.serials.nvme = pin_text(n, "nvme-serial");
+    id.serials.mac = pin_text(n, "mac");
+    return pin;
+}
+
+// The first <pins> of hostdev's namespace in <metadata> (domain.hpp, DevicePin).
+Status read_pins(ParsedDomain& pd, const pugi::xml_node& root, std::string_view file) {
+    for (pugi::xml_node md : root.children("metadata"))
+        for (pugi::xml_node pins : md.children()) {
+            if (!is_element(pins, kPinNamespace, "pins")) continue;
+            pd.pins_node = pins;
+            for (pugi::xml_node n : pins.children()) {
+                if (!is_element(n, kPinNamespace, "device")) continue;
+                auto pin = pin_of(pd, n, file);
+                if (!pin) return pin.error();
+                if (pd.domain.pin_of(pin->address))
+                    return error_at(file, pin->line, "device pin: " + pin->address.str() + " is pinned twice");
+                pd.domain.pins.push_back(std::move(*pin));
+            }
+            return ok_status();
+        }
+    return ok_status();
+}
+
 // Without libosinfo metadata: the Windows-only signs (domain.hpp, GuestOs).
 GuestOs guest_os_of(const ParsedDomain& pd, const pugi::xml_node& root) {
     if (auto g = libosinfo_os(pd, root)) return *g;
@@ -418,10 +502,16 @@ Result<std::unique_ptr<ParsedDomain>> parse_domain_document(std::string_view tex
     }
     d.guest_os = guest_os_of(*pd, root);
     read_network_interfaces(*pd, root, d);
+    HOSTDEV_TRY(read_pins(*pd, root, file));
     return pd;
 }
 
 }  // namespace detail
+
+const DevicePin* Domain::pin_of(const PciAddress& address) const {
+    auto it = std::find_if(pins.begin(), pins.end(), [&](const DevicePin& p) { return p.address == address; });
+    return it == pins.end() ? nullptr : &*it;
+}
 
 std::string_view to_string(PassthroughDevice::Element e) {
     switch (e) {

@@ -52,9 +52,11 @@ public:
         }
     }
 
-    Status inject(const std::vector<InjectedHostdev>& wanted);
+    Status inject(const std::vector<InjectedHostdev>& wanted, const std::vector<DomainEdits::SourceMove>& moves);
     Status set_multifunction(const PciAddress& source);
     void ensure_kvm_hidden();
+    void set_pins(const std::vector<DevicePin>& pins);
+    Status move_source(const PciAddress& from, const PciAddress& to);
     [[nodiscard]] std::string apply() const;
     [[nodiscard]] bool changed() const { return !splices_.empty(); }
 
@@ -241,6 +243,53 @@ private:
         return b;
     }
 
+    // The pins element as libvirt's dumpxml writes metadata (libxml2: double
+    // quotes, attributes escaped), so that define and dumpxml keep it byte for byte.
+    [[nodiscard]] static Block pins_block(const std::vector<DevicePin>& pins) {
+        const std::string p = "hostdev:";
+        Block b{{0, "<" + p + "pins xmlns:hostdev=\"" + std::string(kPinNamespace) + "\">"}};
+        for (const auto& pin : pins) b.push_back({1, "<" + p + "device" + pin_attributes(pin) + "/>"});
+        b.push_back({0, "</" + p + "pins>"});
+        return b;
+    }
+    [[nodiscard]] static std::string pin_attributes(const DevicePin& pin) {
+        std::string out;
+        auto put = [&](std::string_view name, const std::optional<std::string>& value) {
+            if (value) out += " " + std::string(name) + "=\"" + escape_attribute(*value) + "\"";
+        };
+        auto number = [](auto v, int width) {
+            return v ? std::optional<std::string>(hex(static_cast<unsigned>(*v), width)) : std::nullopt;
+        };
+        const DeviceIdentity& id = pin.identity;
+        put("address", pin.address.str());
+        put("vendor", number(id.vendor, 4));
+        put("device", number(id.device, 4));
+        put("subsystem-vendor", number(id.subsystem_vendor, 4));
+        put("subsystem-device", number(id.subsystem_device, 4));
+        put("class", number(id.class_code, 6));
+        put("revision", number(id.revision, 2));
+        put("slot-path", id.slot_path);
+        put("dsn", id.serials.dsn);
+        put("nvme-serial", id.serials.nvme);
+        put("mac", id.serials.mac);
+        return out;
+    }
+    [[nodiscard]] static std::string escape_attribute(std::string_view v) {
+        std::string out;
+        for (char c : v) {
+            switch (c) {
+                case '&': out += "&amp;"; break;
+                case '<': out += "&lt;"; break;
+                case '>': out += "&gt;"; break;
+                case '"': out += "&quot;"; break;
+                default: out += c;
+            }
+        }
+        return out;
+    }
+    void replace_element(const ScanElement& elem, const Block& block);
+    void remove_element(const ScanElement& elem);
+
     const ParsedDomain& pd_;
     std::string_view t_;
     std::string_view file_;
@@ -250,9 +299,14 @@ private:
     std::vector<Splice> splices_;
 };
 
-Status Editor::inject(const std::vector<InjectedHostdev>& wanted) {
+Status Editor::inject(const std::vector<InjectedHostdev>& wanted, const std::vector<DomainEdits::SourceMove>& moves) {
     std::set<PciAddress> present;
-    for (const auto& h : pd_.domain.passthrough) present.insert(h.source);
+    for (const auto& h : pd_.domain.passthrough) {
+        PciAddress a = h.source;
+        for (const auto& m : moves)
+            if (m.from == h.source) a = m.to;
+        present.insert(a);
+    }
     std::vector<const InjectedHostdev*> todo;
     for (const auto& h : wanted)
         if (present.insert(h.source).second) todo.push_back(&h);
@@ -353,6 +407,84 @@ void Editor::ensure_kvm_hidden() {
     set_attribute(el(h), "state", "on");
 }
 
+void Editor::replace_element(const ScanElement& elem, const Block& block) {
+    const std::string indent =
+        starts_line(elem.open_begin) ? line_indent(elem.open_begin) : child_indent(el(elem.parent));
+    std::string out;
+    for (std::size_t i = 0; i < block.size(); ++i) {
+        if (i > 0) out += nl_;
+        out += i == 0 ? render(block[i], "") : render(block[i], indent);
+    }
+    splice(elem.open_begin, elem.close_end - elem.open_begin, std::move(out));
+}
+
+void Editor::remove_element(const ScanElement& elem) {
+    std::size_t b = elem.open_begin;
+    std::size_t e = elem.close_end;
+    const std::size_t le = line_end(e);
+    if (starts_line(b) && only_ws_or_comments(e, le) &&
+        t_.substr(e, le - e).find_first_not_of(" \t") == std::string_view::npos) {
+        b = line_start(b);
+        e = le;
+        if (e < t_.size() && t_[e] == '\r') ++e;
+        if (e < t_.size() && t_[e] == '\n') ++e;
+    }
+    splice(b, e - b, "");
+}
+
+void Editor::set_pins(const std::vector<DevicePin>& pins) {
+    pugi::xml_node root = pd_.doc.document_element();
+    if (pd_.pins_node) {
+        if (pins.empty())
+            remove_element(el(pd_.pins_node));
+        else
+            replace_element(el(pd_.pins_node), pins_block(pins));
+        return;
+    }
+    if (pins.empty()) return;
+    Block block = pins_block(pins);
+    if (pugi::xml_node md = root.child("metadata")) {
+        insert_last_child(el(md), block, child_indent(el(md)));
+        return;
+    }
+    Block wrapped{{0, "<metadata>"}};
+    for (auto& line : block) wrapped.push_back({line.depth + 1, line.text});
+    wrapped.push_back({0, "</metadata>"});
+    // libvirt's order: name, uuid, genid, title, description, metadata.
+    pugi::xml_node after;
+    for (pugi::xml_node c : root.children())
+        for (const char* name : {"name", "uuid", "genid", "title", "description"})
+            if (c.type() == pugi::node_element && std::string_view(c.name()) == name) after = c;
+    const ScanElement& r = el(root);
+    if (after) {
+        const ScanElement& a = el(after);
+        std::string indent = starts_line(a.open_begin) ? line_indent(a.open_begin) : child_indent(r);
+        insert_after(a, wrapped, indent, line_indent(r.open_begin));
+    } else {
+        insert_last_child(r, wrapped, child_indent(r));
+    }
+}
+
+Status Editor::move_source(const PciAddress& from, const PciAddress& to) {
+    bool found = false;
+    const std::vector<pugi::xml_node>& nodes = pd_.passthrough_nodes;
+    for (std::size_t i = 0; i < nodes.size() && i < pd_.domain.passthrough.size(); ++i) {
+        if (pd_.domain.passthrough[i].source != from) continue;
+        pugi::xml_node a = nodes[i].child("source").child("address");
+        if (!a) continue;
+        found = true;
+        const ScanElement& e = el(a);
+        set_attribute(e, "domain", hex(to.domain, 4));
+        set_attribute(e, "bus", hex(to.bus, 2));
+        set_attribute(e, "slot", hex(to.slot, 2));
+        set_attribute(e, "function", hex(to.function, 1));
+    }
+    if (!found)
+        return make_error(std::string(file_) + ": no PCI <hostdev> with source " + from.str() +
+                          " (nor <interface type='hostdev'>) to move to " + to.str());
+    return ok_status();
+}
+
 std::string Editor::apply() const {
     std::vector<const Splice*> order;
     for (const auto& s : splices_) order.push_back(&s);
@@ -389,6 +521,7 @@ Result<DomainDocument> DomainDocument::parse(std::string_view text, std::string_
 }
 
 const Domain& DomainDocument::domain() const { return parsed_->domain; }
+std::string_view DomainDocument::text() const { return parsed_->text; }
 
 Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits, std::string_view filename) {
     auto document = DomainDocument::parse(original, filename);
@@ -408,9 +541,14 @@ Result<std::string> apply_domain_edits(const DomainDocument& document, const Dom
         Status st = editor.set_multifunction(src);
         if (!st) return st.error();
     }
-    Status st = editor.inject(edits.inject);
+    for (const auto& m : edits.move_source) {
+        Status moved = editor.move_source(m.from, m.to);
+        if (!moved) return moved.error();
+    }
+    Status st = editor.inject(edits.inject, edits.move_source);
     if (!st) return st.error();
     if (edits.ensure_kvm_hidden) editor.ensure_kvm_hidden();
+    if (edits.pins) editor.set_pins(*edits.pins);
     if (!editor.changed()) return std::string(original);
 
     std::string out = editor.apply();
@@ -428,6 +566,17 @@ Result<std::string> apply_domain_edits(const DomainDocument& document, const Dom
     }
     if (edits.ensure_kvm_hidden && check->kvm_hidden_state != std::optional<std::string>("on"))
         return internal("lacks <kvm><hidden state='on'/>");
+    if (edits.pins) {
+        std::vector<std::pair<PciAddress, DeviceIdentity>> want, got;
+        for (const auto& p : *edits.pins) want.emplace_back(p.address, p.identity);
+        for (const auto& p : check->pins) got.emplace_back(p.address, p.identity);
+        if (want != got) return internal("does not read back the device pins it was given");
+    }
+    for (const auto& m : edits.move_source) {
+        bool there = std::any_of(check->passthrough.begin(), check->passthrough.end(),
+                                 [&](const PassthroughDevice& p) { return p.source == m.to; });
+        if (!there) return internal("lacks the moved source " + m.to.str());
+    }
     return out;
 }
 

@@ -25,6 +25,8 @@ struct ParsedDomain {
     Domain domain;
     // The element of each entry of domain.passthrough, same index.
     std::vector<pugi::xml_node> passthrough_nodes;
+    // The <pins> element of hostdev's namespace in <metadata>, when there is one.
+    pugi::xml_node pins_node;
 
     [[nodiscard]] int line_of(const pugi::xml_node& node) const;
     // The skeleton element of a pugixml element, or nullptr.

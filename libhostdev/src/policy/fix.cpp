@@ -4,6 +4,7 @@
 
 #include "hostdev/base/text.hpp"
 #include "hostdev/domain/domain_edit.hpp"
+#include "hostdev/policy/pins.hpp"
 
 namespace hostdev {
 
@@ -59,6 +60,58 @@ void add_network_problems(FixResult& r, const Networks& networks, const Host& ho
     add_problems(r, judge_network_pools(*r.domain, networks, host, not_given_hint));
 }
 
+namespace {
+
+// Only pins to record: the domain is ok as it is (a domain without pins
+// behaves as before pins existed), and the pins are written with any output.
+bool only_pins(const DomainEdits& e) {
+    return e.pins && e.inject.empty() && e.set_guest_multifunction.empty() && !e.ensure_kvm_hidden &&
+           e.move_source.empty();
+}
+
+// --relocate / --repin: the rewrite of the drifted pins, before the plan.
+PinRewrite follow_pins(const Domain& domain, const Host& host, PlanOptions::Follow follow) {
+    switch (follow) {
+        case PlanOptions::Follow::Relocate: return relocate_pins(domain, host);
+        case PlanOptions::Follow::Repin: return repin(domain, host);
+        case PlanOptions::Follow::None: break;
+    }
+    return {};
+}
+
+// Plans `document` and applies the plan; `r` gets the plan, problems, status and fixed text.
+FixResult plan_and_apply(FixResult r, const DomainDocument& document, const Host& host,
+                         const SchemaValidator* validator, const PlanOptions& options, std::vector<Change> before) {
+    const std::string& file = r.file;
+    r.domain = document.domain();
+    r.plan = plan_domain(document.domain(), host, options);
+    r.plan.changes.insert(r.plan.changes.begin(), before.begin(), before.end());
+    r.problems = r.plan.problems;
+    if (r.plan.blocked()) {
+        r.status = FixStatus::Blocked;
+        return r;
+    }
+    std::string text(document.text());
+    if (!r.plan.edits.empty()) {
+        auto fixed = apply_domain_edits(document, r.plan.edits, file);
+        if (!fixed) return invalid(std::move(r), fixed.error());
+        text = std::move(*fixed);
+    }
+    if (validator && text != r.fixed) {
+        if (auto st = validator->validate(text, file); !st) {
+            return invalid(std::move(r),
+                           st.error().context(
+                               "the fixed document would not be valid, so nothing is written (please report this)"));
+        }
+    }
+    const bool changed = !before.empty() || (!r.plan.edits.empty() && !only_pins(r.plan.edits));
+    r.fixed = std::move(text);
+    r.status = changed ? FixStatus::Fixable : FixStatus::Ok;
+    return r;
+}
+
+}  // namespace
+
 FixResult fix_domain(std::string_view text, std::string_view file, const Host& host, const SchemaValidator* validator,
                      const PlanOptions& options) {
     FixResult r;
@@ -66,33 +119,25 @@ FixResult fix_domain(std::string_view text, std::string_view file, const Host& h
     r.fixed = std::string(text);
     auto document = DomainDocument::parse(text, file);
     if (!document) return invalid(std::move(r), document.error());
-    const Domain& domain = document->domain();
-    r.domain = domain;
+    r.domain = document->domain();
     if (validator) {
         if (auto st = validator->validate(text, file); !st) return invalid(std::move(r), st.error());
     }
-    r.plan = plan_domain(domain, host, options);
-    r.problems = r.plan.problems;
-    if (r.plan.blocked()) {
+    PinRewrite follow = follow_pins(document->domain(), host, options.follow);
+    if (!follow.problems.empty()) {
+        r.problems = follow.problems;
         r.status = FixStatus::Blocked;
         return r;
     }
-    if (r.plan.edits.empty()) {
-        r.status = FixStatus::Ok;
-        return r;
-    }
-    auto fixed = apply_domain_edits(*document, r.plan.edits, file);
-    if (!fixed) return invalid(std::move(r), fixed.error());
-    if (validator) {
-        if (auto st = validator->validate(*fixed, file); !st) {
-            return invalid(std::move(r),
-                           st.error().context(
-                               "the fixed document would not be valid, so nothing is written (please report this)"));
-        }
-    }
-    r.fixed = std::move(*fixed);
-    r.status = FixStatus::Fixable;
-    return r;
+    if (follow.edits.empty()) return plan_and_apply(std::move(r), *document, host, validator, options, {});
+    // The sources follow their devices first; the planner then completes and
+    // checks the groups at the new addresses like any others.
+    auto moved = apply_domain_edits(*document, follow.edits, file);
+    if (!moved) return invalid(std::move(r), moved.error());
+    const std::string stage = std::move(*moved);
+    auto again = DomainDocument::parse(stage, file);
+    if (!again) return invalid(std::move(r), again.error());
+    return plan_and_apply(std::move(r), *again, host, validator, options, std::move(follow.changes));
 }
 
 ordered_json fix_report(const FixResult& r, const Host& host) {
@@ -158,10 +203,14 @@ std::string fix_explanation(const FixResult& r, const Host& host) {
         }
     }
     for (const auto& p : r.problems) out += who + ": " + std::string(to_string(p.severity)) + ": " + p.message + "\n";
-    if (r.status == FixStatus::Fixable)
+    if (r.status == FixStatus::Fixable || r.status == FixStatus::Ok)
         for (const auto& c : r.plan.changes) out += who + ": change: " + c.description + "\n";
     switch (r.status) {
-        case FixStatus::Ok: out += who + ": ok, nothing to change\n"; break;
+        case FixStatus::Ok:
+            out += who + (r.plan.changes.empty() ? ": ok, nothing to change\n"
+                                                 : ": ok, nothing to change but the device pins, which any output "
+                                                   "records (README \"Device pins\")\n");
+            break;
         case FixStatus::Fixable: break;
         case FixStatus::Blocked: out += who + ": blocked, nothing written\n"; break;
         case FixStatus::Invalid: out += who + ": invalid, nothing written\n"; break;

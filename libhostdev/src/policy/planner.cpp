@@ -6,6 +6,7 @@
 #include <set>
 
 #include "hostdev/base/text.hpp"
+#include "hostdev/policy/pins.hpp"
 #include "hostdev/policy/policy.hpp"
 
 namespace hostdev {
@@ -34,12 +35,16 @@ std::string_view to_string(Change::Kind k) {
         case Change::Kind::InjectHostdev: return "inject-hostdev";
         case Change::Kind::SetMultifunction: return "set-multifunction";
         case Change::Kind::HideKvm: return "hide-kvm";
+        case Change::Kind::Pin: return "pin";
+        case Change::Kind::Relocate: return "relocate";
+        case Change::Kind::Repin: return "repin";
     }
     return "inject-hostdev";
 }
 
-PlanOptions PlanOptions::from_flags(std::string_view hide_kvm, bool whole_slot) {
+PlanOptions PlanOptions::from_flags(std::string_view hide_kvm, bool whole_slot, std::string_view pin) {
     PlanOptions o;
+    o.pins = pin == "never" ? Pins::Never : Pins::Write;
     o.hide_kvm = hide_kvm == "always" ? HideKvm::Always : hide_kvm == "never" ? HideKvm::Never : HideKvm::Auto;
     o.whole_slot = whole_slot ? WholeSlot::Inject : WholeSlot::Report;
     return o;
@@ -95,6 +100,7 @@ public:
         }
         assign_guest_addresses();
         plan_kvm_hidden();
+        if (options_.pins == PlanOptions::Pins::Write) plan_pins();
         return std::move(plan_);
     }
 
@@ -113,6 +119,13 @@ private:
     void plan_request(const Request& r) {
         if (planned_.count(r.address)) return;
         planned_.insert(r.address);
+        if (const DevicePin* pin = domain_.pin_of(r.address)) {
+            if (auto p = pin_problem(*pin, host_)) {
+                const bool refused = p->severity == Severity::Error;
+                plan_.problems.push_back(std::move(*p));
+                if (refused) return;
+            }
+        }
         const PciDevice* d = host_.find(r.address);
         if (!d) {
             add(Severity::Error, r.address,
@@ -392,6 +405,36 @@ private:
     }
 
     const Domain& domain_;
+    // The pins of every device the domain passes through once edited: kept
+    // where the domain has one, taken from the host for the others; pins of
+    // addresses the domain no longer uses are dropped.
+    void plan_pins() {
+        std::set<PciAddress> wanted;
+        for (const auto& [a, h] : in_domain_) wanted.insert(a);
+        for (const auto& [a, managed] : injected_) wanted.insert(a);
+        std::vector<DevicePin> pins;
+        bool changed = false;
+        for (const auto& a : wanted) {
+            if (const DevicePin* p = domain_.pin_of(a)) {
+                pins.push_back(*p);
+            } else if (const PciDevice* d = host_.find(a)) {
+                pins.push_back(pin_for(*d));
+                changed = true;
+                plan_.changes.push_back(
+                    Change{Change::Kind::Pin, a,
+                           "pin " + describe_device(*d) + " as " + describe_identity(pins.back().identity)});
+            }
+        }
+        for (const auto& p : domain_.pins) {
+            if (wanted.count(p.address)) continue;
+            changed = true;
+            plan_.changes.push_back(
+                Change{Change::Kind::Pin, p.address,
+                       "drop the pin of " + p.address.str() + ": no device of the domain has this address"});
+        }
+        if (changed) plan_.edits.pins = std::move(pins);
+    }
+
     const Host& host_;
     const PlanOptions& options_;
     Plan plan_;

@@ -64,13 +64,18 @@ struct BinderOptions {
 };
 
 // A device asked for, with the domain's <driver model=...> (nullopt: none).
+// With the domain's pin of the device, a request is refused when the device at
+// the address is not the pinned one (policy/pins.hpp).
 struct DetachRequest {
     PciAddress device;
     std::optional<std::string> driver_model;
+    std::optional<DevicePin> pin;
 };
 // The requests of a domain's passthrough devices, each device once (the first
-// element naming it gives its model), sorted by address.
-std::vector<DetachRequest> detach_requests(const std::vector<PassthroughDevice>& devices);
+// element naming it gives its model), sorted by address, each with its pin
+// from `pins` (a domain's pins) where there is one.
+std::vector<DetachRequest> detach_requests(const std::vector<PassthroughDevice>& devices,
+                                           const std::vector<DevicePin>& pins = {});
 
 // The binder's settings from hostdev.conf (journal_dir, wait and lock timeouts).
 BinderOptions binder_options(const Config& config);

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hostdev/base/identity.hpp"
 #include "hostdev/base/pci_address.hpp"
 #include "hostdev/base/result.hpp"
 
@@ -85,6 +86,25 @@ struct NetworkInterface {
     int line = 0;         // line of <interface>
 };
 
+// What a passed-through device was when hostdev-fix completed the domain, kept
+// in the domain's <metadata> (README "Device pins", the format is a contract):
+//   <metadata>
+//     <hostdev:pins xmlns:hostdev="urn:hostdev:pins:1">
+//       <hostdev:device address="0000:01:00.0" vendor="0x10de" device="0x13c2"
+//           subsystem-vendor="0x1043" subsystem-device="0x8508" class="0x030000"
+//           revision="0xa1" slot-path="0000:00/01.0/00.0" dsn="..." nvme-serial="..." mac="..."/>
+//     </hostdev:pins>
+//   </metadata>
+// Matched by namespace URI (any prefix); only the first <pins> counts, as
+// libvirt keeps only the first element of a namespace. Every attribute but
+// address may be absent (unknown, never compared); unknown attributes are ignored.
+inline constexpr std::string_view kPinNamespace = "urn:hostdev:pins:1";
+struct DevicePin {
+    PciAddress address;  // the host address the pin was taken at
+    DeviceIdentity identity;
+    int line = 0;  // line of its <device> element, 0 when not read from a document
+};
+
 struct Domain {
     std::string name, uuid, type;                // type: attribute of <domain> (kvm, qemu)
     std::vector<PassthroughDevice> passthrough;  // every PCI passthrough device, document order
@@ -98,6 +118,8 @@ struct Domain {
     std::optional<std::string> kvm_hidden_state;
     GuestOs guest_os;
     std::vector<NetworkInterface> network_interfaces;  // document order
+    std::vector<DevicePin> pins;                       // document order, one per address
+    [[nodiscard]] const DevicePin* pin_of(const PciAddress& address) const;
 };
 
 // Limits applied to every domain definition.

@@ -36,8 +36,21 @@ struct DomainEdits {
     // Make <features><kvm><hidden state='on'/></kvm></features> true, creating
     // only what is missing.
     bool ensure_kvm_hidden = false;
+    // The domain's device pins (domain.hpp, DevicePin) become exactly these, in
+    // this order: the <hostdev:pins> element is written anew (in <metadata>,
+    // created after <name>/<uuid>/<title>/<description> when missing); an
+    // empty list removes it. nullopt leaves the pins as they are.
+    std::optional<std::vector<DevicePin>> pins;
+    // Each PCI hostdev or hostdev interface whose source is `from` gets the
+    // source address `to` (its <source><address> attributes rewritten).
+    struct SourceMove {
+        PciAddress from, to;
+    };
+    std::vector<SourceMove> move_source;
 
-    [[nodiscard]] bool empty() const { return inject.empty() && set_guest_multifunction.empty() && !ensure_kvm_hidden; }
+    [[nodiscard]] bool empty() const {
+        return inject.empty() && set_guest_multifunction.empty() && !ensure_kvm_hidden && !pins && move_source.empty();
+    }
 };
 
 namespace detail {
@@ -54,6 +67,7 @@ public:
     DomainDocument& operator=(DomainDocument&&) noexcept;
     ~DomainDocument();
     [[nodiscard]] const Domain& domain() const;
+    [[nodiscard]] std::string_view text() const;  // the text it was parsed from
     [[nodiscard]] const detail::ParsedDomain& parsed() const { return *parsed_; }
 
 private:

@@ -52,18 +52,31 @@ struct GroupPlan {
 
 // A change the plan makes to the document, in words.
 struct Change {
-    enum class Kind { InjectHostdev, SetMultifunction, HideKvm } kind;
+    // Pin: a device pin recorded or dropped (README "Device pins"); Relocate:
+    // a source address follows its pinned device (--relocate); Repin: a pin
+    // rewritten to the device now at its address (--repin).
+    enum class Kind { InjectHostdev, SetMultifunction, HideKvm, Pin, Relocate, Repin } kind;
     std::optional<PciAddress> device;
     std::string description;
 };
-std::string_view to_string(Change::Kind k);  // "inject-hostdev", "set-multifunction", "hide-kvm"
+// "inject-hostdev", "set-multifunction", "hide-kvm", "pin", "relocate", "repin"
+std::string_view to_string(Change::Kind k);
 
 struct PlanOptions {
     enum class HideKvm { Auto, Always, Never } hide_kvm = HideKvm::Auto;
     enum class WholeSlot { Report, Inject } whole_slot = WholeSlot::Report;
+    // Write: the edits record a pin for every device the domain passes
+    // through (kept where one exists, dropped for addresses it no longer
+    // uses). Never: pins are left as they are. Pins that exist are checked
+    // either way.
+    enum class Pins { Write, Never } pins = Pins::Never;
+    // hostdev-fix --relocate / --repin (fix.hpp): drifted pins are followed or
+    // rewritten before the plan is made; the planner itself ignores this.
+    enum class Follow { None, Relocate, Repin } follow = Follow::None;
     // From the command-line spellings: --hide-kvm auto|always|never (anything
-    // else is auto) and --whole-slot.
-    static PlanOptions from_flags(std::string_view hide_kvm, bool whole_slot);
+    // else is auto), --whole-slot and --pin auto|never (anything else is auto:
+    // write pins).
+    static PlanOptions from_flags(std::string_view hide_kvm, bool whole_slot, std::string_view pin = "auto");
 };
 
 struct Plan {
