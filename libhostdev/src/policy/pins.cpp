@@ -50,8 +50,8 @@ std::string whereabouts(const DevicePin& pin, const PinSearch& s) {
             case PinLocation::Evidence::SlotPath:
                 return "the pinned device is now at " + at + " (same slot path: the buses were renumbered)";
             case PinLocation::Evidence::OnlyOne:
-                return "the only device of the pinned model on this host is at " + at +
-                       " (slot path " + identity_value(identity_of(*s.found->device), IdentityField::SlotPath) +
+                return "the only device of the pinned model on this host is at " + at + " (slot path " +
+                       identity_value(identity_of(*s.found->device), IdentityField::SlotPath) +
                        "): the card was moved to another slot";
         }
     }
@@ -84,7 +84,7 @@ PinSearch locate_pin(const DevicePin& pin, const Host& host) {
     } else if (const auto* p = pin.identity.slot_path ? only([&](const PciDevice& x) {
                    return identity_of(x).slot_path == pin.identity.slot_path;
                })
-                                                       : nullptr) {
+                                                      : nullptr) {
         s.found = PinLocation{PinLocation::Evidence::SlotPath, p};
     } else if (s.candidates.size() == 1) {
         s.found = PinLocation{PinLocation::Evidence::OnlyOne, s.candidates.front()};
@@ -94,8 +94,8 @@ PinSearch locate_pin(const DevicePin& pin, const Host& host) {
 }
 
 std::optional<Problem> pin_problem(const DevicePin& pin, const Host& host) {
-    const std::string expects = "the domain's pin (line " + std::to_string(pin.line) + ") expects " +
-                                describe_identity(pin.identity);
+    const std::string expects =
+        "the domain's pin (line " + std::to_string(pin.line) + ") expects " + describe_identity(pin.identity);
     const PciDevice* d = host.find(pin.address);
     if (!d)
         return Problem{Severity::Error, pin.address,
@@ -104,8 +104,8 @@ std::optional<Problem> pin_problem(const DevicePin& pin, const Host& host) {
     const DeviceIdentity now = identity_of(*d);
     const IdentityComparison c = compare_identity(pin.identity, now);
     if (!c.matches()) {
-        std::string msg = pin.address.str() + " is not the device the domain was made for: " + expects +
-                          ", but " + pin.address.str() + " is now " + with_roles(*d) + " [" + describe_identity(now) +
+        std::string msg = pin.address.str() + " is not the device the domain was made for: " + expects + ", but " +
+                          pin.address.str() + " is now " + with_roles(*d) + " [" + describe_identity(now) +
                           "]; differ: " + fields_in_words(c.differ);
         for (auto f : c.differ)
             msg += "; " + std::string(to_string(f)) + " " + identity_value(pin.identity, f) + " pinned, " +
