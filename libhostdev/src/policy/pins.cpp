@@ -104,12 +104,12 @@ std::optional<Problem> pin_problem(const DevicePin& pin, const Host& host) {
     const DeviceIdentity now = identity_of(*d);
     const IdentityComparison c = compare_identity(pin.identity, now);
     if (!c.matches()) {
-        std::string msg = pin.address.str() + " is not the device the domain was made for: " + expects + ", but " +
-                          pin.address.str() + " is now " + with_roles(*d) + " [" + describe_identity(now) +
-                          "]; differ: " + fields_in_words(c.differ);
+        std::vector<std::string> differ;
         for (auto f : c.differ)
-            msg += "; " + std::string(to_string(f)) + " " + identity_value(pin.identity, f) + " pinned, " +
-                   identity_value(now, f) + " now";
+            differ.push_back(std::string(to_string(f)) + " " + identity_value(pin.identity, f) + " -> " +
+                             identity_value(now, f));
+        const std::string msg = pin.address.str() + " is not the device the domain was made for: " + expects +
+                                "; what is there now is " + with_roles(*d) + "; fields that differ: " + join(differ);
         PinSearch s = locate_pin(pin, host);
         if (s.found && s.found->device == d) s.found.reset();
         return Problem{Severity::Error, pin.address, msg + "; " + whereabouts(pin, s) + kFollow};
