@@ -55,8 +55,13 @@ const Fixtures& fixtures() {
     return f;
 }
 
-const PlanOptions kOptions[] = {PlanOptions{},
-                                PlanOptions{PlanOptions::HideKvm::Always, PlanOptions::WholeSlot::Inject}};
+const PlanOptions kOptions[] = {
+    PlanOptions{}, PlanOptions{PlanOptions::HideKvm::Always, PlanOptions::WholeSlot::Inject},
+    PlanOptions{PlanOptions::HideKvm::Auto, PlanOptions::WholeSlot::Report, PlanOptions::Pins::Write},
+    PlanOptions{PlanOptions::HideKvm::Never, PlanOptions::WholeSlot::Report, PlanOptions::Pins::Write,
+                PlanOptions::Follow::Relocate},
+    PlanOptions{PlanOptions::HideKvm::Never, PlanOptions::WholeSlot::Report, PlanOptions::Pins::Write,
+                PlanOptions::Follow::Repin}};
 
 // An error is a message a person can act on: not empty, and valid UTF-8 so
 // that it can go into a JSON report.
@@ -77,8 +82,12 @@ void render(const FixResult& r, const Host& host) {
 std::string fix_twice(std::string_view input, const Host& host, const PlanOptions& options) {
     FixResult r = fix_domain(input, "fuzz.xml", host, nullptr, options);
     render(r, host);
-    if (r.status != FixStatus::Fixable) {
+    if (r.status == FixStatus::Blocked || r.status == FixStatus::Invalid) {
         if (r.fixed != input) return "status " + std::string(to_string(r.status)) + " but the document changed";
+        return {};
+    }
+    if (r.fixed == input) {
+        if (r.status == FixStatus::Fixable) return "fixable but the document is unchanged";
         return {};
     }
     if (auto again = parse_domain_xml(r.fixed, "fixed.xml"); !again)
@@ -88,7 +97,7 @@ std::string fix_twice(std::string_view input, const Host& host, const PlanOption
     if (*twice != r.fixed) return "applying the same edits again changed the fixed document";
     FixResult second = fix_domain(r.fixed, "fixed.xml", host, nullptr, options);
     render(second, host);
-    if (second.status != FixStatus::Ok) {
+    if (second.status != FixStatus::Ok || second.fixed != r.fixed) {
         std::string why = "a second run on the fixed document is " + std::string(to_string(second.status));
         for (const auto& c : second.plan.changes) why += "; change: " + c.description;
         for (const auto& p : second.problems) why += "; " + std::string(to_string(p.severity)) + ": " + p.message;
