@@ -272,4 +272,25 @@ expect_eq "0000:02:00.0=injected:null 0000:02:00.1=covered:interface" \
   "nic-iface's verdicts and elements"
 expect_grep "add <hostdev> for 0000:02:00.0.*managed='no'" "$WORK/out"
 
+# --- device pins from node devices -------------------------------------------
+# fix pins what libvirt shows (ids, class, the parent chain for the slot
+# path); check refuses a domain whose pinned device is not what is there.
+expect_rc 0 "$VIRT" -c "$URI" fix gpu
+expect_grep '<hostdev:device address="0000:01:00.0" vendor="0x10de" device="0x13c2" .*class="0x030000" .*slot-path="0000:00/01.0/00.0"/>' "$WORK/out"
+cp "$WORK/out" "$WORK/gpu-fixed.xml"
+sed '/^<\/node>$/d' "$NODE" >"$WORK/node-pins.xml"
+for d in pinned drifted; do
+  sed -e "s|<name>gpu</name>|<name>$d</name>|" -e '/<uuid>/d' "$WORK/gpu-fixed.xml" >"$WORK/$d.xml"
+done
+sed -i 's/address="0000:01:00.0" vendor="0x10de" device="0x13c2"/address="0000:01:00.0" vendor="0x10de" device="0x1b80"/' "$WORK/drifted.xml"
+cat "$WORK/pinned.xml" "$WORK/drifted.xml" >>"$WORK/node-pins.xml"
+echo '</node>' >>"$WORK/node-pins.xml"
+expect_rc 2 "$VIRT" -c "test://$WORK/node-pins.xml" check pinned drifted --format json
+expect_eq "pinned=ok drifted=blocked " "$(json_of '.domains[] | "\(.domain)=\(.status)"' | tr '\n' ' ')" "pinned statuses"
+expect_grep '0000:01:00.0 is not the device the domain was made for: .*fields that differ: device 1b80 -> 13c2' "$WORK/out"
+expect_rc 2 "$VIRT" -c "test://$WORK/node-pins.xml" fix drifted
+expect_grep 'not the device the domain was made for' "$WORK/err"
+expect_rc 0 "$VIRT" -c "test://$WORK/node-pins.xml" fix --repin --diff drifted
+expect_grep '^\+.*device="0x13c2"' "$WORK/out"
+
 finish
