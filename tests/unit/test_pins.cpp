@@ -507,3 +507,47 @@ TEST(PinHook, PrepareOfADriftedDomainIsRefusedWithOneLineAndNothingWritten) {
     EXPECT_EQ(run_hook({"guest", "prepare", "begin", "-"}, pinned, c2, k2).exit_code, 0);
     EXPECT_GT(k2.writes(), 0);
 }
+
+// ---- the editor's rules on odd documents ----------------------------------
+
+TEST(PinWrite, FollowsTheDocumentsLineEndsAndIndentationAndSelfClosingElements) {
+    Host h = host_of(kBefore);
+    // CRLF and tabs, a self-closing <metadata/>.
+    std::string crlf =
+        "<domain type='kvm'>\r\n\t<name>guest</name>\r\n\t<metadata/>\r\n\t<devices>\r\n"
+        "\t\t<hostdev mode='subsystem' type='pci'>\r\n\t\t\t<source>\r\n"
+        "\t\t\t\t<address domain='0' bus='3' slot='0' function='0'/>\r\n\t\t\t</source>\r\n"
+        "\t\t</hostdev>\r\n\t</devices>\r\n</domain>\r\n";
+    FixResult r = fix(crlf, h);
+    ASSERT_EQ(r.status, FixStatus::Ok) << errors_of(r);
+    EXPECT_TRUE(contains(r.fixed, "\t<metadata>\r\n\t\t<hostdev:pins " + kPinsNs + ">\r\n\t\t\t<hostdev:device "))
+        << r.fixed;
+    EXPECT_TRUE(contains(r.fixed, "/>\r\n\t\t</hostdev:pins>\r\n\t</metadata>\r\n\t<devices>")) << r.fixed;
+    EXPECT_EQ(r.fixed.find('\n'), r.fixed.find("\r\n") + 1);  // no bare LF anywhere
+    for (std::size_t i = 0; i < r.fixed.size(); ++i)
+        if (r.fixed[i] == '\n') ASSERT_EQ(r.fixed[i - 1], '\r') << i;
+    EXPECT_EQ(fix(r.fixed, h).fixed, r.fixed);
+
+    // A self-closing pins element (no device pinned yet) is replaced in place.
+    const std::string md = "  <metadata><p:pins xmlns:p='urn:hostdev:pins:1'/></metadata>\n";
+    FixResult s = fix(domain_with(hostdev_at(3), md), h);
+    ASSERT_EQ(s.status, FixStatus::Ok) << errors_of(s);
+    EXPECT_TRUE(contains(s.fixed, "  <metadata><hostdev:pins " + kPinsNs + ">\n")) << s.fixed;
+    EXPECT_FALSE(contains(s.fixed, "p:pins"));
+    EXPECT_EQ(fix(s.fixed, h).fixed, s.fixed);
+}
+
+TEST(PinWrite, APinsElementInACommentIsNotPinsAndTheResultStillParses) {
+    const std::string md =
+        "  <metadata>\n"
+        "    <!-- <hostdev:pins xmlns:hostdev=\"urn:hostdev:pins:1\"><hostdev:device address=\"0000:03:00.0\" "
+        "vendor=\"0x1\"/></hostdev:pins> -->\n"
+        "  </metadata>\n";
+    FixResult r = fix(domain_with(hostdev_at(3), md), host_of(kBefore));
+    ASSERT_EQ(r.status, FixStatus::Ok) << errors_of(r);  // the commented pin is not checked
+    auto d = parse_domain_xml(r.fixed, "guest.xml");
+    ASSERT_TRUE(d.ok()) << d.error().describe();
+    ASSERT_EQ(d->pins.size(), 1U);
+    EXPECT_EQ(d->pins[0].identity.vendor, 0x8086);
+    EXPECT_TRUE(contains(r.fixed, "-->\n    <hostdev:pins")) << r.fixed;
+}
