@@ -37,7 +37,11 @@ const Host& example_host(const std::string& name) {
 const std::map<std::string, std::string> kExampleDomainHost = {
     {"win10-gtx970", "z170-gtx970"}, {"blocked-hda", "z170-gtx970"}, {"usb-xhci", "hm170-laptop"},
     {"nvme", "hm170-laptop"},        {"sriov-vf", "sriov-server"},   {"sriov-vf-shared", "sriov-server"},
+    {"router-i210", "workstation"},
 };
+
+// hostdev-fix's defaults (device pins recorded).
+PlanOptions cli_defaults() { return PlanOptions::from_flags("auto", false); }
 
 std::vector<std::string> lines_of(const std::string& s) {
     std::vector<std::string> out;
@@ -162,7 +166,7 @@ TEST(FixExamples, GoldenOutputsAndReports) {
         SCOPED_TRACE(name);
         const Host& host = example_host(host_name);
         const std::string file = "examples/domains/" + name + ".xml";
-        FixResult r = fix_domain(read_text_file(source_path(file)), file, host, &validator(), {});
+        FixResult r = fix_domain(read_text_file(source_path(file)), file, host, &validator(), cli_defaults());
         expect_golden(r.fixed, source_path("tests/golden/fix/" + name + ".xml"));
         expect_golden(fix_report(r, host).dump(2) + "\n", source_path("tests/golden/fix/" + name + ".report.json"));
         expect_golden(fix_explanation(r, host), source_path("tests/golden/fix/" + name + ".explain.txt"));
@@ -173,7 +177,7 @@ TEST(FixExamples, ExpectedStatuses) {
     auto status = [](const std::string& name) {
         const std::string file = "examples/domains/" + name + ".xml";
         return fix_domain(read_text_file(source_path(file)), file, example_host(kExampleDomainHost.at(name)),
-                          &validator(), {})
+                          &validator(), cli_defaults())
             .status;
     };
     EXPECT_EQ(status("win10-gtx970"), FixStatus::Fixable);
@@ -182,6 +186,28 @@ TEST(FixExamples, ExpectedStatuses) {
     EXPECT_EQ(status("blocked-hda"), FixStatus::Blocked);
     EXPECT_EQ(status("sriov-vf"), FixStatus::Ok);
     EXPECT_EQ(status("sriov-vf-shared"), FixStatus::Blocked);
+    EXPECT_EQ(status("router-i210"), FixStatus::Ok);  // only its pin to record
+}
+
+// README "Device pins": the router pinned on the workstation, judged after
+// the renumbering (refused) and relocated.
+TEST(FixExamples, RenumberedWorkstationGoldens) {
+    const std::string file = "examples/domains/router-i210.xml";
+    FixResult pinned =
+        fix_domain(read_text_file(source_path(file)), file, example_host("workstation"), &validator(), cli_defaults());
+    ASSERT_EQ(pinned.status, FixStatus::Ok);
+    const Host& after = example_host("workstation-renumbered");
+    FixResult refused = fix_domain(pinned.fixed, "router.xml", after, &validator(), cli_defaults());
+    EXPECT_EQ(refused.status, FixStatus::Blocked);
+    expect_golden(fix_explanation(refused, after), source_path("tests/golden/fix/router-i210.renumbered.explain.txt"));
+    expect_golden(fix_report(refused, after).dump(2) + "\n",
+                  source_path("tests/golden/fix/router-i210.renumbered.report.json"));
+    PlanOptions relocate = cli_defaults();
+    relocate.follow = PlanOptions::Follow::Relocate;
+    FixResult moved = fix_domain(pinned.fixed, "router.xml", after, &validator(), relocate);
+    EXPECT_EQ(moved.status, FixStatus::Fixable);
+    expect_golden(moved.fixed, source_path("tests/golden/fix/router-i210.relocated.xml"));
+    expect_golden(fix_explanation(moved, after), source_path("tests/golden/fix/router-i210.relocated.explain.txt"));
 }
 
 TEST(FixProperties, ExamplesOnTheirHosts) {
