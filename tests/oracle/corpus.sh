@@ -38,6 +38,7 @@ declare -A EXAMPLE_HOST=(
   [nvme]=hm170-laptop
   [sriov-vf]=sriov-server
   [sriov-vf-shared]=sriov-server
+  [router-i210]=workstation
 )
 
 # Corpus inputs libvirt 9.0 refuses for reasons that are not hostdev's: the
