@@ -161,6 +161,34 @@ for i in "${!files[@]}"; do
     grep -n "type=.pci." "$WORK/out/$n.xml" | sed 's/^/  /' >&2
   fi
 done
+# Device pins come back from libvirt (README "Device pins"): the
+# <hostdev:pins> block of each accepted output that has one, as dumpxml writes
+# it, is the block hostdev-fix wrote: byte for byte where the document has
+# libvirt's own layout (two-space indentation, LF), and apart from the
+# indentation and line ends libvirt gives every document elsewhere.
+pins_block() { sed -n '/<hostdev:pins /,/<\/hostdev:pins>/p' "$1"; }
+pinned=0 exact=0
+for i in "${!files[@]}"; do
+  n=$((i + 1))
+  out=$WORK/out/$n.xml
+  [ -f "$out" ] && grep -q '<hostdev:pins ' "$out" && [ "$(verdict "$out")" = accepted ] || continue
+  pinned=$((pinned + 1))
+  embed_virsh "dumpxml --inactive ${names[$i]}" >"$WORK/dump.xml" 2>"$WORK/dump.err"
+  wrote=$(pins_block "$out") got=$(pins_block "$WORK/dump.xml")
+  if grep -q $'^    <hostdev:pins [^\r]*$' "$out"; then
+    exact=$((exact + 1))
+  else
+    wrote=$(sed -e 's/^[[:space:]]*//' -e 's/\r$//' <<<"$wrote") got=$(sed 's/^[[:space:]]*//' <<<"$got")
+  fi
+  if [ -n "$got" ] && [ "$got" = "$wrote" ]; then
+    ok
+  else
+    not_ok "${files[$i]}: libvirt changed the device pins: $(diff <(echo "$wrote") <(echo "$got") | head -5) $(head -2 "$WORK/dump.err")"
+  fi
+done
+[ "$pinned" -gt 0 ] && [ "$exact" -gt 0 ] && ok || not_ok "no fixed output carries device pins in libvirt's layout"
+echo "$pinned pinned outputs read back from libvirt with their pins unchanged ($exact byte for byte, the others re-indented)"
+
 vneg=$(verdict "$NEG")
 if [[ $vneg == *"Attempted double use of PCI Address 0000:00:05.1"* ]]; then ok; else not_ok "negative control: $vneg"; fi
 
