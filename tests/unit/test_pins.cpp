@@ -551,3 +551,21 @@ TEST(PinWrite, APinsElementInACommentIsNotPinsAndTheResultStillParses) {
     EXPECT_EQ(d->pins[0].identity.vendor, 0x8086);
     EXPECT_TRUE(contains(r.fixed, "-->\n    <hostdev:pins")) << r.fixed;
 }
+
+TEST(PinDrift, APinnedDeviceGoneFromTheMachineSaysSoWithoutSuggestingARewrite) {
+    const std::string pinned = pinned_on(kBefore, domain_with(hostdev_at(3)));
+    FixResult r = fix(pinned, host_of(kTwinGpus));
+    ASSERT_EQ(r.status, FixStatus::Blocked);
+    const std::string e = errors_of(r);
+    EXPECT_TRUE(contains(e,
+                         "0000:03:00.0 is not on this host: no such PCI device; the domain's pin (line 6) expects "
+                         "8086:1533"))
+        << e;
+    EXPECT_TRUE(contains(e, "; no device of the pinned model is on this host; is the card still in the machine?")) << e;
+    EXPECT_FALSE(contains(e, "--relocate")) << e;
+    // --relocate refuses it, saying why; nothing is written.
+    FixResult rel = fix(pinned, host_of(kTwinGpus), following(PlanOptions::Follow::Relocate));
+    EXPECT_EQ(rel.status, FixStatus::Blocked);
+    EXPECT_TRUE(contains(errors_of(rel), "cannot relocate 0000:03:00.0 (8086:1533")) << errors_of(rel);
+    EXPECT_EQ(rel.fixed, pinned);
+}

@@ -61,8 +61,16 @@ std::string whereabouts(const DevicePin& pin, const PinSearch& s) {
            pin.address.str();
 }
 
-constexpr const char* kFollow =
-    "; follow it with hostdev-fix --relocate, or accept the device there with hostdev-fix --repin";
+// What the user can do, from where the pinned device is and whether a device
+// is at the pinned address.
+std::string what_to_do(const PinSearch& s, bool device_there) {
+    std::vector<std::string> ways;
+    if (s.found) ways.emplace_back("follow it with hostdev-fix --relocate");
+    if (!s.found && !s.candidates.empty()) ways.emplace_back("name the right one in the domain by hand");
+    if (device_there) ways.emplace_back("accept the device there with hostdev-fix --repin");
+    if (ways.empty()) return "; is the card still in the machine?";
+    return "; " + join_sentence(ways, ", or ");
+}
 
 }  // namespace
 
@@ -100,7 +108,7 @@ std::optional<Problem> pin_problem(const DevicePin& pin, const Host& host) {
     if (!d)
         return Problem{Severity::Error, pin.address,
                        pin.address.str() + " is not on this host: no such PCI device; " + expects + "; " +
-                           whereabouts(pin, locate_pin(pin, host)) + kFollow};
+                           whereabouts(pin, locate_pin(pin, host)) + what_to_do(locate_pin(pin, host), false)};
     const DeviceIdentity now = identity_of(*d);
     const IdentityComparison c = compare_identity(pin.identity, now);
     if (!c.matches()) {
@@ -112,7 +120,7 @@ std::optional<Problem> pin_problem(const DevicePin& pin, const Host& host) {
                                 "; what is there now is " + with_roles(*d) + "; fields that differ: " + join(differ);
         PinSearch s = locate_pin(pin, host);
         if (s.found && s.found->device == d) s.found.reset();
-        return Problem{Severity::Error, pin.address, msg + "; " + whereabouts(pin, s) + kFollow};
+        return Problem{Severity::Error, pin.address, msg + "; " + whereabouts(pin, s) + what_to_do(s, true)};
     }
     if (!c.not_compared.empty())
         return Problem{Severity::Note, pin.address,
