@@ -291,6 +291,32 @@ bool valid_mac(std::string_view text) {
     return true;
 }
 
+// The serial-number keys of a dev line (dsn, nvme_serial, mac, mac_type);
+// nullopt when `key` is none of them.
+std::optional<Status> parse_serial_key(const std::string& key, const std::string& value, const Token& tok, int lineno,
+                                       FakeDevice& dev) {
+    if (key == "dsn") {
+        auto v = parse_dsn(value);
+        if (!v) return bad_value(lineno, tok, "a serial number such as 00-1b-21-ff-ff-a1-b2-c3");
+        dev.dsn = *v;
+    } else if (key == "nvme_serial") {
+        if (value.empty() || value.size() > 20 ||
+            !std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c <= 0x7e; }))
+            return bad_value(lineno, tok, "at most 20 printable characters");
+        dev.nvme_serial = value;
+    } else if (key == "mac") {
+        if (!valid_mac(value)) return bad_value(lineno, tok, "a MAC address such as 00:1b:21:a1:b2:c3");
+        dev.mac = value;
+    } else if (key == "mac_type") {
+        auto n = parse_int(value, 0, 3);
+        if (!n) return bad_value(lineno, tok, "an addr_assign_type 0 to 3");
+        dev.mac_type = *n;
+    } else {
+        return std::nullopt;
+    }
+    return ok_status();
+}
+
 Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) {
     if (tokens.size() < 4) {
         return line_error(lineno, "'dev' needs ADDR VVVV:DDDD CLASS [KEY=VALUE...]");
@@ -394,22 +420,8 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
             auto n = parse_int(value, 0, 1 << 20);
             if (!n) return bad_value(lineno, tok, "a vGPU type number (0: none set)");
             dev.vgpu_type = *n;
-        } else if (key == "dsn") {
-            auto v = parse_dsn(value);
-            if (!v) return bad_value(lineno, tok, "a serial number such as 00-1b-21-ff-ff-a1-b2-c3");
-            dev.dsn = *v;
-        } else if (key == "nvme_serial") {
-            if (value.empty() || value.size() > 20 ||
-                !std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c <= 0x7e; }))
-                return bad_value(lineno, tok, "at most 20 printable characters");
-            dev.nvme_serial = value;
-        } else if (key == "mac") {
-            if (!valid_mac(value)) return bad_value(lineno, tok, "a MAC address such as 00:1b:21:a1:b2:c3");
-            dev.mac = value;
-        } else if (key == "mac_type") {
-            auto n = parse_int(value, 0, 3);
-            if (!n) return bad_value(lineno, tok, "an addr_assign_type 0 to 3");
-            dev.mac_type = *n;
+        } else if (auto serial = parse_serial_key(key, value, tok, lineno, dev)) {
+            if (!*serial) return serial->error();
         } else if (key == "net") {
             if (!valid_name(value) || value.size() > 15) {
                 return bad_value(lineno, tok, "an interface name of at most 15 characters");
@@ -466,6 +478,18 @@ struct Layout {
 };
 
 std::uint64_t bus_key(std::uint32_t domain, std::uint8_t bus) { return (std::uint64_t{domain} << 8) | bus; }
+
+// NVMe controller numbers: 0 for the root-fs controller (its disk is nvme0n1),
+// then the devices with nvme_serial= in order; -1 for the others.
+std::vector<int> nvme_indexes(const std::vector<FakeDevice>& devs) {
+    std::vector<int> out(devs.size(), -1);
+    int next = 0;
+    for (std::size_t i = 0; i < devs.size(); ++i)
+        if (devs[i].has_role("root-fs") && (devs[i].class_code >> 8) == 0x0108) out[i] = next++;
+    for (std::size_t i = 0; i < devs.size(); ++i)
+        if (devs[i].nvme_serial && out[i] < 0) out[i] = next++;
+    return out;
+}
 
 // Builds the layout and checks everything that could make it inconsistent.
 Result<Layout> plan(const FakeHostSpec& spec) {
@@ -576,14 +600,7 @@ Result<Layout> plan(const FakeHostSpec& spec) {
         L.multifunction[i] = functions_in_slot[PciAddress{a.domain, a.bus, a.slot, 0}] > 1;
     }
 
-    // NVMe controller numbers: 0 for the root-fs controller (its disk is nvme0n1), then in order.
-    L.nvme_index.resize(devs.size(), -1);
-    int next_nvme = 0;
-    for (std::size_t i = 0; i < devs.size(); ++i)
-        if (devs[i].has_role("root-fs") && (devs[i].class_code >> 8) == 0x0108) L.nvme_index[i] = next_nvme++;
-    for (std::size_t i = 0; i < devs.size(); ++i)
-        if (devs[i].nvme_serial && L.nvme_index[i] < 0) L.nvme_index[i] = next_nvme++;
-
+    L.nvme_index = nvme_indexes(devs);
     // Subordinate bus numbers: the highest secondary bus anywhere below a bridge.
     for (std::size_t i = 0; i < devs.size(); ++i) {
         if (devs[i].secondary_bus) L.subordinate[i] = *devs[i].secondary_bus;
@@ -854,6 +871,19 @@ Status write_usb_hid(Writer& w, const fs::path& pci_dir, int usb, int port, cons
     return write_input(w, input, name, ev);
 }
 
+// DEVDIR/net/IF with its device link (and address with mac=), and sys/class/net/IF.
+Status write_netdev(Writer& w, const FakeDevice& d, const fs::path& dev_dir) {
+    const fs::path net = dev_dir / "net" / d.netdev;
+    FAKEROOT_TRY(w.dir(net));
+    FAKEROOT_TRY(w.link(net / "device", dev_dir));
+    FAKEROOT_TRY(w.file(net / "operstate", "up\n"));
+    if (d.mac) {
+        FAKEROOT_TRY(w.file(net / "address", *d.mac + "\n"));
+        FAKEROOT_TRY(w.file(net / "addr_assign_type", std::to_string(d.mac_type.value_or(0)) + "\n"));
+    }
+    return w.link(fs::path("sys") / "class" / "net" / d.netdev, net);
+}
+
 Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
     const auto& devs = spec.devices;
     const fs::path sys = "sys";
@@ -896,15 +926,7 @@ Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
     for (std::size_t i = 0; i < devs.size(); ++i) {
         const FakeDevice& d = devs[i];
         if (d.netdev.empty()) continue;
-        const fs::path net = L.dir[i] / "net" / d.netdev;
-        FAKEROOT_TRY(w.dir(net));
-        FAKEROOT_TRY(w.link(net / "device", L.dir[i]));
-        FAKEROOT_TRY(w.file(net / "operstate", "up\n"));
-        if (d.mac) {
-            FAKEROOT_TRY(w.file(net / "address", *d.mac + "\n"));
-            FAKEROOT_TRY(w.file(net / "addr_assign_type", std::to_string(d.mac_type.value_or(0)) + "\n"));
-        }
-        FAKEROOT_TRY(w.link(sys / "class" / "net" / d.netdev, net));
+        FAKEROOT_TRY(write_netdev(w, d, L.dir[i]));
         if (d.has_role("default-route")) {
             const std::string subnet = hex(static_cast<unsigned>(2 + route_no) & 0xff, 2);
             const std::string metric = std::to_string(100 + route_no);
