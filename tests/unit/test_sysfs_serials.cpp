@@ -3,6 +3,8 @@
 // and lspci reading the same serial from the same fake root.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -145,4 +147,35 @@ TEST(SysfsSerials, LspciPrintsTheSameDsn) {
         << out;
     const Host h = hostdev::testing::read_fake_host(root);
     EXPECT_NE(out.find("Device Serial Number " + *device(h, "01:00.0").serials.dsn), std::string::npos);
+}
+
+// The root is a boundary: serial files are read beneath the device directory,
+// never through a link that leads elsewhere, and a FIFO does not block.
+TEST(SysfsSerials, LinksOutOfTheDeviceDirectoryAreNotFollowed) {
+    FakeRoot root(kSerialHost);
+    const fs::path outside = root.path() / "outside";
+    fs::create_directories(outside / "nvme9");
+    std::ofstream(outside / "nvme9" / "serial") << "LEAKED\n";
+    std::ofstream(outside / "address") << "02:00:00:00:00:01\n";
+    // nvme/nvme0 becomes a link to a directory outside the device's.
+    const fs::path ctrl = root.device_dir("0000:00:1d.0") / "nvme" / "nvme0";
+    fs::remove_all(ctrl);
+    fs::create_directory_symlink(outside / "nvme9", ctrl);
+    // net/enp1s0/address becomes a link; addr_assign_type stays 0.
+    const fs::path address = root.device_dir("0000:01:00.0") / "net" / "enp1s0" / "address";
+    fs::remove(address);
+    fs::create_symlink(outside / "address", address);
+    // A FIFO where the NIC's config would be: read without blocking, nothing known.
+    const fs::path config = root.device_dir("0000:00:01.0") / "config";
+    fs::remove(config);
+    ASSERT_EQ(::mkfifo(config.c_str(), 0644), 0);
+    const Host h = hostdev::testing::read_fake_host(root);
+    EXPECT_EQ(device(h, "00:1d.0").serials.nvme, std::nullopt);
+    EXPECT_EQ(device(h, "01:00.0").serials.mac, std::nullopt);
+    EXPECT_EQ(device(h, "01:00.0").serials.dsn, "00-1b-21-ff-ff-a1-b2-c3");
+    EXPECT_EQ(device(h, "00:01.0").serials.dsn, std::nullopt);
+    Host again = h;
+    read_serials(FsRoot(root.path()), again, {});
+    EXPECT_EQ(device(again, "00:1d.0").serials.nvme, std::nullopt);
+    EXPECT_EQ(device(again, "01:00.0").serials.mac, std::nullopt);
 }
