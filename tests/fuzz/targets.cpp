@@ -198,6 +198,12 @@ std::string kernel_text(std::string_view input) {
     } else if (r->header_type > 0x7f) {
         return "config_header kept the multifunction bit in the header type";
     }
+    if (auto dsn = parse::device_serial_number(input); dsn && dsn->size() != 23)
+        return "device_serial_number gave a serial that is not 8 bytes spelled as lspci does";
+    if (auto s = parse::nvme_serial(input); s && (s->empty() || !parse::valid_utf8(*s)))
+        return "nvme_serial gave an empty or non-UTF-8 serial";
+    if (auto mac = parse::permanent_mac(input, "0\n"); mac && mac->size() != 17)
+        return "permanent_mac gave an address that is not six octets";
     (void)parse::driver_override(input);
     (void)parse::word_list(input);
     (void)parse::link_basename(input);

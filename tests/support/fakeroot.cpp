@@ -270,6 +270,53 @@ Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpe
     return ok_status();
 }
 
+// "00-1b-21-ff-ff-a1-b2-c3" -> 0x001b21ffffa1b2c3.
+std::optional<std::uint64_t> parse_dsn(std::string_view text) {
+    if (text.size() != 23) return std::nullopt;
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < text.size(); i += 3) {
+        if (i + 2 < text.size() && text[i + 2] != '-') return std::nullopt;
+        auto byte = parse_hex(text.substr(i, 2), 2);
+        if (!byte || hex_digit(text[i]) < 0 || hex_digit(text[i + 1]) < 0) return std::nullopt;
+        v = v << 8 | *byte;
+    }
+    return v;
+}
+
+// Six octets of two hex digits separated by colons.
+bool valid_mac(std::string_view text) {
+    if (text.size() != 17) return false;
+    for (std::size_t i = 0; i < text.size(); ++i)
+        if (i % 3 == 2 ? text[i] != ':' : hex_digit(text[i]) < 0) return false;
+    return true;
+}
+
+// The serial-number keys of a dev line (dsn, nvme_serial, mac, mac_type);
+// nullopt when `key` is none of them.
+std::optional<Status> parse_serial_key(const std::string& key, const std::string& value, const Token& tok, int lineno,
+                                       FakeDevice& dev) {
+    if (key == "dsn") {
+        auto v = parse_dsn(value);
+        if (!v) return bad_value(lineno, tok, "a serial number such as 00-1b-21-ff-ff-a1-b2-c3");
+        dev.dsn = *v;
+    } else if (key == "nvme_serial") {
+        if (value.empty() || value.size() > 20 ||
+            !std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c <= 0x7e; }))
+            return bad_value(lineno, tok, "at most 20 printable characters");
+        dev.nvme_serial = value;
+    } else if (key == "mac") {
+        if (!valid_mac(value)) return bad_value(lineno, tok, "a MAC address such as 00:1b:21:a1:b2:c3");
+        dev.mac = value;
+    } else if (key == "mac_type") {
+        auto n = parse_int(value, 0, 3);
+        if (!n) return bad_value(lineno, tok, "an addr_assign_type 0 to 3");
+        dev.mac_type = *n;
+    } else {
+        return std::nullopt;
+    }
+    return ok_status();
+}
+
 Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) {
     if (tokens.size() < 4) {
         return line_error(lineno, "'dev' needs ADDR VVVV:DDDD CLASS [KEY=VALUE...]");
@@ -373,6 +420,8 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
             auto n = parse_int(value, 0, 1 << 20);
             if (!n) return bad_value(lineno, tok, "a vGPU type number (0: none set)");
             dev.vgpu_type = *n;
+        } else if (auto serial = parse_serial_key(key, value, tok, lineno, dev)) {
+            if (!*serial) return serial->error();
         } else if (key == "net") {
             if (!valid_name(value) || value.size() > 15) {
                 return bad_value(lineno, tok, "an interface name of at most 15 characters");
@@ -381,14 +430,17 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
         } else {
             return line_error(lineno, "unknown key '" + key + "' in '" + tok.raw +
                                           "' (known: group, driver, override, rev, subsys, header, "
-                                          "bus, boot_vga, reset, numa, physfn, role, net, modalias, mdev, vgpu)");
+                                          "bus, boot_vga, reset, numa, physfn, role, net, modalias, mdev, vgpu, dsn, "
+                                          "nvme_serial, mac, mac_type)");
         }
     }
+    if (dev.mac_type && !dev.mac) return line_error(lineno, "mac_type= needs mac=");
     if (!have_reset) dev.reset_methods = std::vector<std::string>{"flr", "bus"};
     return dev;
 }
 
 // Gives every default-route device without an interface name one: eth0, eth1, ...
+// (a device with mac= too: the address needs an interface).
 void assign_default_netdevs(FakeHostSpec& spec) {
     std::set<std::string> used;
     for (const auto& d : spec.devices) {
@@ -402,7 +454,7 @@ void assign_default_netdevs(FakeHostSpec& spec) {
     int next = 0;
     for (FakeDevice* dp : order) {
         FakeDevice& d = *dp;
-        if (!d.netdev.empty() || !d.has_role("default-route")) continue;
+        if (!d.netdev.empty() || (!d.has_role("default-route") && !d.mac)) continue;
         std::string name;
         do {
             name = "eth" + std::to_string(next++);
@@ -422,9 +474,22 @@ struct Layout {
     std::vector<fs::path> dir;                       // relative to the root
     std::vector<std::uint8_t> subordinate;           // bridges: highest bus below
     std::vector<bool> multifunction;                 // another function in the slot
+    std::vector<int> nvme_index;                     // nvme_serial=: N of nvme/nvmeN
 };
 
 std::uint64_t bus_key(std::uint32_t domain, std::uint8_t bus) { return (std::uint64_t{domain} << 8) | bus; }
+
+// NVMe controller numbers: 0 for the root-fs controller (its disk is nvme0n1),
+// then the devices with nvme_serial= in order; -1 for the others.
+std::vector<int> nvme_indexes(const std::vector<FakeDevice>& devs) {
+    std::vector<int> out(devs.size(), -1);
+    int next = 0;
+    for (std::size_t i = 0; i < devs.size(); ++i)
+        if (devs[i].has_role("root-fs") && (devs[i].class_code >> 8) == 0x0108) out[i] = next++;
+    for (std::size_t i = 0; i < devs.size(); ++i)
+        if (devs[i].nvme_serial && out[i] < 0) out[i] = next++;
+    return out;
+}
 
 // Builds the layout and checks everything that could make it inconsistent.
 Result<Layout> plan(const FakeHostSpec& spec) {
@@ -535,6 +600,7 @@ Result<Layout> plan(const FakeHostSpec& spec) {
         L.multifunction[i] = functions_in_slot[PciAddress{a.domain, a.bus, a.slot, 0}] > 1;
     }
 
+    L.nvme_index = nvme_indexes(devs);
     // Subordinate bus numbers: the highest secondary bus anywhere below a bridge.
     for (std::size_t i = 0; i < devs.size(); ++i) {
         if (devs[i].secondary_bus) L.subordinate[i] = *devs[i].secondary_bus;
@@ -615,8 +681,20 @@ private:
         if (!status_) return status_.error(); \
     } while (0)
 
+// PCI Express capability (PCIe Base Specification §7.5.3) and the Device
+// Serial Number extended capability (§7.9.3), as include/uapi/linux/pci_regs.h names them.
+constexpr std::size_t kExpressCap = 0x40;          // where the fake root puts it
+constexpr unsigned kCapIdExp = 0x10;               // PCI_CAP_ID_EXP
+constexpr unsigned kExpTypeEndpoint = 0x0;         // PCI_EXP_TYPE_ENDPOINT
+constexpr unsigned kExpTypeRootPort = 0x4;         // PCI_EXP_TYPE_ROOT_PORT
+constexpr unsigned kExpTypeDownstream = 0x6;       // PCI_EXP_TYPE_DOWNSTREAM
+constexpr unsigned kStatusCapList = 0x10;          // PCI_STATUS_CAP_LIST
+constexpr std::size_t kExtCapDsnAt = 0x100;        // PCI_CFG_SPACE_SIZE: the first extended capability
+constexpr unsigned kExtCapIdDsn = 0x0003;          // PCI_EXT_CAP_ID_DSN
+constexpr std::size_t kConfigSpaceExpSize = 4096;  // PCI_CFG_SPACE_EXP_SIZE
+
 std::string config_space(const FakeDevice& d, const Layout& L, std::size_t index) {
-    std::string cfg(256, '\0');
+    std::string cfg(d.dsn ? kConfigSpaceExpSize : 256, '\0');
     auto put8 = [&](std::size_t off, unsigned v) { cfg[off] = static_cast<char>(v & 0xff); };
     auto put16 = [&](std::size_t off, unsigned v) {
         put8(off, v);
@@ -642,6 +720,21 @@ std::string config_space(const FakeDevice& d, const Layout& L, std::size_t index
             put16(0x40, d.subsystem_vendor);
             put16(0x42, d.subsystem_device);
         }
+    }
+    if (d.dsn) {
+        put16(0x06, kStatusCapList);
+        put8(header == 2 ? 0x14 : 0x34, kExpressCap);  // PCI_CB_CAPABILITY_LIST, PCI_CAPABILITY_LIST
+        const unsigned type = header == 0 ? kExpTypeEndpoint : L.parent[index] ? kExpTypeDownstream : kExpTypeRootPort;
+        put8(kExpressCap, kCapIdExp);
+        put8(kExpressCap + 1, 0);                   // the last capability
+        put16(kExpressCap + 2, 0x2 | (type << 4));  // PCI_EXP_FLAGS: version 2, device/port type
+        const auto put32 = [&](std::size_t off, std::uint32_t v) {
+            put16(off, v);
+            put16(off + 2, v >> 16);
+        };
+        put32(kExtCapDsnAt, kExtCapIdDsn | (1u << 16));  // version 1, no next capability
+        put32(kExtCapDsnAt + 4, static_cast<std::uint32_t>(*d.dsn));
+        put32(kExtCapDsnAt + 8, static_cast<std::uint32_t>(*d.dsn >> 32));
     }
     return cfg;
 }
@@ -722,6 +815,16 @@ Status write_device(Writer& w, const FakeHostSpec& spec, const FakeDevice& d, co
         FAKEROOT_TRY(w.file(dir / "nvidia" / "creatable_vgpu_types", "ID    : vGPU Name\n557   : NVIDIA L4-1Q\n"));
     }
 
+    if (d.nvme_serial) {
+        const std::string ctrl = "nvme" + std::to_string(L.nvme_index[i]);
+        std::string text = *d.nvme_serial;
+        text.resize(std::max<std::size_t>(text.size(), 20), ' ');
+        FAKEROOT_TRY(w.dir(dir / "nvme" / ctrl));
+        FAKEROOT_TRY(w.file(dir / "nvme" / ctrl / "serial", text + "\n"));
+        FAKEROOT_TRY(w.dir(fs::path("sys") / "class" / "nvme"));
+        FAKEROOT_TRY(w.link(fs::path("sys") / "class" / "nvme" / ctrl, dir / "nvme" / ctrl));
+    }
+
     const fs::path bus_link = fs::path("sys") / "bus" / "pci" / "devices" / d.address.str();
     FAKEROOT_TRY(w.link(bus_link, dir));
     if (d.driver) {
@@ -768,6 +871,19 @@ Status write_usb_hid(Writer& w, const fs::path& pci_dir, int usb, int port, cons
     return write_input(w, input, name, ev);
 }
 
+// DEVDIR/net/IF with its device link (and address with mac=), and sys/class/net/IF.
+Status write_netdev(Writer& w, const FakeDevice& d, const fs::path& dev_dir) {
+    const fs::path net = dev_dir / "net" / d.netdev;
+    FAKEROOT_TRY(w.dir(net));
+    FAKEROOT_TRY(w.link(net / "device", dev_dir));
+    FAKEROOT_TRY(w.file(net / "operstate", "up\n"));
+    if (d.mac) {
+        FAKEROOT_TRY(w.file(net / "address", *d.mac + "\n"));
+        FAKEROOT_TRY(w.file(net / "addr_assign_type", std::to_string(d.mac_type.value_or(0)) + "\n"));
+    }
+    return w.link(fs::path("sys") / "class" / "net" / d.netdev, net);
+}
+
 Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
     const auto& devs = spec.devices;
     const fs::path sys = "sys";
@@ -810,11 +926,7 @@ Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
     for (std::size_t i = 0; i < devs.size(); ++i) {
         const FakeDevice& d = devs[i];
         if (d.netdev.empty()) continue;
-        const fs::path net = L.dir[i] / "net" / d.netdev;
-        FAKEROOT_TRY(w.dir(net));
-        FAKEROOT_TRY(w.link(net / "device", L.dir[i]));
-        FAKEROOT_TRY(w.file(net / "operstate", "up\n"));
-        FAKEROOT_TRY(w.link(sys / "class" / "net" / d.netdev, net));
+        FAKEROOT_TRY(write_netdev(w, d, L.dir[i]));
         if (d.has_role("default-route")) {
             const std::string subnet = hex(static_cast<unsigned>(2 + route_no) & 0xff, 2);
             const std::string metric = std::to_string(100 + route_no);

@@ -73,6 +73,18 @@
 //     mdev=yes|no            yes: an mdev parent, mdev_supported_types/nvidia-63/ (default no)
 //     vgpu=N                 nvidia/current_vgpu_type = N (an NVIDIA SR-IOV vGPU function;
 //                            0 = no type set); no key: no nvidia/ directory
+//   Serial numbers; without the keys nothing of them is written (config stays 256 bytes):
+//     dsn=XX-XX-XX-XX-XX-XX-XX-XX   a PCIe Device Serial Number, as lspci -vv prints it:
+//                            config becomes 4096 bytes with a PCI Express capability
+//                            at 0x40 in the standard list and the DSN extended
+//                            capability at 0x100
+//     nvme_serial=TEXT       nvme/nvmeN/serial: TEXT padded with blanks to 20 characters
+//                            and a newline, as the kernel writes it (at most 20 printable
+//                            characters); N unique in the host (0 for the root-fs NVMe
+//                            controller), with the sys/class/nvme/nvmeN link
+//     mac=aa:bb:cc:dd:ee:ff  net/IF/address, with addr_assign_type 0 (permanent); the
+//                            interface is net= or a made-up "ethN" as for default-route
+//     mac_type=N             addr_assign_type N instead (1 random, 2 stolen, 3 set), needs mac=
 //
 // Example:
 //   host cpu=GenuineIntel cmdline="BOOT_IMAGE=/vmlinuz root=/dev/nvme0n1p2 ro intel_iommu=on"
@@ -88,7 +100,9 @@
 //   sys/devices/pciDDDD:BB/<bridges...>/DDDD:BB:SS.F/   vendor device subsystem_vendor
 //       subsystem_device class revision config(256 bytes) driver_override numa_node
 //       reset_method boot_vga irq resource enable modalias, links driver, iommu_group,
-//       physfn / virtfnN (+ sriov_numvfs, sriov_totalvfs)
+//       physfn / virtfnN (+ sriov_numvfs, sriov_totalvfs); config is 4096 bytes with dsn=;
+//       nvme/nvmeN/serial with nvme_serial=, net/IF/{address,addr_assign_type} with mac=
+//   sys/class/nvme/nvmeN -> the controller directory (nvme_serial=)
 //   sys/bus/pci/devices/ADDR, sys/bus/pci/drivers/NAME/{bind,unbind,new_id,remove_id,ADDR},
 //       sys/bus/pci/drivers_probe, sys/bus/pci/drivers/vfio-pci (always)
 //   sys/kernel/iommu_groups/N/{type,devices/ADDR}
@@ -148,7 +162,11 @@ struct FakeDevice {
     std::optional<std::string> modalias;  // nullopt: computed; "none": no file
     bool mdev_parent = false;             // mdev_supported_types/ with one type
     std::optional<int> vgpu_type;         // nvidia/current_vgpu_type
-    int line = 0;                         // spec line, 0 when built in code
+    std::optional<std::uint64_t> dsn;     // Device Serial Number: upper dword in the high bits
+    std::optional<std::string> nvme_serial;
+    std::optional<std::string> mac;  // as written to net/IF/address
+    std::optional<int> mac_type;     // addr_assign_type; nullopt: 0
+    int line = 0;                    // spec line, 0 when built in code
 
     // Header layout actually written: header_type, else derived from the class.
     [[nodiscard]] std::uint8_t effective_header_type() const;

@@ -633,6 +633,15 @@ TEST(FakeRootLspci, ListsEveryDevice) {
     expect_lspci_matches(root, false);
 }
 
+TEST(FakeRootLspci, ListsDevicesWithSerialNumbers) {
+    // A 4096-byte config space with a PCI Express capability reads as a valid one.
+    FakeRoot root(
+        "dev 00:01.0 8086:1901 0x060400 driver=pcieport rev=07 bus=01 dsn=00-00-00-00-00-00-01-01\n"
+        "dev 01:00.0 8086:1533 0x020000 driver=igb rev=03 dsn=00-1b-21-ff-ff-a1-b2-c3 mac=00:1b:21:a1:b2:c3\n"
+        "dev 00:1d.0 144d:a808 0x010802 driver=nvme nvme_serial=S4EWNX0R123456\n");
+    expect_lspci_matches(root, false);
+}
+
 TEST(FakeRootLspci, ListsDevicesOfSeveralDomains) {
     FakeRoot root(
         "dev 0000:00:01.0 8086:1901 0x060400 driver=pcieport rev=07 bus=01\n"

@@ -1,5 +1,6 @@
 #include "host/model_json.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -78,6 +79,38 @@ std::optional<int> int_field(hostdev::json::Fields& f, std::string_view key, std
     return n ? std::optional<int>(static_cast<int>(*n)) : std::nullopt;
 }
 
+bool unread(const PciDevice& d, IdentityField f) {
+    return std::find(d.unread_identity.begin(), d.unread_identity.end(), f) != d.unread_identity.end();
+}
+
+// "serials": {"dsn": ..., "nvme": ..., "mac": ...}, null for each unknown.
+ordered_json serials_json(const DeviceSerials& s) {
+    ordered_json j;
+    j["dsn"] = opt(s.dsn);
+    j["nvme"] = opt(s.nvme);
+    j["mac"] = opt(s.mac);
+    return j;
+}
+
+// The identity keys an older snapshot may lack (written before they were):
+// each one absent (or null) puts its field in unread_identity, never zeros
+// that a pin would be compared with.
+void read_identity_keys(hostdev::json::Fields& f, PciDevice& d) {
+    auto mark = [&](IdentityField field) { d.unread_identity.push_back(field); };
+    if (!f.has("subsystem_vendor") || !f.has("subsystem_device")) mark(IdentityField::Subsystem);
+    if (!f.has("revision")) mark(IdentityField::Revision);
+    if (!f.has("parent_bridges")) mark(IdentityField::SlotPath);
+    auto serials = f.object("serials");
+    if (!serials) {
+        mark(IdentityField::Serial);
+        return;
+    }
+    d.serials.dsn = serials->string("dsn");
+    d.serials.nvme = serials->string("nvme");
+    d.serials.mac = serials->string("mac");
+    f.absorb(*serials);
+}
+
 }  // namespace
 
 ordered_json device(const PciDevice& d) {
@@ -87,9 +120,11 @@ ordered_json device(const PciDevice& d) {
     j["device"] = hex(d.device, 4);
     j["class"] = pci_class_code(d.class_code);
     j["driver"] = opt(d.driver);
-    j["subsystem_vendor"] = hex(d.subsystem_vendor, 4);
-    j["subsystem_device"] = hex(d.subsystem_device, 4);
-    j["revision"] = hex(d.revision, 2);
+    // A field the source did not show is null (unknown), as an older snapshot's absent key reads.
+    const bool subsystem = !unread(d, IdentityField::Subsystem);
+    j["subsystem_vendor"] = subsystem ? ordered_json(hex(d.subsystem_vendor, 4)) : ordered_json(nullptr);
+    j["subsystem_device"] = subsystem ? ordered_json(hex(d.subsystem_device, 4)) : ordered_json(nullptr);
+    j["revision"] = unread(d, IdentityField::Revision) ? ordered_json(nullptr) : ordered_json(hex(d.revision, 2));
     j["header_type"] = d.header_type ? ordered_json(int{*d.header_type}) : ordered_json(nullptr);
     j["kind"] = std::string(to_string(d.kind()));
     j["vendor_name"] = d.vendor_name;
@@ -102,11 +137,13 @@ ordered_json device(const PciDevice& d) {
     j["physfn"] = d.physfn ? ordered_json(d.physfn->str()) : ordered_json(nullptr);
     j["virtfns"] = addresses(d.virtfns);
     if (!d.netdevs.empty()) j["netdevs"] = d.netdevs;  // only devices with network interfaces have the key
-    j["parent_bridges"] = addresses(d.parent_bridges);
+    j["parent_bridges"] =
+        unread(d, IdentityField::SlotPath) ? ordered_json(nullptr) : ordered_json(addresses(d.parent_bridges));
     j["numa_node"] = opt(d.numa_node);
     j["modalias"] = opt(d.modalias);
     j["mdev_parent"] = d.mdev_parent;
     j["vgpu_type"] = opt(d.vgpu_type);
+    j["serials"] = unread(d, IdentityField::Serial) ? ordered_json(nullptr) : serials_json(d.serials);
     ordered_json roles = ordered_json::array();
     for (auto r : d.roles) roles.push_back(std::string(to_string(r)));
     j["roles"] = roles;
@@ -154,6 +191,7 @@ Result<PciDevice> device_from(const json& j, const std::string& file, const std:
         d.roles.push_back(*role);
     }
     d.problems = f.strings("problems").value_or(std::vector<std::string>{});
+    read_identity_keys(f, d);
     if (const auto& e = f.error()) return *e;
     return d;
 }

@@ -234,10 +234,14 @@ public:
                 continue;
             }
             PciDevice d = *nd->pci;
-            if (!nd->class_known)
+            // Node-device XML has no subsystem ids, revision or serials: unknown, never compared.
+            d.unread_identity = {IdentityField::Subsystem, IdentityField::Revision, IdentityField::Serial};
+            if (!nd->class_known) {
                 d.problems.push_back(
                     "libvirt does not show this device's class (older libvirt): its kind is unknown "
                     "and it is treated as an endpoint");
+                d.unread_identity.push_back(IdentityField::Class);
+            }
             d.parent_bridges = pci_ancestors(nd->parent);
             h.devices.push_back(std::move(d));
         }

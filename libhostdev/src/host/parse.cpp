@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 
 #include "hostdev/host/host.hpp"  // the header layouts (kHeaderTypeNormal)
 
@@ -175,6 +176,81 @@ Result<ConfigHeader> config_header(std::string_view bytes) {
         h.subsystem_device = le16(bytes, cfg::kSubsystemId);
     }
     return h;
+}
+
+namespace ecap {
+// PCI Express extended capabilities (PCIe Base Specification §7.6.3), as
+// include/uapi/linux/pci_regs.h names them.
+constexpr std::size_t kFirst = 0x100;                        // PCI_CFG_SPACE_SIZE: the list starts here
+constexpr std::size_t kSpaceSize = 0x1000;                   // PCI_CFG_SPACE_EXP_SIZE
+constexpr std::uint32_t kIdDsn = 0x0003;                     // PCI_EXT_CAP_ID_DSN
+constexpr std::size_t kDsnLower = 4;                         // the serial's lower dword
+constexpr std::size_t kDsnUpper = 8;                         // and its upper dword
+constexpr std::size_t kDsnBytes = 12;                        // header and both dwords
+constexpr std::size_t kMaxHops = (kSpaceSize - kFirst) / 4;  // 960: no list can be longer
+}  // namespace ecap
+
+std::optional<std::string> device_serial_number(std::string_view config) {
+    if (config.size() <= ecap::kFirst) return std::nullopt;
+    const std::size_t end = std::min(config.size(), ecap::kSpaceSize);
+    auto le32 = [&](std::size_t at) {
+        return static_cast<std::uint32_t>(le16(config, at)) | (static_cast<std::uint32_t>(le16(config, at + 2)) << 16);
+    };
+    std::vector<bool> seen(ecap::kSpaceSize / 4, false);
+    std::size_t at = ecap::kFirst;
+    for (std::size_t hop = 0; hop < ecap::kMaxHops; ++hop) {
+        if (at < ecap::kFirst || at + 4 > end || seen[at / 4]) return std::nullopt;
+        seen[at / 4] = true;
+        const std::uint32_t header = le32(at);
+        if (header == 0 || header == 0xffffffff) return std::nullopt;
+        if ((header & 0xffff) == ecap::kIdDsn) {
+            if (at + ecap::kDsnBytes > end) return std::nullopt;
+            const std::uint32_t lower = le32(at + ecap::kDsnLower), upper = le32(at + ecap::kDsnUpper);
+            char text[24];
+            std::snprintf(text, sizeof text, "%02x-%02x-%02x-%02x-%02x-%02x-%02x-%02x", upper >> 24,
+                          (upper >> 16) & 0xff, (upper >> 8) & 0xff, upper & 0xff, lower >> 24, (lower >> 16) & 0xff,
+                          (lower >> 8) & 0xff, lower & 0xff);
+            return std::string(text);
+        }
+        // PCI_EXT_CAP_NEXT: bits 20-31, the two low bits reserved (the kernel masks them too).
+        at = (header >> 20) & 0xffc;
+        if (at == 0) return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> nvme_serial(std::string_view text) {
+    constexpr std::size_t kMaxSerial = 64;  // the NVMe serial number field is 20 bytes
+    std::string_view t = trim(text);
+    if (t.empty() || t.size() > kMaxSerial) return std::nullopt;
+    for (char c : t)
+        if (c < 0x20 || c > 0x7e) return std::nullopt;
+    return std::string(t);
+}
+
+std::optional<std::string> permanent_mac(std::string_view address, std::string_view addr_assign_type) {
+    constexpr long kNetAddrPerm = 0;  // NET_ADDR_PERM, include/uapi/linux/netdevice.h
+    auto type = sysfs_int(addr_assign_type);
+    if (!type || *type != kNetAddrPerm) return std::nullopt;
+    std::string_view a = trim(address);
+    constexpr std::size_t kMacText = 17;  // six octets "xx:" and the last "xx"
+    if (a.size() != kMacText) return std::nullopt;
+    std::string out;
+    bool nonzero = false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        const char c = a[i];
+        if (i % 3 == 2) {
+            if (c != ':') return std::nullopt;
+            out += c;
+            continue;
+        }
+        const bool digit = c >= '0' && c <= '9', lower = c >= 'a' && c <= 'f', upper = c >= 'A' && c <= 'F';
+        if (!digit && !lower && !upper) return std::nullopt;
+        nonzero = nonzero || c != '0';
+        out += upper ? static_cast<char>(c - 'A' + 'a') : c;
+    }
+    if (!nonzero) return std::nullopt;
+    return out;
 }
 
 std::string link_basename(std::string_view target) {

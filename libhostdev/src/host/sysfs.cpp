@@ -20,16 +20,60 @@ namespace fs = std::filesystem;
 
 bool is_enoent(const Error& e) { return e.err == ENOENT; }
 
+// Config space: the standard header, and all of it where the serials are read
+// (the Device Serial Number is an extended capability, beyond 0x100). Without
+// root the kernel shows only the first 64 bytes.
+constexpr std::size_t kConfigHeaderBytes = 64;
+constexpr std::size_t kConfigSpaceBytes = 4096;  // PCI_CFG_SPACE_EXP_SIZE
+// Longer than any serial or address file the kernel writes.
+constexpr std::size_t kSerialFileBytes = 256;
+
+// The subdirectory `name` of an open directory, not through a link.
+std::optional<Fd> open_subdir(int dirfd, const char* name) {
+    const int fd = ::openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    return Fd(fd);
+}
+
+// The NVMe controller serial (nvme/nvmeN/serial) and the permanent MAC of a
+// network interface (net/IF/address where addr_assign_type is 0) of the
+// device whose directory `dirfd` is open: the first found in name order.
+// Unreadable or absent files leave them unknown: most devices have neither.
+void read_nvme_and_mac(const FsRoot& root, int dirfd, const fs::path& shown, DeviceSerials& out) {
+    auto each_entry = [&](const char* sub, auto&& f) {
+        auto dir = open_subdir(dirfd, sub);
+        if (!dir) return;
+        auto names = fileio::list_dir_fd(::openat(dir->get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), shown / sub);
+        if (!names) return;
+        for (const auto& name : *names) {
+            auto entry = open_subdir(dir->get(), name.c_str());
+            if (entry && f(entry->get(), shown / sub / name)) return;
+        }
+    };
+    each_entry("nvme", [&](int fd, const fs::path& at) {
+        auto text = root.read_file_at(fd, "serial", at, kSerialFileBytes);
+        if (text) out.nvme = parse::nvme_serial(*text);
+        return out.nvme.has_value();
+    });
+    each_entry("net", [&](int fd, const fs::path& at) {
+        auto address = root.read_file_at(fd, "address", at, kSerialFileBytes);
+        auto type = root.read_file_at(fd, "addr_assign_type", at, kSerialFileBytes);
+        if (address && type) out.mac = parse::permanent_mac(*address, *type);
+        return out.mac.has_value();
+    });
+}
+
 // Reads one device directory: the device's identity, driver, group and the
 // facts the policy needs. What cannot be read becomes a problem of the device.
 class DeviceReader {
 public:
-    DeviceReader(const FsRoot& root, int dirfd, fs::path shown, PciDevice& d)
-        : root_(root), dfd_(dirfd), shown_(std::move(shown)), d_(d) {}
+    DeviceReader(const FsRoot& root, int dirfd, fs::path shown, PciDevice& d, ReadOptions::Serials serials)
+        : root_(root), dfd_(dirfd), shown_(std::move(shown)), d_(d), serials_(serials) {}
 
     // Returns whether the device lists its reset methods (kernel 5.15 and later).
     bool read() {
         read_identity();
+        if (serials_ == ReadOptions::Serials::Read) read_nvme_and_mac(root_, dfd_, shown_, d_.serials);
         read_binding();
         read_platform_facts();
         return read_reset_methods();
@@ -67,11 +111,13 @@ private:
     // `class` is what the kernel uses after its quirks.
     void read_identity() {
         std::optional<parse::ConfigHeader> header;
-        if (auto cfg = attr("config", 64)) {
-            if (auto h = parse::config_header(*cfg))
+        const bool serials = serials_ == ReadOptions::Serials::Read;
+        if (auto cfg = attr("config", serials ? kConfigSpaceBytes : kConfigHeaderBytes)) {
+            if (auto h = parse::config_header(std::string_view(*cfg).substr(0, kConfigHeaderBytes)))
                 header = *h;
             else
                 problem_at("config", h.error().message);
+            if (serials) d_.serials.dsn = parse::device_serial_number(*cfg);
         } else {
             problem(cfg.error());
         }
@@ -180,12 +226,17 @@ private:
     int dfd_;
     fs::path shown_;
     PciDevice& d_;
+    ReadOptions::Serials serials_;
 };
 
 class Reader {
 public:
     Reader(const FsRoot& root, Host& host, const ReadOptions& options)
-        : root_(root), host_(host), threads_(options.threads), readiness_(options.readiness) {}
+        : root_(root),
+          host_(host),
+          threads_(options.threads),
+          readiness_(options.readiness),
+          serials_(options.serials) {}
 
     Status read() {
         auto names = root_.list_dir(root_.pci_devices());
@@ -290,7 +341,7 @@ private:
             d.problems.push_back(dfd.error().describe());
             return;
         }
-        if (DeviceReader(root_, dfd->get(), root_.live_path(dir), d).read()) out.lists_reset_methods = true;
+        if (DeviceReader(root_, dfd->get(), root_.live_path(dir), d, serials_).read()) out.lists_reset_methods = true;
         // Its network interfaces: the entries of net/ (none for most devices).
         if (auto names = root_.list_dir(dir / "net")) d.netdevs = std::move(*names);
     }
@@ -495,6 +546,7 @@ private:
     bool kernel_lists_reset_methods_ = false;
     unsigned threads_ = 0;
     ReadOptions::Readiness readiness_ = ReadOptions::Readiness::Read;
+    ReadOptions::Serials serials_ = ReadOptions::Serials::Read;
 };
 
 }  // namespace
@@ -505,6 +557,20 @@ Result<Host> read_host(const FsRoot& root, const ReadOptions& options) {
     if (auto st = reader.read(); !st) return st.error();
     if (options.names == ReadOptions::Names::Resolve) resolve_names(host, options.pci_ids);
     return host;
+}
+
+void read_serials(const FsRoot& root, Host& host, const std::vector<PciAddress>& addresses) {
+    for (auto& d : host.devices) {
+        if (!addresses.empty() && std::find(addresses.begin(), addresses.end(), d.address) == addresses.end()) continue;
+        d.serials = {};
+        const fs::path link = root.pci_device(d.address.str());
+        auto dir = root.open(link, O_PATH | O_DIRECTORY);
+        if (!dir) continue;
+        const fs::path shown = root.live_path(link);
+        if (auto cfg = root.read_file_at(dir->get(), "config", shown, kConfigSpaceBytes))
+            d.serials.dsn = parse::device_serial_number(*cfg);
+        read_nvme_and_mac(root, dir->get(), shown, d.serials);
+    }
 }
 
 void resolve_names(Host& host, const PciIds& ids) {

@@ -52,6 +52,29 @@ struct ConfigHeader {
 };
 Result<ConfigHeader> config_header(std::string_view bytes);
 
+// The PCIe Device Serial Number (PCIe Base Specification §7.9.3) from config
+// space bytes: the extended capability list is walked from 0x100 (a 32-bit
+// header: id in bits 0-15, version 16-19, next offset 20-31), stopping at a
+// next offset of 0, a loop, an offset below 0x100 or beyond the bytes, or after
+// 960 hops; the capability PCI_EXT_CAP_ID_DSN holds the lower dword at +4 and
+// the upper at +8. Spelled as lspci -vv does: "00-1b-21-ff-ff-a1-b2-c3" (the
+// upper dword's bytes high to low, then the lower's). nullopt for 256 bytes or
+// fewer (no extended space: a read without root gives 64), no such
+// capability, or a list that is not well formed.
+std::optional<std::string> device_serial_number(std::string_view config);
+
+// nvme/nvmeN/serial: the controller's serial, blanks and the newline trimmed
+// ("S4EWNX0R123456      \n" → "S4EWNX0R123456"); nullopt when empty, longer
+// than 64 bytes, or holding bytes outside printable ASCII.
+std::optional<std::string> nvme_serial(std::string_view text);
+
+// net/IF/address with net/IF/addr_assign_type: the permanent MAC, lower case
+// ("00:1B:21:A1:B2:C3\n", "0\n" → "00:1b:21:a1:b2:c3"). nullopt when the
+// address is not assigned permanently (addr_assign_type other than 0:
+// NET_ADDR_PERM of include/uapi/linux/netdevice.h), is all zeros, or is not six
+// hexadecimal octets separated by colons (an InfiniBand address).
+std::optional<std::string> permanent_mac(std::string_view address, std::string_view addr_assign_type);
+
 // "../../../kernel/iommu_groups/13" → 13.
 Result<int> iommu_group_link(std::string_view target);
 // "../../../bus/pci/drivers/nouveau" → "nouveau" (the last component).
