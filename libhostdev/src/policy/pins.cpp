@@ -46,7 +46,14 @@ std::string whereabouts(const DevicePin& pin, const PinSearch& s) {
     if (s.found) {
         const std::string at = s.found->device->address.str();
         switch (s.found->evidence) {
-            case PinLocation::Evidence::Serial: return "the pinned device (same serial) is now at " + at;
+            case PinLocation::Evidence::Serial: {
+                const bool same_slot =
+                    pin.identity.slot_path && identity_of(*s.found->device).slot_path == pin.identity.slot_path;
+                return "the pinned device (same serial) is now at " + at +
+                       (!pin.identity.slot_path ? std::string()
+                        : same_slot             ? std::string(", at the pinned slot path: the buses were renumbered")
+                                                : ", in another slot: the card was moved");
+            }
             case PinLocation::Evidence::SlotPath:
                 return "the pinned device is now at " + at + " (same slot path: the buses were renumbered)";
             case PinLocation::Evidence::OnlyOne:
