@@ -234,10 +234,15 @@ public:
                 continue;
             }
             PciDevice d = *nd->pci;
-            if (!nd->class_known)
+            // Node devices show no subsystem ids, revision or serials: unknown,
+            // never compared with a pin (a pin made on the host has them).
+            d.unread_identity = {IdentityField::Subsystem, IdentityField::Revision, IdentityField::Serial};
+            if (!nd->class_known) {
+                d.unread_identity.push_back(IdentityField::Class);
                 d.problems.push_back(
                     "libvirt does not show this device's class (older libvirt): its kind is unknown "
                     "and it is treated as an endpoint");
+            }
             d.parent_bridges = pci_ancestors(nd->parent);
             h.devices.push_back(std::move(d));
         }
