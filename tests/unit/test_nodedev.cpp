@@ -373,6 +373,13 @@ TEST(NodedevHost, PinFieldsLibvirtDoesNotShowAreUnknownNotZero) {
     EXPECT_EQ(c.not_compared, (std::vector<IdentityField>{IdentityField::Subsystem, IdentityField::Revision}));
     pinned.device = 0x17c8;
     EXPECT_EQ(compare_identity(pinned, id).differ, std::vector<IdentityField>{IdentityField::Device});
+    // A snapshot of this host (virt-hostdev snapshot) keeps them unknown: null.
+    const std::string snap = write_snapshot(lh.host);
+    EXPECT_NE(snap.find("\"subsystem_vendor\": null"), std::string::npos);
+    auto back = parse_snapshot(snap, "libvirt.json");
+    ASSERT_TRUE(back.ok()) << back.error().describe();
+    EXPECT_EQ(identity_of(device(*back, "01:00.0")), id);
+    EXPECT_EQ(write_snapshot(*back), snap);
     // Without <class> (older libvirt) the class is unknown too.
     LibvirtHost old = host_from_node_devices(
         {parse_nodedev_xml(pci_xml("0000:00:14.0", "computer", "", "8086:a12f", 4, {"0000:00:14.0"}), "old")},

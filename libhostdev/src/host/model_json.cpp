@@ -87,9 +87,14 @@ ordered_json device(const PciDevice& d) {
     j["device"] = hex(d.device, 4);
     j["class"] = pci_class_code(d.class_code);
     j["driver"] = opt(d.driver);
-    j["subsystem_vendor"] = hex(d.subsystem_vendor, 4);
-    j["subsystem_device"] = hex(d.subsystem_device, 4);
-    j["revision"] = hex(d.revision, 2);
+    // null where the source does not show them (node devices): unknown, never 0.
+    const DeviceIdentity id = identity_of(d);
+    auto hex_or_null = [](const auto& v, int width) {
+        return v ? ordered_json(hex(static_cast<unsigned>(*v), width)) : ordered_json(nullptr);
+    };
+    j["subsystem_vendor"] = hex_or_null(id.subsystem_vendor, 4);
+    j["subsystem_device"] = hex_or_null(id.subsystem_device, 4);
+    j["revision"] = hex_or_null(id.revision, 2);
     j["header_type"] = d.header_type ? ordered_json(int{*d.header_type}) : ordered_json(nullptr);
     j["kind"] = std::string(to_string(d.kind()));
     j["vendor_name"] = d.vendor_name;
@@ -122,11 +127,19 @@ Result<PciDevice> device_from(const json& j, const std::string& file, const std:
     d.device = static_cast<std::uint16_t>(hex_field(f, "device", 0xffff, Need::Required).value_or(0));
     d.class_code = hex_field(f, "class", 0xffffff, Need::Required).value_or(0);
     d.driver = f.string("driver");
-    d.subsystem_vendor =
-        static_cast<std::uint16_t>(hex_field(f, "subsystem_vendor", 0xffff, Need::Optional).value_or(0));
-    d.subsystem_device =
-        static_cast<std::uint16_t>(hex_field(f, "subsystem_device", 0xffff, Need::Optional).value_or(0));
-    d.revision = static_cast<std::uint8_t>(hex_field(f, "revision", 0xff, Need::Optional).value_or(0));
+    // Absent or null: unknown (PciDevice::unread_identity), so never compared with a pin.
+    auto sub_vendor = hex_field(f, "subsystem_vendor", 0xffff, Need::Optional);
+    auto sub_device = hex_field(f, "subsystem_device", 0xffff, Need::Optional);
+    if (sub_vendor && sub_device) {
+        d.subsystem_vendor = static_cast<std::uint16_t>(*sub_vendor);
+        d.subsystem_device = static_cast<std::uint16_t>(*sub_device);
+    } else {
+        d.unread_identity.push_back(IdentityField::Subsystem);
+    }
+    if (auto rev = hex_field(f, "revision", 0xff, Need::Optional))
+        d.revision = static_cast<std::uint8_t>(*rev);
+    else
+        d.unread_identity.push_back(IdentityField::Revision);
     if (auto h = int_field(f, "header_type", 0, 0x7f)) d.header_type = static_cast<std::uint8_t>(*h);
     d.vendor_name = f.string("vendor_name").value_or("");
     d.device_name = f.string("device_name").value_or("");
