@@ -31,7 +31,8 @@
 #       drivers are unchanged and no journal is written;
 #   (h) virt-hostdev check judges pins against libvirt's node devices (this
 #       machine's, read only, never started): a pin of a device as its sysfs
-#       shows it adds no error; one with another device id blocks (exit 2).
+#       shows it adds no error; one with another device id blocks (exit 2);
+#       hostdev-fix --host on virt-hostdev's snapshot judges both alike.
 # Everything installed or changed is undone at exit (daemons stopped by PID,
 # hook, configuration and domains removed, qemu.conf restored); installed
 # packages stay. Prints "N passed, N failed"; exit 0 only when all passed.
@@ -630,6 +631,26 @@ else
     ok "check $PIN_BAD: blocked (exit 2), $DEV is not the pinned device"
   else
     not_ok "check $PIN_BAD: exit $rc: $(cat "$WORK/out" "$WORK/err")"
+  fi
+  # The same through a snapshot of the host as libvirt shows it: hostdev-fix
+  # --host judges the pins as virt-hostdev check does.
+  mkdir -p "$WORK/domains"
+  virt snapshot -o "$WORK/libvirt-snapshot.json" --domains "$WORK/domains" 2>"$WORK/err" \
+    || not_ok "virt-hostdev snapshot: $(cat "$WORK/err")"
+  "$HOSTDEV_FIX" --host "$WORK/libvirt-snapshot.json" --check --format json "$WORK/domains/$PIN_OK.xml" >"$WORK/fix.json" 2>/dev/null
+  rc=$?
+  got=$(jq -c '[.files[0].problems[] | select(.severity == "error") | .message] | sort' "$WORK/fix.json" 2>/dev/null)
+  if [ "$rc" -eq "$rc_unpinned" ] && [ -n "$got" ] && [ "$got" = "$want" ]; then
+    ok "hostdev-fix --host (virt-hostdev snapshot) on $PIN_OK: the errors virt-hostdev check gives (exit $rc)"
+  else
+    not_ok "hostdev-fix --host (virt-hostdev snapshot) on $PIN_OK: exit $rc, errors $got; virt-hostdev check: $want"
+  fi
+  "$HOSTDEV_FIX" --host "$WORK/libvirt-snapshot.json" --check "$WORK/domains/$PIN_BAD.xml" >/dev/null 2>"$WORK/err"
+  rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "$DEV is not the device the domain was made for" "$WORK/err"; then
+    ok "hostdev-fix --host (virt-hostdev snapshot) on $PIN_BAD: blocked (exit 2) by the pin"
+  else
+    not_ok "hostdev-fix --host (virt-hostdev snapshot) on $PIN_BAD: exit $rc: $(cat "$WORK/err")"
   fi
   for name in "$UNPINNED" "$PIN_OK" "$PIN_BAD"; do
     if vsh undefine "$name" >"$WORK/out" 2>&1; then ok "undefine $name"; else not_ok "undefine $name: $(cat "$WORK/out")"; fi
