@@ -7,10 +7,11 @@
 #   tests/kernel/check-fix.sh BUILD_DIR SOURCE_DIR OUT_DIR
 #
 # Passes when: the snapshot decodes and is a hostdev snapshot with 00:06.0 and
-# 00:06.1 in one group; hostdev-fix exits 0 and reports exactly one change,
-# inject-hostdev 0000:00:06.1; the fixed XML holds its <hostdev>; a second
-# run on the fixed XML finds nothing to change; and the result is byte for
-# byte what hostdev-fix produced inside the guest on the live sysfs.
+# 00:06.1 in one group; hostdev-fix exits 0 and reports exactly three changes,
+# inject-hostdev 0000:00:06.1 and the pins of both functions (README "Device
+# pins"); the fixed XML holds its <hostdev>; a second run on the fixed XML
+# finds nothing to change; and the result is byte for byte what hostdev-fix
+# produced inside the guest on the live sysfs.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,8 +49,8 @@ info "hostdev-fix --host SNAPSHOT --format json -o fixed.xml virtio-pair.xml -> 
 [ "$rc" -eq 0 ] || { fail "hostdev-fix exited $rc"; cat "$WORK/err" "$WORK/report.json" >&2; }
 changes=$(jq -c '[.files[0].changes[] | {kind, device}]' "$WORK/report.json" 2>/dev/null)
 info "changes: $changes"
-[ "$changes" = '[{"kind":"inject-hostdev","device":"0000:00:06.1"}]' ] \
-  || fail "expected exactly one change, inject-hostdev 0000:00:06.1"
+[ "$changes" = '[{"kind":"inject-hostdev","device":"0000:00:06.1"},{"kind":"pin","device":"0000:00:06.0"},{"kind":"pin","device":"0000:00:06.1"}]' ] \
+  || fail "expected exactly inject-hostdev 0000:00:06.1, pin 0000:00:06.0 and pin 0000:00:06.1"
 verdict=$(jq -r '.files[0].groups[].members[] | select(.address == "0000:00:06.1") | .verdict' "$WORK/report.json" 2>/dev/null)
 [ "$verdict" = injected ] || fail "0000:00:06.1's verdict is '$verdict', expected injected"
 if grep -q "<address domain='0x0000' bus='0x00' slot='0x06' function='0x1'/>" "$WORK/fixed.xml" 2>/dev/null; then

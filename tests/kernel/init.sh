@@ -15,6 +15,7 @@ E1000E=0000:01:00.0   # e1000e behind the pcie-root-port at 00:02.0
 VNET0=0000:00:06.0    # virtio-net, multifunction pair, function 0
 VNET1=0000:00:06.1    # virtio-net, function 1 (same IOMMU group)
 SATA=0000:00:1f.2     # ICH9 AHCI; 00:1f.0 (lpc_ich) and 00:1f.3 (i801_smbus) share its group
+NVME=0000:02:00.0     # nvme behind the pcie-root-port at 00:03.0, a group of its own
 
 export PATH=/usr/local/bin:/usr/sbin:/usr/bin
 export LC_ALL=C
@@ -342,6 +343,47 @@ expect_driver "$VNET1" virtio-pci "after release"
 for a in "$VNET0" "$VNET1"; do wait_iface "$a" 20 || fail "$a has no network interface after release"; done
 expect_no_journal
 end_check "interface $VNET1 with $VNET0 -> vfio-pci (group $G, opened by nested QEMU) -> virtio-pci"
+
+# -------------------------------------------------------------- 8
+begin_check 8 "a drifted pin: the e1000e's pin at the nvme's address is refused at prepare, nothing changed"
+# hostdev-fix pins the e1000e on the live sysfs; then the domain's source and
+# its pin are moved to $NVME, as after a renumbering that put the nvme where
+# the e1000e was: the pin names the e1000e, the address holds the nvme.
+if hostdev-fix -o /tmp/e1000e-pinned.xml "$T/e1000e.xml" 2>/tmp/fix8.err; then
+  info "hostdev-fix on the live sysfs: $(tr '\n' ' ' </tmp/fix8.err)"
+else
+  fail "hostdev-fix exited $? on e1000e.xml: $(cat /tmp/fix8.err)"
+fi
+pin=$(grep "<hostdev:device address=\"$E1000E\"" /tmp/e1000e-pinned.xml 2>/dev/null)
+info "pin: $(echo $pin)"
+v=$(cat "$SYSPCI/$E1000E/vendor") d=$(cat "$SYSPCI/$E1000E/device")
+echo "$pin" | grep -q "vendor=\"$v\" device=\"$d\"" || fail "no pin of $E1000E as $v:$d"
+sed -e "s|bus='0x01' slot='0x00' function='0x0'|bus='0x02' slot='0x00' function='0x0'|" \
+    -e "s|<hostdev:device address=\"$E1000E\"|<hostdev:device address=\"$NVME\"|" /tmp/e1000e-pinned.xml >/tmp/drifted.xml
+grep -q "<hostdev:device address=\"$NVME\" vendor=\"$v\" device=\"$d\"" /tmp/drifted.xml \
+  && grep -q "bus='0x02' slot='0x00' function='0x0'" /tmp/drifted.xml || fail "the drifted domain was not made"
+# Control: without its pin the same domain takes $NVME (its own group) as it is.
+sed '/<metadata>/,/<\/metadata>/d' /tmp/drifted.xml >/tmp/unpinned.xml
+if hostdev-fix --check --pin never /tmp/unpinned.xml >/dev/null 2>/tmp/fix8.err; then
+  info "control: without the pin, hostdev-fix --check accepts $NVME"
+else
+  fail "control: hostdev-fix --check refuses $NVME without the pin: $(cat /tmp/fix8.err)"
+fi
+info "$NVME is $(ids "$NVME") on $(drv "$NVME") in group $(grp "$NVME"); the pin names $(ids "$E1000E")"
+listing modules >/tmp/c8.before
+run_hook /tmp/drifted.xml kernel-e1000e prepare begin
+listing modules >/tmp/c8.after
+[ "$RC" -eq 1 ] || fail "the hook exited $RC, expected 1"
+lines=$(wc -l </tmp/hook.err)
+[ "$lines" -eq 1 ] || fail "$lines lines on stderr, expected one"
+grep -q "^hostdev: kernel-e1000e: refused, nothing changed: $NVME is not the device the domain was made for: .*expects $(ids "$E1000E")" \
+  /tmp/hook.err || fail "the reason does not say $NVME is not the pinned $(ids "$E1000E")"
+grep -q "the pinned device is now at $E1000E" /tmp/hook.err || fail "the reason does not say where the pinned device is"
+expect_same_listing /tmp/c8.before /tmp/c8.after "by the refused start"
+expect_driver "$NVME" nvme "after the refused start"
+expect_driver "$E1000E" e1000e "after the refused start"
+expect_no_journal
+end_check "refused (exit $RC): $(tr '\n' ' ' </tmp/hook.err)"
 
 # -------------------------------------------------------------- end
 CHECK=log

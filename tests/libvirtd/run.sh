@@ -21,7 +21,18 @@
 #   (e) <interface type='hostdev'>: libvirt accepts every fixed domain with
 #       such interfaces (define, dumpxml --inactive, which hostdev-fix still
 #       finds fixed), and the hook reads them: an interface on the fake root's
-#       blocked group 10 is refused at prepare as a <hostdev> is.
+#       blocked group 10 is refused at prepare as a <hostdev> is;
+#   (f) device pins: a domain hostdev-fix pinned on the fake root (the GTX 970
+#       02:00.0 and its injected audio function) keeps its <metadata> byte for
+#       byte through define, dumpxml and dumpxml --inactive (also a pin whose
+#       serial needs every escape), and hostdev-fix still finds it fixed;
+#   (g) a drifted pin (02:00.0 pinned as another device) is refused at
+#       prepare, virsh's error carrying the hook's reason; the fake root's
+#       drivers are unchanged and no journal is written;
+#   (h) virt-hostdev check judges pins against libvirt's node devices (this
+#       machine's, read only, never started): a pin of a device as its sysfs
+#       shows it adds no error; one with another device id blocks (exit 2);
+#       hostdev-fix --host on virt-hostdev's snapshot judges both alike.
 # Everything installed or changed is undone at exit (daemons stopped by PID,
 # hook, configuration and domains removed, qemu.conf restored); installed
 # packages stay. Prints "N passed, N failed"; exit 0 only when all passed.
@@ -468,6 +479,183 @@ for _ in $(seq 50); do grep -q " $IFACE release end " "$WORK/hook.log" 2>/dev/nu
 "$HOSTDEV" groups --root "$WORK/root" --format json >"$WORK/fake.after" 2>/dev/null
 if cmp -s "$WORK/fake.before" "$WORK/fake.after"; then ok "fake root's drivers unchanged"; else not_ok "fake root changed"; fi
 if vsh undefine "$IFACE" >"$WORK/out" 2>&1; then ok "undefine $IFACE"; else not_ok "undefine $IFACE: $(cat "$WORK/out")"; fi
+
+# (f) Device pins through libvirt: hostdev-fix pins the GTX 970 of the fake
+# root (02:00.0, its audio function 02:00.1 injected), and libvirt keeps the
+# <metadata> holding the <hostdev:pins> block byte for byte through define,
+# dumpxml and dumpxml --inactive; also with a serial that needs every escape
+# hostdev-fix writes (& < > ").
+step "(f) a pinned domain through define and dumpxml"
+PINNED=hostdev-test-pinned-$SUFFIX
+SERIAL=hostdev-test-serial-$SUFFIX
+DRIFTED=hostdev-test-drifted-$SUFFIX
+extra_domains+=("$PINNED" "$SERIAL" "$DRIFTED")
+# metadata_of FILE: the lines from <metadata> to </metadata>.
+metadata_of() { sed -n '/<metadata>/,/<\/metadata>/p' "$1"; }
+test_domain "$PINNED" 0000:02:00.0 >"$WORK/pinned.in.xml"
+"$HOSTDEV_FIX" --root "$WORK/root" --hide-kvm never -q -o "$WORK/pinned.xml" "$WORK/pinned.in.xml" 2>"$WORK/err"
+rc=$?
+metadata_of "$WORK/pinned.xml" >"$WORK/pinned.md" 2>/dev/null
+if [ "$rc" -eq 0 ] && [ "$(grep -c '^    <hostdev:pins xmlns:hostdev="urn:hostdev:pins:1">$' "$WORK/pinned.md")" = 1 ] &&
+   [ "$(grep -c '^      <hostdev:device address="0000:02:00\.[01]" vendor="0x10de" .* slot-path="0000:00/1b\.0/00\.[01]"/>$' "$WORK/pinned.md")" = 2 ]; then
+  ok "hostdev-fix --root pins 02:00.0 and the injected 02:00.1 ($(wc -l <"$WORK/pinned.md") lines of <metadata>)"
+else
+  not_ok "hostdev-fix --root on $PINNED: exit $rc, metadata: $(cat "$WORK/pinned.md") $(cat "$WORK/err")"
+fi
+sed -e "s|<name>$PINNED</name>|<name>$SERIAL</name>|" \
+    -e '/<hostdev:device address="0000:02:00.1"/s|"/>$|" nvme-serial="S4 \&amp; \&lt;1\&gt; \&quot;b\&quot;"/>|' "$WORK/pinned.xml" >"$WORK/serial.xml"
+grep -q 'nvme-serial="S4 &amp; &lt;1&gt; &quot;b&quot;"/>' "$WORK/serial.xml" || not_ok "the pin with a serial was not made"
+for name in "$PINNED" "$SERIAL"; do
+  f=$WORK/pinned.xml
+  [ "$name" = "$SERIAL" ] && f=$WORK/serial.xml
+  metadata_of "$f" >"$WORK/md.written"
+  if vsh define "$f" >"$WORK/out" 2>&1; then ok "define $name"; else not_ok "define $name: $(cat "$WORK/out")"; fi
+  for how in "" "--inactive"; do
+    vsh dumpxml $how "$name" >"$WORK/dump.xml" 2>&1
+    metadata_of "$WORK/dump.xml" >"$WORK/md.dumped"
+    if [ -s "$WORK/md.written" ] && cmp -s "$WORK/md.written" "$WORK/md.dumped"; then
+      ok "dumpxml ${how:-(live)} $name: <metadata> byte for byte as hostdev-fix wrote it"
+    else
+      not_ok "dumpxml ${how:-(live)} $name: <metadata> differs (< written, > libvirt's, \$ ends a line): $(diff <(cat -A "$WORK/md.written") <(cat -A "$WORK/md.dumped"))"
+    fi
+  done
+  # What libvirt gives back still passes: the pins are read and match.
+  "$HOSTDEV_FIX" --root "$WORK/root" --hide-kvm never --check "$WORK/dump.xml" >/dev/null 2>"$WORK/err"
+  rc=$?
+  if [ "$rc" -eq 0 ]; then ok "hostdev-fix --check on $name's dumpxml --inactive: nothing to change"; else not_ok "hostdev-fix --check on $name's dumpxml --inactive: exit $rc: $(cat "$WORK/err")"; fi
+done
+if vsh undefine "$SERIAL" >"$WORK/out" 2>&1; then ok "undefine $SERIAL"; else not_ok "undefine $SERIAL: $(cat "$WORK/out")"; fi
+
+# (g) A drifted pin: the pin of 02:00.0 names a GTX 980 Ti (10de:17c8) where
+# the fake root has the GTX 970; the hook refuses at prepare, nothing moves.
+step "(g) $DRIFTED: the pin of 02:00.0 names another device"
+sed -e "s|<name>$PINNED</name>|<name>$DRIFTED</name>|" \
+    -e '/<hostdev:device address="0000:02:00.0"/s|device="0x13c2"|device="0x17c8"|' "$WORK/pinned.xml" >"$WORK/drifted.xml"
+grep -q 'address="0000:02:00.0" vendor="0x10de" device="0x17c8"' "$WORK/drifted.xml" || not_ok "the drifted domain was not made"
+"$HOSTDEV_FIX" --root "$WORK/root" --hide-kvm never --check "$WORK/drifted.xml" >/dev/null 2>"$WORK/err"
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q '0000:02:00.0 is not the device the domain was made for' "$WORK/err"; then
+  ok "hostdev-fix --check: blocked (exit 2), 02:00.0 is not the pinned device"
+else
+  not_ok "hostdev-fix --check on the drifted domain: exit $rc: $(cat "$WORK/err")"
+fi
+if vsh define "$WORK/drifted.xml" >"$WORK/out" 2>&1; then ok "define $DRIFTED"; else not_ok "define $DRIFTED: $(cat "$WORK/out")"; fi
+vsh start "$DRIFTED" >"$WORK/out" 2>"$WORK/err"
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; then ok "start $DRIFTED refused (exit $rc)"; else not_ok "start $DRIFTED: exit $rc"; fi
+echo "virsh: $(tr '\n' ' ' <"$WORK/err")"
+if grep -q "hostdev: $DRIFTED: refused, nothing changed: 0000:02:00.0 is not the device the domain was made for" "$WORK/err"; then
+  ok "virsh's error carries the hook's reason"
+else
+  not_ok "virsh's error lacks the hook's reason: $(cat "$WORK/err")"
+fi
+if grep -Eq "^[^ ]+ $DRIFTED prepare begin 1\$" "$WORK/hook.log" 2>/dev/null; then
+  ok "hook refused at prepare (exit 1)"
+else
+  not_ok "no '$DRIFTED prepare begin 1' in the hook log"
+fi
+if grep -Eq "^[^ ]+ $DRIFTED start begin " "$WORK/hook.log" 2>/dev/null; then
+  not_ok "libvirt went on to 'start' after the refusal"
+else
+  ok "libvirt stopped at prepare"
+fi
+for _ in $(seq 50); do grep -q " $DRIFTED release end " "$WORK/hook.log" 2>/dev/null && break; sleep 0.1; done
+"$HOSTDEV" groups --root "$WORK/root" --format json >"$WORK/fake.after" 2>/dev/null
+if cmp -s "$WORK/fake.before" "$WORK/fake.after"; then ok "fake root's drivers unchanged"; else not_ok "fake root changed: $(diff "$WORK/fake.before" "$WORK/fake.after" | head -5)"; fi
+# The directory's lock file (taken to read the journals) is all there may be.
+if find "$WORK/root/run/hostdev" -mindepth 1 ! -name lock 2>/dev/null | grep -q .; then
+  not_ok "the hook wrote under the fake root's run/hostdev: $(find "$WORK/root/run/hostdev" -mindepth 1 ! -name lock)"
+else
+  ok "no journal under the fake root's run/hostdev ($(ls "$WORK/root/run/hostdev" 2>/dev/null | tr '\n' ' ')only)"
+fi
+for name in "$PINNED" "$DRIFTED"; do
+  if vsh undefine "$name" >"$WORK/out" 2>&1; then ok "undefine $name"; else not_ok "undefine $name: $(cat "$WORK/out")"; fi
+done
+
+# (h) Pins judged by virt-hostdev against libvirt's node devices (this
+# machine's, read only; the domains are never started). A pin of $DEV as
+# sysfs shows it adds no problem to the domain; one with another device id
+# blocks it (exit 2) with the reason the hook gives.
+step "(h) virt-hostdev check: pins against libvirt's node devices"
+PIN_OK=hostdev-test-pin-ok-$SUFFIX
+PIN_BAD=hostdev-test-pin-bad-$SUFFIX
+UNPINNED=hostdev-test-unpinned-$SUFFIX
+extra_domains+=("$PIN_OK" "$PIN_BAD" "$UNPINNED")
+# sysfs_pin ADDR [DEVICE_ID]: the pin hostdev-fix writes for ADDR, from its
+# sysfs attributes (the slot path from the device's path under /sys/devices).
+sysfs_pin() {
+  local s=/sys/bus/pci/devices/$1 parts slot c
+  IFS=/ read -r -a parts <<<"$(readlink -f "$s" | sed 's|^/sys/devices/pci||')"
+  slot=${parts[0]}  # DDDD:BB of the root bus, then SS.F of each function on the way down
+  for c in "${parts[@]:1}"; do slot="$slot/${c##*:}"; done
+  printf '<hostdev:device address="%s" vendor="%s" device="%s" subsystem-vendor="%s" subsystem-device="%s" class="%s" revision="%s" slot-path="%s"/>' \
+    "$1" "$(cat "$s/vendor")" "${2:-$(cat "$s/device")}" "$(cat "$s/subsystem_vendor")" "$(cat "$s/subsystem_device")" \
+    "$(cat "$s/class")" "$(cat "$s/revision")" "$slot"
+}
+# with_pin IN PIN: IN with <metadata> holding PIN after its <name>.
+with_pin() {
+  sed "s|</name>|</name>\n  <metadata>\n    <hostdev:pins xmlns:hostdev=\"urn:hostdev:pins:1\">\n      $2\n    </hostdev:pins>\n  </metadata>|" "$1"
+}
+DEV=${DEV:-}
+if [ ! -x "$VIRT" ] || [ ! -e "/sys/bus/pci/devices/$DEV" ]; then
+  not_ok "no virt-hostdev, or no endpoint without a host role on this machine (${DEV:-none}) for the pin checks"
+else
+  other=$(printf '0x%04x' $(( ($(cat "/sys/bus/pci/devices/$DEV/device") + 1) & 0xffff )))
+  test_domain "$UNPINNED" "$DEV" >"$WORK/unpinned.xml"
+  test_domain "$PIN_OK" "$DEV" | with_pin /dev/stdin "$(sysfs_pin "$DEV")" >"$WORK/pin-ok.xml"
+  test_domain "$PIN_BAD" "$DEV" | with_pin /dev/stdin "$(sysfs_pin "$DEV" "$other")" >"$WORK/pin-bad.xml"
+  echo "pin of $DEV: $(sysfs_pin "$DEV")"
+  for f in unpinned pin-ok pin-bad; do
+    if vsh define "$WORK/$f.xml" >"$WORK/out" 2>&1; then ok "define $f"; else not_ok "define $f: $(cat "$WORK/out")"; fi
+  done
+  # The errors of a domain's report (its warnings name the other two domains).
+  errors() { jq -c "[.domains[] | select(.domain == \"$1\") | .problems[] | select(.severity == \"error\") | .message] | sort" "$2" 2>/dev/null; }
+  virt check --format json "$UNPINNED" >"$WORK/unpinned.json" 2>"$WORK/err"
+  rc_unpinned=$?
+  virt check --format json "$PIN_OK" >"$WORK/pin-ok.json" 2>"$WORK/err"
+  rc=$?
+  want=$(errors "$UNPINNED" "$WORK/unpinned.json")
+  got=$(errors "$PIN_OK" "$WORK/pin-ok.json")
+  status=$(jq -r ".domains[] | select(.domain == \"$PIN_OK\") | .status" "$WORK/pin-ok.json" 2>/dev/null)
+  if [ -n "$want" ] && [ "$rc" -eq "$rc_unpinned" ] && [ "$got" = "$want" ] &&
+     [ "$status" = "$(jq -r ".domains[] | select(.domain == \"$UNPINNED\") | .status" "$WORK/unpinned.json" 2>/dev/null)" ] &&
+     ! grep -q 'not the device the domain was made for' "$WORK/pin-ok.json"; then
+    ok "check $PIN_OK: the matching pin adds no error (exit $rc, $status, as without the pin)"
+  else
+    not_ok "check $PIN_OK: exit $rc (unpinned $rc_unpinned), status $status, errors $got; unpinned $want"
+  fi
+  echo "notes on $PIN_OK: $(jq -r ".domains[] | select(.domain == \"$PIN_OK\") | .problems[] | select(.severity == \"note\") | .message" "$WORK/pin-ok.json" 2>/dev/null | tr '\n' ' ')"
+  virt check "$PIN_BAD" >"$WORK/out" 2>"$WORK/err"
+  rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "$DEV is not the device the domain was made for: .*expects $(cut -c3- "/sys/bus/pci/devices/$DEV/vendor"):${other#0x}" "$WORK/out"; then
+    ok "check $PIN_BAD: blocked (exit 2), $DEV is not the pinned device"
+  else
+    not_ok "check $PIN_BAD: exit $rc: $(cat "$WORK/out" "$WORK/err")"
+  fi
+  # The same through a snapshot of the host as libvirt shows it: hostdev-fix
+  # --host judges the pins as virt-hostdev check does.
+  mkdir -p "$WORK/domains"
+  virt snapshot -o "$WORK/libvirt-snapshot.json" --domains "$WORK/domains" 2>"$WORK/err" \
+    || not_ok "virt-hostdev snapshot: $(cat "$WORK/err")"
+  "$HOSTDEV_FIX" --host "$WORK/libvirt-snapshot.json" --check --format json "$WORK/domains/$PIN_OK.xml" >"$WORK/fix.json" 2>/dev/null
+  rc=$?
+  got=$(jq -c '[.files[0].problems[] | select(.severity == "error") | .message] | sort' "$WORK/fix.json" 2>/dev/null)
+  if [ "$rc" -eq "$rc_unpinned" ] && [ -n "$got" ] && [ "$got" = "$want" ]; then
+    ok "hostdev-fix --host (virt-hostdev snapshot) on $PIN_OK: the errors virt-hostdev check gives (exit $rc)"
+  else
+    not_ok "hostdev-fix --host (virt-hostdev snapshot) on $PIN_OK: exit $rc, errors $got; virt-hostdev check: $want"
+  fi
+  "$HOSTDEV_FIX" --host "$WORK/libvirt-snapshot.json" --check "$WORK/domains/$PIN_BAD.xml" >/dev/null 2>"$WORK/err"
+  rc=$?
+  if [ "$rc" -eq 2 ] && grep -q "$DEV is not the device the domain was made for" "$WORK/err"; then
+    ok "hostdev-fix --host (virt-hostdev snapshot) on $PIN_BAD: blocked (exit 2) by the pin"
+  else
+    not_ok "hostdev-fix --host (virt-hostdev snapshot) on $PIN_BAD: exit $rc: $(cat "$WORK/err")"
+  fi
+  for name in "$UNPINNED" "$PIN_OK" "$PIN_BAD"; do
+    if vsh undefine "$name" >"$WORK/out" 2>&1; then ok "undefine $name"; else not_ok "undefine $name: $(cat "$WORK/out")"; fi
+  done
+fi
 
 echo "hook log:"
 sed 's/^/  /' "$WORK/hook.log" 2>/dev/null

@@ -352,6 +352,41 @@ TEST(NodedevHost, SameModelAsSysfsGives) {
     EXPECT_TRUE(has_problem(h.warnings, "default route"));
 }
 
+// A pin made on the host records subsystem ids and a revision, which node
+// devices do not show: unknown there, so not compared (README "Device pins").
+TEST(NodedevHost, PinFieldsLibvirtDoesNotShowAreUnknownNotZero) {
+    LibvirtHost lh = host_from_node_devices(sample_devices(), "GenuineIntel");
+    const DeviceIdentity id = identity_of(device(lh.host, "01:00.0"));
+    EXPECT_EQ(id.vendor, 0x10de);
+    EXPECT_EQ(id.device, 0x13c2);
+    EXPECT_EQ(id.class_code, 0x030000U);
+    EXPECT_EQ(id.slot_path, "0000:00/01.0/00.0");
+    EXPECT_FALSE(id.subsystem_vendor);
+    EXPECT_FALSE(id.subsystem_device);
+    EXPECT_FALSE(id.revision);
+    DeviceIdentity pinned = id;
+    pinned.subsystem_vendor = 0x3842;
+    pinned.subsystem_device = 0x2974;
+    pinned.revision = 0xa1;
+    const IdentityComparison c = compare_identity(pinned, id);
+    EXPECT_TRUE(c.matches());
+    EXPECT_EQ(c.not_compared, (std::vector<IdentityField>{IdentityField::Subsystem, IdentityField::Revision}));
+    pinned.device = 0x17c8;
+    EXPECT_EQ(compare_identity(pinned, id).differ, std::vector<IdentityField>{IdentityField::Device});
+    // A snapshot of this host (virt-hostdev snapshot) keeps them unknown: null.
+    const std::string snap = write_snapshot(lh.host);
+    EXPECT_NE(snap.find("\"subsystem_vendor\": null"), std::string::npos);
+    auto back = parse_snapshot(snap, "libvirt.json");
+    ASSERT_TRUE(back.ok()) << back.error().describe();
+    EXPECT_EQ(identity_of(device(*back, "01:00.0")), id);
+    EXPECT_EQ(write_snapshot(*back), snap);
+    // Without <class> (older libvirt) the class is unknown too.
+    LibvirtHost old = host_from_node_devices(
+        {parse_nodedev_xml(pci_xml("0000:00:14.0", "computer", "", "8086:a12f", 4, {"0000:00:14.0"}), "old")},
+        "GenuineIntel");
+    EXPECT_FALSE(identity_of(device(old.host, "00:14.0")).class_code);
+}
+
 TEST(NodedevHost, MouseIsNotAKeyboard) {
     std::vector<Result<NodeDevice>> devices;
     devices.push_back(

@@ -282,6 +282,30 @@ TEST(Snapshot, RoundTripGivesIdenticalOutput) {
     EXPECT_EQ(format_groups_dot(*back), format_groups_dot(host));
 }
 
+// README: an optional key that is absent or null is unknown. Subsystem ids
+// and the revision of a snapshot without them are never compared with a pin.
+TEST(Snapshot, AbsentOrNullSubsystemAndRevisionAreUnknown) {
+    auto snap = parse_snapshot(
+        R"({"format":"hostdev-snapshot","version":1,"iommu":{"present":true},
+            "devices":[{"address":"0000:01:00.0","vendor":"10de","device":"13c2","class":"0x030000"},
+                       {"address":"0000:01:00.1","vendor":"10de","device":"0fbb","class":"0x040300",
+                        "subsystem_vendor":null,"subsystem_device":"8508","revision":null},
+                       {"address":"0000:02:00.0","vendor":"10de","device":"13c2","class":"0x030000",
+                        "subsystem_vendor":"1043","subsystem_device":"8508","revision":"a1"}]})",
+        "old.json");
+    ASSERT_TRUE(snap.ok()) << snap.error().describe();
+    for (const char* a : {"01:00.0", "01:00.1"}) {
+        const DeviceIdentity id = identity_of(*snap->find(*PciAddress::parse(a)));
+        EXPECT_FALSE(id.subsystem_vendor) << a;
+        EXPECT_FALSE(id.subsystem_device) << a;
+        EXPECT_FALSE(id.revision) << a;
+    }
+    const DeviceIdentity known = identity_of(*snap->find(*PciAddress::parse("02:00.0")));
+    EXPECT_EQ(known.subsystem_vendor, 0x1043);
+    EXPECT_EQ(known.subsystem_device, 0x8508);
+    EXPECT_EQ(known.revision, 0xa1);
+}
+
 TEST(Snapshot, RejectsForeignOrNewerDocuments) {
     EXPECT_NE(parse_snapshot("{", "a.json").error().message.find("not a JSON document"), std::string::npos);
     EXPECT_NE(parse_snapshot("{\"groups\":[]}", "a.json").error().message.find("not a hostdev snapshot"),
