@@ -378,7 +378,7 @@ lines=$(wc -l </tmp/hook.err)
 [ "$lines" -eq 1 ] || fail "$lines lines on stderr, expected one"
 grep -q "^hostdev: kernel-e1000e: refused, nothing changed: $NVME is not the device the domain was made for: .*expects $(ids "$E1000E")" \
   /tmp/hook.err || fail "the reason does not say $NVME is not the pinned $(ids "$E1000E")"
-grep -q "the pinned device is now at $E1000E" /tmp/hook.err || fail "the reason does not say where the pinned device is"
+grep -Eq "the pinned device( \(same serial\))? is now at $E1000E" /tmp/hook.err || fail "the reason does not say where the pinned device is"
 expect_same_listing /tmp/c8.before /tmp/c8.after "by the refused start"
 expect_driver "$NVME" nvme "after the refused start"
 expect_driver "$E1000E" e1000e "after the refused start"
