@@ -569,3 +569,23 @@ TEST(PinDrift, APinnedDeviceGoneFromTheMachineSaysSoWithoutSuggestingARewrite) {
     EXPECT_TRUE(contains(errors_of(rel), "cannot relocate 0000:03:00.0 (8086:1533")) << errors_of(rel);
     EXPECT_EQ(rel.fixed, pinned);
 }
+
+// Found by fuzzing: a pin left behind for an address the domain no longer
+// passed is not reused when the planner injects another device there.
+TEST(PinWrite, AStalePinIsNotReusedForADeviceInjectedAtItsAddress) {
+    const std::string md =
+        "  <metadata>\n"
+        "    <hostdev:pins xmlns:hostdev=\"urn:hostdev:pins:1\">\n"
+        "      <hostdev:device address=\"0000:01:00.0\" vendor=\"0x1002\" device=\"0x7300\"/>\n"
+        "    </hostdev:pins>\n"
+        "  </metadata>\n";
+    Host h = host_of(kBefore);
+    FixResult r = fix(domain_with(hostdev_at(1, 1), md), h);  // the audio function; the GPU is injected
+    ASSERT_EQ(r.status, FixStatus::Fixable) << errors_of(r);
+    EXPECT_TRUE(contains(r.fixed, "<hostdev:device address=\"0000:01:00.0\" vendor=\"0x10de\" device=\"0x13c2\""))
+        << r.fixed;
+    EXPECT_FALSE(contains(r.fixed, "0x7300"));
+    FixResult again = fix(r.fixed, h);
+    EXPECT_EQ(again.status, FixStatus::Ok) << errors_of(again);
+    EXPECT_EQ(again.fixed, r.fixed);
+}

@@ -415,7 +415,10 @@ private:
         std::vector<DevicePin> pins;
         bool changed = false;
         for (const auto& a : wanted) {
-            if (const DevicePin* p = domain_.pin_of(a)) {
+            // A pin speaks only for a device of the domain: one left behind
+            // for an address the domain no longer used is not reused for a
+            // device injected there now.
+            if (const DevicePin* p = domain_.pin_of(a); p && in_domain_.count(a)) {
                 pins.push_back(*p);
             } else if (const PciDevice* d = host_.find(a)) {
                 pins.push_back(pin_for(*d));
@@ -426,7 +429,11 @@ private:
             }
         }
         for (const auto& p : domain_.pins) {
-            if (wanted.count(p.address)) continue;
+            if (in_domain_.count(p.address)) continue;
+            if (wanted.count(p.address)) {
+                changed = true;  // replaced above by the device injected there
+                continue;
+            }
             changed = true;
             plan_.changes.push_back(
                 Change{Change::Kind::Pin, p.address,
