@@ -589,3 +589,16 @@ TEST(PinWrite, AStalePinIsNotReusedForADeviceInjectedAtItsAddress) {
     EXPECT_EQ(again.status, FixStatus::Ok) << errors_of(again);
     EXPECT_EQ(again.fixed, r.fixed);
 }
+
+TEST(PinWrite, WithPinsLeftAsTheyAreAStalePinThatDoesNotFitAnInjectedDeviceBlocks) {
+    const std::string md =
+        "  <metadata>\n"
+        "    <hostdev:pins xmlns:hostdev=\"urn:hostdev:pins:1\">\n"
+        "      <hostdev:device address=\"0000:01:00.0\" vendor=\"0x1002\" device=\"0x7300\"/>\n"
+        "    </hostdev:pins>\n"
+        "  </metadata>\n";
+    FixResult r =
+        fix(domain_with(hostdev_at(1, 1), md), host_of(kBefore), PlanOptions::from_flags("never", false, "never"));
+    EXPECT_EQ(r.status, FixStatus::Blocked);
+    EXPECT_TRUE(contains(errors_of(r), "0000:01:00.0 is not the device the domain was made for")) << errors_of(r);
+}

@@ -203,6 +203,10 @@ private:
     }
 
     void inject(const PciDevice& m, const Request& r, const std::string& reason) {
+        // A pin the domain kept for this address must fit the device injected
+        // there when pins are left as they are (with Pins::Write it is replaced).
+        if (const DevicePin* pin = domain_.pin_of(m.address); pin && options_.pins == PlanOptions::Pins::Never)
+            if (auto p = pin_problem(*pin, host_); p && p->severity == Severity::Error) plan_.problems.push_back(*p);
         injected_[m.address] = r.managed;
         InjectedHostdev ih;
         ih.source = m.address;
