@@ -602,3 +602,24 @@ TEST(PinWrite, WithPinsLeftAsTheyAreAStalePinThatDoesNotFitAnInjectedDeviceBlock
     EXPECT_EQ(r.status, FixStatus::Blocked);
     EXPECT_TRUE(contains(errors_of(r), "0000:01:00.0 is not the device the domain was made for")) << errors_of(r);
 }
+
+TEST(PinRelocate, AHostdevInterfaceFollowsItsDeviceAsAHostdevDoes) {
+    const std::string iface =
+        "    <interface type='hostdev' managed='yes'>\n"
+        "      <mac address='52:54:00:6d:90:02'/>\n"
+        "      <source>\n"
+        "        <address type='pci' domain='0x0000' bus='0x03' slot='0x00' function='0x0'/>\n"
+        "      </source>\n"
+        "    </interface>\n";
+    const std::string pinned = pinned_on(kBefore, domain_with(iface));
+    ASSERT_TRUE(contains(pinned, "<hostdev:device address=\"0000:03:00.0\" vendor=\"0x8086\""));
+    FixResult refused = fix(pinned, host_of(kRenumbered));
+    EXPECT_EQ(refused.status, FixStatus::Blocked);
+    FixResult r = fix(pinned, host_of(kRenumbered), following(PlanOptions::Follow::Relocate));
+    ASSERT_EQ(r.status, FixStatus::Fixable) << errors_of(r);
+    EXPECT_TRUE(contains(r.fixed, "<address type='pci' domain='0x0000' bus='0x04' slot='0x00' function='0x0'/>"))
+        << r.fixed;
+    ASSERT_EQ(r.plan.groups.size(), 1U);
+    EXPECT_EQ(r.plan.groups[0].members.back().element, PassthroughDevice::Element::Interface);
+    EXPECT_EQ(fix(r.fixed, host_of(kRenumbered)).status, FixStatus::Ok);
+}
