@@ -265,31 +265,39 @@ else
 fi
 if vsh undefine "$PLAIN" >"$WORK/out" 2>&1; then ok "undefine $PLAIN"; else not_ok "undefine $PLAIN: $(cat "$WORK/out")"; fi
 
+# expect_refused_start NAME PATTERN: `virsh start NAME` fails, virsh's error
+# carries the hook's one line (hostdev: NAME: ...) matching PATTERN, and the
+# hook log shows libvirt stopped at the refused prepare.
+expect_refused_start() {
+  local name=$1 pattern=$2 rc
+  vsh start "$name" >"$WORK/out" 2>"$WORK/err"
+  rc=$?
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; then ok "start $name refused (exit $rc)"; else not_ok "start $name: exit $rc"; fi
+  echo "virsh: $(tr '\n' ' ' <"$WORK/err")"
+  if grep -q "hostdev: $name: " "$WORK/err" && grep -Eq "$pattern" "$WORK/err"; then
+    ok "virsh's error carries the hook's reason"
+  else
+    not_ok "virsh's error lacks the hook's reason: $(cat "$WORK/err")"
+  fi
+  if grep -Eq "^[^ ]+ $name prepare begin 1\$" "$WORK/hook.log" 2>/dev/null; then
+    ok "hook refused at prepare (exit 1)"
+  else
+    not_ok "no '$name prepare begin 1' in the hook log"
+  fi
+  if grep -Eq "^[^ ]+ $name start begin " "$WORK/hook.log" 2>/dev/null; then
+    not_ok "libvirt went on to 'start' after the refusal"
+  else
+    ok "libvirt stopped at prepare"
+  fi
+}
+
 # (b) A hostdev whose group is blocked on the fake root: refused at prepare.
 # managed='no': libvirt itself would never touch the device (which this
 # machine does not have anyway).
 step "(b) $BLOCKED: hostdev 00:1f.3, group blocked by lpc_ich"
 test_domain "$BLOCKED" 0000:00:1f.3 >"$WORK/blocked.xml"
 if vsh define "$WORK/blocked.xml" >"$WORK/out" 2>&1; then ok "define $BLOCKED"; else not_ok "define $BLOCKED: $(cat "$WORK/out")"; fi
-vsh start "$BLOCKED" >"$WORK/out" 2>"$WORK/err"
-rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; then ok "start $BLOCKED refused (exit $rc)"; else not_ok "start $BLOCKED: exit $rc"; fi
-echo "virsh: $(tr '\n' ' ' <"$WORK/err")"
-if grep -q "hostdev: $BLOCKED: " "$WORK/err" && grep -q 'lpc_ich' "$WORK/err"; then
-  ok "virsh's error carries the hook's reason"
-else
-  not_ok "virsh's error lacks the hook's reason: $(cat "$WORK/err")"
-fi
-if grep -Eq "^[^ ]+ $BLOCKED prepare begin 1\$" "$WORK/hook.log" 2>/dev/null; then
-  ok "hook refused at prepare (exit 1)"
-else
-  not_ok "no '$BLOCKED prepare begin 1' in the hook log"
-fi
-if grep -Eq "^[^ ]+ $BLOCKED start begin " "$WORK/hook.log" 2>/dev/null; then
-  not_ok "libvirt went on to 'start' after the refusal"
-else
-  ok "libvirt stopped at prepare"
-fi
+expect_refused_start "$BLOCKED" 'lpc_ich'
 # A failed start still runs stopped and release: nothing to return, exit 0.
 for s in "stopped end" "release end"; do
   for _ in $(seq 50); do grep -q " $BLOCKED $s " "$WORK/hook.log" 2>/dev/null && break; sleep 0.1; done
@@ -540,25 +548,7 @@ else
   not_ok "hostdev-fix --check on the drifted domain: exit $rc: $(cat "$WORK/err")"
 fi
 if vsh define "$WORK/drifted.xml" >"$WORK/out" 2>&1; then ok "define $DRIFTED"; else not_ok "define $DRIFTED: $(cat "$WORK/out")"; fi
-vsh start "$DRIFTED" >"$WORK/out" 2>"$WORK/err"
-rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$rc" -ne 137 ]; then ok "start $DRIFTED refused (exit $rc)"; else not_ok "start $DRIFTED: exit $rc"; fi
-echo "virsh: $(tr '\n' ' ' <"$WORK/err")"
-if grep -q "hostdev: $DRIFTED: refused, nothing changed: 0000:02:00.0 is not the device the domain was made for" "$WORK/err"; then
-  ok "virsh's error carries the hook's reason"
-else
-  not_ok "virsh's error lacks the hook's reason: $(cat "$WORK/err")"
-fi
-if grep -Eq "^[^ ]+ $DRIFTED prepare begin 1\$" "$WORK/hook.log" 2>/dev/null; then
-  ok "hook refused at prepare (exit 1)"
-else
-  not_ok "no '$DRIFTED prepare begin 1' in the hook log"
-fi
-if grep -Eq "^[^ ]+ $DRIFTED start begin " "$WORK/hook.log" 2>/dev/null; then
-  not_ok "libvirt went on to 'start' after the refusal"
-else
-  ok "libvirt stopped at prepare"
-fi
+expect_refused_start "$DRIFTED" 'refused, nothing changed: 0000:02:00.0 is not the device the domain was made for'
 for _ in $(seq 50); do grep -q " $DRIFTED release end " "$WORK/hook.log" 2>/dev/null && break; sleep 0.1; done
 "$HOSTDEV" groups --root "$WORK/root" --format json >"$WORK/fake.after" 2>/dev/null
 if cmp -s "$WORK/fake.before" "$WORK/fake.after"; then ok "fake root's drivers unchanged"; else not_ok "fake root changed: $(diff "$WORK/fake.before" "$WORK/fake.after" | head -5)"; fi
