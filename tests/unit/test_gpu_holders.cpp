@@ -38,9 +38,7 @@ std::string holders_line(const GpuHolders& facts, const PciAddress& a, BootGpu b
     return describe_holders(holders_of(facts, a, boot, nvidia));
 }
 
-void write(const fs::path& p, const std::string& text) {
-    std::ofstream(p, std::ios::trunc) << text;
-}
+void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::trunc) << text; }
 
 // A boot GPU under a root port with an amdgpu-style DRM driver.
 constexpr std::string_view kDrmHost =
@@ -357,8 +355,9 @@ TEST(GpuHolders, DoctorCheck) {
     EXPECT_NE(held[0].fix.find("systemctl stop gdm3.service"), std::string::npos) << held[0].fix;
     EXPECT_NE(held[0].fix.find("vtconsole"), std::string::npos) << held[0].fix;
 
-    auto idle = gpu_checks("host fbcon=no display_manager=gdm3 active=no\n"
-                           "dev 01:00.0 1002:67df 0x030000 group=1 driver=amdgpu boot_vga=1 drm=card0\n");
+    auto idle = gpu_checks(
+        "host fbcon=no display_manager=gdm3 active=no\n"
+        "dev 01:00.0 1002:67df 0x030000 group=1 driver=amdgpu boot_vga=1 drm=card0\n");
     ASSERT_EQ(idle.size(), 1u);
     EXPECT_EQ(idle[0].verdict, CheckVerdict::Ok);
     EXPECT_NE(idle[0].message.find("DRM: card0"), std::string::npos) << idle[0].message;

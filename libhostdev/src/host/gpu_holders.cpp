@@ -20,7 +20,6 @@ bool DeviceHolders::empty() const {
            !display_manager;
 }
 
-
 namespace {
 
 // The numbered entries `prefix`N of a directory, in number order.
@@ -211,7 +210,8 @@ bool belongs_to(const Framebuffer& fb, const PciAddress& device, BootGpu boot) {
 std::vector<std::string> nodes_of(const NodeHolder& p, const std::vector<std::string>& drm, bool nvidia) {
     std::vector<std::string> out;
     for (const auto& n : p.nodes) {
-        const bool dri = std::any_of(drm.begin(), drm.end(), [&](const std::string& d) { return n == "/dev/dri/" + d; });
+        const bool dri =
+            std::any_of(drm.begin(), drm.end(), [&](const std::string& d) { return n == "/dev/dri/" + d; });
         if (dri || (nvidia && n.rfind("/dev/nvidia", 0) == 0)) out.push_back(n);
     }
     return out;
@@ -278,7 +278,9 @@ std::string describe_holders(const DeviceHolders& h) {
     if (h.display_manager) {
         const auto& a = h.display_manager->active;
         parts.push_back("display manager: " + h.display_manager->unit + ", " +
-                        (!a ? "state unknown" : *a ? "active" : "inactive"));
+                        (!a   ? "state unknown"
+                         : *a ? "active"
+                              : "inactive"));
     }
     std::string out;
     for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;

@@ -36,9 +36,9 @@ class FsRoot;
 
 // sys/class/vtconsole/vtconN.
 struct VtConsole {
-    int index = 0;      // N
-    std::string name;   // "(S) dummy device", "(M) frame buffer device"
-    bool bound = false; // bind = 1
+    int index = 0;       // N
+    std::string name;    // "(S) dummy device", "(M) frame buffer device"
+    bool bound = false;  // bind = 1
     [[nodiscard]] bool is_fbcon() const;
 };
 
@@ -108,12 +108,12 @@ std::optional<std::vector<FirmwareFramebufferDevice>> read_firmware_framebuffer_
 
 // What holds one display device, from the host's facts.
 struct DeviceHolders {
-    std::optional<Framebuffer> fbcon;                   // fbcon is bound and shows this framebuffer
-    std::vector<Framebuffer> framebuffers;              // the device's (and, for the boot GPU, the firmware's)
-    std::vector<FirmwareFramebufferDevice> firmware;    // bound firmware framebuffers (boot GPU only)
-    std::vector<std::string> drm_nodes;                 // "card0", "renderD128"
-    std::vector<NodeHolder> processes;                  // with this device's nodes only
-    std::optional<DisplayManager> display_manager;      // boot GPU only, when it has one
+    std::optional<Framebuffer> fbcon;                 // fbcon is bound and shows this framebuffer
+    std::vector<Framebuffer> framebuffers;            // the device's (and, for the boot GPU, the firmware's)
+    std::vector<FirmwareFramebufferDevice> firmware;  // bound firmware framebuffers (boot GPU only)
+    std::vector<std::string> drm_nodes;               // "card0", "renderD128"
+    std::vector<NodeHolder> processes;                // with this device's nodes only
+    std::optional<DisplayManager> display_manager;    // boot GPU only, when it has one
     std::optional<std::string> scan_bound_hit;
     [[nodiscard]] bool empty() const;
 };
