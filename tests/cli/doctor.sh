@@ -15,6 +15,7 @@ D=$SRC/examples/domains
 cat >"$WORK/ready.spec" <<'SPEC'
 host cpu=GenuineIntel cmdline="ro quiet intel_iommu=on iommu=pt" iommu=dmar0
 host release=6.1.0-18-amd64 irq_remap=yes modules=vfio,vfio_iommu_type1,vfio_pci vfio_modules=available fb=none
+host fbcon=no display_manager=none
 host hook=installed initramfs=initramfs-tools bootloader=grub
 dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport bus=01
 dev 01:00.0 10de:13c2 0x030000 group=1 driver=nouveau boot_vga=1
@@ -23,11 +24,11 @@ dev 00:17.0 8086:a102 0x010601 group=3 driver=ahci role=root-fs
 SPEC
 "$FAKEROOT" "$WORK/ready.spec" "$WORK/ready" || { echo "cannot build fake root"; exit 1; }
 expect_rc 0 "$HOSTDEV" doctor --root "$WORK/ready"
-expect_grep '^8 checks: 8 ok, 0 warnings, 0 errors$' "$WORK/out"
+expect_grep '^9 checks: 9 ok, 0 warnings, 0 errors$' "$WORK/out"
 expect_rc 0 "$HOSTDEV" doctor --root "$WORK/ready" --format json
-jq -e '.exit_code == 0 and (.checks | length) == 8 and all(.checks[]; .verdict == "ok" and .fix == "")
+jq -e '.exit_code == 0 and (.checks | length) == 9 and all(.checks[]; .verdict == "ok" and .fix == "")
        and ([.checks[].id] == ["iommu", "interrupt-remapping", "acs-override", "vfio-modules", "device-reset",
-                               "device-boot-vga", "device-shared-ids", "libvirt-hook"])' "$WORK/out" >/dev/null \
+                               "device-boot-vga", "gpu-holders", "device-shared-ids", "libvirt-hook"])' "$WORK/out" >/dev/null \
   && ok || not_ok "doctor JSON on a ready host"
 # A snapshot of the root gives the same checks.
 expect_rc 0 "$HOSTDEV" snapshot --root "$WORK/ready" -o "$WORK/ready.json"
@@ -40,9 +41,11 @@ expect_rc 1 "$HOSTDEV" doctor --host "$Z"
 expect_grep '^warn  acs-override: pcie_acs_override=downstream' "$WORK/out"
 expect_grep '^      fix: ' "$WORK/out"
 expect_rc 1 "$HOSTDEV" doctor --host "$Z" --format json
-jq -e '.exit_code == 1 and ([.checks[] | select(.verdict == "warn") | .id] | sort) == ["acs-override", "libvirt-hook"]' \
+jq -e '.exit_code == 1 and ([.checks[] | select(.verdict == "warn") | .id] | sort) == ["acs-override", "gpu-holders", "libvirt-hook"]' \
   "$WORK/out" >/dev/null && ok || not_ok "doctor JSON warnings on the Z170"
-expect_rc 0 "$HOSTDEV" doctor --host "$L"
+# The laptop's listing does not show its console or display manager: unknown, a warning.
+expect_rc 1 "$HOSTDEV" doctor --host "$L"
+expect_grep '^warn  gpu-holders: 0000:00:02.0 .* is unknown' "$WORK/out"
 
 # 2: no IOMMU, with the firmware setting and this CPU's parameter.
 printf 'host iommu=none cpu=AuthenticAMD\ndev 01:00.0 1002:67df 0x030000 driver=amdgpu\n' >"$WORK/noiommu.spec"

@@ -186,6 +186,34 @@ Result<std::pair<std::string, std::string>> key_value(int lineno, const Token& t
     return std::pair{std::move(key), std::move(value)};
 }
 
+// The display keys of a host line (fb, fbcon, display_manager, active); nullopt
+// when `key` is none of them.
+std::optional<Status> parse_display_key(const std::string& key, const std::string& value, const Token& tok, int lineno,
+                                        FakeHostSpec& spec) {
+    if (key == "fb") {
+        spec.framebuffers.emplace();
+        if (value == "none") return ok_status();
+        for (auto& f : split_commas(value)) {
+            if (!valid_name(f) || f == "none")
+                return Status(bad_value(lineno, tok, "none or a comma list such as efifb,simpledrm"));
+            spec.framebuffers->push_back(std::move(f));
+        }
+    } else if (key == "fbcon") {
+        if (value != "yes" && value != "no") return Status(bad_value(lineno, tok, "yes or no"));
+        spec.fbcon = value == "yes";
+    } else if (key == "display_manager") {
+        if (!valid_name(value) || value.find('/') != std::string::npos)
+            return Status(bad_value(lineno, tok, "none or a unit name without .service, such as gdm3"));
+        spec.display_manager = value;
+    } else if (key == "active") {
+        if (value != "yes" && value != "no") return Status(bad_value(lineno, tok, "yes or no"));
+        spec.display_manager_active = value == "yes";
+    } else {
+        return std::nullopt;
+    }
+    return ok_status();
+}
+
 Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpec& spec, std::set<std::string>& seen) {
     if (tokens.size() < 2) return line_error(lineno, "'host' needs at least one KEY=VALUE");
     for (std::size_t i = 1; i < tokens.size(); ++i) {
@@ -235,14 +263,8 @@ Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpe
             if (value != "available" && value != "builtin" && value != "missing")
                 return bad_value(lineno, tok, "available, builtin or missing");
             spec.vfio_modules = value;
-        } else if (key == "fb") {
-            spec.framebuffers.emplace();
-            if (value == "none") continue;
-            for (auto& f : split_commas(value)) {
-                if (!valid_name(f) || f == "none")
-                    return bad_value(lineno, tok, "none or a comma list such as efifb,simpledrm");
-                spec.framebuffers->push_back(std::move(f));
-            }
+        } else if (auto st = parse_display_key(key, value, tok, lineno, spec)) {
+            if (!*st) return st->error();
         } else if (key == "hook") {
             if (value != "installed" && value != "legacy" && value != "missing")
                 return bad_value(lineno, tok, "installed, legacy or missing");
@@ -264,7 +286,8 @@ Status parse_host_line(const std::vector<Token>& tokens, int lineno, FakeHostSpe
         } else {
             return line_error(lineno, "unknown host key '" + key + "' in '" + tok.raw +
                                           "' (known: cpu, cmdline, iommu, reset_method, release, irq_remap, "
-                                          "modules, vfio_modules, fb, hook, initramfs, bootloader, libvirt)");
+                                          "modules, vfio_modules, fb, fbcon, display_manager, active, hook, initramfs, "
+                                          "bootloader, libvirt)");
         }
     }
     return ok_status();
@@ -422,6 +445,13 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
             dev.vgpu_type = *n;
         } else if (auto serial = parse_serial_key(key, value, tok, lineno, dev)) {
             if (!*serial) return serial->error();
+        } else if (key == "drm") {
+            for (auto& n : split_commas(value)) {
+                const bool card = n.rfind("card", 0) == 0 && n.size() > 4 && parse_int(n.substr(4), 0, 1 << 20);
+                const bool render = n.rfind("renderD", 0) == 0 && n.size() > 7 && parse_int(n.substr(7), 0, 1 << 20);
+                if (!card && !render) return bad_value(lineno, tok, "DRM nodes such as card0,renderD128");
+                dev.drm_nodes.push_back(std::move(n));
+            }
         } else if (key == "net") {
             if (!valid_name(value) || value.size() > 15) {
                 return bad_value(lineno, tok, "an interface name of at most 15 characters");
@@ -431,12 +461,31 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
             return line_error(lineno, "unknown key '" + key + "' in '" + tok.raw +
                                           "' (known: group, driver, override, rev, subsys, header, "
                                           "bus, boot_vga, reset, numa, physfn, role, net, modalias, mdev, vgpu, dsn, "
-                                          "nvme_serial, mac, mac_type)");
+                                          "nvme_serial, mac, mac_type, drm)");
         }
     }
     if (dev.mac_type && !dev.mac) return line_error(lineno, "mac_type= needs mac=");
     if (!have_reset) dev.reset_methods = std::vector<std::string>{"flr", "bus"};
     return dev;
+}
+
+// proc PID COMM PATH...
+Result<FakeProcess> parse_proc_line(const std::vector<Token>& tokens, int lineno) {
+    if (tokens.size() < 3) return line_error(lineno, "'proc' needs PID COMM [PATH...]");
+    FakeProcess p;
+    p.line = lineno;
+    auto pid = parse_int(tokens[1].text, 1, 1 << 22);
+    if (!pid) return bad_value(lineno, tokens[1], "a process id from 1 to 4194304");
+    p.pid = *pid;
+    p.comm = tokens[2].text;
+    if (p.comm.empty() || p.comm.size() > 15 || p.comm.find('\n') != std::string::npos)
+        return bad_value(lineno, tokens[2], "a command name of 1 to 15 characters");
+    for (std::size_t i = 3; i < tokens.size(); ++i) {
+        if (tokens[i].text.empty() || tokens[i].text.size() > 200)
+            return bad_value(lineno, tokens[i], "the text of an fd link, such as /dev/dri/card0");
+        p.fds.push_back(tokens[i].text);
+    }
+    return p;
 }
 
 // Gives every default-route device without an interface name one: eth0, eth1, ...
@@ -668,6 +717,14 @@ public:
         if (::symlink(value.c_str(), p.c_str()) != 0) {
             return make_error("cannot create symbolic link to " + value.string(), p.string(), errno);
         }
+        return ok_status();
+    }
+
+    // A symbolic link with exactly this text (it may dangle: /dev/dri/card0 in proc/PID/fd).
+    Status raw_link(const fs::path& link, const std::string& text) {
+        fs::path p = root_ / link;
+        if (::symlink(text.c_str(), p.c_str()) != 0)
+            return make_error("cannot create symbolic link to " + text, p.string(), errno);
         return ok_status();
     }
 
@@ -991,41 +1048,79 @@ std::string proc_interrupts(bool remapped) {
 }
 
 struct FramebufferInfo {
-    const char* name;      // as in the spec
-    const char* proc_fb;   // /proc/fb id
-    const char* platform;  // platform driver holding the device, or nullptr
+    const char* name;     // as in the spec
+    const char* proc_fb;  // /proc/fb id, and sys/class/graphics/fbN/name
+    const char* device;   // the platform device it drives
+    const char* driver;   // the platform driver bound to that device
 };
 
 constexpr FramebufferInfo kFramebuffers[] = {
-    {"efifb", "EFI VGA", "efi-framebuffer"},
-    {"vesafb", "VESA VGA", "vesa-framebuffer"},
-    {"simplefb", "simple", "simple-framebuffer"},
-    {"simpledrm", "simpledrmdrmfb", "simple-framebuffer"},
+    {"efifb", "EFI VGA", "efi-framebuffer.0", "efi-framebuffer"},
+    {"vesafb", "VESA VGA", "vesa-framebuffer.0", "vesa-framebuffer"},
+    {"simplefb", "simple", "simple-framebuffer.0", "simple-framebuffer"},
+    {"simpledrm", "simpledrmdrmfb", "simple-framebuffer.0", "simpledrm"},
 };
 
+const FramebufferInfo* framebuffer_info(const std::string& name) {
+    for (const auto& k : kFramebuffers)
+        if (name == k.name) return &k;
+    return nullptr;
+}
+
+// /proc/fb, and the firmware framebuffers' platform devices
+// (sys/devices/platform/DEV, sys/bus/platform/devices/DEV) bound to their
+// drivers (sys/bus/platform/drivers/DRV/DEV); the first to claim a device binds it.
 Status write_framebuffers(Writer& w, const std::vector<std::string>& fbs) {
-    const fs::path drivers = fs::path("sys") / "bus" / "platform" / "drivers";
-    FAKEROOT_TRY(w.dir(drivers));
+    const fs::path platform = fs::path("sys") / "bus" / "platform";
+    FAKEROOT_TRY(w.dir(platform / "drivers"));
+    FAKEROOT_TRY(w.dir(platform / "devices"));
     std::string proc_fb;
-    std::set<std::string> platform_drivers;
+    std::map<std::string, std::string> bound;  // device -> driver
     int n = 0;
     for (const auto& f : fbs) {
-        const FramebufferInfo* info = nullptr;
-        for (const auto& k : kFramebuffers)
-            if (f == k.name) info = &k;
+        const FramebufferInfo* info = framebuffer_info(f);
         proc_fb += std::to_string(n++) + " " + (info ? std::string(info->proc_fb) : f + "drmfb") + "\n";
-        if (info && info->platform) platform_drivers.insert(info->platform);
+        if (info) bound.emplace(info->device, info->driver);
     }
-    for (const auto& drv : platform_drivers) {
-        const fs::path dev = fs::path("sys") / "devices" / "platform" / (drv + ".0");
+    std::set<std::string> drivers;
+    for (const auto& [dev_name, drv] : bound) {
+        const fs::path dev = fs::path("sys") / "devices" / "platform" / dev_name;
         FAKEROOT_TRY(w.dir(dev));
-        FAKEROOT_TRY(w.dir(drivers / drv));
-        FAKEROOT_TRY(w.file(drivers / drv / "bind", ""));
-        FAKEROOT_TRY(w.file(drivers / drv / "unbind", ""));
-        FAKEROOT_TRY(w.link(drivers / drv / (drv + ".0"), dev));
-        FAKEROOT_TRY(w.link(dev / "driver", drivers / drv));
+        if (drivers.insert(drv).second) {
+            FAKEROOT_TRY(w.dir(platform / "drivers" / drv));
+            FAKEROOT_TRY(w.file(platform / "drivers" / drv / "bind", ""));
+            FAKEROOT_TRY(w.file(platform / "drivers" / drv / "unbind", ""));
+        }
+        FAKEROOT_TRY(w.link(platform / "drivers" / drv / dev_name, dev));
+        FAKEROOT_TRY(w.link(dev / "driver", platform / "drivers" / drv));
+        FAKEROOT_TRY(w.link(platform / "devices" / dev_name, dev));
     }
     return w.file(fs::path("proc") / "fb", proc_fb);
+}
+
+// sys/class/graphics/fbN for each fb= entry, N in order: its name, and its
+// device link to the firmware framebuffer's platform device, or for a GPU
+// driver's own framebuffer to the first device bound to that driver.
+Status write_graphics(Writer& w, const FakeHostSpec& spec, const Layout& L) {
+    const fs::path dir = fs::path("sys") / "class" / "graphics";
+    FAKEROOT_TRY(w.dir(dir));
+    for (std::size_t n = 0; n < spec.framebuffers->size(); ++n) {
+        const std::string& f = (*spec.framebuffers)[n];
+        const fs::path fb = dir / ("fb" + std::to_string(n));
+        const FramebufferInfo* info = framebuffer_info(f);
+        FAKEROOT_TRY(w.dir(fb));
+        FAKEROOT_TRY(w.file(fb / "name", (info ? std::string(info->proc_fb) : f + "drmfb") + "\n"));
+        if (info) {
+            FAKEROOT_TRY(w.link(fb / "device", fs::path("sys") / "devices" / "platform" / info->device));
+            continue;
+        }
+        for (std::size_t i = 0; i < spec.devices.size(); ++i) {
+            if (spec.devices[i].driver != f) continue;
+            FAKEROOT_TRY(w.link(fb / "device", L.dir[i]));
+            break;
+        }
+    }
+    return ok_status();
 }
 
 Status write_kernel_modules(Writer& w, const std::string& release, const std::string& kind) {
@@ -1141,6 +1236,59 @@ Status write_libvirt(Writer& w, const std::string& version) {
     return w.link(dir / "libvirt.so.0", dir / file);
 }
 
+// sys/class/drm/NODE with its device link, for every drm= of a dev line.
+Status write_drm_nodes(Writer& w, const FakeHostSpec& spec, const Layout& L) {
+    for (std::size_t i = 0; i < spec.devices.size(); ++i) {
+        for (const auto& n : spec.devices[i].drm_nodes) {
+            const fs::path node = fs::path("sys") / "class" / "drm" / n;
+            FAKEROOT_TRY(w.dir(node));
+            FAKEROOT_TRY(w.file(node / "uevent", "DEVNAME=dri/" + n + "\n"));
+            FAKEROOT_TRY(w.link(node / "device", L.dir[i]));
+        }
+    }
+    return ok_status();
+}
+
+// sys/class/vtconsole: the dummy console and fbcon, one of them bound.
+Status write_vtconsoles(Writer& w, bool fbcon) {
+    const fs::path dir = fs::path("sys") / "class" / "vtconsole";
+    FAKEROOT_TRY(w.dir(dir / "vtcon0"));
+    FAKEROOT_TRY(w.dir(dir / "vtcon1"));
+    FAKEROOT_TRY(w.file(dir / "vtcon0" / "name", "(S) dummy device\n"));
+    FAKEROOT_TRY(w.file(dir / "vtcon0" / "bind", fbcon ? "0\n" : "1\n"));
+    FAKEROOT_TRY(w.file(dir / "vtcon1" / "name", "(M) frame buffer device\n"));
+    return w.file(dir / "vtcon1" / "bind", fbcon ? "1\n" : "0\n");
+}
+
+// etc/systemd/system/display-manager.service -> /lib/systemd/system/NAME.service
+// and run/systemd/units/invocation:NAME.service while it runs.
+Status write_display_manager(Writer& w, const FakeHostSpec& spec) {
+    FAKEROOT_TRY(w.dir(fs::path("etc") / "systemd" / "system"));
+    FAKEROOT_TRY(w.dir(fs::path("run") / "systemd" / "units"));
+    if (!spec.display_manager || *spec.display_manager == "none") return ok_status();
+    const std::string unit = *spec.display_manager + ".service";
+    FAKEROOT_TRY(w.dir(fs::path("lib") / "systemd" / "system"));
+    FAKEROOT_TRY(w.file(fs::path("lib") / "systemd" / "system" / unit, "[Unit]\nDescription=Display manager\n"));
+    FAKEROOT_TRY(
+        w.raw_link(fs::path("etc") / "systemd" / "system" / "display-manager.service", "/lib/systemd/system/" + unit));
+    if (!spec.display_manager_active.value_or(true)) return ok_status();
+    return w.raw_link(fs::path("run") / "systemd" / "units" / ("invocation:" + unit),
+                      "5f0e8a3c9d2b4e61a7c8f90b1d2e3f40");
+}
+
+// proc/PID/comm and proc/PID/fd/N: 0 to 2 on /dev/null, then the spec's paths.
+Status write_processes(Writer& w, const FakeHostSpec& spec) {
+    for (const auto& p : spec.processes) {
+        const fs::path dir = fs::path("proc") / std::to_string(p.pid);
+        FAKEROOT_TRY(w.dir(dir / "fd"));
+        FAKEROOT_TRY(w.file(dir / "comm", p.comm + "\n"));
+        for (int fd = 0; fd < 3; ++fd) FAKEROOT_TRY(w.raw_link(dir / "fd" / std::to_string(fd), "/dev/null"));
+        for (std::size_t i = 0; i < p.fds.size(); ++i)
+            FAKEROOT_TRY(w.raw_link(dir / "fd" / std::to_string(i + 3), p.fds[i]));
+    }
+    return ok_status();
+}
+
 Status write_readiness(Writer& w, const FakeHostSpec& spec) {
     const fs::path proc = "proc";
     if (spec.kernel_release) {
@@ -1153,7 +1301,9 @@ Status write_readiness(Writer& w, const FakeHostSpec& spec) {
     if (spec.libvirt && *spec.libvirt != "none") FAKEROOT_TRY(write_libvirt(w, *spec.libvirt));
     if (spec.framebuffers) FAKEROOT_TRY(write_framebuffers(w, *spec.framebuffers));
     if (spec.hook || spec.initramfs || spec.bootloader) FAKEROOT_TRY(write_setup(w, spec));
-    return ok_status();
+    if (spec.fbcon) FAKEROOT_TRY(write_vtconsoles(w, *spec.fbcon));
+    if (spec.display_manager || spec.display_manager_active) FAKEROOT_TRY(write_display_manager(w, spec));
+    return write_processes(w, spec);
 }
 
 // Sorts devices so that output does not depend on the order of spec lines.
@@ -1217,6 +1367,10 @@ Result<FakeHostSpec> parse_fake_host_spec(std::string_view text) {
                 auto dev = parse_dev_line(*tokens, lineno);
                 if (!dev) return dev.error();
                 spec.devices.push_back(std::move(*dev));
+            } else if (kind == "proc") {
+                auto p = parse_proc_line(*tokens, lineno);
+                if (!p) return p.error();
+                spec.processes.push_back(std::move(*p));
             } else if (kind == "alias") {
                 // Written as given, so that a test can lay out a malformed line too.
                 if (tokens->size() < 2)
@@ -1225,8 +1379,8 @@ Result<FakeHostSpec> parse_fake_host_spec(std::string_view text) {
                 for (std::size_t i = 2; i < tokens->size(); ++i) rest += (i > 2 ? " " : "") + (*tokens)[i].text;
                 spec.aliases.push_back({(*tokens)[1].text, rest});
             } else {
-                return line_error(
-                    lineno, "unknown statement '" + tokens->front().raw + "' (expected 'host', 'dev' or 'alias')");
+                return line_error(lineno, "unknown statement '" + tokens->front().raw +
+                                              "' (expected 'host', 'dev', 'proc' or 'alias')");
             }
         }
         if (nl == std::string_view::npos) break;
@@ -1312,7 +1466,8 @@ Status build_fake_root(const FakeHostSpec& input, const fs::path& root) {
     FAKEROOT_TRY(w.file(proc / "modules", proc_modules(spec.modules)));
     FAKEROOT_TRY(write_roles(w, spec, L));
     FAKEROOT_TRY(write_readiness(w, spec));
-    return ok_status();
+    if (spec.framebuffers) FAKEROOT_TRY(write_graphics(w, spec, L));
+    return write_drm_nodes(w, spec, L);
 }
 
 // ---------------------------------------------------------------------------

@@ -26,7 +26,21 @@
 //     fb=F1,F2,...|none      /proc/fb entries: efifb ("EFI VGA"), vesafb ("VESA VGA"),
 //                            simplefb ("simple"), simpledrm ("simpledrmdrmfb"), with
 //                            their bound platform devices in sys/bus/platform/drivers;
-//                            any other name N is a GPU driver's own "Ndrmfb"
+//                            any other name N is a GPU driver's own "Ndrmfb"; the
+//                            platform devices (efi-framebuffer.0, vesa-framebuffer.0,
+//                            simple-framebuffer.0: simplefb and simpledrm share it, the
+//                            first listed binds it) in sys/devices/platform with their
+//                            sys/bus/platform/devices links and driver links, and
+//                            sys/class/graphics/fbN (N in list order) with name (the
+//                            /proc/fb id) and a device link to the platform device, or
+//                            for a GPU driver's framebuffer to the first dev bound to N
+//     fbcon=yes|no           sys/class/vtconsole: vtcon0 "(S) dummy device" and vtcon1
+//                            "(M) frame buffer device", fbcon (vtcon1) bound or not
+//     display_manager=NAME|none   etc/systemd/system/display-manager.service as a link to
+//                            /lib/systemd/system/NAME.service (none: no link), with
+//                            etc/systemd/system and run/systemd/units
+//     active=yes|no          run/systemd/units/invocation:NAME.service, a link to an
+//                            invocation id, while the display manager runs (default yes)
 //     hook=installed|legacy|missing   etc/libvirt/hooks: qemu.d/50-hostdev (executable),
 //                            or hooks/qemu running hostdev-hook, or qemu.d with
 //                            another hook only
@@ -36,6 +50,10 @@
 //                            (hook, initramfs and bootloader create etc/ even for none)
 //     libvirt=X.Y.Z|none     usr/lib/x86_64-linux-gnu/libvirt.so.0.(X*1000+Y).Z and the
 //                            libvirt.so.0 link to it, as Debian installs libvirt0
+//
+//   proc PID COMM PATH...    a process: proc/PID/comm, and proc/PID/fd/0..2 linked to
+//                            /dev/null, then fd/3, fd/4, ... linked to each PATH as written
+//                            (/dev/dri/card0, /dev/nvidiactl): the links dangle in the root
 //
 //   alias PATTERN MODULE     one line of lib/modules/REL/modules.alias (needs release=),
 //                            in the kernel's format, e.g.
@@ -73,6 +91,7 @@
 //     mdev=yes|no            yes: an mdev parent, mdev_supported_types/nvidia-63/ (default no)
 //     vgpu=N                 nvidia/current_vgpu_type = N (an NVIDIA SR-IOV vGPU function;
 //                            0 = no type set); no key: no nvidia/ directory
+//     drm=card0,renderD128   sys/class/drm/NODE with a device link to the function
 //   Serial numbers; without the keys nothing of them is written (config stays 256 bytes):
 //     dsn=XX-XX-XX-XX-XX-XX-XX-XX   a PCIe Device Serial Number, as lspci -vv prints it:
 //                            config becomes 4096 bytes with a PCI Express capability
@@ -164,9 +183,10 @@ struct FakeDevice {
     std::optional<int> vgpu_type;         // nvidia/current_vgpu_type
     std::optional<std::uint64_t> dsn;     // Device Serial Number: upper dword in the high bits
     std::optional<std::string> nvme_serial;
-    std::optional<std::string> mac;  // as written to net/IF/address
-    std::optional<int> mac_type;     // addr_assign_type; nullopt: 0
-    int line = 0;                    // spec line, 0 when built in code
+    std::optional<std::string> mac;      // as written to net/IF/address
+    std::optional<int> mac_type;         // addr_assign_type; nullopt: 0
+    std::vector<std::string> drm_nodes;  // sys/class/drm entries: card0, renderD128
+    int line = 0;                        // spec line, 0 when built in code
 
     // Header layout actually written: header_type, else derived from the class.
     [[nodiscard]] std::uint8_t effective_header_type() const;
@@ -175,6 +195,14 @@ struct FakeDevice {
     [[nodiscard]] bool has_role(std::string_view role) const;
     // The modalias file's contents without the newline (modalias, else computed).
     [[nodiscard]] std::string effective_modalias() const;
+};
+
+// proc PID COMM PATH...: a process with these fd link texts.
+struct FakeProcess {
+    int pid = 0;
+    std::string comm;
+    std::vector<std::string> fds;  // link texts of fd 3, 4, ...
+    int line = 0;
 };
 
 struct FakeHostSpec {
@@ -186,12 +214,16 @@ struct FakeHostSpec {
     std::optional<std::string> kernel_release;
     std::optional<bool> irq_remap;
     std::vector<std::string> modules;
-    std::optional<std::string> vfio_modules;                   // available | builtin | missing
-    std::optional<std::vector<std::string>> framebuffers;      // empty: fb=none
-    std::optional<std::string> hook;                           // installed | legacy | missing
-    std::optional<std::string> initramfs;                      // initramfs-tools | dracut | mkinitcpio | none
-    std::optional<std::string> bootloader;                     // grub | systemd-boot | none
-    std::optional<std::string> libvirt;                        // X.Y.Z | none
+    std::optional<std::string> vfio_modules;               // available | builtin | missing
+    std::optional<std::vector<std::string>> framebuffers;  // empty: fb=none
+    std::optional<std::string> hook;                       // installed | legacy | missing
+    std::optional<std::string> initramfs;                  // initramfs-tools | dracut | mkinitcpio | none
+    std::optional<std::string> bootloader;                 // grub | systemd-boot | none
+    std::optional<std::string> libvirt;                    // X.Y.Z | none
+    std::optional<bool> fbcon;                             // vtconsoles; nullopt: none written
+    std::optional<std::string> display_manager;            // NAME | none
+    std::optional<bool> display_manager_active;            // nullopt: yes
+    std::vector<FakeProcess> processes;
     std::vector<std::pair<std::string, std::string>> aliases;  // modules.alias (pattern, module)
     std::vector<FakeDevice> devices;
 };

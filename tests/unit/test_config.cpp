@@ -261,3 +261,17 @@ TEST(Config, TheConfigurationOfARootIsReadInsideIt) {
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error().message.find("hostdev.conf:1"), std::string::npos) << bad.error().describe();
 }
+
+TEST(Config, DisplayManager) {
+    auto c = parse_config("display_manager = gdm3.service\n", "hostdev.conf");
+    ASSERT_TRUE(c.ok()) << c.error().describe();
+    EXPECT_EQ(c->display_manager, std::optional<std::string>("gdm3.service"));
+    c = parse_config("display_manager = none\n", "hostdev.conf");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->display_manager, std::optional<std::string>("none"));
+    EXPECT_FALSE(parse_config("", "hostdev.conf")->display_manager.has_value());
+    EXPECT_EQ(error_of("display_manager = gdm3\n").substr(0, 54),
+              "hostdev.conf:1: display_manager must be none or a serv");
+    error_of("display_manager = ../../x.service\n");
+    error_of("display_manager = \n");
+}

@@ -75,6 +75,8 @@ std::string ready(const std::map<std::string, std::string>& changes = {}) {
         {"modules", "vfio,vfio_iommu_type1,vfio_pci"},
         {"vfio_modules", "available"},
         {"fb", "none"},
+        {"fbcon", "no"},
+        {"display_manager", "none"},
         {"hook", "installed"},
         {"initramfs", "initramfs-tools"},
         {"bootloader", "grub"},
@@ -370,8 +372,9 @@ TEST(Doctor, ReadyHostIsAllOk) {
     EXPECT_EQ(r.exit_code(), exits::doctor::kAllOk);
     std::vector<std::string> ids;
     for (const auto& c : r.checks) ids.push_back(c.id);
-    EXPECT_EQ(ids, (std::vector<std::string>{"iommu", "interrupt-remapping", "acs-override", "vfio-modules",
-                                             "device-reset", "device-boot-vga", "device-shared-ids", "libvirt-hook"}));
+    EXPECT_EQ(ids,
+              (std::vector<std::string>{"iommu", "interrupt-remapping", "acs-override", "vfio-modules", "device-reset",
+                                        "device-boot-vga", "gpu-holders", "device-shared-ids", "libvirt-hook"}));
     EXPECT_TRUE(has(check(r, "iommu").message, "iommu=pt set"));
 }
 

@@ -128,11 +128,17 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
                 return line_error(source, line_no,
                                   "vfio_variant_drivers must be auto, yes or no, got " + quoted(value));
             config.vfio_variant_drivers = *m;
+        } else if (key == "display_manager") {
+            if (value != "none" && !parse::valid_unit_name(value))
+                return line_error(
+                    source, line_no,
+                    "display_manager must be none or a service unit such as gdm3.service, got " + quoted(value));
+            config.display_manager = value;
         } else {
             return line_error(source, line_no,
                               "unknown key " + quoted(key) +
                                   " (known: root, journal_dir, wait_timeout_ms, lock_timeout_ms, log_file, "
-                                  "vfio_variant_drivers)");
+                                  "vfio_variant_drivers, display_manager)");
         }
         seen.emplace(key);
     }

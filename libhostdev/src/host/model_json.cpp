@@ -196,4 +196,124 @@ Result<PciDevice> device_from(const json& j, const std::string& file, const std:
     return d;
 }
 
+namespace {
+
+using Json = nlohmann::json;
+using nlohmann::ordered_json;
+
+ordered_json facts_json(const GpuHolders& h) {
+    ordered_json j = ordered_json::object();
+    if (h.consoles) {
+        j["consoles"] = ordered_json::array();
+        for (const auto& c : *h.consoles)
+            j["consoles"].push_back({{"index", c.index}, {"name", c.name}, {"bound", c.bound}});
+    }
+    if (h.framebuffers) {
+        j["framebuffers"] = ordered_json::array();
+        for (const auto& fb : *h.framebuffers) {
+            ordered_json e = {{"index", fb.index}};
+            if (fb.name) e["name"] = *fb.name;
+            if (fb.pci_device) e["pci_device"] = fb.pci_device->str();
+            if (fb.platform_device) e["platform_device"] = *fb.platform_device;
+            j["framebuffers"].push_back(e);
+        }
+    }
+    if (h.firmware_devices) {
+        j["firmware_devices"] = ordered_json::array();
+        for (const auto& d : *h.firmware_devices) {
+            ordered_json e = {{"name", d.name}};
+            if (d.driver) e["driver"] = *d.driver;
+            j["firmware_devices"].push_back(e);
+        }
+    }
+    if (h.drm_nodes) {
+        j["drm_nodes"] = ordered_json::array();
+        for (const auto& n : *h.drm_nodes) j["drm_nodes"].push_back({{"name", n.name}, {"device", n.device.str()}});
+    }
+    return j;
+}
+
+}  // namespace
+
+ordered_json gpu_holders(const GpuHolders& h) {
+    ordered_json j = facts_json(h);
+    if (h.processes) {
+        j["processes"] = ordered_json::array();
+        for (const auto& p : *h.processes)
+            j["processes"].push_back({{"pid", p.pid}, {"comm", p.comm}, {"nodes", p.nodes}});
+    }
+    if (h.scan_bound_hit) j["scan_bound_hit"] = *h.scan_bound_hit;
+    if (h.display_manager) {
+        ordered_json dm = {{"unit", h.display_manager->unit}};
+        if (h.display_manager->active) dm["active"] = *h.display_manager->active;
+        j["display_manager"] = dm;
+    }
+    j["problems"] = h.problems;
+    return j;
+}
+
+namespace {
+
+// Each element of the array `key` of `f` read by `read`, absorbed into `f`.
+template <class T, class F>
+std::optional<std::vector<T>> each(hostdev::json::Fields& f, const char* key, F&& read) {
+    const Json* list = f.array(key);
+    if (!list) return std::nullopt;
+    std::vector<T> out;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        hostdev::json::Fields e((*list)[i], f.file(), hostdev::json::element(f.path(), key, i));
+        if (auto v = read(e)) out.push_back(std::move(*v));
+        f.absorb(e);
+        if (!f.ok()) return std::nullopt;
+    }
+    return out;
+}
+
+constexpr std::int64_t kMaxIndex = 999999999;
+
+}  // namespace
+
+GpuHolders gpu_holders_from(hostdev::json::Fields& f) {
+    using Need = hostdev::json::Need;
+    GpuHolders h;
+    h.consoles = each<VtConsole>(f, "consoles", [](hostdev::json::Fields& e) -> std::optional<VtConsole> {
+        auto i = e.integer("index", 0, kMaxIndex, Need::Required);
+        auto n = e.string("name", Need::Required);
+        auto b = e.boolean("bound", Need::Required);
+        if (!i || !n || !b) return std::nullopt;
+        return VtConsole{static_cast<int>(*i), *n, *b};
+    });
+    h.framebuffers = each<Framebuffer>(f, "framebuffers", [](hostdev::json::Fields& e) -> std::optional<Framebuffer> {
+        auto i = e.integer("index", 0, kMaxIndex, Need::Required);
+        if (!i) return std::nullopt;
+        return Framebuffer{static_cast<int>(*i), e.string("name"), address_field(e, "pci_device", Need::Optional),
+                           e.string("platform_device")};
+    });
+    h.firmware_devices = each<FirmwareFramebufferDevice>(
+        f, "firmware_devices", [](hostdev::json::Fields& e) -> std::optional<FirmwareFramebufferDevice> {
+            auto n = e.string("name", Need::Required);
+            if (!n) return std::nullopt;
+            return FirmwareFramebufferDevice{*n, e.string("driver")};
+        });
+    h.drm_nodes = each<DrmNode>(f, "drm_nodes", [](hostdev::json::Fields& e) -> std::optional<DrmNode> {
+        auto n = e.string("name", Need::Required);
+        auto d = address_field(e, "device", Need::Required);
+        if (!n || !d) return std::nullopt;
+        return DrmNode{*n, *d};
+    });
+    h.processes = each<NodeHolder>(f, "processes", [](hostdev::json::Fields& e) -> std::optional<NodeHolder> {
+        auto pid = e.integer("pid", 1, std::numeric_limits<int>::max(), Need::Required);
+        auto nodes = e.strings("nodes", Need::Required);
+        if (!pid || !nodes) return std::nullopt;
+        return NodeHolder{static_cast<int>(*pid), e.string("comm").value_or(""), *nodes};
+    });
+    h.scan_bound_hit = f.string("scan_bound_hit");
+    if (auto dm = f.object("display_manager")) {
+        h.display_manager = DisplayManager{dm->string("unit", Need::Required).value_or(""), dm->boolean("active")};
+        f.absorb(*dm);
+    }
+    h.problems = f.strings("problems").value_or(std::vector<std::string>{});
+    return h;
+}
+
 }  // namespace hostdev::json_model

@@ -475,6 +475,7 @@ std::optional<std::string> framebuffer_of_platform_driver(std::string_view drive
     if (driver == "efi-framebuffer") return "efifb";
     if (driver == "vesa-framebuffer") return "vesafb";
     if (driver == "simple-framebuffer") return "simplefb";
+    if (driver == "simpledrm") return "simpledrm";
     return std::nullopt;
 }
 
@@ -639,6 +640,73 @@ std::optional<Version3> pkgconfig_version(std::string_view text) {
         v = dotted3(trim(line));
     });
     return v;
+}
+
+// ---- What holds a GPU ----
+
+Result<bool> vtcon_bind(std::string_view text) {
+    const std::string_view t = trim(text);
+    if (t == "1") return true;
+    if (t == "0") return false;
+    return make_error("expected 0 or 1, found " + quote(t));
+}
+
+std::optional<int> name_index(std::string_view prefix, std::string_view name) {
+    if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) return std::nullopt;
+    const std::string_view digits = name.substr(prefix.size());
+    if (digits.size() > 9) return std::nullopt;
+    int n = 0;
+    for (char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        n = n * 10 + (c - '0');
+    }
+    return n;
+}
+
+bool is_drm_node_name(std::string_view name) {
+    return name_index("card", name).has_value() || name_index("renderD", name).has_value();
+}
+
+bool is_firmware_framebuffer_device(std::string_view name) {
+    for (std::string_view p : {"efi-framebuffer.", "vesa-framebuffer.", "simple-framebuffer."})
+        if (name_index(p, name)) return true;
+    return false;
+}
+
+std::optional<std::string> gpu_node_of_fd_link(std::string_view target) {
+    constexpr std::string_view kDri = "/dev/dri/";
+    if (target.substr(0, kDri.size()) == kDri && is_drm_node_name(target.substr(kDri.size())))
+        return std::string(target);
+    constexpr std::string_view kNvidia = "/dev/nvidia";
+    if (target.substr(0, kNvidia.size()) != kNvidia) return std::nullopt;
+    const std::string_view rest = target.substr(kNvidia.size());
+    // nvidia0..N, nvidiactl, nvidia-modeset, nvidia-uvm, nvidia-caps/nvidia-capN; never " (deleted)".
+    if (rest.find(' ') != std::string_view::npos || rest.find("..") != std::string_view::npos) return std::nullopt;
+    if (rest.empty() || rest == "ctl" || rest[0] == '-' || name_index("", rest)) return std::string(target);
+    return std::nullopt;
+}
+
+bool valid_unit_name(std::string_view unit) {
+    constexpr std::string_view kSuffix = ".service";
+    if (unit.size() <= kSuffix.size() || unit.size() > 255) return false;
+    if (unit.substr(unit.size() - kSuffix.size()) != kSuffix) return false;
+    return std::all_of(unit.begin(), unit.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view(":-_.\\@").find(c) != std::string_view::npos;
+    });
+}
+
+Result<std::string> unit_of_link(std::string_view target) {
+    std::string unit = link_basename(trim(target));
+    if (!valid_unit_name(unit)) return make_error("not a service unit: " + quote(target));
+    return unit;
+}
+
+std::string process_comm(std::string_view text) {
+    std::string out(trim(text).substr(0, 64));
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    return out;
 }
 
 }  // namespace hostdev::parse

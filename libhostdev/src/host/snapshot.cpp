@@ -67,6 +67,7 @@ std::string write_snapshot(const Host& host) {
     ordered_json devices = ordered_json::array();
     for (const auto& d : host.devices) devices.push_back(json_model::device(d));
     j["devices"] = devices;
+    if (host.gpu_holders) j["gpu_holders"] = json_model::gpu_holders(*host.gpu_holders);
     j["warnings"] = host.warnings;
     // Text read from a root (a copied tree, a hostile one) need not be UTF-8:
     // such bytes are written as U+FFFD rather than making the writer throw.
@@ -184,6 +185,11 @@ Status read_host_facts(const Json& j, const std::string& src, Host& host) {
     read_kernel(top, host);
     read_setup(top, host);
     read_groups(top, host);
+    // Absent (a snapshot from before it existed, or a host without a display device): unknown.
+    if (auto gpu = top.object("gpu_holders")) {
+        host.gpu_holders = json_model::gpu_holders_from(*gpu);
+        top.absorb(*gpu);
+    }
     host.warnings = top.strings("warnings").value_or(std::vector<std::string>{});
     if (const auto& e = top.error()) return e->reworded(e->message + std::string(kRetake));
     return ok_status();

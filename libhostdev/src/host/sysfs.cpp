@@ -10,6 +10,7 @@
 
 #include "hostdev/base/fileio.hpp"
 #include "hostdev/base/text.hpp"
+#include "hostdev/host/gpu_holders.hpp"
 #include "hostdev/host/host_setup.hpp"
 #include "hostdev/host/parse.hpp"
 
@@ -380,6 +381,7 @@ private:
             host_.interrupt_remapping = parse::interrupt_remapping(*t);
         if (auto t = root_.read_file(root_.proc("modules"), 8u << 20)) host_.loaded_modules = parse::loaded_modules(*t);
         read_framebuffers();
+        read_gpu_holder_facts();
         std::set<std::string> drivers;
         for (const auto& d : host_.devices)
             if (d.driver) drivers.insert(*d.driver);
@@ -391,19 +393,14 @@ private:
     void read_framebuffers() {
         std::optional<std::vector<std::string>> fbs;
         if (auto t = root_.read_file(root_.proc("fb"), 64 * 1024)) fbs = parse::firmware_framebuffers(*t);
-        const fs::path platform = root_.sys("bus/platform/drivers");
-        if (auto drivers = root_.list_dir(platform)) {
+        // The platform devices and their drivers (one reader, gpu_holders.hpp):
+        // a bound efi-framebuffer.0 is efifb, and so on.
+        if (auto devices = read_firmware_framebuffer_devices(root_)) {
             if (!fbs) fbs.emplace();
-            for (const auto& drv : *drivers) {
-                auto fb = parse::framebuffer_of_platform_driver(drv);
+            for (const auto& dev : *devices) {
+                if (!dev.driver) continue;
+                auto fb = parse::framebuffer_of_platform_driver(*dev.driver);
                 if (!fb) continue;
-                auto entries = root_.list_dir(platform / drv);
-                if (!entries) continue;
-                // A bound device is a link named after the device: efi-framebuffer.0.
-                const bool bound = std::any_of(entries->begin(), entries->end(), [&](const std::string& e) {
-                    return e.size() > drv.size() && e.compare(0, drv.size(), drv) == 0 && e[drv.size()] == '.';
-                });
-                if (!bound) continue;
                 // simpledrm binds the simple-framebuffer device too; /proc/fb tells them apart.
                 if (*fb == "simplefb" && std::find(fbs->begin(), fbs->end(), "simpledrm") != fbs->end()) continue;
                 fbs->push_back(*fb);
@@ -412,6 +409,13 @@ private:
             fbs->erase(std::unique(fbs->begin(), fbs->end()), fbs->end());
         }
         host_.firmware_framebuffers = std::move(fbs);
+    }
+
+    // What holds the display devices; read only on a host that has one.
+    void read_gpu_holder_facts() {
+        const bool display =
+            std::any_of(host_.devices.begin(), host_.devices.end(), [](const PciDevice& d) { return d.is_display(); });
+        if (display) host_.gpu_holders = read_gpu_holders(root_);
     }
 
     void read_groups() {

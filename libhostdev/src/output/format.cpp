@@ -66,6 +66,11 @@ std::string detail_line(const PciDevice& d, const Host& host) {
 void text_device(std::string& out, const PciDevice& d, AddressStyle style, const Host& host) {
     out += "  " + lspci_line(d, style) + "\n";
     out += "      " + detail_line(d, host) + "\n";
+    if (d.is_display() && host.gpu_holders) {
+        const auto boot = d.has_role(HostRole::BootVga) ? BootGpu::Yes : BootGpu::No;
+        const auto h = holders_of(*host.gpu_holders, d.address, boot, d.vendor == kVendorNvidia);
+        if (!h.empty()) out += "      held by the host: " + describe_holders(h) + "\n";
+    }
     for (const auto& p : d.problems) out += "      problem: " + p + "\n";
 }
 

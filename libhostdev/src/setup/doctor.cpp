@@ -96,6 +96,7 @@ public:
         check_vfio_modules();
         check_reset();
         check_boot_vga();
+        check_gpu_holders();
         check_shared_ids();
         check_left_alone();
         check_hook();
@@ -362,6 +363,58 @@ private:
                 fix, d->address);
         }
         if (boot_displays == 0) add(id, CheckVerdict::Ok, "no passthrough candidate is the boot display");
+    }
+
+    // What holds the boot GPU: fbcon, processes with its nodes open, a running
+    // display manager; unknown (warn) where the host was not read (a snapshot).
+    void check_gpu_holders() {
+        const std::string id = "gpu-holders";
+        for (const PciDevice& d : host_.devices) {
+            if (!d.is_display() || !d.has_role(HostRole::BootVga)) continue;
+            if (!host_.gpu_holders) {
+                add(id, CheckVerdict::Warn,
+                    describe_device(d) +
+                        " is the boot GPU; what holds it (console, processes, display manager) is unknown: "
+                        "the host itself was not read",
+                    "Run hostdev doctor on the host itself (a snapshot does not record it).", d.address);
+                continue;
+            }
+            const auto h = holders_of(*host_.gpu_holders, d.address, BootGpu::Yes, d.vendor == kVendorNvidia);
+            const bool dm_active = h.display_manager && h.display_manager->active.value_or(false);
+            const std::string who = describe_device(d) + " is the boot GPU";
+            const auto& facts = *host_.gpu_holders;
+            std::vector<std::string> unknown;
+            if (!facts.consoles) unknown.emplace_back("the console (" + live_sys("class/vtconsole") + ")");
+            if (!facts.processes) unknown.emplace_back("processes (" + live_proc("PID/fd") + ")");
+            if (!facts.display_manager) unknown.emplace_back("the display manager");
+            if (!h.fbcon && h.processes.empty() && !dm_active && !unknown.empty()) {
+                add(id, CheckVerdict::Warn,
+                    who + "; nothing read holds it, but whether " + join_sentence(unknown, " or ") +
+                        " does is unknown (not readable under the root)",
+                    "Run hostdev doctor on the host itself, or take a new snapshot there (hostdev snapshot).",
+                    d.address);
+                continue;
+            }
+            if (!h.fbcon && h.processes.empty() && !dm_active) {
+                add(id, CheckVerdict::Ok,
+                    who + "; no console, process or running display manager holds it" +
+                        (h.empty() ? std::string() : " (" + describe_holders(h) + ")"),
+                    {}, d.address);
+                continue;
+            }
+            std::vector<std::string> steps;
+            if (dm_active) steps.push_back("stop the display manager (systemctl stop " + h.display_manager->unit + ")");
+            if (!h.processes.empty()) steps.push_back("end the processes that hold its nodes open");
+            if (h.fbcon)
+                steps.push_back("unbind fbcon (echo 0 > " + live_sys("class/vtconsole") +
+                                "/vtconN/bind for the \"frame buffer device\" console)");
+            add(id, CheckVerdict::Warn,
+                who + " and the host holds it: " + describe_holders(h) +
+                    "; a guest can take it only when each lets go, and the host loses its display",
+                "Before the guest starts: " + join(steps, "; ") +
+                    ". Or give the guest another GPU and keep this one for the host.",
+                d.address);
+        }
     }
 
     void check_shared_ids() {

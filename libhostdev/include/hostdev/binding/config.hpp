@@ -6,6 +6,8 @@
 //   lock_timeout_ms = 60000
 //   log_file =                   # optional: one line per hook call appended here
 //   vfio_variant_drivers = auto  # auto | yes | no: VFIO variant drivers (policy/vfio_driver.hpp)
+//   display_manager = gdm3.service  # UNIT | none: the display manager (host/gpu_holders.hpp);
+//                                # unset: the unit display-manager.service links to
 // The path is overridable with HOSTDEV_CONFIG. A missing file means defaults.
 // log_file, like the configuration itself, is used only as a regular file.
 #pragma once
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "hostdev/base/fsroot.hpp"
@@ -28,6 +31,8 @@ struct Config {
     std::chrono::milliseconds lock_timeout{60000};
     std::optional<std::filesystem::path> log_file;
     VariantMode vfio_variant_drivers = VariantMode::Auto;
+    // A service unit or "none" (GpuHolderOptions::display_manager); nullopt: unset.
+    std::optional<std::string> display_manager;
 };
 
 // Pure parser; errors name the line ("hostdev.conf:3: unknown key 'rot'").

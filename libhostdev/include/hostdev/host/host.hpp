@@ -12,6 +12,7 @@
 
 #include "hostdev/base/identity.hpp"
 #include "hostdev/base/pci_address.hpp"
+#include "hostdev/host/gpu_holders.hpp"
 #include "hostdev/host/host_setup.hpp"
 
 namespace hostdev {
@@ -155,6 +156,10 @@ struct Host {
     // The installed libvirt's version, from its library's file name (never by
     // running libvirt); nullopt when unknown.
     std::optional<LibvirtVersion> libvirt_version;
+    // What holds the display devices (gpu_holders.hpp): consoles,
+    // framebuffers, DRM nodes, processes, the display manager. nullopt when
+    // not read (no display device, readiness facts skipped, or a snapshot).
+    std::optional<GpuHolders> gpu_holders;
 
     [[nodiscard]] const PciDevice* find(const PciAddress& address) const;
     [[nodiscard]] PciDevice* find(const PciAddress& address);

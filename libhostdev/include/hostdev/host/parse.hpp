@@ -132,10 +132,34 @@ std::vector<std::string> builtin_modules(std::string_view modules_builtin, std::
 // "0 VESA VGA" -> vesafb, "0 simple" -> simplefb, "0 simpledrmdrmfb" ->
 // simpledrm), sorted; a GPU driver's own framebuffer ("0 amdgpudrmfb") is not one.
 std::vector<std::string> firmware_framebuffers(std::string_view proc_fb);
-// The firmware framebuffer behind a platform driver of sys/bus/platform/drivers:
-// "efi-framebuffer" -> efifb, "vesa-framebuffer" -> vesafb, "simple-framebuffer"
-// -> simplefb (simpledrm binds the same platform device); nullopt otherwise.
+// The firmware framebuffer behind a platform driver bound to a firmware
+// framebuffer device: "efi-framebuffer" -> efifb, "vesa-framebuffer" -> vesafb,
+// "simple-framebuffer" -> simplefb, "simpledrm" -> simpledrm (it binds the
+// simple-framebuffer device); nullopt otherwise.
 std::optional<std::string> framebuffer_of_platform_driver(std::string_view driver);
+
+// ---- What holds a GPU (gpu_holders.hpp) ----
+// vtconN/bind: "1\n" -> true, "0\n" -> false; anything else fails.
+Result<bool> vtcon_bind(std::string_view text);
+// The number after `prefix` in a directory name: ("fb", "fb12") -> 12; nullopt
+// unless the rest is 1 to 9 decimal digits.
+std::optional<int> name_index(std::string_view prefix, std::string_view name);
+// A DRM node name hostdev lists: cardN or renderDN (not card0-DP-1 connectors).
+bool is_drm_node_name(std::string_view name);
+// A firmware framebuffer platform device name: efi-framebuffer.N,
+// vesa-framebuffer.N, simple-framebuffer.N.
+bool is_firmware_framebuffer_device(std::string_view name);
+// An fd link's text when it names a GPU node: "/dev/dri/card0",
+// "/dev/dri/renderD128", "/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-modeset"
+// ("/dev/nvidia-caps/..." too); nullopt for anything else.
+std::optional<std::string> gpu_node_of_fd_link(std::string_view target);
+// display-manager.service's link text -> the unit ("/lib/systemd/system/gdm3.service"
+// -> "gdm3.service"); fails unless it ends in a unit name.
+Result<std::string> unit_of_link(std::string_view target);
+// A unit name hostdev accepts: letters, digits, ":-_.\@", ending in ".service".
+bool valid_unit_name(std::string_view unit);
+// /proc/PID/comm: the name without its newline, non-printable bytes as '?', at most 64 bytes.
+std::string process_comm(std::string_view text);
 
 // ---- VFIO variant drivers ----
 

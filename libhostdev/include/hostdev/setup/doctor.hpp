@@ -10,6 +10,8 @@
 //   vfio-modules         vfio, vfio_iommu_type1 and vfio_pci loaded, built in or installed
 //   device-reset         per passthrough candidate: a way to reset it
 //   device-boot-vga      per candidate: the boot display held by a firmware framebuffer
+//   gpu-holders          the boot GPU: fbcon, processes holding its DRM or NVIDIA nodes,
+//                        a running display manager (unknown from a snapshot)
 //   device-shared-ids    per candidate: vendor:device shared with another device
 //   device-left-alone    per mdev parent or vGPU function: why it is never detached (ok)
 //   libvirt-hook         the hostdev qemu hook installed for libvirt
