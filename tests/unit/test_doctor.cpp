@@ -543,9 +543,15 @@ TEST(Doctor, BootVga) {
     ASSERT_EQ(simpledrm.size(), 1u);
     EXPECT_EQ(simpledrm[0].verdict, CheckVerdict::Warn);
     EXPECT_TRUE(has(simpledrm[0].fix, "initcall_blacklist=simpledrm_platform_driver_init")) << simpledrm[0].fix;
-    EXPECT_TRUE(has(simpledrm[0].fix, "simple-framebuffer.0")) << simpledrm[0].fix;
+    // simpledrm binds simple-framebuffer.0 under its own driver name.
+    EXPECT_TRUE(
+        has(simpledrm[0].fix, "echo simple-framebuffer.0 > " + live_sys("bus/platform/drivers/simpledrm/unbind")))
+        << simpledrm[0].fix;
     auto simplefb = boot_vga(ready({{"fb", "simplefb"}}));
     EXPECT_EQ(simplefb.at(0).verdict, CheckVerdict::Warn);
+    EXPECT_TRUE(has(simplefb.at(0).fix,
+                    "echo simple-framebuffer.0 > " + live_sys("bus/platform/drivers/simple-framebuffer/unbind")))
+        << simplefb.at(0).fix;
     auto unknown = boot_vga(ready({{"fb", ""}}));
     EXPECT_EQ(unknown.at(0).verdict, CheckVerdict::Warn);
     EXPECT_TRUE(has(unknown.at(0).message, "unknown"));

@@ -75,11 +75,17 @@ bool vendor_reset_knows(const PciDevice& d) {
     return d.vendor == 0x1002 && std::binary_search(std::begin(kVendorResetGpus), std::end(kVendorResetGpus), d.device);
 }
 
-// The platform device a firmware framebuffer sits on, for the unbind fix.
-const char* platform_driver_of(const std::string& fb) {
+// The platform device a firmware framebuffer sits on ("efi-framebuffer" for
+// efi-framebuffer.0), for the unbind fix.
+const char* platform_device_of(const std::string& fb) {
     if (fb == "efifb" || fb == "efidrm") return "efi-framebuffer";
     if (fb == "vesafb" || fb == "vesadrm") return "vesa-framebuffer";
     return "simple-framebuffer";
+}
+// The platform driver bound to that device: the fbdev drivers are named after
+// their device, simpledrm binds simple-framebuffer.0 under its own name.
+std::string platform_driver_of(const std::string& fb) {
+    return fb == "simpledrm" ? std::string("simpledrm") : std::string(platform_device_of(fb));
 }
 
 class Doctor {
@@ -348,9 +354,8 @@ private:
                     param = "video=vesafb:off";
                 else if (fb == "simpledrm")
                     param = "initcall_blacklist=simpledrm_platform_driver_init";
-                const std::string drv = platform_driver_of(fb);
-                const std::string unbind =
-                    "echo " + drv + ".0 > " + live_sys("bus/platform/drivers/" + drv + "/unbind");
+                const std::string unbind = "echo " + std::string(platform_device_of(fb)) + ".0 > " +
+                                           live_sys("bus/platform/drivers/" + platform_driver_of(fb) + "/unbind");
                 fix += (fix.empty() ? "" : " ") + fb + ": " +
                        (param.empty() ? "" : "add " + param + " to the kernel command line, or ") +
                        "before the guest starts run: " + unbind + ".";
