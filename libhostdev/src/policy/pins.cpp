@@ -41,7 +41,7 @@ std::string addresses(const std::vector<const PciDevice*>& devices) {
     return join_sentence(a);
 }
 
-// Where the pinned device is now, in words ("" when it is at its address).
+// Where the pinned device is now, or why it cannot be told, in words.
 std::string whereabouts(const DevicePin& pin, const PinSearch& s) {
     if (s.found) {
         const std::string at = s.found->device->address.str();
@@ -112,10 +112,12 @@ std::optional<Problem> pin_problem(const DevicePin& pin, const Host& host) {
     const std::string expects =
         "the domain's pin (line " + std::to_string(pin.line) + ") expects " + describe_identity(pin.identity);
     const PciDevice* d = host.find(pin.address);
-    if (!d)
+    if (!d) {
+        const PinSearch s = locate_pin(pin, host);
         return Problem{Severity::Error, pin.address,
                        pin.address.str() + " is not on this host: no such PCI device; " + expects + "; " +
-                           whereabouts(pin, locate_pin(pin, host)) + what_to_do(locate_pin(pin, host), false)};
+                           whereabouts(pin, s) + what_to_do(s, false)};
+    }
     const DeviceIdentity now = identity_of(*d);
     const IdentityComparison c = compare_identity(pin.identity, now);
     if (!c.matches()) {
@@ -203,8 +205,8 @@ PinRewrite relocate_pins(const Domain& domain, const Host& host) {
                                    "move " + pin.address.str() + " to " + to.address.str() + ": " +
                                        whereabouts(pin, s) + "; now " + describe_device(to)});
     }
-    if (!r.edits.move_source.empty() && r.problems.empty()) r.edits.pins = pins_with(domain, replaced);
-    if (!r.problems.empty()) r.edits = DomainEdits{};
+    if (!r.problems.empty()) return PinRewrite{{}, {}, std::move(r.problems)};  // nothing is written
+    if (!replaced.empty()) r.edits.pins = pins_with(domain, replaced);
     return r;
 }
 
@@ -230,8 +232,8 @@ PinRewrite repin(const Domain& domain, const Host& host) {
                                    "repin " + pin.address.str() + " to the device there now, " + describe_device(*d) +
                                        ": " + join(what, ", ")});
     }
-    if (!replaced.empty() && r.problems.empty()) r.edits.pins = pins_with(domain, replaced);
-    if (!r.problems.empty()) r.edits = DomainEdits{};
+    if (!r.problems.empty()) return PinRewrite{{}, {}, std::move(r.problems)};  // nothing is written
+    if (!replaced.empty()) r.edits.pins = pins_with(domain, replaced);
     return r;
 }
 
