@@ -380,8 +380,8 @@ private:
         if (auto t = root_.read_file(root_.proc("interrupts"), 8u << 20))
             host_.interrupt_remapping = parse::interrupt_remapping(*t);
         if (auto t = root_.read_file(root_.proc("modules"), 8u << 20)) host_.loaded_modules = parse::loaded_modules(*t);
-        read_framebuffers();
         read_gpu_holder_facts();
+        read_framebuffers();
         std::set<std::string> drivers;
         for (const auto& d : host_.devices)
             if (d.driver) drivers.insert(*d.driver);
@@ -394,8 +394,11 @@ private:
         std::optional<std::vector<std::string>> fbs;
         if (auto t = root_.read_file(root_.proc("fb"), 64 * 1024)) fbs = parse::firmware_framebuffers(*t);
         // The platform devices and their drivers (one reader, gpu_holders.hpp):
-        // a bound efi-framebuffer.0 is efifb, and so on.
-        if (auto devices = read_firmware_framebuffer_devices(root_)) {
+        // a bound efi-framebuffer.0 is efifb, and so on. Read once: the GPU
+        // holders have them already when there is a display.
+        auto devices =
+            host_.gpu_holders ? host_.gpu_holders->firmware_devices : read_firmware_framebuffer_devices(root_);
+        if (devices) {
             if (!fbs) fbs.emplace();
             for (const auto& dev : *devices) {
                 if (!dev.driver) continue;
