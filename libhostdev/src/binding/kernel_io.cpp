@@ -1,11 +1,14 @@
 #include "hostdev/binding/kernel_io.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <thread>
 
 extern char** environ;
 
@@ -46,6 +49,65 @@ Status SysfsKernelIo::load_module(std::string_view name) {
         return make_error("modprobe " + mod + " failed (exit " +
                           std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
     return ok_status();
+}
+
+Status SysfsKernelIo::unload_module(std::string_view name) {
+    const std::string mod(name);
+    if (!root_.is_live())
+        return make_error("module " + mod + " is not unloaded under " + root_.root().string() +
+                          " (hostdev unloads modules only on the live root)");
+    // delete_module(2) with O_NONBLOCK, as rmmod: refused at once while in use.
+    if (::syscall(SYS_delete_module, mod.c_str(), O_NONBLOCK) != 0) {
+        const int err = errno;
+        const bool busy = err == EAGAIN || err == EWOULDBLOCK || err == EBUSY;
+        return make_error("cannot unload module " + mod + (busy ? " (it is in use)" : ""), "", err);
+    }
+    return ok_status();
+}
+
+namespace {
+
+// `systemctl VERB UNIT`, bounded: killed and reaped when it outlives `timeout`.
+Status systemctl(const FsRoot& root, const char* verb, std::string_view unit, std::chrono::milliseconds timeout) {
+    const std::string u(unit);
+    const std::string what = std::string("systemctl ") + verb + " " + u;
+    if (!root.is_live())
+        return make_error(what + " is not run for " + root.root().string() +
+                          " (hostdev starts and stops units only on the live root)");
+    const char* argv[] = {"systemctl", verb, "--", u.c_str(), nullptr};
+    pid_t pid = 0;
+    if (int rc = posix_spawnp(&pid, "systemctl", nullptr, nullptr, const_cast<char* const*>(argv), environ); rc != 0)
+        return make_error("cannot run " + what, "", rc);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (true) {
+        const pid_t r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) return make_error("cannot wait for " + what, "", errno);
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            }
+            return make_error(what + " did not finish within " + std::to_string(timeout.count()) +
+                                  " ms (gpu_release_timeout_ms); it was stopped",
+                              "", ETIMEDOUT);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return make_error(what + " failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                          ")");
+    return ok_status();
+}
+
+}  // namespace
+
+Status SysfsKernelIo::stop_unit(std::string_view unit, std::chrono::milliseconds timeout) {
+    return systemctl(root_, "stop", unit, timeout);
+}
+
+Status SysfsKernelIo::start_unit(std::string_view unit, std::chrono::milliseconds timeout) {
+    return systemctl(root_, "start", unit, timeout);
 }
 
 }  // namespace hostdev

@@ -119,6 +119,7 @@ bool read_process(const FsRoot& root, const std::string& pid, const GpuHolderOpt
     h.nodes.erase(std::unique(h.nodes.begin(), h.nodes.end()), h.nodes.end());
     h.pid = *parse::name_index("", pid);
     if (auto comm = root.read_file(root.proc(pid + "/comm"), 256)) h.comm = parse::process_comm(*comm);
+    if (auto cg = root.read_file(root.proc(pid + "/cgroup"), 4096)) h.unit = parse::service_of_cgroup(*cg);
     out.push_back(std::move(h));
     return complete;
 }
@@ -200,6 +201,25 @@ GpuHolders read_gpu_holders(const FsRoot& root, const GpuHolderOptions& options)
     return h;
 }
 
+std::optional<std::vector<NodeHolder>> processes_holding(const FsRoot& root, const std::vector<std::string>& nodes,
+                                                         const GpuHolderOptions& options) {
+    GpuHolders h;
+    scan_processes(root, options, h);
+    if (!h.processes) return std::nullopt;
+    auto held = [&](const std::string& n) {
+        return std::any_of(nodes.begin(), nodes.end(), [&](const std::string& want) {
+            if (want == "/dev/nvidia*") return n.rfind("/dev/nvidia", 0) == 0;
+            return n == want;
+        });
+    };
+    std::vector<NodeHolder> out;
+    for (auto& p : *h.processes) {
+        std::erase_if(p.nodes, [&](const std::string& n) { return !held(n); });
+        if (!p.nodes.empty()) out.push_back(std::move(p));
+    }
+    return out;
+}
+
 namespace {
 
 bool belongs_to(const Framebuffer& fb, const PciAddress& device, BootGpu boot) {
@@ -239,7 +259,7 @@ DeviceHolders holders_of(const GpuHolders& facts, const PciAddress& device, Boot
     if (facts.processes)
         for (const auto& p : *facts.processes)
             if (auto nodes = nodes_of(p, h.drm_nodes, nvidia); !nodes.empty())
-                h.processes.push_back(NodeHolder{p.pid, p.comm, std::move(nodes)});
+                h.processes.push_back(NodeHolder{p.pid, p.comm, std::move(nodes), p.unit});
     if (boot == BootGpu::Yes && facts.display_manager && !facts.display_manager->unit.empty())
         h.display_manager = facts.display_manager;
     if (!h.drm_nodes.empty() || nvidia) h.scan_bound_hit = facts.scan_bound_hit;

@@ -239,8 +239,11 @@ ordered_json gpu_holders(const GpuHolders& h) {
     ordered_json j = facts_json(h);
     if (h.processes) {
         j["processes"] = ordered_json::array();
-        for (const auto& p : *h.processes)
-            j["processes"].push_back({{"pid", p.pid}, {"comm", p.comm}, {"nodes", p.nodes}});
+        for (const auto& p : *h.processes) {
+            ordered_json e = {{"pid", p.pid}, {"comm", p.comm}, {"nodes", p.nodes}};
+            if (p.unit) e["unit"] = *p.unit;
+            j["processes"].push_back(std::move(e));
+        }
     }
     if (h.scan_bound_hit) j["scan_bound_hit"] = *h.scan_bound_hit;
     if (h.display_manager) {
@@ -305,7 +308,7 @@ GpuHolders gpu_holders_from(hostdev::json::Fields& f) {
         auto pid = e.integer("pid", 1, std::numeric_limits<int>::max(), Need::Required);
         auto nodes = e.strings("nodes", Need::Required);
         if (!pid || !nodes) return std::nullopt;
-        return NodeHolder{static_cast<int>(*pid), e.string("comm").value_or(""), *nodes};
+        return NodeHolder{static_cast<int>(*pid), e.string("comm").value_or(""), *nodes, e.string("unit")};
     });
     h.scan_bound_hit = f.string("scan_bound_hit");
     if (auto dm = f.object("display_manager")) {

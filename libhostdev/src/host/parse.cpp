@@ -702,6 +702,32 @@ Result<std::string> unit_of_link(std::string_view target) {
     return unit;
 }
 
+std::optional<std::string> service_of_cgroup(std::string_view text) {
+    std::optional<std::string> out;
+    while (!text.empty()) {
+        const std::size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        std::string_view path;
+        if (line.substr(0, 3) == "0::")
+            path = line.substr(3);
+        else if (const std::size_t at = line.find(":name=systemd:"); at != std::string_view::npos)
+            path = line.substr(at + 14);
+        else
+            continue;
+        std::optional<std::string> found;
+        while (!path.empty()) {
+            const std::size_t slash = path.find('/');
+            const std::string_view part = path.substr(0, slash);
+            path.remove_prefix(slash == std::string_view::npos ? path.size() : slash + 1);
+            if (valid_unit_name(part)) found = std::string(part);
+        }
+        if (found) out = found;
+        if (out && line.substr(0, 3) == "0::") break;  // the unified hierarchy decides
+    }
+    return out;
+}
+
 std::string process_comm(std::string_view text) {
     std::string out(trim(text).substr(0, 64));
     for (char& c : out)

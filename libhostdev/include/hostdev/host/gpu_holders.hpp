@@ -11,6 +11,7 @@
 //                                              firmware framebuffers and their drivers
 //   sys/class/drm/{cardN,renderDN}/device      DRM nodes of a PCI function (/dev/dri/NAME)
 //   proc/PID/fd/N (readlink only), proc/PID/comm   processes holding GPU nodes open
+//   proc/PID/cgroup                            the service a holder runs in
 //   etc/systemd/system/display-manager.service the display manager unit (a link to it)
 //   run/systemd/units/invocation:UNIT          present while systemd runs UNIT: PID 1
 //                                              writes it as a link to the invocation ID
@@ -69,6 +70,9 @@ struct NodeHolder {
     int pid = 0;
     std::string comm;                // proc/PID/comm; empty when unreadable
     std::vector<std::string> nodes;  // "/dev/dri/card0", "/dev/nvidiactl": sorted, unique
+    // The systemd service its cgroup belongs to (proc/PID/cgroup):
+    // "gdm.service"; nullopt when it runs in none or that cannot be read.
+    std::optional<std::string> unit;
 };
 
 // The display manager. An empty unit: the host has none.
@@ -119,6 +123,12 @@ struct DeviceHolders {
 };
 enum class BootGpu { Yes, No };
 // `nvidia`: the device is NVIDIA's, so /dev/nvidia* are its nodes too.
+// The processes holding any of `nodes` open ("/dev/dri/card0"; a node
+// "/dev/nvidia*" stands for every /dev/nvidia node), within the bounds of
+// `options`; nullopt when proc cannot be listed. What the handoff waits on.
+std::optional<std::vector<NodeHolder>> processes_holding(const FsRoot& root, const std::vector<std::string>& nodes,
+                                                         const GpuHolderOptions& options = {});
+
 DeviceHolders holders_of(const GpuHolders& facts, const PciAddress& device, BootGpu boot, bool nvidia);
 // "console: fbcon on fb0 (EFI VGA, efi-framebuffer.0); DRM: card0, renderD128;
 // held open by: 1234 (Xorg); display manager: gdm3.service, active"; empty when nothing holds it.

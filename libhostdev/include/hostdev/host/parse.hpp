@@ -158,6 +158,10 @@ std::optional<std::string> gpu_node_of_fd_link(std::string_view target);
 Result<std::string> unit_of_link(std::string_view target);
 // A unit name hostdev accepts: letters, digits, ":-_.\@", ending in ".service".
 bool valid_unit_name(std::string_view unit);
+// /proc/PID/cgroup: the systemd service of the process's cgroup, the last
+// path element ending in ".service" of its unified ("0::") or name=systemd
+// line ("0::/system.slice/gdm.service" -> "gdm.service"); nullopt otherwise.
+std::optional<std::string> service_of_cgroup(std::string_view text);
 // /proc/PID/comm: the name without its newline, non-printable bytes as '?', at most 64 bytes.
 std::string process_comm(std::string_view text);
 
