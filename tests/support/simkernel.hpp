@@ -44,6 +44,7 @@
 // at boot).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -73,6 +74,10 @@ public:
     // vfio-pci. A VFIO variant driver's module (NAME_vfio_pci, '-' or '_'):
     // the same for drivers/NAME_vfio_pci. Any other name: success, no effect.
     Status load_module(std::string_view name) override;
+    // Placeholders until the handoff's reactions are simulated: success, no effect.
+    Status unload_module(std::string_view) override { return ok_status(); }
+    Status stop_unit(std::string_view, std::chrono::milliseconds) override { return ok_status(); }
+    Status start_unit(std::string_view, std::chrono::milliseconds) override { return ok_status(); }
 
     // Failure injection over the count of write() calls (1-based), this object only.
     // Write k returns err and changes nothing.

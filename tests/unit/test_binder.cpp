@@ -472,6 +472,9 @@ TEST(Binder, WhenVfioPciCannotBeLoadedNothingIsWrittenAndNoJournalKept) {
         explicit NoModule(SimulatedKernel& kernel) : k(kernel) {}
         Status write(const fs::path& p, std::string_view v) override { return k.write(p, v); }
         Status load_module(std::string_view) override { return make_error("modprobe vfio-pci failed (exit 1)"); }
+        Status unload_module(std::string_view m) override { return k.unload_module(m); }
+        Status stop_unit(std::string_view u, std::chrono::milliseconds t) override { return k.stop_unit(u, t); }
+        Status start_unit(std::string_view u, std::chrono::milliseconds t) override { return k.start_unit(u, t); }
     };
     Rig r(kMini);
     const DriverState before = r.state();
