@@ -74,6 +74,7 @@ std::unique_ptr<Session> open_session(const BinderArgs& args, int& exit_code) {
 }
 
 int print_report(const BindReport& report, const char* nothing) {
+    for (const auto& n : report.notes) print_note(n);
     for (const auto& w : report.warnings) print_warning(w);
     for (const auto& u : report.unreadable) print_error(u);
     std::string out;

@@ -41,8 +41,9 @@ void add_detach_command(CLI::App& app, int& exit_code) {
             }
             std::string out;
             for (const auto& w : *plan)
-                out += w.step == 0 ? "modprobe " + w.value + "\n"
-                                   : "write " + session->root.live_path(w.path) + " " + w.value + "\n";
+                out += !w.command.empty() ? w.command + "\n"
+                       : w.step == 0      ? "modprobe " + w.value + "\n"
+                                          : "write " + session->root.live_path(w.path) + " " + w.value + "\n";
             exit_code = emit(out, std::nullopt) ? exits::tool::kOk : exits::tool::kFailure;
             return;
         }

@@ -25,11 +25,13 @@ std::string as_json(const Session& s, const Binder::Survey& survey) {
                             {"group", d.group},
                             {"original_driver", name_or_null(d.original_driver)},
                             {"current_driver", name_or_null(d.current_driver)}});
-        j.push_back({{"owner", h.owner.key},
-                     {"name", h.owner.name},
-                     {"state", h.state},
-                     {"running", domain_running(s.root, h.owner)},
-                     {"devices", devs}});
+        ordered_json e = {{"owner", h.owner.key},
+                          {"name", h.owner.name},
+                          {"state", h.state},
+                          {"running", domain_running(s.root, h.owner)},
+                          {"devices", devs}};
+        if (h.handoff) e["handoff"] = *h.handoff;
+        j.push_back(std::move(e));
     }
     ordered_json bad = ordered_json::array();
     for (const auto& u : survey.unreadable) {
@@ -53,6 +55,7 @@ std::string as_text(const Session& s, const Binder::Survey& survey) {
             out += "  " + d.device.str() + " group " + std::to_string(d.group) + ": on " +
                    d.current_driver.value_or("no driver") + ", returns to " + d.original_driver.value_or("no driver") +
                    "\n";
+        if (h.handoff) out += "  " + *h.handoff + "\n";
     }
     for (const auto& u : survey.unreadable) {
         out += "unreadable journal " + u.path.string() + ": " + u.error.describe() + "\n";

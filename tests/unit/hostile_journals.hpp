@@ -34,6 +34,11 @@ inline std::string journal_with(const std::string& from, const std::string& to) 
     return s.replace(at, from.size(), to);
 }
 
+// kJournalBase with a "handoff" member after its devices.
+inline std::string with_handoff(const std::string& handoff) {
+    return journal_with("  ]\n}", "  ],\n  \"handoff\": " + handoff + "\n}");
+}
+
 struct Hostile {
     const char* what;
     std::string text;
@@ -169,6 +174,29 @@ inline std::vector<Hostile> hostile_journals() {
          "devices[0].doing: not the step after"},
         {"pending a string", journal_with(R"("done": [1, 2, 3])", R"("done": [1, 2, 3], "pending": "yes")"),
          "devices[0].pending: expected true or false"},
+        // The single-GPU handoff's record.
+        {"handoff not an object", with_handoff("[]"), "handoff: expected an object"},
+        {"handoff without gpu", with_handoff(R"({"done": []})"), "handoff.gpu: missing"},
+        {"handoff gpu not an address", with_handoff(R"({"gpu": "card0"})"), "handoff.gpu: not a PCI address"},
+        {"handoff unit a path", with_handoff(R"({"gpu": "0000:01:00.0", "stopped_unit": "../../etc/x.service"})"),
+         "handoff.stopped_unit: not a service unit name"},
+        {"handoff node outside /dev", with_handoff(R"({"gpu": "0000:01:00.0", "nodes": ["/etc/passwd"]})"),
+         "handoff.nodes: not a device node"},
+        {"handoff console out of range", with_handoff(R"({"gpu": "0000:01:00.0", "consoles": [-1]})"),
+         "handoff.consoles"},
+        {"handoff firmware not a framebuffer",
+         with_handoff(R"({"gpu": "0000:01:00.0", "firmware": [{"device": "sda", "driver": "x"}]})"),
+         "handoff.firmware[0].device: not a firmware framebuffer device"},
+        {"handoff module a path", with_handoff(R"({"gpu": "0000:01:00.0", "modules_before": ["a/b"]})"),
+         "handoff.modules_before: not a module name"},
+        {"handoff steps out of order",
+         with_handoff(R"({"gpu": "0000:01:00.0", "stopped_unit": "gdm.service", "consoles": [1], "done": [3, 1]})"),
+         "handoff.done: not the handoff's steps in order"},
+        {"handoff doing skips a step",
+         with_handoff(R"({"gpu": "0000:01:00.0", "stopped_unit": "gdm.service", "consoles": [1], "doing": 3})"),
+         "handoff.doing: not the step after"},
+        {"handoff step not planned", with_handoff(R"({"gpu": "0000:01:00.0", "done": [4]})"),
+         "handoff.done: not the handoff's steps in order"},
     };
 }
 

@@ -11,6 +11,7 @@
 #include "hostdev/host/host_setup.hpp"
 #include "hostdev/host/parse.hpp"
 #include "hostdev/host/sysfs.hpp"
+#include "hostdev/policy/handoff.hpp"
 #include "hostdev/policy/planner.hpp"
 
 namespace hostdev {
@@ -23,6 +24,9 @@ BinderOptions binder_options(const Config& config) {
     o.wait_timeout = config.wait_timeout;
     o.lock_timeout = config.lock_timeout;
     o.vfio_variants = config.vfio_variant_drivers;
+    o.single_gpu_handoff = config.single_gpu_handoff;
+    o.gpu_release_timeout = config.gpu_release_timeout;
+    o.display_manager = config.display_manager;
     return o;
 }
 
@@ -149,12 +153,63 @@ Status check_holders(const journal::Contents& c, const Owner& owner, const std::
     return ok_status();
 }
 
+// The single-GPU handoff of the devices that will move (policy/handoff.hpp):
+// what holds a display device is read only when one moves (a bounded scan of
+// proc), never otherwise. A refusal: nothing may be written.
+struct GpuHandoff {
+    std::optional<journal::Handoff> record;
+    std::vector<std::string> notes;  // the plan in sentences
+};
+
+Result<GpuHandoff> plan_gpu_handoff(const FsRoot& root, Host& host, const std::vector<const PciDevice*>& moves,
+                                    const BinderOptions& o) {
+    std::vector<PciAddress> moving;
+    bool display = false;
+    for (const PciDevice* d : moves) {
+        if (d->driver && is_vfio_driver(*d->driver, host)) continue;  // it moved before
+        moving.push_back(d->address);
+        display = display || d->is_display();
+    }
+    if (!display) return GpuHandoff{};
+    GpuHolderOptions go;
+    go.display_manager = o.display_manager;
+    host.gpu_holders = read_gpu_holders(root, go);
+    if (auto t = root.read_file(root.proc("modules"), 1U << 20)) host.loaded_modules = parse::loaded_modules(*t);
+    const HandoffPlan plan = plan_handoff(host, moving, HandoffSettings{o.single_gpu_handoff, o.gpu_release_timeout});
+    if (plan.refusal) return make_refusal("refused, nothing changed: " + *plan.refusal);
+    if (!plan.handoff) return GpuHandoff{};
+    const Handoff& h = *plan.handoff;
+    journal::Handoff r;
+    r.gpu = h.gpu;
+    r.stopped_unit = h.stop_unit;
+    r.nodes = h.nodes;
+    r.consoles = h.consoles;
+    for (const auto& f : h.firmware) r.firmware.push_back({f.name, f.driver.value_or("")});
+    r.modules_before = h.modules_before;
+    r.modules_after = h.modules_after;
+    return GpuHandoff{std::move(r), describe_handoff(h)};
+}
+
 // The journal of this detach and the plan of its steps, derived once.
 struct Prepared {
     journal::Journal journal;
     std::vector<txn::Step> plan;
     BindReport report;
 };
+
+// The handoff's steps around the devices' steps: H1-H5 first, H6 last.
+Status add_handoff(const FsRoot& root, Prepared& p, GpuHandoff handoff) {
+    if (!handoff.record) return ok_status();
+    if (p.journal.handoff)
+        return make_error(handoff.record->gpu.str() + ": the journal of " + p.journal.owner.describe() +
+                          " holds a handoff already (run `hostdev recover`)");
+    const txn::HandoffSteps steps = txn::handoff_steps(root, *handoff.record);
+    p.plan.insert(p.plan.begin(), steps.before.begin(), steps.before.end());
+    p.plan.insert(p.plan.end(), steps.after.begin(), steps.after.end());
+    p.journal.handoff = std::move(handoff.record);
+    p.report.notes.insert(p.report.notes.end(), handoff.notes.begin(), handoff.notes.end());
+    return ok_status();
+}
 
 // Records every device's original state (a device on a VFIO driver that this
 // owner's journal holds keeps its record; one on a VFIO driver that no journal
@@ -249,13 +304,27 @@ Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<DetachRe
     std::optional<journal::Journal> mine;
     for (const auto& j : contents->journals)
         if (j.owner.key == owner.key) mine = j;
+    auto handoff = plan_gpu_handoff(root_, *host, *moves, options_);
+    if (!handoff) return handoff.error();
     const auto drivers = vfio_drivers(*host, *moves, requested, options_.vfio_variants);
-    const Prepared p = prepare(root_, owner, *host, *moves, drivers, std::move(mine));
+    Prepared p = prepare(root_, owner, *host, *moves, drivers, std::move(mine));
+    HOSTDEV_TRY(add_handoff(root_, p, std::move(*handoff)));
     std::vector<PlannedWrite> out;
     for (const auto& m : modules_to_load(root_, p.journal))
-        out.push_back({0, PciAddress{}, "load module " + m, "modprobe", m});
-    for (const auto& s : p.plan)
-        for (const auto& w : s.writes) out.push_back({s.number, s.device, w.what, really(root_, w.path), w.value});
+        out.push_back({0, PciAddress{}, "load module " + m, "modprobe", m, {}});
+    for (const auto& s : p.plan) {
+        if (s.scope == txn::Step::Scope::Handoff && s.writes.empty())
+            out.push_back({s.number, s.device, s.what, {}, {},
+                           "wait up to " + std::to_string(options_.gpu_release_timeout.count()) + " ms for " +
+                               join(s.nodes) + " to be closed"});
+        for (const auto& w : s.writes) {
+            std::string command;
+            if (w.kind == txn::Write::Kind::StopUnit) command = "systemctl stop " + w.value;
+            if (w.kind == txn::Write::Kind::UnloadModule) command = "rmmod " + w.value;
+            const fs::path path = w.kind == txn::Write::Kind::Sysfs ? really(root_, w.path) : fs::path();
+            out.push_back({s.number, s.device, w.what, path, w.value, command});
+        }
+    }
     return out;
 }
 
@@ -275,11 +344,15 @@ Status settle(const journal::Directory& dir, journal::Journal& j, bool all_back)
 Error roll_back(txn::Engine& eng, const journal::Directory& dir, journal::Journal& j, Error failure) {
     BindReport undone;
     std::vector<std::string> errors;
+    const bool handoff = j.handoff.has_value();
     const bool all = eng.unwind(j, undone, errors);
     if (auto st = settle(dir, j, all); !st) errors.push_back(st.error().describe());
     if (errors.empty()) {
         // Nothing written (vfio-pci could not be loaded): nothing to roll back.
-        if (eng.writes() > 0) failure.message += "; rolled back: every device is on its original driver";
+        if (eng.writes() > 0)
+            failure.message += handoff ? "; rolled back: every device is on its original driver and the host has "
+                                         "its console and display again"
+                                       : "; rolled back: every device is on its original driver";
         if (!undone.warnings.empty()) failure.message += " (" + join(undone.warnings, "; ") + ")";
     } else {
         failure.message += "; ROLLBACK INCOMPLETE (journal kept for `hostdev recover`): " + join(errors, "; ");
@@ -339,19 +412,26 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRe
         moves = devices_to_move(root_, *host, requested);
         if (!moves) return moves.error();
     }
+    auto handoff = plan_gpu_handoff(root_, *host, *moves, options_);
+    if (!handoff) return handoff.error();
     Prepared p = prepare(root_, owner, *host, *moves, vfio_drivers(*host, *moves, requested, options_.vfio_variants),
                          std::move(mine));
+    HOSTDEV_TRY(add_handoff(root_, p, std::move(*handoff)));
     p.report.warnings.insert(p.report.warnings.begin(), early.warnings.begin(), early.warnings.end());
     if (p.plan.empty()) return p.report;  // everything on vfio-pci already: nothing to record
     p.journal.state = std::string(journal::kDetaching);
     HOSTDEV_TRY(eng.save(p.journal));
 
+    const auto started = std::chrono::steady_clock::now();
     Status st = load_vfio_drivers(eng, p.journal);
     if (st) st = eng.run(p.journal, p.plan, p.report);
     if (!st) return roll_back(eng, *dir, p.journal, st.error());
     p.journal.state = std::string(journal::kDetached);
     for (auto& d : p.journal.devices) d.pending = false;
     HOSTDEV_TRY(eng.save(p.journal));
+    if (p.journal.handoff)
+        p.report.notes.push_back(p.journal.handoff->gpu.str() + ": the host's console and display are handed over: " +
+                                 eng.timing(started));
     return p.report;
 }
 
@@ -428,6 +508,9 @@ Result<BindReport> Binder::reattach_devices(const std::vector<PciAddress>& devic
             continue;
         }
         const journal::Device d = *j->find(a);
+        const auto since = std::chrono::steady_clock::now();
+        // The handoff's H6 first: nvidia is loaded before its GPU binds there.
+        if (j->handoff && j->handoff->gpu == a) eng.give_back(*j, /*after=*/true, report);
         auto before = eng.live(a).driver;
         if (auto st = eng.restore(d, report.warnings); !st) {
             errors.push_back(st.error().describe());
@@ -435,7 +518,8 @@ Result<BindReport> Binder::reattach_devices(const std::vector<PciAddress>& devic
         }
         report.devices.push_back({a, before, eng.live(a).driver, ""});
         std::erase_if(j->devices, [&](const journal::Device& x) { return x.address == a; });
-        Status saved = j->devices.empty() ? dir->remove(j->owner) : eng.save(*j);
+        eng.give_back_if_returned(*j, report, since);
+        Status saved = j->devices.empty() && !j->handoff ? dir->remove(j->owner) : eng.save(*j);
         if (!saved) errors.push_back(saved.error().describe());
     }
     for (const auto& u : contents->unreadable) report.warnings.push_back(u.describe());
@@ -450,9 +534,21 @@ Result<Binder::Survey> Binder::survey() const {
     if (!contents) return contents.error();
     Survey out;
     for (const auto& j : contents->journals) {
-        Holding h{j.owner, j.state, {}};
+        Holding h{j.owner, j.state, {}, std::nullopt};
         for (const auto& d : j.devices)
             h.devices.push_back({d.address, d.group, d.original_driver, current_driver(d.address), j.state});
+        if (j.handoff) {
+            const journal::Handoff& x = *j.handoff;
+            std::vector<std::string> took;
+            if (x.stopped_unit) took.push_back(*x.stopped_unit + " stopped");
+            for (int c : x.consoles) took.push_back("vtcon" + std::to_string(c) + " unbound");
+            for (const auto& f : x.firmware) took.push_back(f.device + " unbound from " + f.driver);
+            std::vector<std::string> mods = x.modules_before;
+            mods.insert(mods.end(), x.modules_after.begin(), x.modules_after.end());
+            if (!mods.empty()) took.push_back(join(mods) + " unloaded");
+            h.handoff = x.gpu.str() + ": the host's console and display are handed over" +
+                        (took.empty() ? std::string() : " (" + join(took) + ")") + "; they come back at release";
+        }
         out.holdings.push_back(std::move(h));
     }
     out.unreadable = std::move(contents->unreadable);

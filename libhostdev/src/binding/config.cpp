@@ -134,11 +134,19 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
                     source, line_no,
                     "display_manager must be none or a service unit such as gdm3.service, got " + quoted(value));
             config.display_manager = value;
+        } else if (key == "single_gpu_handoff") {
+            if (value != "yes" && value != "no")
+                return line_error(source, line_no, "single_gpu_handoff must be yes or no, got " + quoted(value));
+            config.single_gpu_handoff = value == "yes";
+        } else if (key == "gpu_release_timeout_ms") {
+            auto ms = parse_ms(value, key, 1);
+            if (!ms) return line_error(source, line_no, ms.error().message);
+            config.gpu_release_timeout = *ms;
         } else {
             return line_error(source, line_no,
                               "unknown key " + quoted(key) +
                                   " (known: root, journal_dir, wait_timeout_ms, lock_timeout_ms, log_file, "
-                                  "vfio_variant_drivers, display_manager)");
+                                  "vfio_variant_drivers, display_manager, single_gpu_handoff, gpu_release_timeout_ms)");
         }
         seen.emplace(key);
     }

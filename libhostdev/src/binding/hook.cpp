@@ -58,6 +58,7 @@ void log_outcomes(HookResult& r, const BindReport& report) {
         if (!d.note.empty()) line += " (" + d.note + ")";
         r.log.push_back(std::move(line));
     }
+    for (const auto& n : report.notes) r.log.push_back(one_line(n));
     for (const auto& w : report.warnings) r.log.push_back("warning: " + one_line(w));
 }
 

@@ -17,6 +17,7 @@
 #include "hostdev/base/fileio.hpp"
 #include "hostdev/base/json_reader.hpp"
 #include "hostdev/base/text.hpp"
+#include "hostdev/host/parse.hpp"
 
 namespace hostdev {
 
@@ -152,6 +153,59 @@ std::optional<Device> parse_device(const Json& raw, const std::string& source, c
     return d;
 }
 
+bool valid_unit(std::string_view s) { return parse::valid_unit_name(s); }
+
+std::optional<Handoff> parse_handoff(jr::Fields& top) {
+    auto f = top.object("handoff");
+    if (!f) return std::nullopt;
+    Handoff h;
+    if (auto a = f->string("gpu", jr::Need::Required)) {
+        if (auto parsed = PciAddress::parse(*a))
+            h.gpu = *parsed;
+        else
+            f->fail("gpu", "not a PCI address (" + parsed.error().message + ")");
+    }
+    h.stopped_unit = f->string("stopped_unit");
+    if (h.stopped_unit && !valid_unit(*h.stopped_unit)) f->fail("stopped_unit", "not a service unit name");
+    h.nodes = f->strings("nodes").value_or(std::vector<std::string>{});
+    for (const auto& n : h.nodes)
+        if (n.rfind("/dev/", 0) != 0 || n.find("..") != std::string::npos) f->fail("nodes", "not a device node");
+    for (auto c : f->integers("consoles", 0, 63).value_or(std::vector<std::int64_t>{}))
+        h.consoles.push_back(static_cast<int>(c));
+    if (const Json* fw = f->array("firmware")) {
+        for (std::size_t i = 0; i < fw->size() && f->ok(); ++i) {
+            jr::Fields e((*fw)[i], "", jr::element("handoff", "firmware", i));
+            auto dev = e.string("device", jr::Need::Required);
+            auto drv = e.string("driver", jr::Need::Required);
+            if (dev && !parse::is_firmware_framebuffer_device(*dev))
+                e.fail("device", "not a firmware framebuffer device");
+            if (drv && !valid_driver_name(*drv)) e.fail("driver", "not a driver name");
+            f->absorb(e);
+            if (e.ok()) h.firmware.push_back({*dev, *drv});
+        }
+    }
+    auto modules = [&](std::string_view key) {
+        auto v = f->strings(key).value_or(std::vector<std::string>{});
+        for (const auto& m : v)
+            if (!valid_driver_name(m)) f->fail(key, "not a module name");
+        return v;
+    };
+    h.modules_before = modules("modules_before");
+    h.modules_after = modules("modules_after");
+    for (auto s : f->integers("done", 1, 6).value_or(std::vector<std::int64_t>{})) h.done.push_back(static_cast<int>(s));
+    if (auto s = f->integer("doing", 1, 6)) h.doing = static_cast<int>(*s);
+    if (f->ok()) {
+        const auto all = h.steps();
+        if (h.done.size() > all.size() || !std::equal(h.done.begin(), h.done.end(), all.begin()))
+            f->fail("done", "not the handoff's steps in order");
+        else if (h.doing && (h.done.size() == all.size() || *h.doing != all[h.done.size()]))
+            f->fail("doing", "not the step after the completed ones");
+    }
+    top.absorb(*f);
+    if (!f->ok()) return std::nullopt;
+    return h;
+}
+
 Result<Owner> parse_owner(jr::Fields& top) {
     auto of = top.object("owner", jr::Need::Required);
     if (!of) return make_error("");
@@ -182,6 +236,17 @@ void parse_devices(jr::Fields& top, const std::string& source, Journal& j) {
 }
 
 }  // namespace
+
+std::vector<int> Handoff::steps() const {
+    std::vector<int> out;
+    if (stopped_unit) out.push_back(1);
+    if (!nodes.empty()) out.push_back(2);
+    if (!consoles.empty()) out.push_back(3);
+    if (!firmware.empty()) out.push_back(4);
+    if (!modules_before.empty()) out.push_back(5);
+    if (!modules_after.empty()) out.push_back(6);
+    return out;
+}
 
 Device* Journal::find(const PciAddress& a) {
     for (auto& d : devices)
@@ -215,6 +280,7 @@ Result<Journal> parse(std::string_view text, const std::string& source) {
     if (state) j.state = *state;
     (void)top.integer("pid", 0, INT_MAX);
     parse_devices(top, source, j);
+    if (top.ok()) j.handoff = parse_handoff(top);
     if (top.error()) return *top.error();
     return j;
 }
@@ -242,6 +308,21 @@ std::string serialize(const Journal& j) {
         devs.push_back(std::move(e));
     }
     o["devices"] = devs;
+    if (j.handoff) {
+        const Handoff& h = *j.handoff;
+        ordered_json e = {{"gpu", h.gpu.str()}};
+        if (h.stopped_unit) e["stopped_unit"] = *h.stopped_unit;
+        e["nodes"] = h.nodes;
+        e["consoles"] = h.consoles;
+        ordered_json fw = ordered_json::array();
+        for (const auto& f : h.firmware) fw.push_back({{"device", f.device}, {"driver", f.driver}});
+        e["firmware"] = fw;
+        e["modules_before"] = h.modules_before;
+        e["modules_after"] = h.modules_after;
+        e["done"] = h.done;
+        if (h.doing) e["doing"] = *h.doing;
+        o["handoff"] = std::move(e);
+    }
     // A domain name is libvirt's and valid UTF-8; should one not be, it is
     // written with replacement characters rather than failing the write.
     return json::to_text(o);

@@ -23,32 +23,56 @@ inline constexpr std::string_view kVfio = kVfioPci;
 // for journals written before hostdev recorded it.
 std::string vfio_driver_of(const journal::Device& d);
 
-// One sysfs write of a step.
+// One action of a step: a sysfs write, or (for the single-GPU handoff) a
+// unit's stop or start or a module's load or unload, all through KernelIo.
 struct Write {
-    std::string what;            // "set driver_override", "unbind from nouveau"
-    std::filesystem::path path;  // full path under the root
-    std::string value;
+    enum class Kind { Sysfs, StopUnit, StartUnit, LoadModule, UnloadModule } kind = Kind::Sysfs;
+    std::string what;            // "set driver_override", "unbind from nouveau", "stop gdm3.service"
+    std::filesystem::path path;  // Sysfs: full path under the root
+    std::string value;           // Sysfs: the value; else the unit or module
     // An undo write applies only in the live state its step leaves behind:
     // unbinding from its VFIO driver only while the device is on it, binding
-    // the original driver only while the device has none. Anything else: skipped.
-    enum class Only { Always, OnVfio, Unbound } only = Only::Always;
+    // the original driver only while the device has none; a console bound
+    // again only while its bind reads 0, a platform device only while it
+    // exists unbound (`check`: its directory), a module loaded only while it
+    // is not, a unit started only while it is not active. Anything else: skipped.
+    enum class Only {
+        Always,
+        OnVfio,
+        Unbound,
+        ReadsZero,
+        PlatformUnbound,
+        ModuleUnloaded,
+        UnitInactive
+    } only = Only::Always;
     std::string vfio;  // OnVfio: the VFIO driver the device must be on
+    std::filesystem::path check;  // ReadsZero: the file; PlatformUnbound: the device directory
     // Written instead (same value) when this write fails.
     std::optional<std::string> fallback_what;
     std::filesystem::path fallback_path;
 };
 
 struct Step {
-    int number = 0;  // 1..4 (binder.hpp)
-    PciAddress device;
+    int number = 0;     // 1..4 (binder.hpp), or the handoff's H1..H6
+    PciAddress device;  // the device; for the handoff, its GPU
     std::string what;           // "set driver_override", "unbind from nouveau", "probe", "wait for vfio-pci"
     std::vector<Write> writes;  // forward; empty for the wait
     std::vector<Write> undo;    // to unwind this step, in this order
     int group = -1;             // step 4: the group whose /dev/vfio/N must appear
+    std::vector<std::string> nodes;  // H2: the device nodes whose holders must close
+    // A device's driver step, or a step of the handoff (policy/handoff.hpp),
+    // whose progress the journal's handoff records.
+    enum class Scope { Device, Handoff } scope = Scope::Device;
 };
 
 // The steps of one device, from its recorded original state.
 std::vector<Step> steps_for(const FsRoot& root, const journal::Device& d);
+// The handoff's steps, from its record: H1-H5 (before the driver steps) and H6 (after).
+struct HandoffSteps {
+    std::vector<Step> before;
+    std::vector<Step> after;
+};
+HandoffSteps handoff_steps(const FsRoot& root, const journal::Handoff& h);
 
 // The live state of one device, read fresh through the root.
 struct Live {
@@ -92,6 +116,28 @@ public:
     // directory is missing and waits for it.
     Status ensure_vfio_loaded(const std::string& driver = std::string(kVfio));
 
+    // Gives back what a journal's handoff took (its completed steps' undo, and
+    // the step in progress where it had an effect), last first: `after` the
+    // H6 step (before the GPU returns to its driver), else H5..H1 (once it
+    // has). Goes on past a failed undo (a warning each: the console or the
+    // display manager that did not come back); the journal forgets each step
+    // as it is undone, and the handoff once all are.
+    void give_back(journal::Journal& j, bool after, BindReport& report);
+    // The journal's handoff is given back completely once its GPU is not held
+    // any more (no longer in the journal): both halves, with a note of the
+    // time since `since` (the start of the release) and of its waits.
+    void give_back_if_returned(journal::Journal& j, BindReport& report, std::chrono::steady_clock::time_point since);
+    // "done in 812 ms, 640 ms of it waiting (display manager ..., holders ..., drivers ...)"
+    [[nodiscard]] std::string timing(std::chrono::steady_clock::time_point since) const;
+
+    // Measured while running: time spent in the handoff's waits.
+    struct Waits {
+        std::chrono::milliseconds unit{0};     // systemctl stop / start
+        std::chrono::milliseconds holders{0};  // H2
+        std::chrono::milliseconds drivers{0};  // step 4 and the reattach waits
+    };
+    [[nodiscard]] const Waits& waits() const { return waits_; }
+
     [[nodiscard]] int writes() const { return writes_; }
 
 private:
@@ -100,6 +146,10 @@ private:
     // A step's write, or its fallback when it fails (with a warning).
     Status apply(const Step& s, const Write& w, const std::string& label, std::vector<std::string>& warnings);
     Status wait_for(const PciAddress& a, const std::optional<std::string>& driver, std::optional<int> group);
+    Status wait_for_holders(const Step& s);
+    Status act(const PciAddress& a, const std::string& what, const Write& w, const std::filesystem::path& path);
+    [[nodiscard]] bool applies(const Write& w, const PciAddress& device) const;
+    static journal::Handoff* handoff_of(journal::Journal& j, const Step& s);
     std::optional<Error> unwind_device(journal::Journal& j, journal::Device& d, BindReport& report);
     bool is_back(const journal::Device& d) const;
 
@@ -108,6 +158,7 @@ private:
     const BinderOptions& opt_;
     const journal::Directory& dir_;
     int writes_ = 0;
+    Waits waits_;
 };
 
 // Is a device part of a journal's open transaction (to be unwound by

@@ -171,6 +171,14 @@ std::optional<DisplayManager> read_display_manager(const FsRoot& root, const Gpu
         dm.unit = std::move(*unit);
     }
     dm.active = unit_active(root, dm.unit, problems);
+    bool any_dir = false;
+    dm.unit_file = false;
+    for (const fs::path& d : {root.etc("systemd/system"), root.run("systemd/system"), root.lib("systemd/system"),
+                              root.usr("lib/systemd/system")}) {
+        any_dir = any_dir || root.exists(d);
+        if (root.exists(d / dm.unit)) dm.unit_file = true;
+    }
+    if (!any_dir) dm.unit_file.reset();
     return dm;
 }
 
@@ -183,8 +191,9 @@ std::optional<std::vector<FirmwareFramebufferDevice>> read_firmware_framebuffer_
     std::vector<FirmwareFramebufferDevice> out;
     for (const auto& name : *names) {
         if (!parse::is_firmware_framebuffer_device(name)) continue;
-        FirmwareFramebufferDevice d{name, std::nullopt};
+        FirmwareFramebufferDevice d{name, std::nullopt, std::nullopt};
         if (auto drv = root.read_link(dir / name / "driver")) d.driver = parse::link_basename(*drv);
+        if (d.driver) d.unbindable = root.exists(root.sys("bus/platform/drivers/" + *d.driver + "/unbind"));
         out.push_back(std::move(d));
     }
     return out;

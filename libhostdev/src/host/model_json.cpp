@@ -223,6 +223,7 @@ ordered_json facts_json(const GpuHolders& h) {
         for (const auto& d : *h.firmware_devices) {
             ordered_json e = {{"name", d.name}};
             if (d.driver) e["driver"] = *d.driver;
+            if (d.unbindable) e["unbindable"] = *d.unbindable;
             j["firmware_devices"].push_back(e);
         }
     }
@@ -249,6 +250,7 @@ ordered_json gpu_holders(const GpuHolders& h) {
     if (h.display_manager) {
         ordered_json dm = {{"unit", h.display_manager->unit}};
         if (h.display_manager->active) dm["active"] = *h.display_manager->active;
+        if (h.display_manager->unit_file) dm["unit_file"] = *h.display_manager->unit_file;
         j["display_manager"] = dm;
     }
     j["problems"] = h.problems;
@@ -296,7 +298,7 @@ GpuHolders gpu_holders_from(hostdev::json::Fields& f) {
         f, "firmware_devices", [](hostdev::json::Fields& e) -> std::optional<FirmwareFramebufferDevice> {
             auto n = e.string("name", Need::Required);
             if (!n) return std::nullopt;
-            return FirmwareFramebufferDevice{*n, e.string("driver")};
+            return FirmwareFramebufferDevice{*n, e.string("driver"), e.boolean("unbindable")};
         });
     h.drm_nodes = each<DrmNode>(f, "drm_nodes", [](hostdev::json::Fields& e) -> std::optional<DrmNode> {
         auto n = e.string("name", Need::Required);
@@ -312,7 +314,8 @@ GpuHolders gpu_holders_from(hostdev::json::Fields& f) {
     });
     h.scan_bound_hit = f.string("scan_bound_hit");
     if (auto dm = f.object("display_manager")) {
-        h.display_manager = DisplayManager{dm->string("unit", Need::Required).value_or(""), dm->boolean("active")};
+        h.display_manager = DisplayManager{dm->string("unit", Need::Required).value_or(""), dm->boolean("active"),
+                                           dm->boolean("unit_file")};
         f.absorb(*dm);
     }
     h.problems = f.strings("problems").value_or(std::vector<std::string>{});

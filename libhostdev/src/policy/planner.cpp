@@ -6,6 +6,7 @@
 #include <set>
 
 #include "hostdev/base/text.hpp"
+#include "hostdev/policy/handoff.hpp"
 #include "hostdev/policy/pins.hpp"
 #include "hostdev/policy/policy.hpp"
 
@@ -99,6 +100,7 @@ public:
             plan_request(r);
         }
         assign_guest_addresses();
+        plan_handoff_words();
         plan_kvm_hidden();
         if (options_.pins == PlanOptions::Pins::Write) plan_pins();
         return std::move(plan_);
@@ -136,11 +138,6 @@ private:
             add(Severity::Error, r.address, *refusal);
             return;
         }
-        if (d->has_role(HostRole::BootVga))
-            add(Severity::Warning, r.address,
-                describe_device(*d) +
-                    " is the boot display: the host loses its console while the guest runs "
-                    "(single-GPU passthrough)");
         if (!d->iommu_group) {
             add(Severity::Error, r.address,
                 describe_device(*d) + " has no IOMMU group: " +
@@ -215,9 +212,41 @@ private:
         plan_.changes.push_back(Change{
             Change::Kind::InjectHostdev, m.address,
             "add <hostdev> for " + describe_device(m) + ", managed='" + (r.managed ? "yes" : "no") + "': " + reason});
-        if (m.has_role(HostRole::BootVga))
-            add(Severity::Warning, m.address,
-                describe_device(m) + " is the boot display and goes to the guest with its group");
+    }
+
+    // The single-GPU handoff (handoff.hpp), said as the hook will do it: from
+    // the host's holder facts when it has them, else the boot display alone.
+    void plan_handoff_words() {
+        std::vector<PciAddress> moving;
+        for (const auto& g : plan_.groups)
+            for (const auto& m : g.members)
+                if (m.verdict == Verdict::Covered || m.verdict == Verdict::Injected) moving.push_back(m.address);
+        if (!host_.gpu_holders) {
+            for (const auto& a : moving)
+                if (const PciDevice* d = host_.find(a); d && d->has_role(HostRole::BootVga) && needs_handoff(host_, *d))
+                    add(Severity::Warning, a,
+                        describe_device(*d) +
+                            " is the boot display: the hook hands the host's console and display to the guest "
+                            "when it starts and gives them back when it stops (single-GPU passthrough; what "
+                            "holds the GPU is read then: run hostdev-fix on the host itself to see the plan)");
+            return;
+        }
+        const HandoffPlan hp = plan_handoff(host_, moving, options_.handoff);
+        if (hp.refusal) {
+            std::optional<PciAddress> at;
+            for (const auto& a : moving)
+                if (const PciDevice* d = host_.find(a); d && needs_handoff(host_, *d)) at = a;
+            add(Severity::Error, at, *hp.refusal);
+            return;
+        }
+        if (!hp.handoff) return;
+        const PciDevice* gpu = host_.find(hp.handoff->gpu);
+        bool first = true;
+        for (auto& line : describe_handoff(*hp.handoff)) {
+            if (first && gpu) line = describe_device(*gpu) + line.substr(hp.handoff->gpu.str().size());
+            add(Severity::Warning, hp.handoff->gpu, std::move(line));
+            first = false;
+        }
     }
 
     // Functions of the same slot in other groups: a note, or injected with --whole-slot.

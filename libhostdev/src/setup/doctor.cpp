@@ -10,6 +10,7 @@
 #include "hostdev/base/fsroot.hpp"
 #include "hostdev/base/text.hpp"
 #include "hostdev/host/parse.hpp"
+#include "hostdev/policy/handoff.hpp"
 #include "hostdev/policy/planner.hpp"
 
 namespace hostdev {
@@ -103,6 +104,7 @@ public:
         check_reset();
         check_boot_vga();
         check_gpu_holders();
+        check_gpu_handoff();
         check_shared_ids();
         check_left_alone();
         check_hook();
@@ -357,14 +359,15 @@ private:
                 const std::string unbind = "echo " + std::string(platform_device_of(fb)) + ".0 > " +
                                            live_sys("bus/platform/drivers/" + platform_driver_of(fb) + "/unbind");
                 fix += (fix.empty() ? "" : " ") + fb + ": " +
-                       (param.empty() ? "" : "add " + param + " to the kernel command line, or ") +
-                       "before the guest starts run: " + unbind + ".";
+                       (param.empty() ? "" : "to keep it off the GPU for good add " + param +
+                                                 " to the kernel command line; ") +
+                       "the hook's single-GPU handoff runs " + unbind + " before the guest starts.";
             }
             add(id, CheckVerdict::Warn,
                 who + " and " + join(fbs) +
                     " holds its memory: vfio-pci cannot claim the device while the firmware "
-                    "framebuffer does (\"BAR 0: can't reserve\"), and the host loses its console when the guest "
-                    "takes it",
+                    "framebuffer does (\"BAR 0: can't reserve\") until it is unbound, and the host loses its "
+                    "console when the guest takes it",
                 fix, d->address);
         }
         if (boot_displays == 0) add(id, CheckVerdict::Ok, "no passthrough candidate is the boot display");
@@ -407,19 +410,73 @@ private:
                     {}, d.address);
                 continue;
             }
-            std::vector<std::string> steps;
-            if (dm_active) steps.push_back("stop the display manager (systemctl stop " + h.display_manager->unit + ")");
-            if (!h.processes.empty()) steps.push_back("end the processes that hold its nodes open");
-            if (h.fbcon)
-                steps.push_back("unbind fbcon (echo 0 > " + live_sys("class/vtconsole") +
-                                "/vtconN/bind for the \"frame buffer device\" console)");
+            const HandoffPlan plan = plan_handoff(host_, {d.address}, HandoffSettings{});
+            std::string fix = "The hook hands it over when a guest takes it and gives it back when the guest stops.";
+            if (plan.handoff) {
+                fix = join(describe_handoff(*plan.handoff), " ");
+                if (!plan.handoff->others.empty())
+                    fix += " Close the processes that are not the display manager's before the guest starts.";
+            }
             add(id, CheckVerdict::Warn,
                 who + " and the host holds it: " + describe_holders(h) +
-                    "; a guest can take it only when each lets go, and the host loses its display",
-                "Before the guest starts: " + join(steps, "; ") +
-                    ". Or give the guest another GPU and keep this one for the host.",
-                d.address);
+                    "; the host has no console or display while a guest has it",
+                fix + " Or give the guest another GPU and keep this one for the host.", d.address);
         }
+    }
+
+    // Can the single-GPU handoff work here (policy/handoff.hpp)? Its display
+    // manager's unit must be installed, fbcon must have another console to
+    // hand the terminals to, and the firmware framebuffer's driver must offer
+    // unbind; a firmware console that will not return is said beforehand.
+    void check_gpu_handoff() {
+        const std::string id = "gpu-handoff";
+        bool any = false;
+        for (const PciDevice& d : host_.devices) {
+            if (!host_.gpu_holders || !is_passthrough_candidate(d) || !needs_handoff(host_, d)) continue;
+            const HandoffPlan plan = plan_handoff(host_, {d.address}, HandoffSettings{});
+            if (!plan.handoff) continue;
+            any = true;
+            const Handoff& h = *plan.handoff;
+            const auto& facts = *host_.gpu_holders;
+            std::vector<std::string> fails;
+            std::vector<std::string> fixes;
+            if (h.stop_unit && facts.display_manager && facts.display_manager->unit_file == false) {
+                fails.push_back("the display manager " + *h.stop_unit + " has no unit file installed");
+                fixes.push_back("Set display_manager = UNIT (the unit that runs the desktop) or none in "
+                                "/etc/hostdev/hostdev.conf.");
+            }
+            if (!h.consoles.empty() && facts.consoles &&
+                std::none_of(facts.consoles->begin(), facts.consoles->end(),
+                             [](const VtConsole& c) { return !c.is_fbcon(); })) {
+                fails.push_back("fbcon is the only console driver (" + live_sys("class/vtconsole") +
+                                "), so it cannot be unbound");
+                fixes.push_back("Use a kernel with the dummy console (CONFIG_DUMMY_CONSOLE), as distribution "
+                                "kernels have.");
+            }
+            for (const auto& f : h.firmware)
+                if (f.unbindable == false) {
+                    fails.push_back(f.name + "'s driver " + f.driver.value_or("?") + " offers no unbind (" +
+                                    live_sys("bus/platform/drivers/" + f.driver.value_or("?") + "/unbind") +
+                                    " is missing)");
+                    fixes.push_back("Keep the firmware framebuffer off the GPU: add video=efifb:off (efifb) or "
+                                    "initcall_blacklist=simpledrm_platform_driver_init (simpledrm) to the kernel "
+                                    "command line.");
+                }
+            const std::string plan_words = join(describe_handoff(h), " ");
+            if (!fails.empty()) {
+                add(id, CheckVerdict::Error,
+                    describe_device(d) + ": the single-GPU handoff cannot work: " + join_sentence(fails, "; "),
+                    join(fixes, " "), d.address);
+            } else if (!h.notes.empty()) {
+                add(id, CheckVerdict::Warn, plan_words,
+                    "Nothing blocks the handoff; read what it says will not come back or must close first.",
+                    d.address);
+            } else {
+                add(id, CheckVerdict::Ok, plan_words, {}, d.address);
+            }
+        }
+        if (!any && host_.gpu_holders)
+            add(id, CheckVerdict::Ok, "no passthrough candidate holds the host's console or display");
     }
 
     void check_shared_ids() {

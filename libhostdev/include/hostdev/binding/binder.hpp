@@ -15,6 +15,9 @@
 //                                            while the device is on V
 //   4. wait (bounded) for driver -> V and /dev/vfio/GROUP   (read only)
 // V's module is loaded (modprobe V) first when its driver directory is missing.
+// A display device that holds the host's console or display is handed over
+// first (policy/handoff.hpp: steps H1-H5 before these, H6 after), journaled
+// with the devices and given back in reverse at reattach, rollback and recover.
 // The plan of the whole group is derived once; --dry-run prints its forward
 // writes. One executor runs the steps forward and, on a failure, unwinds the
 // completed ones in reverse, write by write. A journal (per owner, keyed by
@@ -61,6 +64,13 @@ struct BinderOptions {
     std::function<void(int)> after_write;
     // hostdev.conf vfio_variant_drivers: whose rule picks each device's VFIO driver.
     VariantMode vfio_variants = VariantMode::Auto;
+    // The single-GPU handoff (policy/handoff.hpp): hostdev.conf single_gpu_handoff,
+    // gpu_release_timeout_ms (the display manager's stop and start, and the
+    // wait for the GPU's holders, each), display_manager (UNIT | none; unset:
+    // display-manager.service's unit).
+    bool single_gpu_handoff = true;
+    std::chrono::milliseconds gpu_release_timeout{10000};
+    std::optional<std::string> display_manager;
 };
 
 // A device asked for, with the domain's <driver model=...> (nullopt: none).
@@ -87,6 +97,10 @@ struct PlannedWrite {
     std::string action;          // "set driver_override", "unbind from nouveau", ...
     std::filesystem::path path;  // full path under the root, resolved as the write would resolve it
     std::string value;
+    // A handoff action that is not a sysfs write, as a command line:
+    // "systemctl stop gdm3.service", "rmmod nvidia_drm", "wait up to 10000 ms
+    // for /dev/dri/card0 to be closed"; empty for writes and module loads.
+    std::string command;
 };
 
 struct DeviceOutcome {
@@ -99,6 +113,10 @@ struct DeviceOutcome {
 struct BindReport {
     std::vector<DeviceOutcome> devices;
     std::vector<std::string> warnings;
+    // What the run did besides moving devices, each line starting with the
+    // device's address: the single-GPU handoff's plan and its measured time
+    // ("0000:00:02.0: handoff done in 812 ms, 640 ms of it waiting ...").
+    std::vector<std::string> notes;
     // Journals that could not be read (recover), each named with what to do:
     // the run handled every other journal.
     std::vector<std::string> unreadable;
@@ -137,6 +155,9 @@ public:
         Owner owner;
         std::string state;  // "detaching", "detached", "rolling-back", "reattaching"
         std::vector<HeldDevice> devices;
+        // What the single-GPU handoff took from the host, to give back at
+        // release: "0000:00:02.0: gdm3.service stopped, vtcon1 unbound, ..."
+        std::optional<std::string> handoff;
     };
     // Every readable journal; an Error only when the directory cannot be read.
     [[nodiscard]] Result<std::vector<Holding>> status() const;

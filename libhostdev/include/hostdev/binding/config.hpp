@@ -8,6 +8,10 @@
 //   vfio_variant_drivers = auto  # auto | yes | no: VFIO variant drivers (policy/vfio_driver.hpp)
 //   display_manager = gdm3.service  # UNIT | none: the display manager (host/gpu_holders.hpp);
 //                                # unset: the unit display-manager.service links to
+//   single_gpu_handoff = yes     # yes | no: hand the host's console and display GPU to a
+//                                # guest (policy/handoff.hpp); no refuses such a GPU
+//   gpu_release_timeout_ms = 10000  # the display manager's stop and the wait for the
+//                                # GPU's holders to close, each
 // The path is overridable with HOSTDEV_CONFIG. A missing file means defaults.
 // log_file, like the configuration itself, is used only as a regular file.
 #pragma once
@@ -33,6 +37,8 @@ struct Config {
     VariantMode vfio_variant_drivers = VariantMode::Auto;
     // A service unit or "none" (GpuHolderOptions::display_manager); nullopt: unset.
     std::optional<std::string> display_manager;
+    bool single_gpu_handoff = true;
+    std::chrono::milliseconds gpu_release_timeout{10000};
 };
 
 // Pure parser; errors name the line ("hostdev.conf:3: unknown key 'rot'").

@@ -62,10 +62,33 @@ struct Device {
     std::optional<std::string> vfio_driver;
 };
 
+// A firmware framebuffer's platform device and the driver it was bound to.
+struct PlatformBinding {
+    std::string device;  // "efi-framebuffer.0"
+    std::string driver;  // "efi-framebuffer", "simpledrm"
+};
+
+// The single-GPU handoff of a detach (policy/handoff.hpp): what it took from
+// the host, to give back in reverse, and how far it got. Steps H1..H6 are
+// numbered 1..6; a step whose list is empty is not planned (and not in done).
+struct Handoff {
+    PciAddress gpu;
+    std::optional<std::string> stopped_unit;    // H1: the display manager, started again at release
+    std::vector<std::string> nodes;             // H2: the device nodes waited for
+    std::vector<int> consoles;                  // H3: vtconN
+    std::vector<PlatformBinding> firmware;      // H4
+    std::vector<std::string> modules_before;    // H5, in unload order
+    std::vector<std::string> modules_after;     // H6
+    std::vector<int> done;                      // completed handoff steps, in order
+    std::optional<int> doing;                   // the step begun and not completed
+    [[nodiscard]] std::vector<int> steps() const;  // the planned steps, in order
+};
+
 struct Journal {
     Owner owner;
     std::string state;  // "detaching", "detached", "rolling-back", "reattaching"
     std::vector<Device> devices;
+    std::optional<Handoff> handoff;  // a detach that handed the host's GPU over
 
     Device* find(const PciAddress& a);
     [[nodiscard]] const Device* find(const PciAddress& a) const;

@@ -56,6 +56,9 @@ struct FirmwareFramebufferDevice {
     std::string name;                   // "efi-framebuffer.0", "vesa-framebuffer.0", "simple-framebuffer.0"
     std::optional<std::string> driver;  // efi-framebuffer, vesa-framebuffer, simple-framebuffer, simpledrm;
                                         // nullopt: unbound
+    // The driver offers sys/bus/platform/drivers/DRIVER/unbind (a driver
+    // built with suppress_bind_attrs does not); nullopt: unknown or unbound.
+    std::optional<bool> unbindable;
 };
 
 // A DRM node of a PCI function.
@@ -79,6 +82,9 @@ struct NodeHolder {
 struct DisplayManager {
     std::string unit;            // "gdm3.service"; empty: none
     std::optional<bool> active;  // nullopt: unknown
+    // The unit's file is installed (etc/systemd/system, run/systemd/system,
+    // lib/systemd/system or usr/lib/systemd/system has UNIT); nullopt: unknown.
+    std::optional<bool> unit_file;
 };
 
 struct GpuHolders {

@@ -54,6 +54,7 @@ struct Handoff {
     std::optional<std::string> stop_unit;  // H1: the active display manager
     // H2: the device nodes waited for, and who holds them now.
     std::vector<std::string> nodes;        // "/dev/dri/card0", "/dev/dri/renderD128", "/dev/nvidia*"
+    std::chrono::milliseconds timeout{10000};  // H1 and H2 each wait at most this long
     std::vector<NodeHolder> with_unit;     // holders in the display manager's unit: they go with it
     std::vector<NodeHolder> others;        // holders that must close by themselves
     std::vector<int> consoles;             // H3: vtconN

@@ -19,6 +19,7 @@
 #include "hostdev/domain/domain.hpp"
 #include "hostdev/domain/domain_edit.hpp"
 #include "hostdev/host/host.hpp"
+#include "hostdev/policy/handoff.hpp"
 
 namespace hostdev {
 
@@ -73,6 +74,8 @@ struct PlanOptions {
     // hostdev-fix --relocate / --repin (fix.hpp): drifted pins are followed or
     // rewritten before the plan is made; the planner itself ignores this.
     enum class Follow { None, Relocate, Repin } follow = Follow::None;
+    // hostdev.conf's single-GPU handoff settings (handoff.hpp), for the plan's words.
+    HandoffSettings handoff;
     // From the command-line spellings: --hide-kvm auto|always|never (anything
     // else is auto), --whole-slot and --pin auto|never (anything else is auto:
     // write pins).
