@@ -6,7 +6,8 @@
 // DEVDIR/driver_override, sys/bus/pci/drivers/NAME/ADDR links and
 // ROOT/dev/vfio/N. A second SimulatedKernel on the same root (for instance in
 // another process after a kill) continues where the first one stopped; only
-// the injected failures and the write log belong to one object.
+// the injected failures (fail_*, hang_*, refuse_bind, hold_module), the
+// firmware framebuffer switch and the log belong to one object.
 //
 // Reactions (paths are ROOT/sys/...; a value may end in one "\n", which is
 // ignored; a device directory may be spelled through bus/pci/devices/ADDR or
@@ -108,10 +109,9 @@
 // The log: one line per call, in order, next to the writes: "write /sys/... VALUE",
 // "load module nvidia", "unload module nvidia_drm", "stop unit gdm3.service",
 // "start unit gdm3.service" (names as passed; failed, refused and hung calls
-// too). Loading a VFIO driver's module (vfio-pci, *_vfio_pci) is not logged, as
-// before these calls were logged: the binder's tests compare its write
-// sequences. Module and unit calls do not count as writes (writes(),
-// fail_write and hang_write count write() calls only).
+// too). Loading a VFIO driver's module (vfio-pci, *_vfio_pci) is not logged: it
+// never was, and the binder's tests compare their write sequences without it. Module and unit calls do not count as
+// writes (writes(), fail_write and hang_write count write() calls only).
 #pragma once
 
 #include <chrono>
