@@ -469,7 +469,18 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
     return dev;
 }
 
-// proc PID COMM PATH...
+// A systemd service name: NAME.service, with the characters unit names allow.
+bool valid_service_name(std::string_view unit) {
+    constexpr std::string_view kSuffix = ".service";
+    if (unit.size() <= kSuffix.size() || unit.size() > 255) return false;
+    if (unit.substr(unit.size() - kSuffix.size()) != kSuffix) return false;
+    return std::all_of(unit.begin(), unit.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view(":-_.\\@").find(c) != std::string_view::npos;
+    });
+}
+
+// proc PID COMM [unit=NAME.service] PATH...
 Result<FakeProcess> parse_proc_line(const std::vector<Token>& tokens, int lineno) {
     if (tokens.size() < 3) return line_error(lineno, "'proc' needs PID COMM [PATH...]");
     FakeProcess p;
@@ -481,6 +492,13 @@ Result<FakeProcess> parse_proc_line(const std::vector<Token>& tokens, int lineno
     if (p.comm.empty() || p.comm.size() > 15 || p.comm.find('\n') != std::string::npos)
         return bad_value(lineno, tokens[2], "a command name of 1 to 15 characters");
     for (std::size_t i = 3; i < tokens.size(); ++i) {
+        if (tokens[i].text.rfind("unit=", 0) == 0) {
+            const std::string unit = tokens[i].text.substr(5);
+            if (p.unit) return line_error(lineno, "unit= given twice in '" + tokens[i].raw + "'");
+            if (!valid_service_name(unit)) return bad_value(lineno, tokens[i], "a service unit such as gdm3.service");
+            p.unit = unit;
+            continue;
+        }
         if (tokens[i].text.empty() || tokens[i].text.size() > 200)
             return bad_value(lineno, tokens[i], "the text of an fd link, such as /dev/dri/card0");
         p.fds.push_back(tokens[i].text);
@@ -1019,12 +1037,46 @@ Status write_roles(Writer& w, const FakeHostSpec& spec, const Layout& L) {
 // Readiness facts: kernel, modules, framebuffers, libvirt hook, boot setup
 // ---------------------------------------------------------------------------
 
-// One line per module as the kernel prints /proc/modules.
+// One line per module as the kernel prints /proc/modules, in the order given
+// (the kernel prints the newest first). A module's users are the listed
+// modules that use it, in list order (newest first, as the kernel links them).
 std::string proc_modules(const std::vector<std::string>& modules) {
     std::string out;
-    for (const auto& m : modules) out += m + " 16384 0 - Live 0x0000000000000000\n";
+    for (const auto& m : modules) {
+        const FakeModule info = fake_module(m);
+        std::vector<std::string> users;
+        for (const auto& other : modules) {
+            const auto uses = fake_module(other).uses;
+            if (other != m && std::find(uses.begin(), uses.end(), m) != uses.end()) users.push_back(other);
+        }
+        out += proc_modules_line(m, info.size, static_cast<int>(users.size()) + info.desktop_refs, users);
+    }
     return out;
 }
+
+}  // namespace
+
+FakeModule fake_module(std::string_view name) {
+    // Sizes as the 535 driver's modules report them; references a desktop holds
+    // besides the modules' own (Xorg and the compositor on card0, nvidia-modeset
+    // and the device nodes).
+    if (name == "nvidia_drm") return {std::string(name), 77824, {"nvidia_modeset"}, 4};
+    if (name == "nvidia_modeset") return {std::string(name), 1314816, {"nvidia"}, 7};
+    if (name == "nvidia_uvm") return {std::string(name), 1540096, {"nvidia"}, 0};
+    if (name == "nvidia") return {std::string(name), 56147968, {}, 458};
+    return {std::string(name), 16384, {}, 0};
+}
+
+std::string proc_modules_line(std::string_view name, std::uint64_t size, int refcount,
+                              const std::vector<std::string>& users) {
+    // kernel/module/procfs.c: m_show and print_unload_info.
+    std::string out = std::string(name) + " " + std::to_string(size) + " " + std::to_string(refcount) + " ";
+    if (users.empty()) out += "-";
+    for (const auto& u : users) out += u + ",";
+    return out + " Live 0x0000000000000000\n";
+}
+
+namespace {
 
 // /proc/interrupts on two CPUs; remapped chips carry the "IR-" prefix.
 std::string proc_interrupts(bool remapped) {
@@ -1276,7 +1328,8 @@ Status write_display_manager(Writer& w, const FakeHostSpec& spec) {
                       "5f0e8a3c9d2b4e61a7c8f90b1d2e3f40");
 }
 
-// proc/PID/comm and proc/PID/fd/N: 0 to 2 on /dev/null, then the spec's paths.
+// proc/PID/comm, proc/PID/fd/N (0 to 2 on /dev/null, then the spec's paths) and
+// proc/PID/cgroup (the unit's, else a login session's).
 Status write_processes(Writer& w, const FakeHostSpec& spec) {
     for (const auto& p : spec.processes) {
         const fs::path dir = fs::path("proc") / std::to_string(p.pid);
@@ -1285,6 +1338,8 @@ Status write_processes(Writer& w, const FakeHostSpec& spec) {
         for (int fd = 0; fd < 3; ++fd) FAKEROOT_TRY(w.raw_link(dir / "fd" / std::to_string(fd), "/dev/null"));
         for (std::size_t i = 0; i < p.fds.size(); ++i)
             FAKEROOT_TRY(w.raw_link(dir / "fd" / std::to_string(i + 3), p.fds[i]));
+        FAKEROOT_TRY(w.file(dir / "cgroup", p.unit ? "0::/system.slice/" + *p.unit + "\n"
+                                                   : std::string("0::/user.slice/user-1000.slice/session-2.scope\n")));
     }
     return ok_status();
 }

@@ -19,7 +19,18 @@
 //     release=REL            /proc/sys/kernel/osrelease, e.g. 6.1.0-18-amd64
 //     irq_remap=yes|no       /proc/interrupts with remapped (IR-PCI-MSI, IR-IO-APIC)
 //                            or plain (PCI-MSI, IO-APIC) interrupt chips
-//     modules=M1,M2,...|none /proc/modules lines for these modules
+//     modules=M1,M2,...|none /proc/modules lines for these modules, in this order (the
+//                            kernel prints the newest first): "NAME SIZE REFCNT USERS, Live
+//                            0x0000000000000000", users "-" when none. The NVIDIA family
+//                            knows its users (fake_module): nvidia_modeset is used by
+//                            nvidia_drm, nvidia by nvidia_modeset and nvidia_uvm (those
+//                            listed, in list order), and carries a desktop's refcounts, so
+//                            modules=nvidia_drm,nvidia_modeset,nvidia_uvm,nvidia writes
+//                              nvidia_drm 77824 4 - Live 0x0000000000000000
+//                              nvidia_modeset 1314816 8 nvidia_drm, Live 0x0000000000000000
+//                              nvidia_uvm 1540096 0 - Live 0x0000000000000000
+//                              nvidia 56147968 460 nvidia_modeset,nvidia_uvm, Live 0x0000000000000000
+//                            any other module: "NAME 16384 0 - Live 0x0000000000000000"
 //     vfio_modules=available|builtin|missing   lib/modules/REL (needs release=):
 //                            vfio .ko files under kernel/drivers/vfio, or listed in
 //                            modules.builtin, or neither (other modules only)
@@ -51,9 +62,14 @@
 //     libvirt=X.Y.Z|none     usr/lib/x86_64-linux-gnu/libvirt.so.0.(X*1000+Y).Z and the
 //                            libvirt.so.0 link to it, as Debian installs libvirt0
 //
-//   proc PID COMM PATH...    a process: proc/PID/comm, and proc/PID/fd/0..2 linked to
+//   proc PID COMM [unit=NAME.service] PATH...
+//                            a process: proc/PID/comm, and proc/PID/fd/0..2 linked to
 //                            /dev/null, then fd/3, fd/4, ... linked to each PATH as written
-//                            (/dev/dri/card0, /dev/nvidiactl): the links dangle in the root
+//                            (/dev/dri/card0, /dev/nvidiactl): the links dangle in the root;
+//                            proc/PID/cgroup "0::/system.slice/NAME.service\n" with unit=
+//                            (a process of that service, which the simulated kernel's
+//                            stop_unit ends), else "0::/user.slice/user-1000.slice/session-2.scope\n"
+//                            (a login session's); the unit= token may stand anywhere after COMM
 //
 //   alias PATTERN MODULE     one line of lib/modules/REL/modules.alias (needs release=),
 //                            in the kernel's format, e.g.
@@ -201,9 +217,29 @@ struct FakeDevice {
 struct FakeProcess {
     int pid = 0;
     std::string comm;
-    std::vector<std::string> fds;  // link texts of fd 3, 4, ...
+    std::vector<std::string> fds;     // link texts of fd 3, 4, ...
+    std::optional<std::string> unit;  // "gdm3.service": its cgroup; nullopt: a login session
     int line = 0;
 };
+
+// What the builder and the simulated kernel know of a kernel module: its size
+// in /proc/modules, the modules it uses (each lists it in its users column)
+// and the references a desktop holds on it besides its users' own. The NVIDIA
+// family as the 535 driver loads it (nvidia_drm uses nvidia_modeset;
+// nvidia_modeset and nvidia_uvm use nvidia); any other module: 16384 bytes,
+// uses none, no references.
+struct FakeModule {
+    std::string name;
+    std::uint64_t size = 16384;
+    std::vector<std::string> uses;
+    int desktop_refs = 0;
+};
+FakeModule fake_module(std::string_view name);
+
+// One /proc/modules line as kernel/module/procfs.c prints it, with its newline:
+// "nvidia_modeset 1314816 8 nvidia_drm, Live 0x0000000000000000".
+std::string proc_modules_line(std::string_view name, std::uint64_t size, int refcount,
+                              const std::vector<std::string>& users);
 
 struct FakeHostSpec {
     std::string cpu_vendor = "GenuineIntel";

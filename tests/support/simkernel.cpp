@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -148,6 +150,106 @@ int overwrite(const fs::path& path, std::string_view value) {
     return 0;
 }
 
+// The kernel's spelling of a module: '-' and '_' are the same to modprobe and rmmod.
+std::string module_name(std::string_view name) {
+    std::string out(name);
+    std::replace(out.begin(), out.end(), '-', '_');
+    return out;
+}
+
+bool is_nvidia_module(const std::string& module) { return module == "nvidia" || module.rfind("nvidia_", 0) == 0; }
+
+// One line of /proc/modules: "NAME SIZE REFCNT USERS, STATE OFFSET".
+struct ModuleLine {
+    std::string name;
+    std::uint64_t size = 0;
+    int refcount = 0;
+    std::vector<std::string> users;
+    std::string raw;  // a line that does not parse: kept as it was
+};
+
+std::vector<ModuleLine> parse_modules(const std::string& text) {
+    std::vector<ModuleLine> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        std::istringstream words(line);
+        ModuleLine m;
+        std::string size, refcount, users;
+        if (!(words >> m.name >> size >> refcount >> users) ||
+            !std::all_of(size.begin(), size.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+            !std::all_of(refcount.begin(), refcount.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+            size.empty() || refcount.empty() || size.size() > 18 || refcount.size() > 9) {
+            m.raw = line + "\n";
+            out.push_back(std::move(m));
+            continue;
+        }
+        m.size = std::stoull(size);
+        m.refcount = std::stoi(refcount);
+        if (users != "-") {
+            std::size_t at = 0;
+            while (at < users.size()) {
+                std::size_t comma = users.find(',', at);
+                if (comma == std::string::npos) comma = users.size();
+                if (comma > at) m.users.push_back(users.substr(at, comma - at));
+                at = comma + 1;
+            }
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+std::string format_modules(const std::vector<ModuleLine>& modules) {
+    std::string out;
+    for (const auto& m : modules) out += m.raw.empty() ? proc_modules_line(m.name, m.size, m.refcount, m.users) : m.raw;
+    return out;
+}
+
+// A firmware framebuffer's platform device: efi-, vesa- or simple-framebuffer.N.
+bool is_firmware_framebuffer(const std::string& name) {
+    for (std::string_view prefix : {"efi-framebuffer.", "vesa-framebuffer.", "simple-framebuffer."}) {
+        if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
+            std::all_of(name.begin() + static_cast<long>(prefix.size()), name.end(),
+                        [](char c) { return c >= '0' && c <= '9'; })) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// platform_match by name: a platform driver drives the devices named after it
+// (efi-framebuffer drives efi-framebuffer.N); simpledrm drives simple-framebuffer.N too.
+bool platform_matches(const std::string& device, const std::string& driver) {
+    const std::string base = device.substr(0, device.rfind('.'));
+    return base == driver || (driver == "simpledrm" && base == "simple-framebuffer");
+}
+
+// Does any line of a proc/PID/cgroup name the unit as a path component?
+bool cgroup_names(const std::string& text, const std::string& unit) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        const std::size_t colon = line.find(':', line.find(':') + 1);
+        if (colon == std::string::npos) continue;
+        std::istringstream parts(line.substr(colon + 1));
+        std::string part;
+        while (std::getline(parts, part, '/')) {
+            if (part == unit) return true;
+        }
+    }
+    return false;
+}
+
+bool is_pid(const std::string& name) {
+    return !name.empty() && name.size() <= 9 &&
+           std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Invocation ID of a unit started here without one remembered.
+constexpr const char* kNewInvocationId = "0b1c2d3e4f5061728394a5b6c7d8e9f0";
+
 #define SIMKERNEL_TRY(expr)                   \
     do {                                      \
         auto status_ = (expr);                \
@@ -185,6 +287,29 @@ void SimulatedKernel::fail_write(int k, int err) { fail_[k] = err; }
 void SimulatedKernel::hang_write(int k) { hang_.insert(k); }
 void SimulatedKernel::refuse_bind(const PciAddress& dev, std::string driver, int err) {
     refuse_[{dev.str(), std::move(driver)}] = err;
+}
+void SimulatedKernel::set_kernel_removes_firmware_framebuffer(bool removes) { removes_firmware_fb_ = removes; }
+void SimulatedKernel::hold_module(std::string_view name) { held_.insert(module_name(name)); }
+void SimulatedKernel::release_module(std::string_view name) { held_.erase(module_name(name)); }
+void SimulatedKernel::fail_module(std::string_view name, std::string_view op, int err) {
+    if (op != "load" && op != "unload") throw std::invalid_argument("fail_module: op is load or unload");
+    fail_module_[{module_name(name), std::string(op)}] = err;
+}
+void SimulatedKernel::fail_unit(std::string_view unit, std::string_view op, int err) {
+    if (op != "stop" && op != "start") throw std::invalid_argument("fail_unit: op is stop or start");
+    fail_unit_[{std::string(unit), std::string(op)}] = err;
+}
+void SimulatedKernel::hang_unit_stop(std::string_view unit) { hang_stop_.insert(std::string(unit)); }
+
+Status SimulatedKernel::exit_process(int pid) {
+    const fs::path dir = root_ / "proc" / std::to_string(pid);
+    if (pid <= 0 || !fs::is_directory(fs::symlink_status(dir))) {
+        return make_error("simulated kernel: no such process", dir.string(), ESRCH);
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) return make_error("simulated kernel: cannot remove", dir.string(), ec.value());
+    return ok_status();
 }
 
 Status SimulatedKernel::write(const fs::path& path, std::string_view value) {
@@ -262,6 +387,26 @@ Status SimulatedKernel::react(const fs::path& path, std::string_view value) {
         return attach(*dev, *candidate);
     }
 
+    const fs::path platform_drivers = root_ / "sys" / "bus" / "platform" / "drivers";
+    if ((name == "bind" || name == "unbind") && parent.parent_path() == platform_drivers) {
+        const std::string driver = parent.filename().string();
+        if (arg.empty() || arg.find('/') != std::string::npos || arg == "." || arg == "..") {
+            return kernel_error(ENODEV);
+        }
+        const fs::path dev = fs::canonical(root_ / "sys" / "bus" / "platform" / "devices" / arg, ec);
+        if (ec || !is_under(dev, root_)) return kernel_error(ENODEV);
+        const auto cur = current_driver(dev);
+        if (name == "unbind") {
+            if (cur != driver) return kernel_error(ENODEV);
+            SIMKERNEL_TRY(remove_path(dev / "driver"));
+            return remove_path(parent / arg);
+        }
+        if (!platform_matches(arg, driver)) return kernel_error(ENODEV);
+        if (cur) return kernel_error(kBindWhenBoundErrno);
+        SIMKERNEL_TRY(make_link(dev / "driver", parent));
+        return make_link(parent / arg, dev);
+    }
+
     // A plain attribute: written as is, no reaction.
     const fs::path target = parent / name;
     if (fs::is_symlink(target, ec)) {
@@ -273,11 +418,55 @@ Status SimulatedKernel::react(const fs::path& path, std::string_view value) {
     return ok_status();
 }
 
-Status SimulatedKernel::load_module(std::string_view name) {
-    const auto driver = vfio_driver_of_module(name);
+std::optional<std::string> SimulatedKernel::pci_driver_of_module(std::string_view name) const {
+    if (auto vfio = vfio_driver_of_module(name)) return vfio;
+    const std::string mod = module_name(name);
+    if (mod == "nvidia") return mod;
+    for (const auto& [address, driver] : native_) {
+        if (module_name(driver) == mod) return driver;
+    }
+    return std::nullopt;
+}
+
+bool SimulatedKernel::module_loaded(const std::string& module) const {
+    const auto lines = parse_modules(read_text(root_ / "proc" / "modules").value_or(""));
+    if (std::any_of(lines.begin(), lines.end(), [&](const ModuleLine& m) { return m.name == module; })) return true;
+    const auto driver = pci_driver_of_module(module);
+    return driver && fs::is_directory(root_ / "sys" / "bus" / "pci" / "drivers" / *driver);
+}
+
+Status SimulatedKernel::write_modules_file(const std::string& text) {
+    const fs::path file = root_ / "proc" / "modules";
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return make_error("simulated kernel: cannot write", file.string(), EIO);
+    return ok_status();
+}
+
+// modprobe: the modules it uses first, then its line on top (the newest
+// first, as /proc/modules lists them), listed as a user of each module it uses.
+Status SimulatedKernel::insert_module(const std::string& module) {
+    if (module_loaded(module)) return ok_status();
+    const FakeModule info = fake_module(module);
+    for (const auto& dep : info.uses) SIMKERNEL_TRY(insert_module(dep));
+    auto lines = parse_modules(read_text(root_ / "proc" / "modules").value_or(""));
+    if (std::none_of(lines.begin(), lines.end(), [&](const ModuleLine& m) { return m.name == module; })) {
+        for (auto& m : lines) {
+            if (std::find(info.uses.begin(), info.uses.end(), m.name) == info.uses.end()) continue;
+            m.users.insert(m.users.begin(), module);
+            ++m.refcount;
+        }
+        ModuleLine line;
+        line.name = module;
+        line.size = info.size;
+        lines.insert(lines.begin(), std::move(line));
+        SIMKERNEL_TRY(write_modules_file(format_modules(lines)));
+    }
+    const auto driver = pci_driver_of_module(module);
     if (!driver) return ok_status();
     const fs::path dir = root_ / "sys" / "bus" / "pci" / "drivers" / *driver;
-    if (fs::is_directory(dir)) return ok_status();  // loaded already
+    if (fs::is_directory(dir)) return ok_status();
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) return make_error("simulated kernel: cannot create", dir.string(), ec.value());
@@ -287,6 +476,163 @@ Status SimulatedKernel::load_module(std::string_view name) {
         if (current_driver(dev.dir) || !matches(dev, *driver)) continue;
         if (refusal(dev, *driver) != 0) continue;
         SIMKERNEL_TRY(attach(dev, *driver));
+    }
+    return ok_status();
+}
+
+Status SimulatedKernel::load_module(std::string_view name) {
+    const std::string mod = module_name(name);
+    const auto driver = pci_driver_of_module(name);
+    if (!driver || !is_vfio(*driver)) log_.push_back("load module " + std::string(name));
+    if (auto it = fail_module_.find({mod, "load"}); it != fail_module_.end()) {
+        return make_error("modprobe " + mod + " failed (exit 1)", "", it->second);
+    }
+    return insert_module(mod);
+}
+
+// The processes in the root with a descriptor whose link text `holds` accepts.
+bool SimulatedKernel::any_process_holds(const std::function<bool(const std::string&)>& holds) const {
+    std::error_code ec;
+    for (const auto& p : fs::directory_iterator(root_ / "proc", ec)) {
+        if (!is_pid(p.path().filename().string())) continue;
+        std::error_code fd_ec;
+        for (const auto& fd : fs::directory_iterator(p.path() / "fd", fd_ec)) {
+            std::error_code link_ec;
+            const fs::path target = fs::read_symlink(fd.path(), link_ec);
+            if (!link_ec && holds(target.string())) return true;
+        }
+    }
+    return false;
+}
+
+Status SimulatedKernel::unload_module(std::string_view name) {
+    const std::string mod = module_name(name);
+    log_.push_back("unload module " + std::string(name));
+    auto refused = [&](int err) -> Status {
+        const bool busy = err == EAGAIN || err == EBUSY;
+        return make_error("cannot unload module " + mod + (busy ? " (it is in use)" : ""), "", err);
+    };
+    if (auto it = fail_module_.find({mod, "unload"}); it != fail_module_.end()) return refused(it->second);
+    if (!module_loaded(mod)) return refused(ENOENT);
+    auto lines = parse_modules(read_text(root_ / "proc" / "modules").value_or(""));
+    auto self = std::find_if(lines.begin(), lines.end(), [&](const ModuleLine& m) { return m.name == mod; });
+    // delete_module: refused while other modules use it or it is referenced.
+    if (self != lines.end() && !self->users.empty()) return refused(EAGAIN);
+    if (held_.count(mod) != 0) return refused(EAGAIN);
+    if (is_nvidia_module(mod) &&
+        any_process_holds([](const std::string& t) { return t.rfind("/dev/nvidia", 0) == 0; })) {
+        return refused(EAGAIN);
+    }
+    if (mod == "nvidia_drm" && any_process_holds([&](const std::string& t) {
+            constexpr std::string_view dri = "/dev/dri/";
+            if (t.rfind(dri, 0) != 0) return false;
+            const std::string node = t.substr(dri.size());
+            if (node.empty() || node.find('/') != std::string::npos || node == "." || node == "..") return false;
+            std::error_code ec;
+            const fs::path dev = fs::canonical(root_ / "sys" / "class" / "drm" / node / "device", ec);
+            return !ec && current_driver(dev) == std::optional<std::string>("nvidia");
+        })) {
+        return refused(EAGAIN);
+    }
+    if (self != lines.end()) {
+        lines.erase(self);
+        const FakeModule info = fake_module(mod);
+        for (auto& m : lines) {
+            if (std::find(info.uses.begin(), info.uses.end(), m.name) == info.uses.end()) continue;
+            auto u = std::find(m.users.begin(), m.users.end(), mod);
+            if (u == m.users.end()) continue;
+            m.users.erase(u);
+            if (m.refcount > 0) --m.refcount;
+        }
+        SIMKERNEL_TRY(write_modules_file(format_modules(lines)));
+    }
+    const auto driver = pci_driver_of_module(mod);
+    if (!driver) return ok_status();
+    const fs::path dir = root_ / "sys" / "bus" / "pci" / "drivers" / *driver;
+    if (!fs::is_directory(dir)) return ok_status();
+    // driver_unregister: every device it drives is unbound.
+    for (const auto& dev : devices()) {
+        if (current_driver(dev.dir) == driver) SIMKERNEL_TRY(detach(dev, *driver));
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    if (ec) return make_error("simulated kernel: cannot remove", dir.string(), ec.value());
+    return ok_status();
+}
+
+// ---------------------------------------------------------------------------
+// Units
+// ---------------------------------------------------------------------------
+
+fs::path SimulatedKernel::unit_stash(const std::string& unit) const { return root_ / ".simkernel" / "units" / unit; }
+
+Status SimulatedKernel::stop_unit(std::string_view unit, std::chrono::milliseconds timeout) {
+    const std::string u(unit);
+    log_.push_back("stop unit " + u);
+    const std::string what = "systemctl stop " + u;
+    if (auto it = fail_unit_.find({u, "stop"}); it != fail_unit_.end()) {
+        return make_error(what + " failed (exit 1)", "", it->second);
+    }
+    if (hang_stop_.count(u) != 0) {
+        return make_error(what + " did not finish within " + std::to_string(timeout.count()) +
+                              " ms (gpu_release_timeout_ms); it was stopped",
+                          "", ETIMEDOUT);
+    }
+    const fs::path link = root_ / "run" / "systemd" / "units" / ("invocation:" + u);
+    std::error_code ec;
+    if (!fs::is_symlink(fs::symlink_status(link, ec))) return ok_status();  // not active: nothing to do
+    const fs::path invocation = fs::read_symlink(link, ec);
+    if (ec) return make_error("simulated kernel: cannot read", link.string(), ec.value());
+
+    const fs::path stash = unit_stash(u);
+    fs::remove_all(stash, ec);
+    fs::create_directories(stash / "proc", ec);
+    if (ec) return make_error("simulated kernel: cannot create", stash.string(), ec.value());
+    {
+        std::ofstream out(stash / "invocation", std::ios::binary | std::ios::trunc);
+        out << invocation.string();
+        if (!out) return make_error("simulated kernel: cannot write", (stash / "invocation").string(), EIO);
+    }
+    // The unit's processes exit: kept aside as they were, to come back at start.
+    for (const auto& p : fs::directory_iterator(root_ / "proc", ec)) {
+        const std::string pid = p.path().filename().string();
+        if (!is_pid(pid)) continue;
+        const auto cgroup = read_text(p.path() / "cgroup");
+        if (!cgroup || !cgroup_names(*cgroup, u)) continue;
+        std::error_code mv;
+        fs::rename(p.path(), stash / "proc" / pid, mv);
+        if (mv) return make_error("simulated kernel: cannot move", p.path().string(), mv.value());
+    }
+    return remove_path(link);
+}
+
+Status SimulatedKernel::start_unit(std::string_view unit, std::chrono::milliseconds) {
+    const std::string u(unit);
+    log_.push_back("start unit " + u);
+    if (auto it = fail_unit_.find({u, "start"}); it != fail_unit_.end()) {
+        return make_error("systemctl start " + u + " failed (exit 1)", "", it->second);
+    }
+    const fs::path units = root_ / "run" / "systemd" / "units";
+    const fs::path link = units / ("invocation:" + u);
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(link, ec))) return ok_status();  // running already
+    fs::create_directories(units, ec);
+    if (ec) return make_error("simulated kernel: cannot create", units.string(), ec.value());
+
+    const fs::path stash = unit_stash(u);
+    const std::string invocation = read_text(stash / "invocation").value_or(kNewInvocationId);
+    for (const auto& p : fs::directory_iterator(stash / "proc", ec)) {
+        const fs::path back = root_ / "proc" / p.path().filename();
+        if (fs::exists(fs::symlink_status(back))) {
+            return make_error("simulated kernel: the pid of a process of " + u + " is taken", back.string(), EEXIST);
+        }
+        std::error_code mv;
+        fs::rename(p.path(), back, mv);
+        if (mv) return make_error("simulated kernel: cannot move back", p.path().string(), mv.value());
+    }
+    fs::remove_all(stash, ec);
+    if (::symlink(invocation.c_str(), link.c_str()) != 0) {
+        return make_error("simulated kernel: cannot create symbolic link", link.string(), errno);
     }
     return ok_status();
 }
@@ -343,6 +689,55 @@ Status SimulatedKernel::attach(const Device& dev, const std::string& driver) {
     SIMKERNEL_TRY(make_link(drv / dev.name, dev.dir));
     if (is_vfio(driver)) {
         if (auto g = group_of(dev.dir)) SIMKERNEL_TRY(ensure_group_node(*g));
+        // vfio_pci_core_register_device -> aperture_remove_conflicting_pci_devices:
+        // for the boot display, sysfb_disable and the firmware framebuffers go.
+        const auto boot_vga = read_text(dev.dir / "boot_vga");
+        if (removes_firmware_fb_ && boot_vga && strip_newline(*boot_vga) == "1") {
+            SIMKERNEL_TRY(remove_firmware_framebuffers());
+        }
+    }
+    return ok_status();
+}
+
+Status SimulatedKernel::remove_firmware_framebuffers() {
+    const fs::path platform = root_ / "sys" / "devices" / "platform";
+    const fs::path graphics = root_ / "sys" / "class" / "graphics";
+    std::error_code ec;
+    std::vector<fs::path> gone;
+    for (const auto& e : fs::directory_iterator(platform, ec)) {
+        if (is_firmware_framebuffer(e.path().filename().string())) gone.push_back(e.path());
+    }
+    std::sort(gone.begin(), gone.end());
+    std::set<std::string> removed_fbs;  // "N" of each sys/class/graphics/fbN removed
+    for (const auto& dev : gone) {
+        const std::string name = dev.filename().string();
+        std::error_code link_ec;
+        const fs::path drv = fs::read_symlink(dev / "driver", link_ec);
+        if (!link_ec)
+            SIMKERNEL_TRY(remove_path(root_ / "sys" / "bus" / "platform" / "drivers" / drv.filename() / name));
+        SIMKERNEL_TRY(remove_path(root_ / "sys" / "bus" / "platform" / "devices" / name));
+        for (const auto& fb : fs::directory_iterator(graphics, link_ec)) {
+            std::error_code c;
+            const fs::path target = fs::canonical(fb.path() / "device", c);
+            if (c || target != dev) continue;
+            const std::string fb_name = fb.path().filename().string();
+            removed_fbs.insert(fb_name.substr(2));
+            fs::remove_all(fb.path(), c);
+            if (c) return make_error("simulated kernel: cannot remove", fb.path().string(), c.value());
+        }
+        fs::remove_all(dev, link_ec);
+        if (link_ec) return make_error("simulated kernel: cannot remove", dev.string(), link_ec.value());
+    }
+    // /proc/fb lists the registered framebuffers: "N NAME".
+    const fs::path proc_fb = root_ / "proc" / "fb";
+    if (auto text = read_text(proc_fb); text && !removed_fbs.empty()) {
+        std::istringstream in(*text);
+        std::string line, kept;
+        while (std::getline(in, line)) {
+            if (removed_fbs.count(line.substr(0, line.find(' '))) == 0) kept += line + "\n";
+        }
+        if (int err = overwrite(proc_fb, kept))
+            return make_error("simulated kernel: cannot write", proc_fb.string(), err);
     }
     return ok_status();
 }

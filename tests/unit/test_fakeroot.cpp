@@ -243,8 +243,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadSpec{"dev 01:00.0 8086:1901 0x060400 bus=02\ndev 02:00.0 8086:1901 0x060400 bus=01\n", "loop", 1},
         BadSpec{"dev 00:17.0 8086:a102 0x010601 role=root-fs\ndev 01:00.0 144d:a808 0x010802 role=root-fs\n",
                 "root-fs already given", 2},
-        BadSpec{"dev 00:1f.6 8086:15b8 0x020000 net=eno1\ndev 00:1f.7 8086:15b8 0x020000 net=eno1\n", "used twice",
-                2}));
+        BadSpec{"dev 00:1f.6 8086:15b8 0x020000 net=eno1\ndev 00:1f.7 8086:15b8 0x020000 net=eno1\n", "used twice", 2},
+        BadSpec{"proc 10 Xorg unit=gdm3 /dev/dri/card0\n", "'unit=gdm3'", 1},
+        BadSpec{"proc 10 Xorg unit=gdm/3.service\n", "'unit=gdm/3.service'", 1},
+        BadSpec{"proc 10 Xorg unit=a.service /dev/dri/card0 unit=b.service\n", "unit= given twice", 1}));
 
 TEST(FakeHostSpecParse, ValidLineSanity) {
     // The base line of the error cases parses, so each error comes from its token.
@@ -653,3 +655,46 @@ TEST(FakeRootLspci, ListsDevicesOfSeveralDomains) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// Modules and processes for the single-GPU handoff
+// ---------------------------------------------------------------------------
+
+TEST(FakeRoot, NvidiaModulesListTheirUsersAsTheKernelDoes) {
+    FakeRoot root("host modules=nvidia_drm,nvidia_modeset,nvidia_uvm,nvidia,snd_hda_intel\n");
+    EXPECT_EQ(slurp(root.path() / "proc/modules"),
+              "nvidia_drm 77824 4 - Live 0x0000000000000000\n"
+              "nvidia_modeset 1314816 8 nvidia_drm, Live 0x0000000000000000\n"
+              "nvidia_uvm 1540096 0 - Live 0x0000000000000000\n"
+              "nvidia 56147968 460 nvidia_modeset,nvidia_uvm, Live 0x0000000000000000\n"
+              "snd_hda_intel 16384 0 - Live 0x0000000000000000\n");
+    // Only the listed modules are users: without nvidia_drm and nvidia_uvm.
+    FakeRoot fewer("host modules=nvidia_modeset,nvidia\n");
+    EXPECT_EQ(slurp(fewer.path() / "proc/modules"),
+              "nvidia_modeset 1314816 7 - Live 0x0000000000000000\n"
+              "nvidia 56147968 459 nvidia_modeset, Live 0x0000000000000000\n");
+}
+
+TEST(FakeRoot, ProcessesCarryTheCgroupOfTheirUnitOrOfASession) {
+    auto spec = parse_fake_host_spec(
+        "proc 1200 Xorg unit=gdm3.service /dev/dri/card0 /dev/nvidiactl\n"
+        "proc 1300 gnome-shell /dev/dri/renderD128 unit=gdm@seat0.service\n"
+        "proc 1400 bash /dev/pts/0\n");
+    ASSERT_TRUE(spec.ok()) << spec.error().message;
+    ASSERT_EQ(spec->processes.size(), 3u);
+    EXPECT_EQ(spec->processes[0].unit, "gdm3.service");
+    EXPECT_EQ(spec->processes[0].fds, (std::vector<std::string>{"/dev/dri/card0", "/dev/nvidiactl"}));
+    EXPECT_EQ(spec->processes[1].unit, "gdm@seat0.service");  // anywhere after COMM
+    EXPECT_EQ(spec->processes[1].fds, (std::vector<std::string>{"/dev/dri/renderD128"}));
+    EXPECT_EQ(spec->processes[2].unit, std::nullopt);
+
+    FakeRoot root(*spec);
+    const fs::path proc = root.path() / "proc";
+    EXPECT_EQ(slurp(proc / "1200/cgroup"), "0::/system.slice/gdm3.service\n");
+    EXPECT_EQ(slurp(proc / "1300/cgroup"), "0::/system.slice/gdm@seat0.service\n");
+    EXPECT_EQ(slurp(proc / "1400/cgroup"), "0::/user.slice/user-1000.slice/session-2.scope\n");
+    EXPECT_EQ(fs::read_symlink(proc / "1200/fd/3"), "/dev/dri/card0");
+    EXPECT_EQ(fs::read_symlink(proc / "1200/fd/4"), "/dev/nvidiactl");
+    EXPECT_FALSE(fs::exists(fs::symlink_status(proc / "1200/fd/5")));  // the unit token is no fd
+    EXPECT_EQ(fs::read_symlink(proc / "1300/fd/3"), "/dev/dri/renderD128");
+}

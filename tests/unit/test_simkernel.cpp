@@ -1,6 +1,8 @@
 // Tests of the simulated kernel used by the binder tests: each reaction to a
 // sysfs write, libvirt's detach and reattach sequences, failure injection,
-// state shared through the fake root, and the driver-state snapshot.
+// state shared through the fake root, and the driver-state snapshot; then the
+// single-GPU handoff's reactions: platform framebuffer drivers, the firmware
+// framebuffers a VFIO bind removes, vtconsoles, modules and units.
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "hostdev/base/fsroot.hpp"
+#include "hostdev/host/gpu_holders.hpp"
 #include "support/fakeroot.hpp"
 #include "support/simkernel.hpp"
 
@@ -501,6 +504,486 @@ TEST_F(SimKernelTest, WholeGroupRoundTripRestoresEverything) {
     reattach(kernel_, kGpu);
     EXPECT_EQ(capture_driver_state(root_.path()), before) << before.diff(capture_driver_state(root_.path()));
     EXPECT_EQ(kernel_.writes(), 12);
+}
+
+// --- the single-GPU handoff ---------------------------------------------
+
+// The host's only discrete GPU on nvidia, the boot display, with efifb under
+// fbcon and nvidia's own framebuffer; an iGPU on i915 that does not display;
+// gdm3 running Xorg (in its unit) and a session's gnome-shell on the GPU, a
+// persistence daemon on /dev/nvidiactl and a session process on the iGPU.
+constexpr const char* kGpuHost = R"(
+host fb=efifb,nvidia fbcon=yes display_manager=gdm3 active=yes
+host modules=nvidia_drm,nvidia_modeset,nvidia_uvm,nvidia,snd_hda_intel
+dev 00:01.0 8086:1901 0x060400 group=1 driver=pcieport bus=01
+dev 01:00.0 10de:2484 0x030000 group=1 driver=nvidia boot_vga=1 drm=card0,renderD128
+dev 01:00.1 10de:228b 0x040300 group=1 driver=snd_hda_intel
+dev 00:02.0 8086:3e92 0x030000 group=0 driver=i915 boot_vga=0 drm=card1,renderD129
+proc 1200 Xorg unit=gdm3.service /dev/dri/card0 /dev/nvidiactl /dev/nvidia0
+proc 1300 gnome-shell /dev/dri/renderD128
+proc 1400 nvidia-persiste /dev/nvidiactl
+proc 1500 kwin /dev/dri/card1
+)";
+
+constexpr const char* kIgpu = "0000:00:02.0";
+constexpr const char* kEfi = "efi-framebuffer.0";
+constexpr const char* kDm = "gdm3.service";
+
+constexpr const char* kDesktopModules =
+    "nvidia_drm 77824 4 - Live 0x0000000000000000\n"
+    "nvidia_modeset 1314816 8 nvidia_drm, Live 0x0000000000000000\n"
+    "nvidia_uvm 1540096 0 - Live 0x0000000000000000\n"
+    "nvidia 56147968 460 nvidia_modeset,nvidia_uvm, Live 0x0000000000000000\n"
+    "snd_hda_intel 16384 0 - Live 0x0000000000000000\n";
+
+class SimKernelGpuTest : public ::testing::Test {
+protected:
+    explicit SimKernelGpuTest(const char* spec = kGpuHost)
+        : root_(spec), fs_(root_.path()), kernel_(root_.path(), root_.spec()) {}
+
+    fs::path device(std::string_view a) const { return fs_.pci_device(a); }
+    fs::path platform_driver(std::string_view d, const char* file) const {
+        return fs_.sys("bus/platform/drivers/" + std::string(d) + "/" + file);
+    }
+    fs::path platform_device(std::string_view name) const { return fs_.sys("devices/platform/" + std::string(name)); }
+    std::optional<std::string> driver_of(const fs::path& dev) const {
+        std::error_code ec;
+        fs::path target = fs::read_symlink(dev / "driver", ec);
+        if (ec) return std::nullopt;
+        return target.filename().string();
+    }
+    static bool present(const fs::path& p) { return fs::exists(fs::symlink_status(p)); }
+    std::string modules() const { return slurp(fs_.proc("modules")); }
+    fs::path invocation() const { return fs_.run("systemd/units/invocation:gdm3.service"); }
+    fs::path proc(int pid) const { return fs_.proc(std::to_string(pid)); }
+
+    // The group's driver steps for the GPU alone, as the binder writes them.
+    void gpu_to_vfio(SimulatedKernel& k) {
+        ASSERT_TRUE(k.write(device(kGpu) / "driver_override", "vfio-pci").ok());
+        if (auto d = driver_of(device(kGpu))) {
+            ASSERT_TRUE(k.write(fs_.pci_driver(*d) / "unbind", kGpu).ok());
+        }
+        ASSERT_TRUE(k.write(fs_.pci_drivers_probe(), kGpu).ok());
+        ASSERT_EQ(driver_of(device(kGpu)), "vfio-pci");
+    }
+
+    static int err_of(const Status& s) { return s.ok() ? 0 : s.error().err; }
+
+    FakeRoot root_;
+    FsRoot fs_;
+    SimulatedKernel kernel_;
+};
+
+// --- platform drivers -----------------------------------------------------
+
+TEST_F(SimKernelGpuTest, PlatformUnbindDropsBothLinksOnlyFromTheBoundDriver) {
+    const fs::path back = platform_driver("efi-framebuffer", kEfi);
+    ASSERT_EQ(driver_of(platform_device(kEfi)), "efi-framebuffer");
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "unbind"), "vesa-framebuffer.0")), ENODEV);
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "unbind"), "")), ENODEV);
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "unbind"), "../efi-framebuffer.0")), ENODEV);
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("simpledrm", "unbind"), kEfi)), ENOENT);  // no such driver
+    EXPECT_TRUE(present(back));
+
+    ASSERT_TRUE(kernel_.write(platform_driver("efi-framebuffer", "unbind"), std::string(kEfi) + "\n").ok());
+    EXPECT_EQ(driver_of(platform_device(kEfi)), std::nullopt);
+    EXPECT_FALSE(present(back));
+    EXPECT_TRUE(fs::is_directory(platform_device(kEfi)));  // the device stays, unbound
+    EXPECT_TRUE(present(fs_.sys("bus/platform/devices/efi-framebuffer.0")));
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "unbind"), kEfi)), ENODEV);  // not bound
+    EXPECT_EQ(kernel_.log().back(), "write /sys/bus/platform/drivers/efi-framebuffer/unbind efi-framebuffer.0");
+
+    // hostdev's reader sees it unbound.
+    auto firmware = hostdev::read_firmware_framebuffer_devices(fs_);
+    ASSERT_TRUE(firmware.has_value());
+    ASSERT_EQ(firmware->size(), 1u);
+    EXPECT_EQ((*firmware)[0].name, kEfi);
+    EXPECT_EQ((*firmware)[0].driver, std::nullopt);
+}
+
+TEST_F(SimKernelGpuTest, PlatformBindBringsTheLinksBackAsTheBuilderSpellsThem) {
+    const fs::path link = platform_device(kEfi) / "driver";
+    const fs::path back = platform_driver("efi-framebuffer", kEfi);
+    const fs::path link_text = fs::read_symlink(link);
+    const fs::path back_text = fs::read_symlink(back);
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "bind"), kEfi)), EBUSY);  // bound already
+    ASSERT_TRUE(kernel_.write(platform_driver("efi-framebuffer", "unbind"), kEfi).ok());
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "bind"), "efi-framebuffer.1")), ENODEV);
+    ASSERT_TRUE(kernel_.write(platform_driver("efi-framebuffer", "bind"), kEfi).ok());
+    EXPECT_EQ(fs::read_symlink(link), link_text);
+    EXPECT_EQ(fs::read_symlink(back), back_text);
+    EXPECT_EQ(fs::canonical(back), fs::canonical(platform_device(kEfi)));
+}
+
+class SimKernelSimpledrmTest : public SimKernelGpuTest {
+protected:
+    SimKernelSimpledrmTest()
+        : SimKernelGpuTest(
+              "host fb=simpledrm,efifb\n"
+              "dev 01:00.0 1002:67df 0x030000 group=1 driver=amdgpu boot_vga=1\n") {}
+};
+
+TEST_F(SimKernelSimpledrmTest, APlatformDriverBindsOnlyTheDevicesNamedAfterIt) {
+    const std::string simple = "simple-framebuffer.0";
+    ASSERT_EQ(driver_of(platform_device(simple)), "simpledrm");
+    ASSERT_TRUE(kernel_.write(platform_driver("simpledrm", "unbind"), simple).ok());
+    ASSERT_TRUE(kernel_.write(platform_driver("efi-framebuffer", "unbind"), kEfi).ok());
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("simpledrm", "bind"), kEfi)), ENODEV);
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "bind"), simple)), ENODEV);
+    EXPECT_EQ(driver_of(platform_device(kEfi)), std::nullopt);
+    ASSERT_TRUE(kernel_.write(platform_driver("simpledrm", "bind"), simple).ok());
+    EXPECT_EQ(driver_of(platform_device(simple)), "simpledrm");
+}
+
+// --- firmware framebuffers removed by a VFIO bind of the boot display ----------
+
+TEST_F(SimKernelGpuTest, VfioBindOfTheBootDisplayRemovesTheFirmwareFramebuffers) {
+    ASSERT_EQ(slurp(fs_.proc("fb")), "0 EFI VGA\n1 nvidiadrmfb\n");
+    // Another function of the group (no boot_vga) leaves them.
+    ASSERT_TRUE(kernel_.write(device(kAudio) / "driver_override", "vfio-pci").ok());
+    ASSERT_TRUE(kernel_.write(fs_.pci_driver("snd_hda_intel") / "unbind", kAudio).ok());
+    ASSERT_TRUE(kernel_.write(fs_.pci_drivers_probe(), kAudio).ok());
+    ASSERT_EQ(driver_of(device(kAudio)), "vfio-pci");
+    EXPECT_TRUE(fs::is_directory(platform_device(kEfi)));
+
+    gpu_to_vfio(kernel_);
+    EXPECT_FALSE(present(platform_device(kEfi)));
+    EXPECT_FALSE(present(fs_.sys("bus/platform/devices/efi-framebuffer.0")));
+    EXPECT_FALSE(present(platform_driver("efi-framebuffer", kEfi)));
+    EXPECT_TRUE(fs::is_directory(fs_.sys("bus/platform/drivers/efi-framebuffer")));  // the driver stays
+    EXPECT_FALSE(present(fs_.sys("class/graphics/fb0")));
+    EXPECT_TRUE(present(fs_.sys("class/graphics/fb1")));  // not a firmware framebuffer
+    EXPECT_EQ(slurp(fs_.proc("fb")), "1 nvidiadrmfb\n");
+    // Gone for good: the release's bind finds no device.
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "bind"), kEfi)), ENODEV);
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "unbind"), kEfi)), ENODEV);
+    auto firmware = hostdev::read_firmware_framebuffer_devices(fs_);
+    ASSERT_TRUE(firmware.has_value());
+    EXPECT_TRUE(firmware->empty());
+}
+
+TEST_F(SimKernelGpuTest, AKernelThatKeepsThemLeavesTheFirmwareFramebuffers) {
+    kernel_.set_kernel_removes_firmware_framebuffer(false);  // 5.15
+    gpu_to_vfio(kernel_);
+    EXPECT_EQ(driver_of(platform_device(kEfi)), "efi-framebuffer");
+    EXPECT_TRUE(present(fs_.sys("class/graphics/fb0")));
+    EXPECT_EQ(slurp(fs_.proc("fb")), "0 EFI VGA\n1 nvidiadrmfb\n");
+}
+
+TEST_F(SimKernelSimpledrmTest, LoadingVfioPciForTheBootDisplayRemovesEveryFirmwareFramebuffer) {
+    fs::remove_all(fs_.pci_driver("vfio-pci"));
+    ASSERT_TRUE(kernel_.write(device(kGpu) / "driver_override", "vfio-pci").ok());
+    ASSERT_TRUE(kernel_.write(fs_.pci_driver("amdgpu") / "unbind", kGpu).ok());
+    EXPECT_TRUE(present(platform_device("simple-framebuffer.0")));
+    ASSERT_TRUE(kernel_.load_module("vfio-pci").ok());
+    EXPECT_EQ(driver_of(device(kGpu)), "vfio-pci");
+    EXPECT_FALSE(present(platform_device("simple-framebuffer.0")));
+    EXPECT_FALSE(present(platform_device(kEfi)));
+    EXPECT_FALSE(present(fs_.sys("bus/platform/drivers/simpledrm/simple-framebuffer.0")));
+    EXPECT_FALSE(present(fs_.sys("class/graphics/fb0")));
+    EXPECT_FALSE(present(fs_.sys("class/graphics/fb1")));
+    EXPECT_EQ(slurp(fs_.proc("fb")), "");
+}
+
+// --- vtconsoles -------------------------------------------------------------
+
+TEST_F(SimKernelGpuTest, VtconsoleBindIsAPlainAttributeWithInjectionsAsAnyWrite) {
+    const fs::path fbcon = fs_.sys("class/vtconsole/vtcon1/bind");
+    ASSERT_EQ(slurp(fbcon), "1\n");
+    kernel_.fail_write(2, EIO);
+    kernel_.hang_write(3);
+    ASSERT_TRUE(kernel_.write(fbcon, "0").ok());
+    EXPECT_EQ(slurp(fbcon), "0");
+    EXPECT_EQ(err_of(kernel_.write(fbcon, "1")), EIO);
+    EXPECT_EQ(slurp(fbcon), "0");
+    ASSERT_TRUE(kernel_.write(fbcon, "1").ok());  // hung: nothing happens
+    EXPECT_EQ(slurp(fbcon), "0");
+    ASSERT_TRUE(kernel_.write(fbcon, "1\n").ok());
+    EXPECT_EQ(slurp(fbcon), "1\n");
+    EXPECT_EQ(kernel_.log(),
+              (std::vector<std::string>{
+                  "write /sys/class/vtconsole/vtcon1/bind 0", "write /sys/class/vtconsole/vtcon1/bind 1",
+                  "write /sys/class/vtconsole/vtcon1/bind 1", "write /sys/class/vtconsole/vtcon1/bind 1"}));
+    auto holders = hostdev::read_gpu_holders(fs_);
+    ASSERT_TRUE(holders.consoles.has_value());
+    ASSERT_EQ(holders.consoles->size(), 2u);
+    EXPECT_TRUE((*holders.consoles)[1].bound);
+}
+
+// --- modules ----------------------------------------------------------------
+
+TEST_F(SimKernelGpuTest, AModuleOthersUseIsNotUnloaded) {
+    for (int pid : {1200, 1300, 1400}) ASSERT_TRUE(kernel_.exit_process(pid).ok());  // no holders: only users
+    for (const char* m : {"nvidia", "nvidia_modeset"}) {
+        Status st = kernel_.unload_module(m);
+        EXPECT_EQ(err_of(st), EAGAIN) << m;
+        EXPECT_NE(st.error().message.find("(it is in use)"), std::string::npos) << st.error().message;
+    }
+    EXPECT_EQ(modules(), kDesktopModules);
+    EXPECT_EQ(driver_of(device(kGpu)), "nvidia");
+    EXPECT_EQ(err_of(kernel_.unload_module("nouveau")), ENOENT);
+    EXPECT_EQ(kernel_.log(), (std::vector<std::string>{"unload module nvidia", "unload module nvidia_modeset",
+                                                       "unload module nouveau"}));
+    EXPECT_EQ(kernel_.writes(), 0);
+}
+
+TEST_F(SimKernelGpuTest, NvidiaNodesHoldEveryNvidiaModule) {
+    EXPECT_EQ(err_of(kernel_.unload_module("nvidia_uvm")), EAGAIN);  // 1200 and 1400 hold /dev/nvidia*
+    ASSERT_TRUE(kernel_.exit_process(1200).ok());
+    EXPECT_EQ(err_of(kernel_.unload_module("nvidia_uvm")), EAGAIN);  // 1400 still does
+    ASSERT_TRUE(kernel_.exit_process(1400).ok());
+    ASSERT_TRUE(kernel_.unload_module("nvidia_uvm").ok());
+    EXPECT_EQ(modules(),
+              "nvidia_drm 77824 4 - Live 0x0000000000000000\n"
+              "nvidia_modeset 1314816 8 nvidia_drm, Live 0x0000000000000000\n"
+              "nvidia 56147968 459 nvidia_modeset, Live 0x0000000000000000\n"
+              "snd_hda_intel 16384 0 - Live 0x0000000000000000\n");
+    EXPECT_EQ(err_of(kernel_.unload_module("nvidia_uvm")), ENOENT);  // gone
+}
+
+TEST_F(SimKernelGpuTest, NvidiaDrmIsHeldByTheDriNodesOfADeviceOnNvidiaOnly) {
+    ASSERT_TRUE(kernel_.exit_process(1200).ok());
+    ASSERT_TRUE(kernel_.exit_process(1400).ok());
+    // 1300 holds renderD128 of the GPU on nvidia; 1500 card1 of the iGPU on i915.
+    EXPECT_EQ(err_of(kernel_.unload_module("nvidia_drm")), EAGAIN);
+    ASSERT_TRUE(kernel_.exit_process(1300).ok());
+    ASSERT_TRUE(present(proc(1500)));
+    ASSERT_TRUE(kernel_.unload_module("nvidia_drm").ok());
+    EXPECT_EQ(modules(),
+              "nvidia_modeset 1314816 7 - Live 0x0000000000000000\n"
+              "nvidia_uvm 1540096 0 - Live 0x0000000000000000\n"
+              "nvidia 56147968 460 nvidia_modeset,nvidia_uvm, Live 0x0000000000000000\n"
+              "snd_hda_intel 16384 0 - Live 0x0000000000000000\n");
+    EXPECT_EQ(driver_of(device(kGpu)), "nvidia");  // not a PCI driver: nothing unbound
+}
+
+TEST_F(SimKernelGpuTest, AHeldModuleIsNotUnloadedUntilReleased) {
+    for (int pid : {1200, 1300, 1400}) ASSERT_TRUE(kernel_.exit_process(pid).ok());
+    kernel_.hold_module("nvidia-drm");  // '-' and '_' are the same
+    EXPECT_EQ(err_of(kernel_.unload_module("nvidia_drm")), EAGAIN);
+    EXPECT_EQ(modules(), kDesktopModules);
+    kernel_.release_module("nvidia_drm");
+    EXPECT_TRUE(kernel_.unload_module("nvidia_drm").ok());
+}
+
+TEST_F(SimKernelGpuTest, UnloadingNvidiaUnbindsItsDevicesAndLoadingBindsThemBack) {
+    for (int pid : {1200, 1300, 1400}) ASSERT_TRUE(kernel_.exit_process(pid).ok());
+    for (const char* m : {"nvidia_drm", "nvidia_modeset", "nvidia_uvm"})
+        ASSERT_TRUE(kernel_.unload_module(m).ok()) << m;
+    EXPECT_EQ(modules(),
+              "nvidia 56147968 458 - Live 0x0000000000000000\n"
+              "snd_hda_intel 16384 0 - Live 0x0000000000000000\n");
+    ASSERT_TRUE(kernel_.unload_module("nvidia").ok());
+    EXPECT_EQ(driver_of(device(kGpu)), std::nullopt);
+    EXPECT_FALSE(present(fs_.pci_driver("nvidia")));
+    EXPECT_EQ(modules(), "snd_hda_intel 16384 0 - Live 0x0000000000000000\n");
+    EXPECT_EQ(err_of(kernel_.unload_module("nvidia")), ENOENT);
+
+    // Loading it again: the driver's registration binds its unbound devices.
+    ASSERT_TRUE(kernel_.load_module("nvidia").ok());
+    EXPECT_EQ(driver_of(device(kGpu)), "nvidia");
+    EXPECT_TRUE(present(fs_.pci_driver("nvidia") / kGpu));
+    for (const char* f : {"bind", "unbind", "new_id", "remove_id"})
+        EXPECT_TRUE(fs::is_regular_file(fs_.pci_driver("nvidia") / f)) << f;
+    // nvidia_drm brings what it uses, as modprobe does, each listing its users.
+    ASSERT_TRUE(kernel_.load_module("nvidia_uvm").ok());
+    ASSERT_TRUE(kernel_.load_module("nvidia_drm").ok());
+    EXPECT_EQ(modules(),
+              "nvidia_drm 77824 0 - Live 0x0000000000000000\n"
+              "nvidia_modeset 1314816 1 nvidia_drm, Live 0x0000000000000000\n"
+              "nvidia_uvm 1540096 0 - Live 0x0000000000000000\n"
+              "nvidia 56147968 2 nvidia_modeset,nvidia_uvm, Live 0x0000000000000000\n"
+              "snd_hda_intel 16384 0 - Live 0x0000000000000000\n");
+    ASSERT_TRUE(kernel_.load_module("nvidia").ok());  // loaded already: nothing
+    EXPECT_EQ(std::vector<std::string>(kernel_.log().end() - 4, kernel_.log().end()),
+              (std::vector<std::string>{"load module nvidia", "load module nvidia_uvm", "load module nvidia_drm",
+                                        "load module nvidia"}));
+}
+
+TEST_F(SimKernelGpuTest, LoadingNvidiaLeavesADeviceWhoseOverrideNamesAnotherDriver) {
+    for (int pid : {1200, 1300, 1400}) ASSERT_TRUE(kernel_.exit_process(pid).ok());
+    for (const char* m : {"nvidia_drm", "nvidia_modeset", "nvidia_uvm"})
+        ASSERT_TRUE(kernel_.unload_module(m).ok()) << m;
+    ASSERT_TRUE(kernel_.write(device(kGpu) / "driver_override", "vfio-pci").ok());
+    ASSERT_TRUE(kernel_.unload_module("nvidia").ok());
+    ASSERT_TRUE(kernel_.load_module("nvidia").ok());
+    EXPECT_EQ(driver_of(device(kGpu)), std::nullopt);
+}
+
+TEST_F(SimKernelGpuTest, UnloadingAVfioModuleUnbindsItsDevicesAndDropsTheGroupNode) {
+    gpu_to_vfio(kernel_);
+    ASSERT_TRUE(present(fs_.dev("vfio/1")));
+    ASSERT_TRUE(kernel_.unload_module("vfio_pci").ok());  // loaded: its driver directory exists
+    EXPECT_EQ(driver_of(device(kGpu)), std::nullopt);
+    EXPECT_FALSE(present(fs_.pci_driver("vfio-pci")));
+    EXPECT_FALSE(present(fs_.dev("vfio/1")));
+    EXPECT_EQ(err_of(kernel_.unload_module("vfio-pci")), ENOENT);
+    // Loading it binds the GPU again (override vfio-pci); the load is not logged.
+    ASSERT_TRUE(kernel_.load_module("vfio-pci").ok());
+    EXPECT_EQ(driver_of(device(kGpu)), "vfio-pci");
+    EXPECT_NE(modules().find("vfio_pci 16384 0 - Live"), std::string::npos);
+    EXPECT_EQ(std::count(kernel_.log().begin(), kernel_.log().end(), "unload module vfio_pci"), 1);
+    for (const auto& line : kernel_.log()) EXPECT_NE(line.rfind("load module", 0), 0u) << line;
+}
+
+TEST_F(SimKernelGpuTest, InjectedModuleFailuresChangeNothing) {
+    for (int pid : {1200, 1300, 1400}) ASSERT_TRUE(kernel_.exit_process(pid).ok());
+    kernel_.fail_module("nvidia_drm", "unload", EBUSY);
+    kernel_.fail_module("nvidia-uvm", "load", ENOEXEC);
+    EXPECT_EQ(err_of(kernel_.unload_module("nvidia_drm")), EBUSY);
+    EXPECT_EQ(modules(), kDesktopModules);
+    ASSERT_TRUE(kernel_.unload_module("nvidia_uvm").ok());
+    EXPECT_EQ(err_of(kernel_.load_module("nvidia_uvm")), ENOEXEC);
+    EXPECT_EQ(modules().find("nvidia_uvm"), std::string::npos);
+    EXPECT_THROW(kernel_.fail_module("nvidia", "insert", EIO), std::invalid_argument);
+}
+
+// --- units ------------------------------------------------------------------
+
+TEST_F(SimKernelGpuTest, StoppingTheDisplayManagerEndsItsProcessesOnly) {
+    ASSERT_TRUE(fs::is_symlink(invocation()));
+    ASSERT_TRUE(kernel_.stop_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    EXPECT_FALSE(present(invocation()));
+    EXPECT_FALSE(present(proc(1200)));
+    for (int pid : {1300, 1400, 1500}) EXPECT_TRUE(fs::is_directory(proc(pid))) << pid;
+    // Stopping it again, or a unit that is not running: success, nothing changes.
+    ASSERT_TRUE(kernel_.stop_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    ASSERT_TRUE(kernel_.stop_unit("sddm.service", std::chrono::milliseconds(5000)).ok());
+    for (int pid : {1300, 1400, 1500}) EXPECT_TRUE(fs::is_directory(proc(pid))) << pid;
+
+    auto holders = hostdev::read_gpu_holders(fs_);
+    ASSERT_TRUE(holders.display_manager.has_value());
+    EXPECT_EQ(holders.display_manager->unit, kDm);
+    EXPECT_EQ(holders.display_manager->active, false);
+}
+
+TEST_F(SimKernelGpuTest, StartingItAgainBringsTheSameProcessesBack) {
+    const fs::path link_text = fs::read_symlink(invocation());
+    ASSERT_TRUE(kernel_.stop_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    ASSERT_TRUE(kernel_.start_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    EXPECT_EQ(fs::read_symlink(invocation()), link_text);
+    EXPECT_EQ(slurp(proc(1200) / "comm"), "Xorg\n");
+    EXPECT_EQ(slurp(proc(1200) / "cgroup"), "0::/system.slice/gdm3.service\n");
+    EXPECT_EQ(fs::read_symlink(proc(1200) / "fd/3"), "/dev/dri/card0");
+    EXPECT_EQ(fs::read_symlink(proc(1200) / "fd/5"), "/dev/nvidia0");
+    // hostdev sees the display manager's process holding the GPU again.
+    auto held = hostdev::processes_holding(fs_, {"/dev/dri/card0"});
+    ASSERT_TRUE(held.has_value());
+    ASSERT_EQ(held->size(), 1u);
+    EXPECT_EQ((*held)[0].pid, 1200);
+    EXPECT_EQ((*held)[0].comm, "Xorg");
+    EXPECT_EQ((*held)[0].unit, kDm);
+    // Running already: nothing changes.
+    ASSERT_TRUE(kernel_.start_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    EXPECT_EQ(fs::read_symlink(invocation()), link_text);
+    EXPECT_EQ(kernel_.log(), (std::vector<std::string>{"stop unit gdm3.service", "start unit gdm3.service",
+                                                       "start unit gdm3.service"}));
+}
+
+TEST_F(SimKernelGpuTest, ASecondKernelStartsWhatTheFirstStopped) {
+    {
+        SimulatedKernel prepare(root_.path(), root_.spec());
+        ASSERT_TRUE(prepare.stop_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    }
+    ASSERT_FALSE(present(proc(1200)));
+    SimulatedKernel release(root_.path(), root_.spec());
+    ASSERT_TRUE(release.start_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    EXPECT_TRUE(fs::is_symlink(invocation()));
+    EXPECT_EQ(slurp(proc(1200) / "comm"), "Xorg\n");
+}
+
+TEST_F(SimKernelGpuTest, AUnitNotStoppedHereStartsWithoutProcesses) {
+    ASSERT_TRUE(kernel_.start_unit("sddm.service", std::chrono::milliseconds(5000)).ok());
+    EXPECT_TRUE(fs::is_symlink(fs_.run("systemd/units/invocation:sddm.service")));
+}
+
+TEST_F(SimKernelGpuTest, InjectedUnitFailuresChangeNothing) {
+    kernel_.fail_unit(kDm, "stop", EIO);
+    Status st = kernel_.stop_unit(kDm, std::chrono::milliseconds(5000));
+    EXPECT_EQ(err_of(st), EIO);
+    EXPECT_NE(st.error().message.find("systemctl stop gdm3.service"), std::string::npos) << st.error().message;
+    EXPECT_TRUE(fs::is_symlink(invocation()));
+    EXPECT_TRUE(present(proc(1200)));
+
+    SimulatedKernel other(root_.path(), root_.spec());  // the injection belongs to one object
+    ASSERT_TRUE(other.stop_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    other.fail_unit(kDm, "start", EPERM);
+    EXPECT_EQ(err_of(other.start_unit(kDm, std::chrono::milliseconds(5000))), EPERM);
+    EXPECT_FALSE(present(invocation()));
+    EXPECT_FALSE(present(proc(1200)));
+    ASSERT_TRUE(kernel_.start_unit(kDm, std::chrono::milliseconds(5000)).ok());
+    EXPECT_TRUE(present(proc(1200)));
+    EXPECT_THROW(kernel_.fail_unit(kDm, "restart", EIO), std::invalid_argument);
+}
+
+TEST_F(SimKernelGpuTest, AHungStopTimesOutAndTheUnitStaysActive) {
+    kernel_.hang_unit_stop(kDm);
+    Status st = kernel_.stop_unit(kDm, std::chrono::milliseconds(1500));
+    EXPECT_EQ(err_of(st), ETIMEDOUT);
+    EXPECT_NE(st.error().message.find("within 1500 ms"), std::string::npos) << st.error().message;
+    EXPECT_TRUE(fs::is_symlink(invocation()));
+    EXPECT_TRUE(present(proc(1200)));
+    EXPECT_EQ(kernel_.log(), std::vector<std::string>{"stop unit gdm3.service"});
+}
+
+// --- processes and the log ----------------------------------------------------
+
+TEST_F(SimKernelGpuTest, AProcessExitsOnce) {
+    ASSERT_TRUE(kernel_.exit_process(1300).ok());
+    EXPECT_FALSE(present(proc(1300)));
+    EXPECT_EQ(err_of(kernel_.exit_process(1300)), ESRCH);
+    EXPECT_EQ(err_of(kernel_.exit_process(0)), ESRCH);
+    EXPECT_TRUE(kernel_.log().empty());  // a test's action, not a call of hostdev's
+}
+
+// The handoff as the hook runs it, then its release: one log, writes and calls in order.
+TEST_F(SimKernelGpuTest, TheHandoffAndItsReleaseAreLoggedInOrder) {
+    const auto ms = std::chrono::milliseconds(5000);
+    const DriverState before = capture_driver_state(root_.path());
+    ASSERT_TRUE(kernel_.stop_unit(kDm, ms).ok());                                         // H1
+    for (int pid : {1300, 1400}) ASSERT_TRUE(kernel_.exit_process(pid).ok());             // H2
+    ASSERT_TRUE(kernel_.write(fs_.sys("class/vtconsole/vtcon1/bind"), "0").ok());         // H3
+    ASSERT_TRUE(kernel_.write(platform_driver("efi-framebuffer", "unbind"), kEfi).ok());  // H4
+    for (const char* m : {"nvidia_drm", "nvidia_modeset", "nvidia_uvm"})                  // H5
+        ASSERT_TRUE(kernel_.unload_module(m).ok()) << m;
+    gpu_to_vfio(kernel_);
+    ASSERT_TRUE(kernel_.unload_module("nvidia").ok());  // H6
+
+    ASSERT_TRUE(kernel_.load_module("nvidia").ok());
+    ASSERT_TRUE(kernel_.write(device(kGpu) / "driver_override", "\n").ok());
+    ASSERT_TRUE(kernel_.write(fs_.pci_driver("vfio-pci") / "unbind", kGpu).ok());
+    ASSERT_TRUE(kernel_.write(fs_.pci_driver("nvidia") / "bind", kGpu).ok());
+    for (const char* m : {"nvidia_uvm", "nvidia_modeset", "nvidia_drm"}) ASSERT_TRUE(kernel_.load_module(m).ok()) << m;
+    EXPECT_EQ(err_of(kernel_.write(platform_driver("efi-framebuffer", "bind"), kEfi)), ENODEV);  // removed
+    ASSERT_TRUE(kernel_.write(fs_.sys("class/vtconsole/vtcon1/bind"), "1").ok());
+    ASSERT_TRUE(kernel_.start_unit(kDm, ms).ok());
+
+    const std::string gpu = kGpu;
+    EXPECT_EQ(kernel_.log(), (std::vector<std::string>{
+                                 "stop unit gdm3.service",
+                                 "write /sys/class/vtconsole/vtcon1/bind 0",
+                                 "write /sys/bus/platform/drivers/efi-framebuffer/unbind efi-framebuffer.0",
+                                 "unload module nvidia_drm",
+                                 "unload module nvidia_modeset",
+                                 "unload module nvidia_uvm",
+                                 "write /sys/bus/pci/devices/" + gpu + "/driver_override vfio-pci",
+                                 "write /sys/bus/pci/drivers/nvidia/unbind " + gpu,
+                                 "write /sys/bus/pci/drivers_probe " + gpu,
+                                 "unload module nvidia",
+                                 "load module nvidia",
+                                 "write /sys/bus/pci/devices/" + gpu + "/driver_override ",
+                                 "write /sys/bus/pci/drivers/vfio-pci/unbind " + gpu,
+                                 "write /sys/bus/pci/drivers/nvidia/bind " + gpu,
+                                 "load module nvidia_uvm",
+                                 "load module nvidia_modeset",
+                                 "load module nvidia_drm",
+                                 "write /sys/bus/platform/drivers/efi-framebuffer/bind efi-framebuffer.0",
+                                 "write /sys/class/vtconsole/vtcon1/bind 1",
+                                 "start unit gdm3.service",
+                             }));
+    EXPECT_EQ(kernel_.writes(), 10);
+    EXPECT_EQ(capture_driver_state(root_.path()), before) << before.diff(capture_driver_state(root_.path()));
+    EXPECT_TRUE(present(proc(1200)));
 }
 
 }  // namespace
