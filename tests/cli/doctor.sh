@@ -24,11 +24,11 @@ dev 00:17.0 8086:a102 0x010601 group=3 driver=ahci role=root-fs
 SPEC
 "$FAKEROOT" "$WORK/ready.spec" "$WORK/ready" || { echo "cannot build fake root"; exit 1; }
 expect_rc 0 "$HOSTDEV" doctor --root "$WORK/ready"
-expect_grep '^9 checks: 9 ok, 0 warnings, 0 errors$' "$WORK/out"
+expect_grep '^10 checks: 10 ok, 0 warnings, 0 errors$' "$WORK/out"
 expect_rc 0 "$HOSTDEV" doctor --root "$WORK/ready" --format json
-jq -e '.exit_code == 0 and (.checks | length) == 9 and all(.checks[]; .verdict == "ok" and .fix == "")
+jq -e '.exit_code == 0 and (.checks | length) == 10 and all(.checks[]; .verdict == "ok" and .fix == "")
        and ([.checks[].id] == ["iommu", "interrupt-remapping", "acs-override", "vfio-modules", "device-reset",
-                               "device-boot-vga", "gpu-holders", "device-shared-ids", "libvirt-hook"])' "$WORK/out" >/dev/null \
+                               "device-boot-vga", "gpu-holders", "gpu-handoff", "device-shared-ids", "libvirt-hook"])' "$WORK/out" >/dev/null \
   && ok || not_ok "doctor JSON on a ready host"
 # A snapshot of the root gives the same checks.
 expect_rc 0 "$HOSTDEV" snapshot --root "$WORK/ready" -o "$WORK/ready.json"

@@ -575,7 +575,7 @@ Status SimulatedKernel::stop_unit(std::string_view unit, std::chrono::millisecon
     }
     if (hang_stop_.count(u) != 0) {
         return make_error(what + " did not finish within " + std::to_string(timeout.count()) +
-                              " ms (gpu_release_timeout_ms); it was stopped",
+                              " ms (gpu_release_timeout_ms); that systemctl was killed",
                           "", ETIMEDOUT);
     }
     const fs::path link = root_ / "run" / "systemd" / "units" / ("invocation:" + u);

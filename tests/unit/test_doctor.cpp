@@ -372,9 +372,9 @@ TEST(Doctor, ReadyHostIsAllOk) {
     EXPECT_EQ(r.exit_code(), exits::doctor::kAllOk);
     std::vector<std::string> ids;
     for (const auto& c : r.checks) ids.push_back(c.id);
-    EXPECT_EQ(ids,
-              (std::vector<std::string>{"iommu", "interrupt-remapping", "acs-override", "vfio-modules", "device-reset",
-                                        "device-boot-vga", "gpu-holders", "device-shared-ids", "libvirt-hook"}));
+    EXPECT_EQ(ids, (std::vector<std::string>{"iommu", "interrupt-remapping", "acs-override", "vfio-modules",
+                                             "device-reset", "device-boot-vga", "gpu-holders", "gpu-handoff",
+                                             "device-shared-ids", "libvirt-hook"}));
     EXPECT_TRUE(has(check(r, "iommu").message, "iommu=pt set"));
 }
 

@@ -352,8 +352,10 @@ TEST(GpuHolders, DoctorCheck) {
     EXPECT_EQ(held[0].verdict, CheckVerdict::Warn);
     EXPECT_EQ(held[0].device, std::optional<PciAddress>(kGpu));
     EXPECT_NE(held[0].message.find("1234 (Xorg)"), std::string::npos) << held[0].message;
-    EXPECT_NE(held[0].fix.find("systemctl stop gdm3.service"), std::string::npos) << held[0].fix;
-    EXPECT_NE(held[0].fix.find("vtconsole"), std::string::npos) << held[0].fix;
+    EXPECT_NE(held[0].fix.find("the hook hands the host's console and display to the guest: stops gdm3.service"),
+              std::string::npos)
+        << held[0].fix;
+    EXPECT_NE(held[0].fix.find("unbinds the framebuffer console (vtcon1)"), std::string::npos) << held[0].fix;
 
     auto idle = gpu_checks(
         "host fbcon=no display_manager=gdm3 active=no\n"

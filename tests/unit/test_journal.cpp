@@ -81,7 +81,7 @@ TEST(JournalParse, EveryHostileJournalIsAnErrorNamingFileAndKey) {
 }
 
 TEST(JournalParse, WhatItWritesItReadsBack) {
-    journal::Journal j{*Owner::domain(kJournalKey, "name with \"quotes\" and \xff"), "detaching", {}};
+    journal::Journal j{*Owner::domain(kJournalKey, "name with \"quotes\" and \xff"), "detaching", {}, std::nullopt};
     j.devices.push_back({*PciAddress::parse("0000:01:00.0"), 1, "nouveau", std::nullopt, {1, 2}, 3, true});
     j.devices.push_back({*PciAddress::parse("0000:01:00.2"), -1, std::nullopt, "foo", {}, std::nullopt, false});
     auto back = journal::parse(journal::serialize(j), "j.json");

@@ -1,6 +1,8 @@
 // The sibling policy, row by row, on hosts read from fresh fake roots.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstdio>
 
 #include "fake_host.hpp"
@@ -134,11 +136,28 @@ TEST(Planner, RequestedDeviceAbsentBridgeOrNeededIsAnError) {
     }
 }
 
+// The boot display that holds the host's console: the handoff plan, as a
+// warning; the same GPU with nothing holding it: no word at all.
 TEST(Planner, BootVgaIsAWarningNotAnError) {
-    Plan p = plan_domain(domain(hd("0x03", "0x00", "0x0")), host());
+    std::string spec = kHost;
+    const std::string first = "host cmdline=\"intel_iommu=on\"";
+    spec.replace(spec.find(first), first.size(), first + " fbcon=yes fb=amdgpu");
+    FakeRoot root(spec);
+    auto h = read_host(FsRoot(root.path()), hostdev::testing::test_read_options());
+    ASSERT_TRUE(h.ok()) << h.error().describe();
+    Plan p = plan_domain(domain(hd("0x03", "0x00", "0x0")), *h);
     EXPECT_FALSE(p.blocked());
-    EXPECT_EQ(count(p, Severity::Warning), 1);
-    EXPECT_NE(p.problems[0].message.find("boot display"), std::string::npos);
+    ASSERT_EQ(count(p, Severity::Warning), 1);
+    const auto warning = std::find_if(p.problems.begin(), p.problems.end(),
+                                      [](const Problem& x) { return x.severity == Severity::Warning; });
+    EXPECT_NE(warning->message.find("the hook hands the host's console and display to the guest: "
+                                    "unbinds the framebuffer console (vtcon1)"),
+              std::string::npos)
+        << warning->message;
+
+    Plan idle = plan_domain(domain(hd("0x03", "0x00", "0x0")), host());
+    EXPECT_FALSE(idle.blocked());
+    EXPECT_EQ(count(idle, Severity::Warning), 0);
 }
 
 TEST(Planner, SameSlotInAnotherGroupIsANoteOrInjectedOnRequest) {

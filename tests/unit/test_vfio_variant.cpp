@@ -387,7 +387,7 @@ TEST(VfioVariantBinder, RequestsKeepEachDevicesDriverModel) {
 // ---------------------------------------------------------------- journal
 
 TEST(VfioVariantJournal, RoundTripWithTheDriverAndOldJournalsRead) {
-    journal::Journal j{owner(), std::string(journal::kDetached), {}};
+    journal::Journal j{owner(), std::string(journal::kDetached), {}, std::nullopt};
     j.devices.push_back({A("01:00.1"),
                          8,
                          std::string("mlx5_core"),

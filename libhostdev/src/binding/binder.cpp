@@ -216,7 +216,8 @@ Status add_handoff(const FsRoot& root, Prepared& p, GpuHandoff handoff) {
 // holds is not recorded) and plans its steps to its VFIO driver.
 Prepared prepare(const FsRoot& root, const Owner& owner, const Host& host, const std::vector<const PciDevice*>& moves,
                  const std::map<PciAddress, std::string>& drivers, std::optional<journal::Journal> mine) {
-    Prepared p{mine ? std::move(*mine) : journal::Journal{owner, std::string(journal::kDetaching), {}}, {}, {}};
+    Prepared p{
+        mine ? std::move(*mine) : journal::Journal{owner, std::string(journal::kDetaching), {}, std::nullopt}, {}, {}};
     p.journal.owner.name = owner.name;
     for (const PciDevice* dev : moves) {
         journal::Device* jd = p.journal.find(dev->address);
@@ -314,7 +315,11 @@ Result<std::vector<PlannedWrite>> Binder::plan_detach(const std::vector<DetachRe
         out.push_back({0, PciAddress{}, "load module " + m, "modprobe", m, {}});
     for (const auto& s : p.plan) {
         if (s.scope == txn::Step::Scope::Handoff && s.writes.empty())
-            out.push_back({s.number, s.device, s.what, {}, {},
+            out.push_back({s.number,
+                           s.device,
+                           s.what,
+                           {},
+                           {},
                            "wait up to " + std::to_string(options_.gpu_release_timeout.count()) + " ms for " +
                                join(s.nodes) + " to be closed"});
         for (const auto& w : s.writes) {
@@ -430,8 +435,8 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRe
     for (auto& d : p.journal.devices) d.pending = false;
     HOSTDEV_TRY(eng.save(p.journal));
     if (p.journal.handoff)
-        p.report.notes.push_back(p.journal.handoff->gpu.str() + ": the host's console and display are handed over: " +
-                                 eng.timing(started));
+        p.report.notes.push_back(p.journal.handoff->gpu.str() +
+                                 ": the host's console and display are handed over: " + eng.timing(started));
     return p.report;
 }
 

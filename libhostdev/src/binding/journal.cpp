@@ -174,7 +174,7 @@ std::optional<Handoff> parse_handoff(jr::Fields& top) {
         h.consoles.push_back(static_cast<int>(c));
     if (const Json* fw = f->array("firmware")) {
         for (std::size_t i = 0; i < fw->size() && f->ok(); ++i) {
-            jr::Fields e((*fw)[i], "", jr::element("handoff", "firmware", i));
+            jr::Fields e((*fw)[i], f->file(), jr::element(f->path(), "firmware", i));
             auto dev = e.string("device", jr::Need::Required);
             auto drv = e.string("driver", jr::Need::Required);
             if (dev && !parse::is_firmware_framebuffer_device(*dev))
@@ -192,7 +192,8 @@ std::optional<Handoff> parse_handoff(jr::Fields& top) {
     };
     h.modules_before = modules("modules_before");
     h.modules_after = modules("modules_after");
-    for (auto s : f->integers("done", 1, 6).value_or(std::vector<std::int64_t>{})) h.done.push_back(static_cast<int>(s));
+    for (auto s : f->integers("done", 1, 6).value_or(std::vector<std::int64_t>{}))
+        h.done.push_back(static_cast<int>(s));
     if (auto s = f->integer("doing", 1, 6)) h.doing = static_cast<int>(*s);
     if (f->ok()) {
         const auto all = h.steps();

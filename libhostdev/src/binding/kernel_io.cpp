@@ -89,14 +89,13 @@ Status systemctl(const FsRoot& root, const char* verb, std::string_view unit, st
             while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
             }
             return make_error(what + " did not finish within " + std::to_string(timeout.count()) +
-                                  " ms (gpu_release_timeout_ms); it was stopped",
+                                  " ms (gpu_release_timeout_ms); that systemctl was killed",
                               "", ETIMEDOUT);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return make_error(what + " failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
-                          ")");
+        return make_error(what + " failed (exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")");
     return ok_status();
 }
 

@@ -132,7 +132,8 @@ HandoffSteps handoff_steps(const FsRoot& root, const journal::Handoff& h) {
         }
         for (auto c = h.consoles.rbegin(); c != h.consoles.rend(); ++c) {
             const fs::path bind = root.sys("class/vtconsole/vtcon" + std::to_string(*c) + "/bind");
-            s.undo.push_back(checked(write_of("bind vtcon" + std::to_string(*c), bind, "1"), Write::Only::ReadsZero, bind));
+            s.undo.push_back(
+                checked(write_of("bind vtcon" + std::to_string(*c), bind, "1"), Write::Only::ReadsZero, bind));
         }
         out.before.push_back(std::move(s));
     }
@@ -140,10 +141,12 @@ HandoffSteps handoff_steps(const FsRoot& root, const journal::Handoff& h) {
         Step s = handoff_step(h, 4, "unbind the firmware framebuffer");
         const fs::path drivers = root.sys("bus/platform/drivers");
         for (const auto& f : h.firmware)
-            s.writes.push_back(write_of("unbind " + f.device + " from " + f.driver, drivers / f.driver / "unbind", f.device));
+            s.writes.push_back(
+                write_of("unbind " + f.device + " from " + f.driver, drivers / f.driver / "unbind", f.device));
         for (auto f = h.firmware.rbegin(); f != h.firmware.rend(); ++f)
-            s.undo.push_back(checked(write_of("bind " + f->device + " to " + f->driver, drivers / f->driver / "bind", f->device),
-                                     Write::Only::PlatformUnbound, root.sys("bus/platform/devices/" + f->device)));
+            s.undo.push_back(
+                checked(write_of("bind " + f->device + " to " + f->driver, drivers / f->driver / "bind", f->device),
+                        Write::Only::PlatformUnbound, root.sys("bus/platform/devices/" + f->device)));
         out.before.push_back(std::move(s));
     }
     if (!h.modules_before.empty()) out.before.push_back(module_step(h, 5, h.modules_before));
@@ -220,7 +223,9 @@ Status Engine::wait_for_holders(const Step& s) {
         waits_.holders = std::chrono::duration_cast<std::chrono::milliseconds>(now - started);
         if (held && held->empty()) return ok_status();
         if (now >= deadline) {
-            if (!held) return make_error("cannot list the processes to see who holds " + join(s.nodes), root_.live_path(root_.proc()), EACCES);
+            if (!held)
+                return make_error("cannot list the processes to see who holds " + join(s.nodes),
+                                  root_.live_path(root_.proc()), EACCES);
             std::vector<std::string> who;
             std::vector<std::string> nodes;
             for (const auto& p : *held) {
@@ -230,7 +235,7 @@ Status Engine::wait_for_holders(const Step& s) {
             std::sort(nodes.begin(), nodes.end());
             nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
             return make_refusal(join(who) + " still " + (who.size() == 1 ? "holds " : "hold ") + join(nodes) +
-                              " open after " + std::to_string(opt_.gpu_release_timeout.count()) +
+                                " open after " + std::to_string(opt_.gpu_release_timeout.count()) +
                                 " ms (gpu_release_timeout_ms); hostdev never kills a process: close " +
                                 (who.size() == 1 ? "it" : "them") +
                                 " (or stop the service it belongs to) and start the guest again");

@@ -45,7 +45,7 @@ struct Write {
         ModuleUnloaded,
         UnitInactive
     } only = Only::Always;
-    std::string vfio;  // OnVfio: the VFIO driver the device must be on
+    std::string vfio;             // OnVfio: the VFIO driver the device must be on
     std::filesystem::path check;  // ReadsZero: the file; PlatformUnbound: the device directory
     // Written instead (same value) when this write fails.
     std::optional<std::string> fallback_what;
@@ -53,12 +53,12 @@ struct Write {
 };
 
 struct Step {
-    int number = 0;     // 1..4 (binder.hpp), or the handoff's H1..H6
-    PciAddress device;  // the device; for the handoff, its GPU
-    std::string what;           // "set driver_override", "unbind from nouveau", "probe", "wait for vfio-pci"
-    std::vector<Write> writes;  // forward; empty for the wait
-    std::vector<Write> undo;    // to unwind this step, in this order
-    int group = -1;             // step 4: the group whose /dev/vfio/N must appear
+    int number = 0;                  // 1..4 (binder.hpp), or the handoff's H1..H6
+    PciAddress device;               // the device; for the handoff, its GPU
+    std::string what;                // "set driver_override", "unbind from nouveau", "probe", "wait for vfio-pci"
+    std::vector<Write> writes;       // forward; empty for the wait
+    std::vector<Write> undo;         // to unwind this step, in this order
+    int group = -1;                  // step 4: the group whose /dev/vfio/N must appear
     std::vector<std::string> nodes;  // H2: the device nodes whose holders must close
     // A device's driver step, or a step of the handoff (policy/handoff.hpp),
     // whose progress the journal's handoff records.

@@ -20,7 +20,9 @@ DeviceHolders holders(const Host& host, const PciDevice& d) {
     return holders_of(*host.gpu_holders, d.address, is_boot(d) ? BootGpu::Yes : BootGpu::No, is_nvidia(d));
 }
 
-bool contains(const std::vector<PciAddress>& v, const PciAddress& a) { return std::find(v.begin(), v.end(), a) != v.end(); }
+bool contains(const std::vector<PciAddress>& v, const PciAddress& a) {
+    return std::find(v.begin(), v.end(), a) != v.end();
+}
 
 bool loaded(const Host& host, const std::string& module) {
     // Unknown: assume loaded, so the plan says what it would unload; the

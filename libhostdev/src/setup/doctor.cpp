@@ -358,10 +358,11 @@ private:
                     param = "initcall_blacklist=simpledrm_platform_driver_init";
                 const std::string unbind = "echo " + std::string(platform_device_of(fb)) + ".0 > " +
                                            live_sys("bus/platform/drivers/" + platform_driver_of(fb) + "/unbind");
-                fix += (fix.empty() ? "" : " ") + fb + ": " +
-                       (param.empty() ? "" : "to keep it off the GPU for good add " + param +
-                                                 " to the kernel command line; ") +
-                       "the hook's single-GPU handoff runs " + unbind + " before the guest starts.";
+                fix +=
+                    (fix.empty() ? "" : " ") + fb + ": " +
+                    (param.empty() ? ""
+                                   : "to keep it off the GPU for good add " + param + " to the kernel command line; ") +
+                    "the hook's single-GPU handoff runs " + unbind + " before the guest starts.";
             }
             add(id, CheckVerdict::Warn,
                 who + " and " + join(fbs) +
@@ -442,25 +443,28 @@ private:
             std::vector<std::string> fixes;
             if (h.stop_unit && facts.display_manager && facts.display_manager->unit_file == false) {
                 fails.push_back("the display manager " + *h.stop_unit + " has no unit file installed");
-                fixes.push_back("Set display_manager = UNIT (the unit that runs the desktop) or none in "
-                                "/etc/hostdev/hostdev.conf.");
+                fixes.push_back(
+                    "Set display_manager = UNIT (the unit that runs the desktop) or none in "
+                    "/etc/hostdev/hostdev.conf.");
             }
             if (!h.consoles.empty() && facts.consoles &&
                 std::none_of(facts.consoles->begin(), facts.consoles->end(),
                              [](const VtConsole& c) { return !c.is_fbcon(); })) {
                 fails.push_back("fbcon is the only console driver (" + live_sys("class/vtconsole") +
                                 "), so it cannot be unbound");
-                fixes.push_back("Use a kernel with the dummy console (CONFIG_DUMMY_CONSOLE), as distribution "
-                                "kernels have.");
+                fixes.push_back(
+                    "Use a kernel with the dummy console (CONFIG_DUMMY_CONSOLE), as distribution "
+                    "kernels have.");
             }
             for (const auto& f : h.firmware)
                 if (f.unbindable == false) {
                     fails.push_back(f.name + "'s driver " + f.driver.value_or("?") + " offers no unbind (" +
                                     live_sys("bus/platform/drivers/" + f.driver.value_or("?") + "/unbind") +
                                     " is missing)");
-                    fixes.push_back("Keep the firmware framebuffer off the GPU: add video=efifb:off (efifb) or "
-                                    "initcall_blacklist=simpledrm_platform_driver_init (simpledrm) to the kernel "
-                                    "command line.");
+                    fixes.push_back(
+                        "Keep the firmware framebuffer off the GPU: add video=efifb:off (efifb) or "
+                        "initcall_blacklist=simpledrm_platform_driver_init (simpledrm) to the kernel "
+                        "command line.");
                 }
             const std::string plan_words = join(describe_handoff(h), " ");
             if (!fails.empty()) {
@@ -469,13 +473,23 @@ private:
                     join(fixes, " "), d.address);
             } else if (!h.notes.empty()) {
                 add(id, CheckVerdict::Warn, plan_words,
-                    "Nothing blocks the handoff; read what it says will not come back or must close first.",
-                    d.address);
+                    "Nothing blocks the handoff; read what it says will not come back or must close first.", d.address);
             } else {
                 add(id, CheckVerdict::Ok, plan_words, {}, d.address);
             }
         }
-        if (!any && host_.gpu_holders)
+        if (any || !host_.gpu_holders) return;
+        const auto& facts = *host_.gpu_holders;
+        const bool partial = !facts.consoles || !facts.framebuffers || !facts.processes || !facts.display_manager;
+        const auto boot = std::find_if(host_.devices.begin(), host_.devices.end(), [](const PciDevice& d) {
+            return is_passthrough_candidate(d) && d.has_role(HostRole::BootVga);
+        });
+        if (partial && boot != host_.devices.end())
+            add(id, CheckVerdict::Ok,
+                "nothing read holds the console or display of a passthrough candidate; what holds the boot GPU " +
+                    boot->address.str() +
+                    " is not all readable here, and the hook reads it again when a guest that has it starts");
+        else
             add(id, CheckVerdict::Ok, "no passthrough candidate holds the host's console or display");
     }
 

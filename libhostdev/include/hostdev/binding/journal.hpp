@@ -73,14 +73,14 @@ struct PlatformBinding {
 // numbered 1..6; a step whose list is empty is not planned (and not in done).
 struct Handoff {
     PciAddress gpu;
-    std::optional<std::string> stopped_unit;    // H1: the display manager, started again at release
-    std::vector<std::string> nodes;             // H2: the device nodes waited for
-    std::vector<int> consoles;                  // H3: vtconN
-    std::vector<PlatformBinding> firmware;      // H4
-    std::vector<std::string> modules_before;    // H5, in unload order
-    std::vector<std::string> modules_after;     // H6
-    std::vector<int> done;                      // completed handoff steps, in order
-    std::optional<int> doing;                   // the step begun and not completed
+    std::optional<std::string> stopped_unit;       // H1: the display manager, started again at release
+    std::vector<std::string> nodes;                // H2: the device nodes waited for
+    std::vector<int> consoles;                     // H3: vtconN
+    std::vector<PlatformBinding> firmware;         // H4
+    std::vector<std::string> modules_before;       // H5, in unload order
+    std::vector<std::string> modules_after;        // H6
+    std::vector<int> done;                         // completed handoff steps, in order
+    std::optional<int> doing;                      // the step begun and not completed
     [[nodiscard]] std::vector<int> steps() const;  // the planned steps, in order
 };
 

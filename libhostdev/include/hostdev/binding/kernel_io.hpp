@@ -1,9 +1,8 @@
 // KernelIo: the one small interface through which hostdev changes the
 // kernel's and the host's state. Every sysfs write, module load and unload,
 // and every start and stop of a systemd unit (the display manager, for the
-// single-GPU handoff) goes through it; reads go through FsRoot. The real implementation writes files under an FsRoot; tests
-// use a simulated kernel (tests/support/simkernel.hpp) that reacts to the same
-// writes the way Linux does.
+// single-GPU handoff) goes through it; reads go through FsRoot. The real implementation writes files under an FsRoot;
+// tests use a simulated kernel (tests/support/simkernel.hpp) that reacts to the same writes the way Linux does.
 #pragma once
 
 #include <chrono>

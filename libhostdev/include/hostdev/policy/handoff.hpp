@@ -41,7 +41,7 @@ namespace hostdev {
 
 // hostdev.conf's settings of the handoff.
 struct HandoffSettings {
-    bool allowed = true;  // single_gpu_handoff = yes | no
+    bool allowed = true;                               // single_gpu_handoff = yes | no
     std::chrono::milliseconds release_timeout{10000};  // gpu_release_timeout_ms
 };
 
@@ -50,14 +50,14 @@ inline constexpr const char* kNvidiaUserModules[] = {"nvidia_drm", "nvidia_modes
 inline constexpr const char* kNvidiaModule = "nvidia";
 
 struct Handoff {
-    PciAddress gpu;  // the display device the handoff is for (log lines start with it)
+    PciAddress gpu;                        // the display device the handoff is for (log lines start with it)
     std::optional<std::string> stop_unit;  // H1: the active display manager
     // H2: the device nodes waited for, and who holds them now.
-    std::vector<std::string> nodes;        // "/dev/dri/card0", "/dev/dri/renderD128", "/dev/nvidia*"
-    std::chrono::milliseconds timeout{10000};  // H1 and H2 each wait at most this long
-    std::vector<NodeHolder> with_unit;     // holders in the display manager's unit: they go with it
-    std::vector<NodeHolder> others;        // holders that must close by themselves
-    std::vector<int> consoles;             // H3: vtconN
+    std::vector<std::string> nodes;                   // "/dev/dri/card0", "/dev/dri/renderD128", "/dev/nvidia*"
+    std::chrono::milliseconds timeout{10000};         // H1 and H2 each wait at most this long
+    std::vector<NodeHolder> with_unit;                // holders in the display manager's unit: they go with it
+    std::vector<NodeHolder> others;                   // holders that must close by themselves
+    std::vector<int> consoles;                        // H3: vtconN
     std::vector<FirmwareFramebufferDevice> firmware;  // H4: bound ones, with their drivers
     std::vector<std::string> modules_before;          // H5
     std::vector<std::string> modules_after;           // H6
