@@ -1,6 +1,7 @@
 #!/bin/sh
 # /init of the kernel suite's guest (busybox sh). Runs every scenario against
-# the guest's real sysfs, then powers off. Writes, on the second serial port
+# the guest's real sysfs, then powers off; with hostdev_suite=gpu on the
+# kernel command line, the single-GPU scenarios of gpu.sh instead. Writes, on the second serial port
 # (ttyS1, raw) and on the console:
 #   HOSTDEV-INFO ID TEXT            details of check ID
 #   HOSTDEV-RESULT ID PASS|FAIL TEXT one line per check
@@ -8,6 +9,7 @@
 #   snapshot    `hostdev snapshot` of this guest (check 2 runs on the host)
 #   fixed-pair  hostdev-fix's output for virtio-pair.xml on the live sysfs
 #   hook-log    the hook's log file
+#   syslog      the syslog of the gpu profile (the hook's detail lines)
 # and "HOSTDEV-DONE" last.
 #
 # The devices are laid out by boot.sh's QEMU command line:
@@ -119,6 +121,28 @@ expect_qemu_opened() {
   else info "nested qemu's guest has the device ($(grep -m1 "$(ids "$1")" "/tmp/qemu-$2.out" | sed 's/^ *//'))"
   fi
 }
+
+# finish: the hook's log, HOSTDEV-DONE, power off.
+finish() {
+  CHECK=log
+  [ -s /run/hostdev-hook.log ] && emit_block hook-log /run/hostdev-hook.log
+  [ -s /run/messages ] && emit_block syslog /run/messages
+  emit "HOSTDEV-DONE"
+  exec 3>&-
+  sync
+  poweroff -f
+  echo o >/proc/sysrq-trigger
+  sleep 60
+}
+
+# The gpu profile (boot.sh ... gpu): its own device set and scenarios.
+case " $(cat /proc/cmdline) " in
+  *" hostdev_suite=gpu "*)
+    info "kernel $(uname -r), cmdline: $(cat /proc/cmdline)"
+    . "$T/gpu.sh"
+    finish
+    ;;
+esac
 
 # -------------------------------------------------------------- boot
 info "kernel $(uname -r), cmdline: $(cat /proc/cmdline)"
@@ -386,11 +410,4 @@ expect_no_journal
 end_check "refused (exit $RC): $(tr '\n' ' ' </tmp/hook.err)"
 
 # -------------------------------------------------------------- end
-CHECK=log
-[ -s /run/hostdev-hook.log ] && emit_block hook-log /run/hostdev-hook.log
-emit "HOSTDEV-DONE"
-exec 3>&-
-sync
-poweroff -f
-echo o >/proc/sysrq-trigger
-sleep 60
+finish

@@ -5,8 +5,9 @@
 #
 #   tests/kernel/prepare.sh BUILD_DIR SOURCE_DIR OUT_DIR
 #
-# 1. Installs what is missing (qemu-system-x86, busybox-static, jq) with
-#    apt-get, as root or through sudo.
+# 1. Installs what is missing (qemu-system-x86, busybox-static, jq, and
+#    ovmf for the gpu profile's UEFI boot) with apt-get, as root or through
+#    sudo.
 # 2. Resolves the current kernel package from `apt-cache depends
 #    linux-image-amd64` (never a fixed version), downloads it with
 #    `apt-get download` and unpacks it into OUT/cache; both are kept, so a
@@ -16,7 +17,8 @@
 #    by `busybox depmod`), hostdev, hostdev-fix and hostdev-hook (also as
 #    /etc/libvirt/hooks/qemu.d/50-hostdev), jq, qemu-system-x86_64 with its
 #    TCG accelerator module and firmware, every shared library at its own
-#    path, pci.ids, libvirt's RelaxNG schemas, the domains and /init.
+#    path, pci.ids, libvirt's RelaxNG schemas, the domains, /init and the
+#    gpu profile's scenarios (gpu.sh) with their stand-in systemctl.
 # Writes OUT/guest.env for boot.sh.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -50,7 +52,7 @@ as_root() {
   fi
 }
 need=()
-for p in qemu-system-x86 busybox-static jq; do
+for p in qemu-system-x86 busybox-static jq ovmf; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -185,7 +187,7 @@ mkdir -p "$ROOT/usr/share/libvirt" && cp -r /usr/share/libvirt/schemas "$ROOT/us
 # they depend on (from modules.dep; busybox modprobe ignores softdeps, so
 # vfio_iommu_type1 is listed and loaded explicitly).
 MODULES=(virtio_pci virtio_net e1000e e1000 nvme xhci_pci snd_hda_intel snd_hda_codec_generic
-         lpc_ich i2c_i801 ahci vfio_iommu_type1 vfio_pci)
+         lpc_ich i2c_i801 ahci vfio_iommu_type1 vfio_pci bochs)
 declare -A want=()
 for m in "${MODULES[@]}"; do
   pattern=${m//_/[-_]}
@@ -202,7 +204,11 @@ echo "modules: ${#want[@]} files"
 
 # The scenarios.
 install -m 755 "$HERE/init.sh" "$ROOT/init"
-mkdir -p "$ROOT/hostdev-test" && cp "$HERE"/domains/*.xml "$ROOT/hostdev-test/"
+mkdir -p "$ROOT/hostdev-test" && cp "$HERE"/domains/*.xml "$HERE/gpu.sh" "$ROOT/hostdev-test/"
+# The gpu profile's stand-in display manager (the guest has no systemd).
+install -m 755 "$HERE/standin/systemctl" "$ROOT/usr/bin/systemctl"
+install -m 755 "$HERE/standin/fake-dm" "$ROOT/usr/local/bin/fake-dm"
+mkdir -p "$ROOT/usr/lib/systemd/system" && cp "$HERE/standin/fake-dm.service" "$ROOT/usr/lib/systemd/system/"
 cat >"$ROOT/etc/hostdev/hostdev.conf" <<'EOF'
 # The kernel suite's guest: its own devices, moved for real.
 root = /
