@@ -270,8 +270,9 @@ TEST(Config, DisplayManager) {
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(c->display_manager, std::optional<std::string>("none"));
     EXPECT_FALSE(parse_config("", "hostdev.conf")->display_manager.has_value());
-    EXPECT_EQ(error_of("display_manager = gdm3\n").substr(0, 54),
-              "hostdev.conf:1: display_manager must be none or a serv");
+    EXPECT_EQ(error_of("display_manager = gdm3\n"),
+              "hostdev.conf:1: display_manager must be none or a service unit such as gdm3.service, got 'gdm3' "
+              "(did you mean gdm3.service?)");
     error_of("display_manager = ../../x.service\n");
     error_of("display_manager = \n");
 }

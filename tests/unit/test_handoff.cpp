@@ -120,8 +120,8 @@ TEST(Handoff, AHolderThatIsNotTheDisplayManagerIsSaidBeforehand) {
     EXPECT_EQ(p.handoff->others[0].pid, 4242);
     ASSERT_EQ(p.handoff->notes.size(), 1u);
     EXPECT_EQ(p.handoff->notes[0],
-              "4242 (cuda-job) hold /dev/dri/renderD128 open and are not the display manager: the start waits up to "
-              "10000 ms (gpu_release_timeout_ms) for them to close, then is refused; hostdev never kills them");
+              "4242 (cuda-job) holds /dev/dri/renderD128 open and is not the display manager: the start waits up to "
+              "10000 ms (gpu_release_timeout_ms) for it to close, then is refused; hostdev never kills it");
 }
 
 TEST(Handoff, ARunningDisplayManagerThatHoldsNothingIsNotStopped) {

@@ -116,7 +116,9 @@ struct Rig {
     SimulatedKernel kernel;
     [[nodiscard]] DriverState drivers() const { return capture_driver_state(root.path()); }
     [[nodiscard]] std::string side() const { return gpu_side(root.path()); }
-    [[nodiscard]] bool journal_exists() const { return fs::exists(root.path() / "run/hostdev" / (std::string(kUuid) + ".json")); }
+    [[nodiscard]] bool journal_exists() const {
+        return fs::exists(root.path() / "run/hostdev" / (std::string(kUuid) + ".json"));
+    }
     [[nodiscard]] journal::Journal journal() const {
         const fs::path p = root.path() / "run/hostdev" / (std::string(kUuid) + ".json");
         auto j = journal::parse(read(p), p.string());
@@ -156,8 +158,9 @@ TEST(HandoffBinder, DisplayManagerConsoleAndDriverAndBackInReverse) {
     ASSERT_TRUE(j.handoff);
     EXPECT_EQ(j.handoff->stopped_unit, std::optional<std::string>("gdm3.service"));
     EXPECT_EQ(j.handoff->done, (std::vector<int>{1, 2, 3}));
-    EXPECT_TRUE(any_note(*d, "0000:00:02.0: the hook hands the host's console and display to the guest: stops "
-                             "gdm3.service"));
+    EXPECT_TRUE(any_note(*d,
+                         "0000:00:02.0: the hook hands the host's console and display to the guest: stops "
+                         "gdm3.service"));
     EXPECT_TRUE(any_note(*d, "0000:00:02.0: the host's console and display are handed over: done in "));
 
     const std::size_t at = r.kernel.log().size();
@@ -329,7 +332,9 @@ TEST(HandoffBinder, AFailedDisplayManagerStopChangesNothing) {
     Binder b(FsRoot(r.root.path()), r.kernel, options());
     auto d = b.detach(owner(), {kVga});
     ASSERT_FALSE(d.ok());
-    EXPECT_NE(d.error().message.find("handoff step H1 (stop gdm3.service): systemctl stop gdm3.service did not finish within 300 ms"), std::string::npos)
+    EXPECT_NE(d.error().message.find(
+                  "handoff step H1 (stop gdm3.service): systemctl stop gdm3.service did not finish within 300 ms"),
+              std::string::npos)
         << d.error().message;
     EXPECT_EQ(r.side(), side);
     EXPECT_FALSE(r.journal_exists());

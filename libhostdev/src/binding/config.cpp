@@ -129,10 +129,13 @@ Result<Config> parse_config(std::string_view text, std::string_view source) {
                                   "vfio_variant_drivers must be auto, yes or no, got " + quoted(value));
             config.vfio_variant_drivers = *m;
         } else if (key == "display_manager") {
-            if (value != "none" && !parse::valid_unit_name(value))
-                return line_error(
-                    source, line_no,
-                    "display_manager must be none or a service unit such as gdm3.service, got " + quoted(value));
+            if (value != "none" && !parse::valid_unit_name(value)) {
+                const std::string unit = std::string(value) + ".service";
+                const bool bare = !value.empty() && parse::valid_unit_name(unit);
+                return line_error(source, line_no,
+                                  "display_manager must be none or a service unit such as gdm3.service, got " +
+                                      quoted(value) + (bare ? " (did you mean " + unit + "?)" : ""));
+            }
             config.display_manager = value;
         } else if (key == "single_gpu_handoff") {
             if (value != "yes" && value != "no")

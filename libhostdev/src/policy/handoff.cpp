@@ -89,11 +89,15 @@ void plan_holders(const DeviceHolders& dh, Handoff& h) {
         else
             h.others.push_back(p);
     }
-    if (!h.others.empty())
-        h.notes.push_back(pids(h.others) + " hold " + join(all_nodes(h.others)) +
-                          " open and are not the display manager: the start waits up to " +
-                          std::to_string(h.timeout.count()) +
-                          " ms (gpu_release_timeout_ms) for them to close, then is refused; hostdev never kills them");
+    if (!h.others.empty()) {
+        const bool one = h.others.size() == 1;
+        h.notes.push_back(pids(h.others) + (one ? " holds " : " hold ") + join(all_nodes(h.others)) +
+                          (one ? " open and is not the display manager: the start waits up to "
+                               : " open and are not the display manager: the start waits up to ") +
+                          std::to_string(h.timeout.count()) + " ms (gpu_release_timeout_ms) for " +
+                          (one ? "it" : "them") + " to close, then is refused; hostdev never kills " +
+                          (one ? "it" : "them"));
+    }
     if (dh.scan_bound_hit)
         h.notes.push_back("the process scan stopped at " + *dh.scan_bound_hit +
                           ": a holder beyond it is not seen before the start");
@@ -161,7 +165,10 @@ std::vector<std::string> describe_handoff(const Handoff& h) {
     if (h.stop_unit) steps.push_back("stops " + *h.stop_unit);
     if (!h.nodes.empty())
         steps.push_back("waits up to " + std::to_string(h.timeout.count()) + " ms for " + join(h.nodes) +
-                        " to be closed" + (h.with_unit.empty() ? "" : " (" + pids(h.with_unit) + " go with it)"));
+                        " to be closed" +
+                        (h.with_unit.empty()
+                             ? ""
+                             : " (" + pids(h.with_unit) + (h.with_unit.size() == 1 ? " goes" : " go") + " with it)"));
     std::vector<std::string> vt;
     for (int c : h.consoles) vt.push_back("vtcon" + std::to_string(c));
     if (!vt.empty()) steps.push_back("unbinds the framebuffer console (" + join(vt) + ")");

@@ -414,7 +414,7 @@ private:
             const HandoffPlan plan = plan_handoff(host_, {d.address}, HandoffSettings{});
             std::string fix = "The hook hands it over when a guest takes it and gives it back when the guest stops.";
             if (plan.handoff) {
-                fix = join(describe_handoff(*plan.handoff), " ");
+                fix = join(describe_handoff(*plan.handoff), "; ") + ".";
                 if (!plan.handoff->others.empty())
                     fix += " Close the processes that are not the display manager's before the guest starts.";
             }
@@ -466,7 +466,7 @@ private:
                         "initcall_blacklist=simpledrm_platform_driver_init (simpledrm) to the kernel "
                         "command line.");
                 }
-            const std::string plan_words = join(describe_handoff(h), " ");
+            const std::string plan_words = join(describe_handoff(h), "; ");
             if (!fails.empty()) {
                 add(id, CheckVerdict::Error,
                     describe_device(d) + ": the single-GPU handoff cannot work: " + join_sentence(fails, "; "),
