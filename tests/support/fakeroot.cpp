@@ -15,6 +15,8 @@
 #include <system_error>
 #include <utility>
 
+#include "hostdev/host/parse.hpp"
+
 namespace hostdev::testing {
 namespace fs = std::filesystem;
 
@@ -469,17 +471,6 @@ Result<FakeDevice> parse_dev_line(const std::vector<Token>& tokens, int lineno) 
     return dev;
 }
 
-// A systemd service name: NAME.service, with the characters unit names allow.
-bool valid_service_name(std::string_view unit) {
-    constexpr std::string_view kSuffix = ".service";
-    if (unit.size() <= kSuffix.size() || unit.size() > 255) return false;
-    if (unit.substr(unit.size() - kSuffix.size()) != kSuffix) return false;
-    return std::all_of(unit.begin(), unit.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               std::string_view(":-_.\\@").find(c) != std::string_view::npos;
-    });
-}
-
 // proc PID COMM [unit=NAME.service] PATH...
 Result<FakeProcess> parse_proc_line(const std::vector<Token>& tokens, int lineno) {
     if (tokens.size() < 3) return line_error(lineno, "'proc' needs PID COMM [PATH...]");
@@ -495,7 +486,7 @@ Result<FakeProcess> parse_proc_line(const std::vector<Token>& tokens, int lineno
         if (tokens[i].text.rfind("unit=", 0) == 0) {
             const std::string unit = tokens[i].text.substr(5);
             if (p.unit) return line_error(lineno, "unit= given twice in '" + tokens[i].raw + "'");
-            if (!valid_service_name(unit)) return bad_value(lineno, tokens[i], "a service unit such as gdm3.service");
+            if (!hostdev::parse::valid_unit_name(unit)) return bad_value(lineno, tokens[i], "a service unit such as gdm3.service");
             p.unit = unit;
             continue;
         }
