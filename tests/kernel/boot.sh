@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Boots the prepared guest once and captures its serial ports.
 #
-#   tests/kernel/boot.sh OUT_DIR [TIMEOUT_SECONDS] [devices|gpu]
+#   tests/kernel/boot.sh OUT_DIR [TIMEOUT_SECONDS] [devices|gpu|libvirt]
 #
-# Two device sets (profiles), one initramfs; /init runs the profile's
-# scenarios (it reads hostdev_suite= from the kernel command line).
+# Three profiles, two device sets, one initramfs; /init runs the profile's
+# scenarios (it reads hostdev_suite= from the kernel command line). The
+# libvirt profile has the devices profile's device set and runs libvirt's
+# own daemon in the guest (libvirt.sh).
 #
 # Always TCG (KVM is neither needed nor trusted here), q35 with QEMU's Intel
 # IOMMU (interrupt remapping, caching mode), and a device set whose IOMMU
@@ -20,12 +22,13 @@
 # group, the boot display), so that the firmware framebuffer (efifb) and
 # fbcon hold it at boot, as on a single-GPU desktop.
 # ttyS0 (the console) goes to OUT/console.log, ttyS1 (the guest's result
-# lines) to OUT/results.log (for the gpu profile both under OUT/gpu). Exits
+# lines) to OUT/results.log (for the gpu and libvirt profiles both under
+# OUT/gpu or OUT/libvirt). Exits
 # 0 when the guest ran to its end ("HOSTDEV-DONE"); whether each check passed is for check.sh to say.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-OUT=${1:?usage: boot.sh OUT_DIR [TIMEOUT_SECONDS] [devices|gpu]}
+OUT=${1:?usage: boot.sh OUT_DIR [TIMEOUT_SECONDS] [devices|gpu|libvirt]}
 LIMIT=${2:-240}
 PROFILE=${3:-devices}
 [ -s "$OUT/guest.env" ] || kernel_die "$OUT/guest.env is missing: run prepare.sh first"
@@ -35,21 +38,25 @@ LOGS=$OUT
 case "$PROFILE" in
   devices) ;;
   gpu) LOGS=$OUT/gpu ;;
-  *) kernel_die "unknown profile '$PROFILE' (devices or gpu)" ;;
+  libvirt) LOGS=$OUT/libvirt ;;
+  *) kernel_die "unknown profile '$PROFILE' (devices, gpu or libvirt)" ;;
 esac
 mkdir -p "$LOGS" || kernel_die "cannot create $LOGS"
 CONSOLE=$LOGS/console.log
 RESULTS=$LOGS/results.log
 rm -f "$CONSOLE" "$RESULTS"   # a stale log must never pass
 
+MEM=1024
+[ "$PROFILE" = libvirt ] && MEM=1536   # libvirtd and a nested guest besides the scenarios
 QEMU_ARGS=(
-  -machine q35,kernel-irqchip=split -accel tcg -smp 2 -m 1024
+  -machine q35,kernel-irqchip=split -accel tcg -smp 2 -m "$MEM"
   -device intel-iommu,intremap=on,caching-mode=on
   -display none -no-reboot -nodefaults -monitor none
   -serial "file:$CONSOLE" -serial "file:$RESULTS"
   -kernel "$VMLINUZ" -initrd "$INITRD"
   -append "console=ttyS0 panic=-1 intel_iommu=on hostdev_suite=$PROFILE"
 )
+
 if [ "$PROFILE" = gpu ]; then
   CODE=/usr/share/OVMF/OVMF_CODE_4M.fd VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
   [ -f "$CODE" ] && [ -f "$VARS" ] || kernel_die "$CODE or $VARS is missing (package ovmf; prepare.sh installs it)"

@@ -1,7 +1,9 @@
 #!/bin/sh
 # /init of the kernel suite's guest (busybox sh). Runs every scenario against
 # the guest's real sysfs, then powers off; with hostdev_suite=gpu on the
-# kernel command line, the single-GPU scenarios of gpu.sh instead. Writes, on the second serial port
+# kernel command line, the single-GPU scenarios of gpu.sh instead, and with
+# hostdev_suite=libvirt those of libvirt.sh (libvirt's daemon in the guest).
+# Writes, on the second serial port
 # (ttyS1, raw) and on the console:
 #   HOSTDEV-INFO ID TEXT            details of check ID
 #   HOSTDEV-RESULT ID PASS|FAIL TEXT one line per check
@@ -158,6 +160,11 @@ for d in "$SYSPCI"/*; do
   info "$a [$(ids "$a")] class $(cat "$d/class") group $(grp "$a") driver $(drv "$a") $(ifaces "$a" | tr '\n' ' ')"
 done
 info "iommu units: $(ls /sys/class/iommu 2>/dev/null | tr '\n' ' ')groups: $(ls /sys/kernel/iommu_groups | wc -l)"
+
+# The libvirt profile (boot.sh ... libvirt): this device set, libvirt's daemon.
+case " $(cat /proc/cmdline) " in
+  *" hostdev_suite=libvirt "*) . "$T/libvirt.sh"; finish ;;
+esac
 
 # -------------------------------------------------------------- 1
 begin_check 1 "hostdev groups --format json against the kernel's own view"

@@ -5,9 +5,9 @@
 #
 #   tests/kernel/prepare.sh BUILD_DIR SOURCE_DIR OUT_DIR
 #
-# 1. Installs what is missing (qemu-system-x86, busybox-static, jq, and
-#    ovmf for the gpu profile's UEFI boot) with apt-get, as root or through
-#    sudo.
+# 1. Installs what is missing (qemu-system-x86, busybox-static, jq, ovmf
+#    for the gpu profile's UEFI boot, and libvirt's daemon, QEMU driver and
+#    virsh for the libvirt profile) with apt-get, as root or through sudo.
 # 2. Resolves the current kernel package from `apt-cache depends
 #    linux-image-amd64` (never a fixed version), downloads it with
 #    `apt-get download` and unpacks it into OUT/cache; both are kept, so a
@@ -52,7 +52,7 @@ as_root() {
   fi
 }
 need=()
-for p in qemu-system-x86 busybox-static jq ovmf; do
+for p in qemu-system-x86 busybox-static jq ovmf libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -179,6 +179,15 @@ for f in "${QEMU_FILES[@]}"; do
   put "$f"
   case "$f" in *.so) put_libs "$f" ;; esac
 done
+# libvirt for the libvirt profile (libvirt.sh): the monolithic daemon, its
+# QEMU and node-device drivers, virsh, and the data the QEMU driver reads.
+LIBVIRT_DRIVERS=/usr/lib/x86_64-linux-gnu/libvirt/connection-driver
+put_program /usr/sbin/libvirtd /usr/sbin/libvirtd
+put_program /usr/bin/virsh /usr/bin/virsh
+for drv in qemu nodedev; do
+  put "$LIBVIRT_DRIVERS/libvirt_driver_$drv.so" && put_libs "$LIBVIRT_DRIVERS/libvirt_driver_$drv.so"
+done
+mkdir -p "$ROOT/usr/share/libvirt" && cp -r /usr/share/libvirt/cpu_map "$ROOT/usr/share/libvirt/"
 [ -f /usr/share/misc/pci.ids ] && put /usr/share/misc/pci.ids
 [ -d /usr/share/libvirt/schemas ] || kernel_die "/usr/share/libvirt/schemas is missing (package libvirt0)"
 mkdir -p "$ROOT/usr/share/libvirt" && cp -r /usr/share/libvirt/schemas "$ROOT/usr/share/libvirt/"
@@ -204,10 +213,12 @@ echo "modules: ${#want[@]} files"
 
 # The scenarios.
 install -m 755 "$HERE/init.sh" "$ROOT/init"
-mkdir -p "$ROOT/hostdev-test" && cp "$HERE"/domains/*.xml "$HERE/gpu.sh" "$ROOT/hostdev-test/"
+mkdir -p "$ROOT/hostdev-test" && cp "$HERE"/domains/*.xml "$HERE/gpu.sh" "$HERE/libvirt.sh" "$ROOT/hostdev-test/"
 # The gpu profile's stand-in display manager (the guest has no systemd).
 install -m 755 "$HERE/standin/systemctl" "$ROOT/usr/bin/systemctl"
 install -m 755 "$HERE/standin/fake-dm" "$ROOT/usr/local/bin/fake-dm"
+# The libvirt profile's timing hook (installed around 50-hostdev when measuring).
+install -m 755 "$HERE/standin/stamp-hook" "$ROOT/hostdev-test/stamp-hook"
 mkdir -p "$ROOT/usr/lib/systemd/system" && cp "$HERE/standin/fake-dm.service" "$ROOT/usr/lib/systemd/system/"
 cat >"$ROOT/etc/hostdev/hostdev.conf" <<'EOF'
 # The kernel suite's guest: its own devices, moved for real.
