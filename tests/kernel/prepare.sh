@@ -14,7 +14,7 @@
 #    second run downloads nothing. Older cached kernels are removed.
 # 3. Builds OUT/initramfs.cpio.gz: busybox and its applets, the kernel
 #    modules the guest needs with their dependencies (and a modules.dep made
-#    by `busybox depmod`), hostdev, hostdev-fix and hostdev-hook (also as
+#    by `busybox depmod`), hostdev, hostdev-fix, virt-hostdev and hostdev-hook (also as
 #    /etc/libvirt/hooks/qemu.d/50-hostdev), jq, qemu-system-x86_64 with its
 #    TCG accelerator module and firmware, every shared library at its own
 #    path, pci.ids, libvirt's RelaxNG schemas, the domains, /init and the
@@ -38,7 +38,7 @@ elapsed() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b 
 step() { echo "== [$(elapsed) s] $*"; }
 
 # Only the guest's binaries: a missing one means the tree is not built.
-BINARIES=("$BUILD/cli/hostdev" "$BUILD/cli/hostdev-fix" "$BUILD/hooks/hostdev-hook")
+BINARIES=("$BUILD/cli/hostdev" "$BUILD/cli/hostdev-fix" "$BUILD/hooks/hostdev-hook" "$BUILD/virsh-plugin/virt-hostdev")
 for b in "${BINARIES[@]}"; do
   [ -x "$b" ] || kernel_die "$b is missing: build the tree first (cmake --build $BUILD)"
 done
@@ -184,6 +184,7 @@ done
 LIBVIRT_DRIVERS=/usr/lib/x86_64-linux-gnu/libvirt/connection-driver
 put_program /usr/sbin/libvirtd /usr/sbin/libvirtd
 put_program /usr/bin/virsh /usr/bin/virsh
+put_program "$BUILD/virsh-plugin/virt-hostdev" /usr/local/bin/virt-hostdev
 for drv in qemu nodedev; do
   put "$LIBVIRT_DRIVERS/libvirt_driver_$drv.so" && put_libs "$LIBVIRT_DRIVERS/libvirt_driver_$drv.so"
 done
