@@ -86,7 +86,10 @@ SocketState probe_socket(const std::string& path) {
 
 }  // namespace
 
-void silence_libvirt_errors() { virSetErrorFunc(nullptr, quiet_handler); }
+void init_libvirt() {
+    virInitialize();
+    virSetErrorFunc(nullptr, quiet_handler);
+}
 
 std::string last_libvirt_message() {
     virErrorPtr e = virGetLastError();
