@@ -233,6 +233,10 @@ expect_grep 'cannot connect to nosuchdriver:///system' "$WORK/err"
 expect_rc 3 timeout 60 "$VIRT" -c "qemu+ssh://nobody@127.0.0.1:1/system" check --all
 expect_grep 'cannot connect to qemu\+ssh://nobody@127.0.0.1:1/system' "$WORK/err"
 expect_grep 'hint: libvirt runs ssh to nobody@127.0.0.1 \(port 1\): `ssh -p 1 nobody@127.0.0.1 true`' "$WORK/err"
+expect_grep '^  hint: nothing accepts connections on 127.0.0.1 port 1: is sshd running there' "$WORK/err"
+# The key of the URI is the one to try by hand.
+expect_rc 3 timeout 60 "$VIRT" -c "qemu+ssh://nobody@127.0.0.1:1/system?keyfile=/k%2Fey&no_tty=1" check --all
+expect_grep 'hint: libvirt runs ssh to nobody@127.0.0.1 \(port 1\): `ssh -p 1 -i /k/ey nobody@127.0.0.1 true`' "$WORK/err"
 
 # <interface type='hostdev'> through the libvirt API: the same node with two
 # more domains, an igb port and a VF given as interfaces.
