@@ -57,7 +57,8 @@ int define_fixed(const Connection& conn, const JudgedDomain& d, const LibvirtHos
 }
 
 int run_fix(const FixOptions& opt, const GlobalOptions& global) {
-    auto conn = open_or_report(global.uri, opt.define ? Connection::Access::ReadWrite : Connection::Access::ReadOnly);
+    if (!single_connection_or_report(global, "fix changes one domain on one connection")) return exits::fix::kInvalid;
+    auto conn = open_or_report(global.uri(), opt.define ? Connection::Access::ReadWrite : Connection::Access::ReadOnly);
     if (!conn) return exits::fix::kInvalid;
     auto validator = schemas_or_report(opt.judge.schema_dir);
     if (!validator) return exits::fix::kInvalid;

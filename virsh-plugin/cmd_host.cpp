@@ -9,8 +9,11 @@
 #include "commands.hpp"
 #include "connection.hpp"
 #include "hostdev/base/fileio.hpp"
+#include "hostdev/base/json_reader.hpp"
+#include "hostdev/base/parallel.hpp"
 #include "hostdev/host/snapshot.hpp"
 #include "hostdev/output/format.hpp"
+#include "hostdev/policy/fleet.hpp"
 #include "judge.hpp"
 
 namespace hostdev::virt {
@@ -21,8 +24,53 @@ struct GroupsOptions {
     std::optional<std::filesystem::path> out;
 };
 
+// Several -c: each host's groups read on its own thread with its own
+// connection (at most --jobs at once); one listing per host in the order of
+// -c, then the summary (text), or {"hosts": [...], "summary": {...}} with
+// each host's groups document as its report (json).
+int run_groups_fleet(const GroupsOptions& opt, const GlobalOptions& global, OutputFormat format) {
+    if (format == OutputFormat::Dot) {
+        print_error(
+            "--format dot draws one host: give one -c per run (virt-hostdev -c URI groups --format dot), or use "
+            "text or json for several");
+        return exits::virt::kUsage;
+    }
+    std::vector<HostOutcome> hosts(global.uris.size());
+    Progress progress(true);
+    std::size_t finished = 0;
+    run_bounded(
+        hosts.size(), global.jobs,
+        [&](std::size_t i) {
+            const std::string& uri = global.uris[i];
+            auto conn = Connection::open(uri, Connection::Access::ReadOnly);
+            if (!conn) {
+                hosts[i] = failed_host(FleetCommand::Groups, uri, Reach::NotConnected, conn.error().describe());
+                return;
+            }
+            Progress quiet(false);
+            auto host = read_libvirt_host(*conn, global.pci_ids, quiet);
+            if (!host) {
+                hosts[i] = failed_host(FleetCommand::Groups, uri, Reach::Connected, host.error().describe());
+                return;
+            }
+            HostOutcome h = answered_host(FleetCommand::Groups, uri, exits::virt::kOk);
+            if (format == OutputFormat::Json)
+                h.report = nlohmann::ordered_json::parse(format_groups_json(host->host));
+            else
+                h.text = format_groups_text(host->host);
+            hosts[i] = std::move(h);
+        },
+        [&](std::size_t) { progress.update("hosts read", ++finished, hosts.size()); });
+    progress.clear();
+    const int worst = summarize(hosts).exit_code;
+    const std::string out = format == OutputFormat::Json ? json::to_text(fleet_report(hosts)) : fleet_text(hosts);
+    return emit(out, opt.out) ? worst : exits::virt::kFailure;
+}
+
 int run_groups(const GroupsOptions& opt, const GlobalOptions& global) {
-    auto conn = open_or_report(global.uri, Connection::Access::ReadOnly);
+    if (global.fleet())
+        return run_groups_fleet(opt, global, output_format_from_string(opt.format).value_or(OutputFormat::Text));
+    auto conn = open_or_report(global.uri(), Connection::Access::ReadOnly);
     if (!conn) return exits::virt::kFailure;
     auto host = read_host_or_report(*conn, global.pci_ids);
     if (!host) return exits::virt::kFailure;
@@ -46,7 +94,10 @@ std::string definition_file(const DomainInfo& d) {
 }
 
 int run_snapshot(const SnapshotOptions& opt, const GlobalOptions& global) {
-    auto conn = open_or_report(global.uri, Connection::Access::ReadOnly);
+    if (!single_connection_or_report(global, "snapshot writes one host, the input of hostdev-fix --host",
+                                     "run it once per host (virt-hostdev -c URI snapshot -o HOST.json)"))
+        return exits::virt::kUsage;
+    auto conn = open_or_report(global.uri(), Connection::Access::ReadOnly);
     if (!conn) return exits::virt::kFailure;
     auto host = read_host_or_report(*conn, global.pci_ids);
     if (!host) return exits::virt::kFailure;
@@ -96,6 +147,10 @@ void add_groups_command(CLI::App& app, const GlobalOptions& global, int& exit_co
         ->capture_default_str();
     cmd->add_option("-o,--output", opt->out, "Write to FILE (atomically) instead of standard output")
         ->type_name("FILE");
+    cmd->footer(
+        "With several -c: each host's listing after a line \"== URI\" (text), or {\"hosts\": [...], \"summary\":\n"
+        "{...}} with each host's groups document as its \"report\" (json; dot draws one host only), in the\n"
+        "order of -c; exit 1 when any host could not be read.");
     cmd->callback([opt, &global, &exit_code] { exit_code = run_groups(*opt, global); });
 }
 

@@ -8,15 +8,27 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hostdev/policy/planner.hpp"
 
 namespace hostdev::virt {
 
 struct GlobalOptions {
-    std::optional<std::string> uri;
+    std::vector<std::string> uris;  // -c, in the order given; none: libvirt's default
     std::optional<std::filesystem::path> pci_ids;
+    unsigned jobs = 4;  // --jobs: hosts read at once when several -c are given
+    // The one URI of a single-host run (nullopt: libvirt's default).
+    [[nodiscard]] std::optional<std::string> uri() const {
+        return uris.empty() ? std::nullopt : std::optional<std::string>(uris.front());
+    }
+    [[nodiscard]] bool fleet() const { return uris.size() > 1; }
 };
+
+// For a command that works on one connection only (fix, snapshot): false
+// when several -c were given, with "WHAT: give one -c, not N[, and ADVICE]"
+// on stderr.
+bool single_connection_or_report(const GlobalOptions& global, std::string_view what, std::string_view advice = {});
 
 // hostdev-fix's planning options, spelled as hostdev-fix spells them.
 struct JudgeOptions {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -29,8 +30,33 @@ Error libvirt_error(const std::string& what) {
 // The parts of a libvirt URI that decide how it connects:
 // driver[+transport]://[user@]host[:port]/path[?query].
 struct UriParts {
-    std::string driver, transport, user, host, port, path;
+    std::string driver, transport, user, host, port, path, query;
 };
+
+// A query parameter's value, %XX decoded as libvirt decodes it ("" when absent).
+std::string query_param(const std::string& query, const std::string& name) {
+    std::size_t start = 0;
+    while (start <= query.size()) {
+        std::size_t end = query.find_first_of("&;", start);
+        if (end == std::string::npos) end = query.size();
+        const std::string item = query.substr(start, end - start);
+        if (item.rfind(name + "=", 0) == 0) {
+            std::string raw = item.substr(name.size() + 1), out;
+            for (std::size_t i = 0; i < raw.size(); ++i) {
+                if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+                    std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+                    out += static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16));
+                    i += 2;
+                } else {
+                    out += raw[i];
+                }
+            }
+            return out;
+        }
+        start = end + 1;
+    }
+    return {};
+}
 
 UriParts split_uri(const std::string& uri) {
     UriParts p;
@@ -65,7 +91,9 @@ UriParts split_uri(const std::string& uri) {
             p.host = authority;
         }
     }
-    p.path = rest.substr(0, rest.find('?'));
+    const auto q = rest.find('?');
+    p.path = rest.substr(0, q);
+    if (q != std::string::npos) p.query = rest.substr(q + 1);
     return p;
 }
 
@@ -86,7 +114,10 @@ SocketState probe_socket(const std::string& path) {
 
 }  // namespace
 
-void silence_libvirt_errors() { virSetErrorFunc(nullptr, quiet_handler); }
+void init_libvirt() {
+    virInitialize();
+    virSetErrorFunc(nullptr, quiet_handler);
+}
 
 std::string last_libvirt_message() {
     virErrorPtr e = virGetLastError();
@@ -112,8 +143,31 @@ std::string explain_connect_failure(const std::string& uri, const std::string& l
     const bool remote = !p.host.empty() && p.host != "localhost" && p.transport != "unix";
     if (p.transport == "ssh" || p.transport == "libssh" || p.transport == "libssh2") {
         const std::string target = (p.user.empty() ? "" : p.user + "@") + p.host;
+        const std::string keyfile = query_param(p.query, "keyfile");
+        const std::string port_flag = p.port.empty() ? "" : "-p " + p.port + " ";
+        // What ssh itself said, when libvirt passed it on: the cause, and what to do about it.
+        if (libvirt_message.find("Permission denied (publickey") != std::string::npos) {
+            hint(p.host + " refused the key: " +
+                 (keyfile.empty()
+                      ? "ssh offered the default keys of the user running virt-hostdev (~/.ssh/id_*, ssh-agent), "
+                        "and none is"
+                      : "the key " + keyfile + " (keyfile= in the URI) is not") +
+                 " in the authorized_keys of " + (p.user.empty() ? "the remote user" : p.user) + " on " + p.host +
+                 ". Add its public half there (ssh-copy-id " + port_flag +
+                 (keyfile.empty() ? "" : "-i " + keyfile + ".pub ") + target + "), or give " +
+                 (keyfile.empty() ? "" : "another ") + "key that is in the URI: ?keyfile=PATH" +
+                 (p.user == "root" ? "; for root, sshd's PermitRootLogin must allow keys (prohibit-password)" : ""));
+        } else if (libvirt_message.find("Host key verification failed") != std::string::npos) {
+            hint("the host key of " + p.host + (p.port.empty() ? "" : " port " + p.port) +
+                 " is unknown or has changed in the known_hosts of the user running virt-hostdev (ssh finds it in "
+                 "the home directory passwd gives, not $HOME): check its fingerprint and add it (ssh-keyscan " +
+                 port_flag + p.host + " >> ~/.ssh/known_hosts), or connect once by hand with ssh");
+        } else if (libvirt_message.find("Connection refused") != std::string::npos) {
+            hint("nothing accepts connections on " + p.host + " port " + (p.port.empty() ? "22" : p.port) +
+                 ": is sshd running there, and listening on that port?");
+        }
         hint("libvirt runs ssh to " + target + (p.port.empty() ? "" : " (port " + p.port + ")") + ": `ssh " +
-             (p.port.empty() ? "" : "-p " + p.port + " ") + target +
+             port_flag + (keyfile.empty() ? "" : "-i " + keyfile + " ") + target +
              " true` must succeed without a prompt (CI has no terminal: use a key or ssh-agent, and make the host "
              "key known by connecting once by hand)");
         hint("on " + p.host +

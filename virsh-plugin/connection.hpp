@@ -15,9 +15,10 @@
 
 namespace hostdev::virt {
 
-// Installs a silent libvirt error handler: libvirt would otherwise print every
-// error on stderr itself, and virt-hostdev prints them once, with context.
-void silence_libvirt_errors();
+// Initializes libvirt before any thread may open a connection, and installs a
+// silent error handler: libvirt would otherwise print every error on stderr
+// itself, and virt-hostdev prints them once, with context.
+void init_libvirt();
 
 // libvirt's message for the last failed call on this thread ("" when none).
 std::string last_libvirt_message();
@@ -43,6 +44,8 @@ public:
     enum class Access { ReadOnly, ReadWrite };
 
     // uri nullopt: libvirt's default (LIBVIRT_DEFAULT_URI, uri_default, or probing).
+    // Connections may be opened on several threads at once; each is then
+    // used by the thread that opened it only.
     // On failure the Error explains the URI, the daemon and its socket,
     // permissions, or ssh, as fits the URI.
     static Result<Connection> open(const std::optional<std::string>& uri, Access access);

@@ -45,13 +45,21 @@ void add_follow_options(CLI::App& cmd, JudgeOptions& options) {
     relocate->excludes(repin);
 }
 
+bool single_connection_or_report(const GlobalOptions& global, std::string_view what, std::string_view advice) {
+    if (!global.fleet()) return true;
+    std::string msg = std::string(what) + ": give one -c, not " + std::to_string(global.uris.size());
+    if (!advice.empty()) msg += ", and " + std::string(advice);
+    print_error(msg);
+    return false;
+}
+
 }  // namespace hostdev::virt
 
 namespace {
 
 int run(int argc, char** argv) {
     using namespace hostdev::virt;
-    silence_libvirt_errors();
+    init_libvirt();
     CLI::App app{
         "virt-hostdev: hostdev's PCI passthrough checks over the libvirt API.\n\n"
         "Reads the host's PCI devices and IOMMU groups through libvirt's node-device API and judges every\n"
@@ -62,8 +70,17 @@ int run(int argc, char** argv) {
     app.require_subcommand(1);
     app.fallthrough();
     GlobalOptions global;
-    app.add_option("-c,--connect", global.uri, "libvirt URI (default: libvirt's own choice, as virsh)")
-        ->type_name("URI");
+    app.add_option("-c,--connect", global.uris,
+                   "libvirt URI (default: libvirt's own choice, as virsh). Repeat it for a fleet: check and groups "
+                   "then run on every host, concurrently, and print one report per host in the order given and a "
+                   "summary (see `check --help`)")
+        ->type_name("URI")
+        ->allow_extra_args(false);
+    app.add_option("--jobs", global.jobs,
+                   "With several -c: how many hosts are read at once, each over its own connection")
+        ->type_name("N")
+        ->check(CLI::Range(1u, 64u))
+        ->capture_default_str();
     app.add_option("--pci-ids", global.pci_ids,
                    "PCI ID database for names libvirt does not give (default: $HOSTDEV_PCI_IDS or "
                    "/usr/share/misc/pci.ids)")
@@ -75,7 +92,9 @@ int run(int argc, char** argv) {
         "and disks are warnings. For the full policy, run `hostdev snapshot` on the host and\n"
         "`hostdev-fix --host SNAPSHOT`.\n"
         "Exit codes of check and fix: as hostdev-fix (0 ok, 1 check found changes, 2 blocked, 3 invalid or\n"
-        "cannot connect, 4 output not written). groups and snapshot: 0 ok, 1 failure.");
+        "cannot connect, 4 output not written). groups and snapshot: 0 ok, 1 failure.\n"
+        "With several -c (check, groups; fix and snapshot take one): the highest exit code of any host, an\n"
+        "unreachable host counting as a failed connection (check 3, groups 1).");
     int exit_code = hostdev::exits::virt::kOk;
     add_check_command(app, global, exit_code);
     add_fix_command(app, global, exit_code);

@@ -32,10 +32,20 @@
 #   (h) virt-hostdev check judges pins against libvirt's node devices (this
 #       machine's, read only, never started): a pin of a device as its sysfs
 #       shows it adds no error; one with another device id blocks (exit 2);
-#       hostdev-fix --host on virt-hostdev's snapshot judges both alike.
-# Everything installed or changed is undone at exit (daemons stopped by PID,
-# hook, configuration and domains removed, qemu.conf restored); installed
-# packages stay. Prints "N passed, N failed"; exit 0 only when all passed.
+#       hostdev-fix --host on virt-hostdev's snapshot judges both alike;
+#   (i) virt-hostdev over real ssh: the run's own sshd on a free loopback port
+#       (throwaway ed25519 host and client keys in the work directory, the
+#       host key added to root's known_hosts for the run): check --all
+#       (JSON and text), groups and snapshot through qemu+ssh:// are what they
+#       are through qemu:///system but for the strings naming the URI; a key
+#       the server refuses exits 3 with an explanation of what to do; several
+#       -c (local, ssh, refused key) give one report per host in the order of
+#       -c, the refused one in its place, a summary, and the highest exit
+#       code. Prints how long the ssh checks take (cold, warm, --jobs 1 and 4).
+# Everything installed or changed is undone at exit (daemons and sshd stopped
+# by PID, hook, configuration and domains removed, qemu.conf restored, the
+# known_hosts line taken out); installed packages stay (openssh-server is
+# installed with its service start refused). Prints "N passed, N failed"; exit 0 only when all passed.
 set -uo pipefail
 export LC_ALL=C
 
@@ -83,6 +93,7 @@ created_dirs=()   # directories this run created, removed at exit when empty
 backups=()        # "ORIGINAL BACKUP" pairs, restored at exit
 installed=()      # files this run created, removed at exit
 log_dir_created=no
+policy_rc_d_created=no  # yes while apt-get runs under this run's /usr/sbin/policy-rc.d
 
 vsh() {  # vsh ARGS...: virsh on the system URI, bounded in time
   timeout --kill-after=5 "$VIRSH_TIMEOUT" virsh -q -c "$URI" "$@"
@@ -127,6 +138,24 @@ stop_daemon() {  # stop_daemon PIDFILE NAME
   sleep 0.5
 }
 
+# The loopback sshd of (i) and the one line it adds to root's known_hosts.
+SSH_DIR=$WORK/ssh
+KNOWN_HOSTS=""      # root's known_hosts, once (i) has added its line
+known_hosts_size="" # its size before ("" when (i) created the file)
+ssh_teardown() {    # stops the sshd and takes the known_hosts line out again; idempotent
+  stop_daemon "$SSH_DIR/sshd.pid" sshd
+  [ -n "$KNOWN_HOSTS" ] || return 0
+  if [ -z "$known_hosts_size" ]; then
+    rm -f "$KNOWN_HOSTS"
+  elif tail -c +$((known_hosts_size + 1)) "$KNOWN_HOSTS" | cmp -s - "$SSH_DIR/known_hosts.added"; then
+    truncate -s "$known_hosts_size" "$KNOWN_HOSTS"   # exactly the bytes this run appended
+  else  # changed since: remove this run's line only
+    grep -vxF -f "$SSH_DIR/known_hosts.line" "$KNOWN_HOSTS" >"$SSH_DIR/known_hosts.kept"
+    cat "$SSH_DIR/known_hosts.kept" >"$KNOWN_HOSTS"
+  fi
+  KNOWN_HOSTS=""
+}
+
 cleanup() {
   local rc=$?
   set +e
@@ -139,6 +168,8 @@ cleanup() {
   fi
   stop_daemon "$WORK/libvirtd.pid" libvirtd
   stop_daemon "$WORK/virtlogd.pid" virtlogd
+  ssh_teardown
+  [ "$policy_rc_d_created" = yes ] && rm -f /usr/sbin/policy-rc.d
   # Definitions left behind by a daemon that died before undefine.
   for d in "$PLAIN" "$BLOCKED" "$IFACE" "${extra_domains[@]}"; do
     rm -f "/etc/libvirt/qemu/$d.xml" "/var/log/libvirt/qemu/$d.log"
@@ -179,19 +210,28 @@ install_file() {
 
 step "packages"
 need=()
-for p in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86; do
+for p in libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 openssh-server openssh-client; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The packages' own services (the distribution's sshd on port 22) are not
+  # started: a policy-rc.d refusing every start while apt-get runs, unless
+  # the machine has its own.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# hostdev libvirtd test: no service starts while it installs packages\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    policy_rc_d_created=yes
+  fi
   if ! apt-get install -y -q --no-install-recommends "${need[@]}" >"$WORK/apt.log" 2>&1; then
     apt-get update -q >>"$WORK/apt.log" 2>&1
     apt-get install -y -q --no-install-recommends "${need[@]}" >>"$WORK/apt.log" 2>&1 \
       || { tail -20 "$WORK/apt.log" >&2; die "cannot install ${need[*]}"; }
   fi
+  [ "$policy_rc_d_created" = yes ] && rm -f /usr/sbin/policy-rc.d && policy_rc_d_created=no
 fi
-for tool in libvirtd virtlogd virsh qemu-system-x86_64; do
+for tool in libvirtd virtlogd virsh qemu-system-x86_64 /usr/sbin/sshd ssh ssh-keygen; do
   command -v "$tool" >/dev/null || die "$tool not found after installing the packages"
 done
 if dpkg-query -W -f='${Status}' libvirt-daemon-system 2>/dev/null | grep -q 'install ok installed'; then
@@ -634,6 +674,328 @@ else
   for name in "$UNPINNED" "$PIN_OK" "$PIN_BAD"; do
     if vsh undefine "$name" >"$WORK/out" 2>&1; then ok "undefine $name"; else not_ok "undefine $name: $(cat "$WORK/out")"; fi
   done
+fi
+
+# (i) virt-hostdev over real ssh on loopback: this run's own sshd (a free
+# port on 127.0.0.1, a throwaway ed25519 host key, an authorized_keys holding
+# one throwaway client key), its host key added to root's known_hosts (ssh,
+# which libvirt runs, finds the home in passwd) and taken out again. check,
+# groups and snapshot through qemu+ssh:// answer what they answer through
+# qemu:///system (the same daemon), but for the strings that name the URI; a
+# second key the server does not accept is refused (exit 3) with what to do;
+# several -c give one report per host in the order of -c, the refused host in
+# its place, the summary, and the highest exit code. Timings are printed.
+step "(i) virt-hostdev over qemu+ssh:// (loopback sshd)"
+FLEET_DEV=hostdev-test-fleet-dev-$SUFFIX
+FLEET_NET=hostdev-test-fleet-net-$SUFFIX
+extra_domains+=("$FLEET_DEV" "$FLEET_NET")
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+# normalized FILE URI...: the JSON document, keys sorted, with each URI given
+# replaced by "URI" in every string.
+normalized() {
+  local f=$1
+  shift
+  jq -S --args 'reduce $ARGS.positional[] as $u (.; walk(if type == "string" then split($u) | join("URI") else . end))' "$@" <"$f" 2>/dev/null
+}
+# block N FILE: the lines of the Nth "== URI" block of a fleet's text, without its header.
+block() { awk -v n="$1" '/^== /{i++; next} /^$/{if (i == n) exit} i == n' "$2"; }
+host_lines() { jq -r '[.hosts[] | "\(.uri)=\(.status):\(.exit_code)"] | join(" ")' "$1" 2>/dev/null; }
+# with_warnings STDOUT STDERR: what a fleet's text shows of a single-host run.
+with_warnings() { sed -n 's/^virt-hostdev: warning: /warning: /p' "$2"; cat "$1"; }
+
+mkdir -m 700 "$SSH_DIR" || die "cannot create $SSH_DIR"
+for key in host good refused; do
+  ssh-keygen -q -t ed25519 -N '' -C "hostdev-test-$key" -f "$SSH_DIR/${key}_key" || die "ssh-keygen ($key key) failed"
+done
+cp "$SSH_DIR/good_key.pub" "$SSH_DIR/authorized_keys" && chmod 600 "$SSH_DIR/authorized_keys"
+make_dir /run/sshd   # sshd's privilege separation directory; removed at exit when this run created it
+# A free port: one nothing listens on (and sshd fails when it cannot bind it).
+sshd_up=no
+for _ in $(seq 10); do
+  SSH_PORT=$((20000 + RANDOM % 40000))
+  ss -Htln "sport = :$SSH_PORT" 2>/dev/null | grep -q . && continue
+  # StrictModes no: the temporary directory lies below the world-writable /tmp.
+  cat >"$SSH_DIR/sshd_config" <<CONF
+# hostdev's libvirtd test: a throwaway sshd on loopback, stopped at exit.
+Port $SSH_PORT
+ListenAddress 127.0.0.1
+HostKey $SSH_DIR/host_key
+PidFile $SSH_DIR/sshd.pid
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+PermitRootLogin prohibit-password
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+StrictModes no
+LogLevel VERBOSE
+CONF
+  /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config" 2>"$SSH_DIR/sshd.test" || die "sshd -t refuses the configuration: $(cat "$SSH_DIR/sshd.test")"
+  if /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$SSH_DIR/sshd.log"; then
+    for _ in $(seq 50); do [ -s "$SSH_DIR/sshd.pid" ] && break; sleep 0.1; done
+    [ -s "$SSH_DIR/sshd.pid" ] && { sshd_up=yes; break; }
+  fi
+done
+[ "$sshd_up" = yes ] || die "sshd did not start: $(tail -5 "$SSH_DIR/sshd.log" 2>/dev/null)"
+ok "sshd $(pid_of "$SSH_DIR/sshd.pid") listens on 127.0.0.1:$SSH_PORT"
+# The host key into root's known_hosts: one line, taken out again at exit.
+root_home=$(getent passwd 0 | cut -d: -f6)
+if [ ! -d "$root_home/.ssh" ]; then
+  mkdir -m 700 "$root_home/.ssh" || die "cannot create $root_home/.ssh"
+  created_dirs+=("$root_home/.ssh")
+fi
+echo "[127.0.0.1]:$SSH_PORT $(cut -d' ' -f1,2 "$SSH_DIR/host_key.pub")" >"$SSH_DIR/known_hosts.line"
+kh=$root_home/.ssh/known_hosts
+if [ -e "$kh" ]; then
+  known_hosts_size=$(stat -c %s "$kh")
+  cp -p "$kh" "$SSH_DIR/known_hosts.before"
+  # A file without a final newline gets one before the line (and loses it again).
+  { [ "$known_hosts_size" -gt 0 ] && [ -n "$(tail -c 1 "$kh")" ] && echo; cat "$SSH_DIR/known_hosts.line"; } >"$SSH_DIR/known_hosts.added"
+else
+  known_hosts_size=""
+  cp "$SSH_DIR/known_hosts.line" "$SSH_DIR/known_hosts.added"
+fi
+KNOWN_HOSTS=$kh
+cat "$SSH_DIR/known_hosts.added" >>"$kh" || die "cannot add the host key to $kh"
+
+GOOD="qemu+ssh://root@127.0.0.1:$SSH_PORT/system?keyfile=$SSH_DIR/good_key"
+REFUSED="qemu+ssh://root@127.0.0.1:$SSH_PORT/system?keyfile=$SSH_DIR/refused_key"
+vat() {  # vat URI ARGS...: virt-hostdev on URI, bounded in time
+  local uri=$1
+  shift
+  timeout --kill-after=5 "$VIRSH_TIMEOUT" "$VIRT" -c "$uri" "$@"
+}
+# Two defined domains: one passing $DEV, one on a network libvirt does not
+# have (its note names the URI the network could not be read from).
+test_domain "$FLEET_DEV" "$DEV" >"$WORK/fleet-dev.xml"
+test_domain "$FLEET_NET" | sed "s|<memballoon model='none'/>|<memballoon model='none'/>\n    <interface type='network'><source network='hostdev-test-nonet-$SUFFIX'/></interface>|" >"$WORK/fleet-net.xml"
+for f in fleet-dev fleet-net; do
+  if vsh define "$WORK/$f.xml" >"$WORK/out" 2>&1; then ok "define $f"; else not_ok "define $f: $(cat "$WORK/out")"; fi
+done
+
+# check over ssh: first (cold: the first connection to this sshd), then
+# again (warm); then over the local URI.
+t=$(now)
+vat "$GOOD" check --all --format json >"$WORK/ssh.json" 2>"$WORK/ssh.err"
+rc_ssh=$?
+cold=$(since "$t")
+warm=()
+for _ in 1 2 3; do
+  t=$(now)
+  vat "$GOOD" check --all --format json >/dev/null 2>&1
+  warm+=("$(since "$t")")
+done
+t=$(now)
+vat "$URI" check --all --format json >"$WORK/local.json" 2>"$WORK/local.err"
+rc_local=$?
+local_time=$(since "$t")
+if [ "$rc_ssh" -eq "$rc_local" ] && [ "$rc_ssh" -le 2 ] && jq -e '.domains | length >= 2' "$WORK/ssh.json" >/dev/null 2>&1; then
+  ok "check --all over ssh answers (exit $rc_ssh, as over $URI; $(jq '.domains | length' "$WORK/ssh.json") domains)"
+else
+  not_ok "check --all over ssh: exit $rc_ssh (local $rc_local): $(head -5 "$WORK/ssh.err")"
+fi
+ssh_uri_seen=$(jq -r '.uri' "$WORK/ssh.json" 2>/dev/null)
+echo "the ssh connection's URI as libvirt gives it: $ssh_uri_seen"
+normalized "$WORK/ssh.json" "$GOOD" "$ssh_uri_seen" >"$WORK/ssh.norm"
+normalized "$WORK/local.json" "$URI" >"$WORK/local.norm"
+if [ -s "$WORK/ssh.norm" ] && cmp -s "$WORK/ssh.norm" "$WORK/local.norm"; then
+  ok "check --all --format json over ssh is the one over $URI but for the strings naming the URI"
+else
+  not_ok "check over ssh and over $URI differ beyond the URI: $(diff "$WORK/local.norm" "$WORK/ssh.norm" | head -10)"
+fi
+# Such strings are there (the network's note), so the comparison has
+# something to forgive, and it forgives nothing else.
+if jq -e --arg d "$FLEET_NET" --arg u "$ssh_uri_seen" '[.domains[] | select(.domain == $d) | .problems[].message | select(contains("could not be read from " + $u))] | length == 1' "$WORK/ssh.json" >/dev/null 2>&1; then
+  ok "$FLEET_NET's note names the ssh URI"
+else
+  not_ok "no note naming $ssh_uri_seen for $FLEET_NET: $(jq -c --arg d "$FLEET_NET" '.domains[] | select(.domain == $d) | .problems' "$WORK/ssh.json" 2>/dev/null | head -c 400)"
+fi
+dev_status=$(jq -r --arg d "$FLEET_DEV" '.domains[] | select(.domain == $d) | "\(.status) \([.groups[].members[] | "\(.address)=\(.verdict)"] | join(","))"' "$WORK/ssh.json" 2>/dev/null)
+if [ -n "$dev_status" ] && [ "$dev_status" = "$(jq -r --arg d "$FLEET_DEV" '.domains[] | select(.domain == $d) | "\(.status) \([.groups[].members[] | "\(.address)=\(.verdict)"] | join(","))"' "$WORK/local.json" 2>/dev/null)" ]; then
+  ok "$FLEET_DEV (hostdev $DEV) judged over ssh as locally: $dev_status"
+else
+  not_ok "$FLEET_DEV over ssh: '$dev_status'"
+fi
+vat "$GOOD" check --all >"$WORK/ssh.txt" 2>"$WORK/ssh.txt.err"
+rc=$?
+vat "$URI" check --all >"$WORK/local.txt" 2>"$WORK/local.txt.err"
+if [ "$rc" -eq "$rc_local" ] && [ -s "$WORK/ssh.txt" ] &&
+   cmp -s <(sed "s|$ssh_uri_seen|URI|g" "$WORK/ssh.txt") <(sed "s|$URI|URI|g" "$WORK/local.txt") &&
+   cmp -s "$WORK/ssh.txt.err" "$WORK/local.txt.err"; then
+  ok "check --all (text) over ssh: the local explanations, summary and warnings (exit $rc)"
+else
+  not_ok "check --all (text) over ssh differs: exit $rc: $(diff <(sed "s|$URI|URI|g" "$WORK/local.txt") <(sed "s|$ssh_uri_seen|URI|g" "$WORK/ssh.txt") | head -5)"
+fi
+
+# groups and snapshot over ssh: byte for byte the local ones.
+for fmt in text json dot; do
+  vat "$GOOD" groups --format "$fmt" >"$WORK/groups.ssh" 2>"$WORK/err"
+  rc=$?
+  vat "$URI" groups --format "$fmt" >"$WORK/groups.local" 2>/dev/null
+  cp "$WORK/groups.local" "$WORK/groups.local.$fmt"
+  if [ "$rc" -eq 0 ] && [ -s "$WORK/groups.ssh" ] && cmp -s "$WORK/groups.ssh" "$WORK/groups.local"; then
+    ok "groups --format $fmt over ssh: the local listing ($(wc -l <"$WORK/groups.ssh") lines)"
+  else
+    not_ok "groups --format $fmt over ssh: exit $rc: $(diff "$WORK/groups.local" "$WORK/groups.ssh" | head -5) $(head -3 "$WORK/err")"
+  fi
+done
+mkdir "$WORK/snap-ssh" "$WORK/snap-local"
+vat "$GOOD" snapshot -o "$WORK/snap-ssh/host.json" --domains "$WORK/snap-ssh/domains" 2>"$WORK/err"
+rc=$?
+vat "$URI" snapshot -o "$WORK/snap-local/host.json" --domains "$WORK/snap-local/domains" 2>/dev/null
+if [ "$rc" -eq 0 ] && [ -s "$WORK/snap-ssh/host.json" ] && [ -s "$WORK/snap-ssh/domains/$FLEET_DEV.xml" ] &&
+   diff -r "$WORK/snap-local" "$WORK/snap-ssh" >"$WORK/out" 2>&1; then
+  ok "snapshot --domains over ssh: the local snapshot and definitions ($(ls "$WORK/snap-ssh/domains" | wc -l) domains)"
+else
+  not_ok "snapshot over ssh: exit $rc: $(head -5 "$WORK/out") $(head -3 "$WORK/err")"
+fi
+
+# A key the server does not accept: refused at once, exit 3, what to do.
+t=$(now)
+vat "$REFUSED" check --all --format json >"$WORK/out" 2>"$WORK/err"
+rc=$?
+refused_time=$(since "$t")
+echo "refused key: $(head -1 "$WORK/err")"
+if [ "$rc" -eq 3 ] && [ ! -s "$WORK/out" ] && grep -qF "virt-hostdev: error: cannot connect to $REFUSED: " "$WORK/err" &&
+   grep -q 'Permission denied (publickey' "$WORK/err"; then
+  ok "a refused key: exit 3, libvirt's 'Permission denied (publickey)', nothing on stdout"
+else
+  not_ok "the refused key: exit $rc: $(cat "$WORK/err" "$WORK/out" | head -5)"
+fi
+if grep -qF "hint: 127.0.0.1 refused the key: the key $SSH_DIR/refused_key (keyfile= in the URI) is not in the authorized_keys of root on 127.0.0.1. Add its public half there (ssh-copy-id -p $SSH_PORT -i $SSH_DIR/refused_key.pub root@127.0.0.1)" "$WORK/err" &&
+   grep -qF "\`ssh -p $SSH_PORT -i $SSH_DIR/refused_key root@127.0.0.1 true\` must succeed without a prompt" "$WORK/err"; then
+  ok "the explanation names the refused key and how to authorize it"
+else
+  not_ok "the explanation of the refused key: $(cat "$WORK/err")"
+fi
+
+# A host key ssh does not know ("localhost" is not "[127.0.0.1]:PORT" in
+# known_hosts; no_tty=1 makes libvirt run ssh in batch mode, so it refuses
+# instead of asking): exit 3, and where the key must go. known_hosts is not
+# written to.
+UNKNOWN="qemu+ssh://root@localhost:$SSH_PORT/system?keyfile=$SSH_DIR/good_key&no_tty=1"
+vat "$UNKNOWN" check --all >"$WORK/out" 2>"$WORK/err"
+rc=$?
+if [ "$rc" -eq 3 ] && grep -q 'Host key verification failed' "$WORK/err" &&
+   grep -qF "hint: the host key of localhost port $SSH_PORT is unknown or has changed in the known_hosts of the user running virt-hostdev" "$WORK/err" &&
+   grep -qF "(ssh-keyscan -p $SSH_PORT localhost >> ~/.ssh/known_hosts)" "$WORK/err" &&
+   cmp -s "$kh" <(cat "${SSH_DIR}/known_hosts.before" 2>/dev/null; cat "$SSH_DIR/known_hosts.added"); then
+  ok "an unknown host key: exit 3, and how to make it known"
+else
+  not_ok "the unknown host key: exit $rc: $(cat "$WORK/err")"
+fi
+
+# Several -c: local, ssh, refused. The reports in that order whatever order
+# they end in (the refused one ends first), the refused one in its place, the
+# summary, the highest exit code (3: the refused host).
+worst=3
+st=$(jq -r --argjson r "$rc_local" -n '["ok", "fixable", "blocked"][$r]')
+fleet_run() {  # fleet_run ARGS...: virt-hostdev ARGS, bounded in time; $fleet_rc, $fleet_time
+  local t
+  t=$(now)
+  timeout --kill-after=5 $((3 * VIRSH_TIMEOUT)) "$VIRT" "$@" >"$WORK/out" 2>"$WORK/err"
+  fleet_rc=$?
+  fleet_time=$(since "$t")
+}
+fleet_run -c "$URI" -c "$GOOD" -c "$REFUSED" check --all
+fleet_text_time=$fleet_time
+cp "$WORK/out" "$WORK/fleet.txt"
+if [ "$fleet_rc" -eq "$worst" ] && [ "$(grep '^== ' "$WORK/fleet.txt" | paste -sd'|')" = "== $URI|== $GOOD|== $REFUSED" ]; then
+  ok "-c $URI -c ssh -c refused check --all: three reports in the order of -c, exit $fleet_rc"
+else
+  not_ok "fleet check: exit $fleet_rc (wanted $worst), headers: $(grep '^== ' "$WORK/fleet.txt" | tr '\n' ' ') $(head -3 "$WORK/err")"
+fi
+with_warnings "$WORK/local.txt" "$WORK/local.txt.err" >"$WORK/want1"
+with_warnings "$WORK/ssh.txt" "$WORK/ssh.txt.err" >"$WORK/want2"
+for n in 1 2 3; do block "$n" "$WORK/fleet.txt" >"$WORK/got$n"; done
+if [ -s "$WORK/got1" ] && cmp -s "$WORK/want1" "$WORK/got1" && cmp -s "$WORK/want2" "$WORK/got2"; then
+  ok "each answering host's report is its single-host report, warnings included"
+else
+  not_ok "fleet reports differ from the single-host ones: $(diff "$WORK/want1" "$WORK/got1" | head -3) $(diff "$WORK/want2" "$WORK/got2" | head -3)"
+fi
+if grep -qF "error: cannot connect to $REFUSED: " "$WORK/got3" && grep -q 'Permission denied (publickey' "$WORK/got3" &&
+   grep -q '^  hint: 127.0.0.1 refused the key' "$WORK/got3"; then
+  ok "the refused host is reported in its place, with its explanation"
+else
+  not_ok "the refused host's block: $(cat "$WORK/got3")"
+fi
+if [ "$(tail -1 "$WORK/fleet.txt")" = "fleet: 3 hosts: 2 $st, 1 unreachable" ]; then
+  ok "summary: $(tail -1 "$WORK/fleet.txt")"
+else
+  not_ok "summary line: $(tail -1 "$WORK/fleet.txt")"
+fi
+fleet_run -c "$URI" -c "$GOOD" -c "$REFUSED" check --all --format json
+cp "$WORK/out" "$WORK/fleet.json"
+count() { [ "$st" = "$1" ] && echo 2 || echo 0; }
+if [ "$fleet_rc" -eq "$worst" ] &&
+   [ "$(host_lines "$WORK/fleet.json")" = "$URI=$st:$rc_local $GOOD=$st:$rc_local $REFUSED=unreachable:3" ] &&
+   [ "$(jq -c '.summary' "$WORK/fleet.json")" = "{\"hosts\":3,\"ok\":$(count ok),\"fixable\":$(count fixable),\"blocked\":$(count blocked),\"invalid\":0,\"unreachable\":1,\"failed\":0,\"exit_code\":$worst}" ]; then
+  ok "--format json: hosts in the order of -c ($(host_lines "$WORK/fleet.json")), summary $(jq -c '.summary' "$WORK/fleet.json")"
+else
+  not_ok "fleet JSON: exit $fleet_rc: $(host_lines "$WORK/fleet.json") $(jq -c '.summary' "$WORK/fleet.json" 2>/dev/null)"
+fi
+if cmp -s <(jq -S '.hosts[0].report' "$WORK/fleet.json") <(jq -S . "$WORK/local.json") &&
+   cmp -s <(jq -S '.hosts[1].report' "$WORK/fleet.json") <(jq -S . "$WORK/ssh.json") &&
+   jq -e --arg u "$REFUSED" '.hosts[2] | (has("report") | not) and (.error | startswith("cannot connect to " + $u + ": ") and contains("Permission denied (publickey") and contains("hint: 127.0.0.1 refused the key"))' "$WORK/fleet.json" >/dev/null 2>&1; then
+  ok "each report is the single-host document; the refused host carries its error"
+else
+  not_ok "fleet JSON entries: $(jq -c '.hosts[] | {uri, status, error}' "$WORK/fleet.json" 2>/dev/null | head -c 600)"
+fi
+fleet_run -c "$REFUSED" -c "$GOOD" -c "$URI" --jobs 3 check --all --format json
+if [ "$fleet_rc" -eq "$worst" ] && [ "$(host_lines "$WORK/out")" = "$REFUSED=unreachable:3 $GOOD=$st:$rc_local $URI=$st:$rc_local" ]; then
+  ok "-c in the other order: the reports in that order"
+else
+  not_ok "reversed fleet: exit $fleet_rc: $(host_lines "$WORK/out")"
+fi
+fleet_run -c "$URI" -c "$GOOD" check --all --format json
+if [ "$fleet_rc" -eq "$rc_local" ] && [ "$(jq -r '.summary.exit_code' "$WORK/out")" = "$rc_local" ]; then
+  ok "without the refused host: exit $fleet_rc, the hosts' own"
+else
+  not_ok "fleet of two answering hosts: exit $fleet_rc (wanted $rc_local)"
+fi
+fleet_run -c "$URI" -c "$GOOD" -c "$REFUSED" groups --format json
+if [ "$fleet_rc" -eq 1 ] && [ "$(host_lines "$WORK/out")" = "$URI=ok:0 $GOOD=ok:0 $REFUSED=unreachable:1" ] &&
+   cmp -s <(jq -S '.hosts[1].report' "$WORK/out") <(jq -S . "$WORK/groups.local.json"); then
+  ok "groups over the fleet: exit 1 for the refused host, the others' groups documents"
+else
+  not_ok "groups over the fleet: exit $fleet_rc: $(host_lines "$WORK/out")"
+fi
+# Concurrency, as figures: the local host and four over ssh, one at a time
+# and four at once.
+fleet_run --jobs 1 -c "$URI" -c "$GOOD" -c "$GOOD" -c "$GOOD" -c "$GOOD" check --all --format json
+jobs1_time=$fleet_time
+cp "$WORK/out" "$WORK/jobs1.json"
+fleet_run --jobs 4 -c "$URI" -c "$GOOD" -c "$GOOD" -c "$GOOD" -c "$GOOD" check --all --format json
+jobs4_time=$fleet_time
+if [ "$fleet_rc" -eq "$rc_local" ] && [ "$(jq "[.hosts[] | select(.status == \"$st\")] | length" "$WORK/out")" = 5 ] &&
+   cmp -s "$WORK/jobs1.json" "$WORK/out"; then
+  ok "five connections at once (one local, four over ssh): all answer, as one at a time"
+else
+  not_ok "five connections: exit $fleet_rc: $(host_lines "$WORK/out")"
+fi
+# What ssh alone costs: one connection running `true`.
+t=$(now)
+timeout 30 ssh -p "$SSH_PORT" -i "$SSH_DIR/good_key" -o BatchMode=yes root@127.0.0.1 true >/dev/null 2>&1 \
+  || not_ok "ssh -p $SSH_PORT -i good_key root@127.0.0.1 true fails"
+ssh_alone=$(since "$t")
+echo "timing: check --all over ssh: cold (first connection to the new sshd) ${cold} s, warm ${warm[*]} s; over $URI ${local_time} s; ssh alone (ssh ... true) ${ssh_alone} s; refused key ${refused_time} s"
+echo "timing: fleet (local, ssh, refused) ${fleet_text_time} s; local + 4 over ssh: --jobs 1 ${jobs1_time} s, --jobs 4 ${jobs4_time} s"
+
+for name in "$FLEET_DEV" "$FLEET_NET"; do
+  if vsh undefine "$name" >"$WORK/out" 2>&1; then ok "undefine $name"; else not_ok "undefine $name: $(cat "$WORK/out")"; fi
+done
+# sshd stopped, known_hosts as it was, no sshd of this run left.
+sshd_pid=$(pid_of "$SSH_DIR/sshd.pid")
+ssh_teardown
+if [ -n "$sshd_pid" ] && ! kill -0 "$sshd_pid" 2>/dev/null && ! pgrep -f "$SSH_DIR/sshd_config" >/dev/null; then
+  ok "sshd ($sshd_pid) stopped, no sshd process of this run left"
+else
+  not_ok "sshd of this run still runs: $(pgrep -af "$SSH_DIR/sshd_config")"
+fi
+if { [ -z "$known_hosts_size" ] && [ ! -e "$kh" ]; } || { [ -n "$known_hosts_size" ] && cmp -s "$kh" "$SSH_DIR/known_hosts.before"; }; then
+  ok "$kh as before this run"
+else
+  not_ok "$kh changed: $(diff "$SSH_DIR/known_hosts.before" "$kh" 2>&1 | head -3)"
 fi
 
 echo "hook log:"

@@ -233,6 +233,10 @@ expect_grep 'cannot connect to nosuchdriver:///system' "$WORK/err"
 expect_rc 3 timeout 60 "$VIRT" -c "qemu+ssh://nobody@127.0.0.1:1/system" check --all
 expect_grep 'cannot connect to qemu\+ssh://nobody@127.0.0.1:1/system' "$WORK/err"
 expect_grep 'hint: libvirt runs ssh to nobody@127.0.0.1 \(port 1\): `ssh -p 1 nobody@127.0.0.1 true`' "$WORK/err"
+expect_grep '^  hint: nothing accepts connections on 127.0.0.1 port 1: is sshd running there' "$WORK/err"
+# The key of the URI is the one to try by hand.
+expect_rc 3 timeout 60 "$VIRT" -c "qemu+ssh://nobody@127.0.0.1:1/system?keyfile=/k%2Fey&no_tty=1" check --all
+expect_grep 'hint: libvirt runs ssh to nobody@127.0.0.1 \(port 1\): `ssh -p 1 -i /k/ey nobody@127.0.0.1 true`' "$WORK/err"
 
 # <interface type='hostdev'> through the libvirt API: the same node with two
 # more domains, an igb port and a VF given as interfaces.
@@ -292,5 +296,79 @@ expect_rc 2 "$VIRT" -c "test://$WORK/node-pins.xml" fix drifted
 expect_grep 'not the device the domain was made for' "$WORK/err"
 expect_rc 0 "$VIRT" -c "test://$WORK/node-pins.xml" fix --repin --diff drifted
 expect_grep '^\+.*device="0x13c2"' "$WORK/out"
+
+# --- a fleet: several -c ------------------------------------------------------
+# Each host checked on its own connection; one report per host in the order
+# of -c whatever order they end in, a host that cannot be reached reported in
+# its place, the summary, the highest exit code. The single-host documents
+# are what one -c writes.
+DOWN="test://$WORK/no-such-node.xml"
+# block N FILE: the lines of the Nth "== URI" block, without its header and
+# the blank line that ends it.
+block() { awk -v n="$1" '/^== /{i++; next} /^$/{if (i == n) exit} i == n' "$2"; }
+expect_rc 2 "$VIRT" -c "$URI" check --all --format json
+cp "$WORK/out" "$WORK/single.json"
+expect_rc 2 "$VIRT" -c "$URI" check --all
+{ sed -n 's/^virt-hostdev: warning: /warning: /p' "$WORK/err"; cat "$WORK/out"; } >"$WORK/single.txt"
+expect_rc 0 "$VIRT" -c test:///default check --all
+{ sed -n 's/^virt-hostdev: warning: /warning: /p' "$WORK/err"; cat "$WORK/out"; } >"$WORK/default.txt"
+
+expect_rc 3 "$VIRT" -c test:///default -c "$URI" -c "$DOWN" check --all
+cp "$WORK/out" "$WORK/fleet.txt"
+expect_eq "== test:///default|== $URI|== $DOWN" "$(grep '^== ' "$WORK/fleet.txt" | paste -sd'|')" "fleet headers in the order of -c"
+expect_eq "fleet: 3 hosts: 1 ok, 1 blocked, 1 unreachable" "$(tail -1 "$WORK/fleet.txt")" "fleet summary line"
+block 1 "$WORK/fleet.txt" >"$WORK/block1"
+block 2 "$WORK/fleet.txt" >"$WORK/block2"
+expect_same "$WORK/default.txt" "$WORK/block1"
+expect_same "$WORK/single.txt" "$WORK/block2"
+block 3 "$WORK/fleet.txt" >"$WORK/block3"
+expect_grep "^error: cannot connect to $DOWN" "$WORK/block3"
+expect_grep '^  hint: the test driver takes' "$WORK/block3"
+if [ -s "$WORK/err" ] && grep -qv 'I/O warning' "$WORK/err"; then not_ok "the fleet wrote on stderr: $(head -3 "$WORK/err")"; else ok; fi
+
+expect_rc 3 "$VIRT" -c test:///default -c "$URI" -c "$DOWN" check --all --format json
+expect_eq "test:///default=ok:0 $URI=blocked:2 $DOWN=unreachable:3" \
+  "$(json_of '[.hosts[] | "\(.uri)=\(.status):\(.exit_code)"] | join(" ")')" "fleet hosts in JSON"
+expect_eq '{"hosts":3,"ok":1,"fixable":0,"blocked":1,"invalid":0,"unreachable":1,"failed":0,"exit_code":3}' \
+  "$(json_of '.summary | tojson')" "fleet summary in JSON"
+expect_eq "uri,status,exit_code,report uri,status,exit_code,report uri,status,exit_code,error" \
+  "$(json_of '[.hosts[] | keys_unsorted | join(",")] | join(" ")')" "keys of the fleet's entries"
+jq -S '.hosts[1].report' "$WORK/out" >"$WORK/fleet-report.json" 2>/dev/null
+jq -S . "$WORK/single.json" >"$WORK/single-sorted.json"
+expect_same "$WORK/single-sorted.json" "$WORK/fleet-report.json"
+expect_grep "cannot connect to $DOWN: .*hint: the test driver takes" "$WORK/out"
+# The worst host decides; the order of -c decides the order of the reports.
+expect_rc 2 "$VIRT" -c "$URI" -c test:///default check --all
+expect_eq "== $URI|== test:///default" "$(grep '^== ' "$WORK/out" | paste -sd'|')" "reversed -c, reversed reports"
+expect_rc 3 "$VIRT" -c test:///default -c "$URI" check gpu plain --format json
+expect_eq "test:///default=invalid:3 $URI=fixable:1" \
+  "$(json_of '[.hosts[] | "\(.uri)=\(.status):\(.exit_code)"] | join(" ")')" "named domains on each host"
+expect_rc 0 "$VIRT" -c test:///default -c test:///default --jobs 1 check --all --format json
+expect_eq "ok ok 0" "$(json_of '"\(.hosts[0].status) \(.hosts[1].status) \(.summary.exit_code)"')" "two ok hosts"
+expect_rc 3 "$VIRT" -c test:///default -c "$URI" check --all --jobs 0
+expect_rc 3 "$VIRT" -c test:///default "$URI" check --all   # one value per -c
+expect_rc 3 "$VIRT" -c test:///default -c "$URI" check
+expect_grep 'give --all or one or more domain names' "$WORK/err"
+
+# groups: each host's listing, or its groups document as the report.
+"$VIRT" -c "$URI" groups --format json >"$WORK/groups.single.json" 2>/dev/null
+expect_rc 0 "$VIRT" -c "$URI" -c "$URI" groups --format json
+jq '.hosts[1].report' "$WORK/out" >"$WORK/groups.fleet.json" 2>/dev/null
+expect_same "$WORK/groups.single.json" "$WORK/groups.fleet.json"
+expect_eq "ok ok 0" "$(json_of '"\(.hosts[0].status) \(.hosts[1].status) \(.summary.exit_code)"')" "groups of two hosts"
+"$VIRT" -c "$URI" groups >"$WORK/groups.single.txt" 2>/dev/null
+expect_rc 1 "$VIRT" -c "$DOWN" -c "$URI" groups
+block 2 "$WORK/out" >"$WORK/groups.block2"
+expect_same "$WORK/groups.single.txt" "$WORK/groups.block2"
+expect_grep "^error: cannot connect to $DOWN" "$WORK/out"
+expect_eq "fleet: 2 hosts: 1 ok, 1 unreachable" "$(tail -1 "$WORK/out")" "groups fleet summary"
+expect_rc 3 "$VIRT" -c "$URI" -c "$URI" groups --format dot
+expect_grep 'dot draws one host' "$WORK/err"
+# fix and snapshot take one connection.
+expect_rc 3 "$VIRT" -c "$URI" -c "$URI" snapshot
+expect_grep 'snapshot writes one host, the input of hostdev-fix --host: give one -c, not 2' "$WORK/err"
+if [ -s "$WORK/out" ]; then not_ok "snapshot with two -c wrote on stdout"; else ok; fi
+expect_rc 3 "$VIRT" -c "$URI" -c "$URI" fix gpu
+expect_grep 'fix changes one domain on one connection: give one -c, not 2' "$WORK/err"
 
 finish
