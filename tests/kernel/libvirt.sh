@@ -114,6 +114,10 @@ for x in lv-pair lv-pair-unmanaged lv-interface lv-sata lv-plain; do
   virsh_q define "$T/$x.xml" || info "define $x failed: $(cat /tmp/virsh.err)"
 done
 info "defined: $(virsh list --all --name | tr '\n' ' ')"
+# What virt-hostdev sees through the node-device API (libvirt's udev backend,
+# with no udevd in the guest).
+virt-hostdev groups >/tmp/vh-groups.out 2>&1; info "virt-hostdev groups -> exit $?"
+info_file /tmp/vh-groups.out 12
 
 # -------------------------------------------------------------- L1
 begin_check L1 "virsh start with <hostdev managed='yes'> for $VNET0 (group with $VNET1) and virsh destroy"
