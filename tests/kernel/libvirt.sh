@@ -18,6 +18,9 @@
 #       started again calls stopped and release, and the hook returns the
 #       devices; with libvirtd still down, hostdev recover returns them, and
 #       libvirt's late stop afterwards changes nothing
+#   L7  virt-hostdev attach of 00:06.0 to a running domain hot-plugs its
+#       whole group (QEMU shows both functions), detach returns both; a
+#       failure in the middle (00:06.1's driver_override read-only) unwinds
 #   L6  measured: what the hook adds to virsh start of a domain without
 #       hostdevs (hook installed vs not, same daemon), and virsh start of the
 #       two-endpoint domain split into hook, libvirt and QEMU (run before L4
@@ -204,6 +207,65 @@ expect_same_listing /tmp/L3.before /tmp/L3.after "by the refused start"
 expect_driver "$SATA" ahci "after the refused start"
 expect_no_journal
 end_check "refused: $(grep -o 'hostdev: .*' /tmp/virsh.err | head -n 1)"
+
+# -------------------------------------------------------------- L7
+begin_check L7 "virt-hostdev attach and detach: $VNET0's whole group hot-plugged into a running domain"
+qemu_pair_count() {  # how many 1af4:1000 devices QEMU's guest of $1 has
+  virsh_q qemu-monitor-command "$1" --hmp 'info pci' || { echo 0; return; }
+  grep -c "1af4:1000" /tmp/virsh.out
+}
+if virsh_q start lv-plain; then
+  listing >/tmp/L7.before
+  virt-hostdev attach lv-plain "$VNET0" --live --dry-run >/tmp/L7.dry 2>/tmp/L7.dry.err
+  rc=$?
+  info "attach --dry-run -> exit $rc:"; info_file /tmp/L7.dry 10
+  [ "$rc" -eq 0 ] || fail "virt-hostdev attach --dry-run exited $rc"
+  grep -q "^virNodeDeviceDetachFlags pci_0000_00_06_1 vfio" /tmp/L7.dry || fail "the dry run does not detach $VNET1"
+  listing >/tmp/L7.dryafter
+  expect_same_listing /tmp/L7.before /tmp/L7.dryafter "by the dry run"
+  t0=$(ms_now)
+  virt-hostdev attach lv-plain "$VNET0" --live >/tmp/L7.out 2>/tmp/L7.err
+  rc=$?
+  info "attach -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
+  [ "$rc" -eq 0 ] || fail "virt-hostdev attach exited $rc"
+  expect_driver "$VNET0" vfio-pci "after attach"
+  expect_driver "$VNET1" vfio-pci "after attach (the other endpoint of the group)"
+  n=$(qemu_pair_count lv-plain)
+  if [ "$n" -eq 2 ]; then info "QEMU's guest has both functions"; else fail "QEMU's guest has $n of the 2 functions"; info_file /tmp/virsh.out 30; fi
+  t0=$(ms_now)
+  virt-hostdev detach lv-plain "$VNET0" --live >/tmp/L7.out 2>/tmp/L7.err
+  rc=$?
+  info "detach -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
+  [ "$rc" -eq 0 ] || fail "virt-hostdev detach exited $rc"
+  n=$(qemu_pair_count lv-plain)
+  [ "$n" -eq 0 ] || fail "QEMU's guest still has $n of the functions after detach"
+  expect_pair_back "after detach"
+  info "part 2: a failure in the middle: $VNET1's driver_override read-only, after $VNET0 was detached"
+  P=$(realpath "$SYSPCI/$VNET1/driver_override")
+  cat "$P" >/tmp/override-copy
+  listing >/tmp/L7b.before
+  if mount --bind /tmp/override-copy "$P" && mount -o remount,bind,ro "$P"; then
+    virt-hostdev attach lv-plain "$VNET0" --live >/tmp/L7.out 2>/tmp/L7.err
+    rc=$?
+    umount "$P" || fail "cannot unmount $P"
+    info "attach -> exit $rc: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
+    [ "$rc" -eq 1 ] || fail "virt-hostdev attach exited $rc, expected 1 (a call failed, every call before it undone)"
+    grep -q "^undo " /tmp/L7.out || fail "no undo call printed"
+    for a in "$VNET0" "$VNET1"; do wait_iface "$a" 20 || fail "$a has no network interface after the unwind"; done
+    listing >/tmp/L7b.after
+    expect_same_listing /tmp/L7b.before /tmp/L7b.after "by the unwound attach"
+    n=$(qemu_pair_count lv-plain)
+    [ "$n" -eq 0 ] || fail "QEMU's guest has $n of the functions after the unwound attach"
+  else
+    fail "cannot bind-mount a read-only copy over $P"
+    umount "$P" 2>/dev/null
+  fi
+  virsh_q destroy lv-plain
+else
+  fail "virsh start lv-plain failed: $(tr '\n' ' ' </tmp/virsh.err)"
+fi
+expect_no_journal
+end_check "attach: both functions of the group on vfio-pci and in the guest; detach: both back on virtio-pci; a failure mid-way unwound"
 
 # -------------------------------------------------------------- L6
 begin_check L6 "measured: the hook's cost in virsh start"
