@@ -78,6 +78,14 @@ expect_lacks() {
   for w in "$@"; do grep -qxF -- "$w" "$WORK/got" && not_ok "[$mode] '$line' offers $w" || ok; done
 }
 
+# bash-completion's loader finds it under each installed name (as cmake
+# --install lays it out) and it registers all three.
+if [ "$mode" != bare ] && declare -F __load_completion >/dev/null; then
+  mkdir -p "$WORK/user/completions"
+  cp "$SRC/completion/hostdev.bash" "$WORK/user/completions/virt-hostdev"
+  complete -r hostdev hostdev-fix virt-hostdev 2>/dev/null
+  BASH_COMPLETION_USER_DIR=$WORK/user __load_completion virt-hostdev && ok || not_ok "[$mode] the loader did not find virt-hostdev"
+fi
 # Registered for the three executables.
 for c in hostdev hostdev-fix virt-hostdev; do
   complete -p "$c" 2>/dev/null | grep -q -- '-F _hostdev_complete' && ok || not_ok "[$mode] no completion for $c"
