@@ -19,6 +19,9 @@ packages=(
   pci.ids pciutils libvirt0 libvirt-clients libxml2-utils jq
   # scripts/check-format.sh (ctest -L format)
   clang-format-14
+  # The man pages (scdoc; ctest -L man renders them with man-db and groff) and
+  # the bash completion's test (ctest -L completion loads bash-completion first).
+  scdoc man-db groff-base bash-completion
   # The sanitizer and fuzz tests (ctest -L sanitize, -L fuzz): clang, its
   # libFuzzer and ASan/UBSan runtimes, llvm-symbolizer for their reports.
   clang libclang-rt-14-dev llvm
