@@ -486,7 +486,8 @@ Result<FakeProcess> parse_proc_line(const std::vector<Token>& tokens, int lineno
         if (tokens[i].text.rfind("unit=", 0) == 0) {
             const std::string unit = tokens[i].text.substr(5);
             if (p.unit) return line_error(lineno, "unit= given twice in '" + tokens[i].raw + "'");
-            if (!hostdev::parse::valid_unit_name(unit)) return bad_value(lineno, tokens[i], "a service unit such as gdm3.service");
+            if (!hostdev::parse::valid_unit_name(unit))
+                return bad_value(lineno, tokens[i], "a service unit such as gdm3.service");
             p.unit = unit;
             continue;
         }
