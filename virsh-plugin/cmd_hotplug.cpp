@@ -164,6 +164,9 @@ void add_hotplug_command(CLI::App& app, Direction dir, const GlobalOptions& glob
     if (attach) {
         cmd->footer(
             "Example: virt-hostdev -c qemu:///system attach win10 0000:01:00.0 --live\n"
+            "--live, --config and --current as in virsh: --current (the default) is the running guest when the\n"
+            "domain runs, else its persistent definition, and excludes the other two. Each call printed names the\n"
+            "definition it changes (live, config).\n"
             "The sibling policy of check decides what goes with each device: every endpoint of its IOMMU group;\n"
             "bridges and idle platform functions stay; a member the host needs, a device a running domain holds,\n"
             "or two autostarted definitions sharing a group refuse the attach.\n"
@@ -182,6 +185,9 @@ void add_hotplug_command(CLI::App& app, Direction dir, const GlobalOptions& glob
     } else {
         cmd->footer(
             "Example: virt-hostdev -c qemu:///system detach win10 0000:01:00.0 --live\n"
+            "--live, --config and --current as in virsh: --current (the default) is the running guest when the\n"
+            "domain runs, else its persistent definition, and excludes the other two. Each call printed names the\n"
+            "definition it changes (live, config).\n"
             "Calls: virDomainDetachDeviceFlags for each endpoint of the groups the definition has (function 0\n"
             "first; a live unplug waits until the guest has released it, --timeout), then virNodeDeviceReAttach for\n"
             "each endpoint the domain had or that is on a VFIO driver, unless a running guest still holds it.\n"
