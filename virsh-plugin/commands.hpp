@@ -53,5 +53,7 @@ void add_check_command(CLI::App& app, const GlobalOptions& global, int& exit_cod
 void add_fix_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void add_groups_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
 void add_snapshot_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void add_attach_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void add_detach_command(CLI::App& app, const GlobalOptions& global, int& exit_code);
 
 }  // namespace hostdev::virt

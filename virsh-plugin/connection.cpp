@@ -4,10 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
+
+#include "hostdev/domain/domain.hpp"
 
 namespace hostdev::virt {
 namespace {
@@ -333,6 +337,109 @@ Result<DomainRef> Connection::define(const std::string& xml) const {
     virDomainPtr d = virDomainDefineXMLFlags(conn_, xml.c_str(), VIR_DOMAIN_DEFINE_VALIDATE);
     if (!d) return libvirt_error("libvirt refused the new definition");
     return DomainRef(d);
+}
+
+Result<std::vector<DomainRef>> Connection::all_domains() const {
+    virDomainPtr* doms = nullptr;
+    const int n = virConnectListAllDomains(conn_, &doms, 0);
+    if (n < 0) return libvirt_error("cannot list the domains of " + uri_);
+    std::vector<DomainRef> out;
+    out.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) out.emplace_back(doms[i]);
+    std::free(doms);
+    return out;
+}
+
+Result<HotplugDomain> Connection::hotplug_view(virDomainPtr dom) {
+    HotplugDomain d;
+    if (const char* name = virDomainGetName(dom)) d.name = name;
+    d.active = virDomainIsActive(dom) == 1;
+    d.persistent = virDomainIsPersistent(dom) == 1;
+    int autostart = 0;
+    if (d.persistent && virDomainGetAutostart(dom, &autostart) == 0) d.autostart = autostart != 0;
+    if (d.active) {
+        char* xml = virDomainGetXMLDesc(dom, 0);
+        if (!xml) return libvirt_error("cannot read the live definition of domain '" + d.name + "'");
+        d.live_xml = take(xml);
+    }
+    if (d.persistent) {
+        char* xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        if (!xml) return libvirt_error("cannot read the definition of domain '" + d.name + "'");
+        d.config_xml = take(xml);
+    }
+    return d;
+}
+
+namespace {
+
+unsigned affect_flag(Definition d) { return d == Definition::Live ? VIR_DOMAIN_AFFECT_LIVE : VIR_DOMAIN_AFFECT_CONFIG; }
+
+// libvirt's message for a failed call, or the call's name.
+Status failed(const char* call) {
+    std::string msg = last_libvirt_message();
+    return make_error(msg.empty() ? std::string(call) + " failed" : msg);
+}
+
+struct NodeDeviceFree {
+    void operator()(virNodeDevicePtr d) const { virNodeDeviceFree(d); }
+};
+using NodeDeviceRef = std::unique_ptr<virNodeDevice, NodeDeviceFree>;
+
+Result<NodeDeviceRef> node_device(virConnectPtr conn, const std::string& name) {
+    virNodeDevicePtr d = virNodeDeviceLookupByName(conn, name.c_str());
+    if (!d) return failed("virNodeDeviceLookupByName").error();
+    return NodeDeviceRef(d);
+}
+
+}  // namespace
+
+Status LibvirtHotplug::detach_node(const std::string& node) {
+    auto d = node_device(conn_.conn_, node);
+    if (!d) return d.error();
+    if (virNodeDeviceDetachFlags(d->get(), "vfio", 0) < 0) return failed("virNodeDeviceDetachFlags");
+    return ok_status();
+}
+
+Status LibvirtHotplug::reattach_node(const std::string& node) {
+    auto d = node_device(conn_.conn_, node);
+    if (!d) return d.error();
+    if (virNodeDeviceReAttach(d->get()) < 0) return failed("virNodeDeviceReAttach");
+    return ok_status();
+}
+
+Status LibvirtHotplug::attach_device(const std::string& /*domain*/, const std::string& xml, Definition definition) {
+    if (virDomainAttachDeviceFlags(dom_, xml.c_str(), affect_flag(definition)) < 0)
+        return failed("virDomainAttachDeviceFlags");
+    return ok_status();
+}
+
+Status LibvirtHotplug::detach_device(const std::string& /*domain*/, const std::string& xml, Definition definition,
+                                     const PciAddress& source) {
+    if (virDomainDetachDeviceFlags(dom_, xml.c_str(), affect_flag(definition)) < 0)
+        return failed("virDomainDetachDeviceFlags");
+    if (definition == Definition::Config) return ok_status();
+    // libvirt returns once it has asked the guest (after a few seconds of
+    // waiting at most); the device leaves the live definition when the
+    // guest's OS acknowledges the unplug. Nothing may return to the host
+    // before that.
+    const auto deadline = std::chrono::steady_clock::now() + unplug_wait_;
+    while (true) {
+        if (virDomainIsActive(dom_) == 0) return ok_status();  // the guest stopped: QEMU let go
+        char* text = virDomainGetXMLDesc(dom_, 0);
+        if (!text) return failed("virDomainGetXMLDesc");
+        const std::string live = take(text);
+        auto d = parse_domain_xml(live, "the live definition");
+        if (!d) return d.error();
+        const bool there = std::any_of(d->passthrough.begin(), d->passthrough.end(),
+                                       [&](const PassthroughDevice& p) { return p.source == source; });
+        if (!there) return ok_status();
+        if (std::chrono::steady_clock::now() >= deadline)
+            return make_error("the guest has not released it after " +
+                              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(unplug_wait_).count()) +
+                              " s (--timeout): libvirt has asked it to, and it leaves when the guest's OS "
+                              "acknowledges the unplug (a guest without a running OS never does)");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
 }
 
 }  // namespace hostdev::virt

@@ -5,6 +5,7 @@
 
 #include <libvirt/libvirt.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "hostdev/base/result.hpp"
+#include "hostdev/binding/hotplug.hpp"
 
 namespace hostdev::virt {
 
@@ -83,10 +85,38 @@ public:
     // its schema.
     Result<DomainRef> define(const std::string& xml) const;
 
+    // Every domain, running or defined, transient ones too.
+    Result<std::vector<DomainRef>> all_domains() const;
+    // What a hot-plug reads of a domain: its state, its live definition when
+    // it runs, its persistent one when it has one.
+    static Result<HotplugDomain> hotplug_view(virDomainPtr dom);
+
 private:
+    friend class LibvirtHotplug;
     explicit Connection(virConnectPtr conn, std::string uri) : conn_(conn), uri_(std::move(uri)) {}
     virConnectPtr conn_ = nullptr;
     std::string uri_;
+};
+
+// The hot-plug calls (binding/hotplug.hpp) through libvirt, on one domain of
+// a connection.
+class LibvirtHotplug : public HotplugApi {
+public:
+    // unplug_wait: how long a live detach waits for the guest to release the
+    // device (libvirt returns while the guest may still hold it).
+    LibvirtHotplug(const Connection& conn, virDomainPtr dom, std::chrono::milliseconds unplug_wait)
+        : conn_(conn), dom_(dom), unplug_wait_(unplug_wait) {}
+
+    Status detach_node(const std::string& node_device) override;
+    Status reattach_node(const std::string& node_device) override;
+    Status attach_device(const std::string& domain, const std::string& xml, Definition definition) override;
+    Status detach_device(const std::string& domain, const std::string& xml, Definition definition,
+                         const PciAddress& source) override;
+
+private:
+    const Connection& conn_;
+    virDomainPtr dom_;
+    std::chrono::milliseconds unplug_wait_;
 };
 
 // The explanation for a connection that failed: what was tried and what to

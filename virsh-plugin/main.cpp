@@ -64,7 +64,8 @@ int run(int argc, char** argv) {
         "virt-hostdev: hostdev's PCI passthrough checks over the libvirt API.\n\n"
         "Reads the host's PCI devices and IOMMU groups through libvirt's node-device API and judges every\n"
         "defined domain's <hostdev> devices as hostdev-fix does, on this host (qemu:///system) or on a\n"
-        "remote one (qemu+ssh://HOST/system). Only reads, unless `fix --define` is given.",
+        "remote one (qemu+ssh://HOST/system), and hot-plugs whole IOMMU groups (attach, detach). Only reads,\n"
+        "unless `fix --define`, `attach` or `detach` is given.",
         "virt-hostdev"};
     app.set_version_flag("--version", std::string("virt-hostdev ") + HOSTDEV_VERSION);
     app.require_subcommand(1);
@@ -92,7 +93,8 @@ int run(int argc, char** argv) {
         "and disks are warnings. For the full policy, run `hostdev snapshot` on the host and\n"
         "`hostdev-fix --host SNAPSHOT`.\n"
         "Exit codes of check and fix: as hostdev-fix (0 ok, 1 check found changes, 2 blocked, 3 invalid or\n"
-        "cannot connect, 4 output not written). groups and snapshot: 0 ok, 1 failure.\n"
+        "cannot connect, 4 output not written). groups and snapshot: 0 ok, 1 failure. attach and detach: 0 done,\n"
+        "1 failed and undone, 2 blocked, 3 invalid or cannot connect, 4 failed and not all undone.\n"
         "With several -c (check, groups; fix and snapshot take one): the highest exit code of any host, an\n"
         "unreachable host counting as a failed connection (check 3, groups 1).");
     int exit_code = hostdev::exits::virt::kOk;
@@ -100,6 +102,8 @@ int run(int argc, char** argv) {
     add_fix_command(app, global, exit_code);
     add_groups_command(app, global, exit_code);
     add_snapshot_command(app, global, exit_code);
+    add_attach_command(app, global, exit_code);
+    add_detach_command(app, global, exit_code);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -9,6 +9,7 @@
 
 #include "golden.hpp"
 #include "hostdev/domain/domain.hpp"
+#include "hostdev/domain/domain_edit.hpp"
 
 namespace {
 
@@ -504,3 +505,42 @@ TEST(DomainParse, GuestOsFromWindowsOnlySigns) {
 }
 
 }  // namespace
+
+TEST(DomainParse, PciControllersWithTheirHotplug) {
+    const std::string xml =
+        "<domain type='kvm'><name>vm</name><devices>\n"
+        "<controller type='pci' index='0' model='pcie-root'/>\n"
+        "<controller type='pci' index='0x2' model='pcie-root-port'>\n"
+        "  <target hotplug='off'/>\n"
+        "  <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>\n"
+        "</controller>\n"
+        "<controller type='usb' index='0' model='qemu-xhci'/>\n"
+        "<controller type='pci' model='pci-bridge'/>\n"
+        "</devices></domain>";
+    auto r = parse_domain_xml(xml, "vm.xml");
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    // The USB controller is no PCI controller; one without index is the schema's to refuse.
+    ASSERT_EQ(r->pci_controllers.size(), 2u);
+    EXPECT_EQ(r->pci_controllers[0].model, "pcie-root");
+    EXPECT_TRUE(r->pci_controllers[0].hotplug);
+    EXPECT_EQ(r->pci_controllers[1].index, 2u);
+    EXPECT_EQ(r->pci_controllers[1].model, "pcie-root-port");
+    EXPECT_FALSE(r->pci_controllers[1].hotplug);
+    EXPECT_EQ(r->pci_controllers[1].line, 3);
+}
+
+TEST(DomainDocument, TheExactTextOfEachPassthroughElement) {
+    const std::string hostdev =
+        "<hostdev mode='subsystem' type=\"pci\" managed='no'>\n"
+        "      <source>\n        <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
+        "      </source>\n      <alias name='hostdev0'/>\n    </hostdev>";
+    const std::string iface =
+        "<interface type='hostdev'><source><address type='pci' bus='2' slot='0' function='1'/></source></interface>";
+    const std::string xml = "<domain type='kvm'><name>vm</name><devices>\n    " + hostdev +
+                            "\n    <disk type='file'/>\n    " + iface + "\n</devices></domain>";
+    auto doc = hostdev::DomainDocument::parse(xml, "vm.xml");
+    ASSERT_TRUE(doc.ok()) << doc.error().message;
+    EXPECT_EQ(doc->element_text(0), hostdev);
+    EXPECT_EQ(doc->element_text(1), iface);
+    EXPECT_EQ(doc->element_text(2), "");
+}

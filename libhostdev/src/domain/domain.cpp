@@ -319,6 +319,22 @@ Status read_devices(ParsedDomain& pd, const pugi::xml_node& root, std::string_vi
                 if (!g) return g.error();
                 if (!libvirt_chooses(g->address)) d.guest_pci_addresses.push_back(std::move(*g));
             }
+            if (std::string_view(dev.name()) == "controller" &&
+                attr_value(dev, "type") == std::optional<std::string_view>("pci")) {
+                PciController c;
+                c.line = pd.line_of(dev);
+                auto index = attr_value(dev, "index");
+                // libvirt requires index= on a PCI controller; one without
+                // it is left to the schema.
+                auto n = index ? parse_libvirt_number(*index, "controller index", 0xffffffffUL)
+                               : Result<unsigned long>(make_error("no index"));
+                if (n) {
+                    c.index = static_cast<unsigned>(*n);
+                    c.model = std::string(attr_value(dev, "model").value_or(""));
+                    c.hotplug = attr_value(dev.child("target"), "hotplug") != std::optional<std::string_view>("off");
+                    d.pci_controllers.push_back(std::move(c));
+                }
+            }
             auto element = passthrough_element(dev, d);
             if (!element) continue;
             auto h = pci_hostdev_of(pd, dev, *element, file);

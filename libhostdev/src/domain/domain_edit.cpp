@@ -523,6 +523,13 @@ Result<DomainDocument> DomainDocument::parse(std::string_view text, std::string_
 const Domain& DomainDocument::domain() const { return parsed_->domain; }
 std::string_view DomainDocument::text() const { return parsed_->text; }
 
+std::string_view DomainDocument::element_text(std::size_t i) const {
+    if (i >= parsed_->passthrough_nodes.size()) return {};
+    const detail::ScanElement* e = parsed_->element(parsed_->passthrough_nodes[i]);
+    if (!e) return {};
+    return parsed_->text.substr(e->open_begin, e->close_end - e->open_begin);
+}
+
 Result<std::string> apply_domain_edits(std::string_view original, const DomainEdits& edits, std::string_view filename) {
     auto document = DomainDocument::parse(original, filename);
     if (!document) return document.error();

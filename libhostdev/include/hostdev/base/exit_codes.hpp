@@ -45,6 +45,16 @@ inline constexpr int kOk = 0;
 inline constexpr int kRefused = 1;
 }  // namespace hook
 
+// virt-hostdev attach and detach (whole-group hot-plug): blocked and
+// invalid as check.
+namespace hotplug {
+inline constexpr int kDone = 0;                 // done, or nothing to do; --dry-run: the calls printed
+inline constexpr int kFailed = 1;               // a call failed; every call before it was undone
+inline constexpr int kBlocked = fix::kBlocked;  // the sibling policy or another domain: no call made
+inline constexpr int kInvalid = fix::kInvalid;  // bad address, flags or domain, no connection: no call made
+inline constexpr int kNotUndone = 4;            // a call failed and undoing the calls before it failed too
+}  // namespace hotplug
+
 // virt-hostdev groups and snapshot (check and fix use fix::).
 namespace virt {
 inline constexpr int kOk = 0;

@@ -105,6 +105,19 @@ struct DevicePin {
     int line = 0;  // line of its <device> element, 0 when not read from a document
 };
 
+// A guest PCI controller (<controller type='pci' index='N' model='M'>): the
+// bus N a device's guest <address bus='N'> sits on. What a bus takes, as
+// libvirt's address assignment has it (domain_addr.c): a pci-root (i440fx)
+// or pci-bridge bus slots 1 to 31, a pcie-root-port or
+// pcie-switch-downstream-port bus slot 0 alone; a pcie-root (q35) bus no
+// hot-plug.
+struct PciController {
+    unsigned index = 0;
+    std::string model;    // "pci-root", "pcie-root", "pcie-root-port", "pci-bridge", ... ("" when absent)
+    bool hotplug = true;  // <target hotplug='off'/> turns it off
+    int line = 0;         // line of <controller>
+};
+
 struct Domain {
     std::string name, uuid, type;                // type: attribute of <domain> (kvm, qemu)
     std::vector<PassthroughDevice> passthrough;  // every PCI passthrough device, document order
@@ -112,6 +125,7 @@ struct Domain {
     // Every guest PCI address of every device, in document order, except those
     // libvirt chooses itself (libvirt_chooses).
     std::vector<GuestPciAddress> guest_pci_addresses;
+    std::vector<PciController> pci_controllers;  // document order
     bool has_features = false;
     // <features><kvm><hidden state=.../>: the state value, "" when <hidden> has
     // no state attribute, nullopt when there is no <hidden>.

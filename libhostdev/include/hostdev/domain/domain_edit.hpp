@@ -68,6 +68,10 @@ public:
     ~DomainDocument();
     [[nodiscard]] const Domain& domain() const;
     [[nodiscard]] std::string_view text() const;  // the text it was parsed from
+    // The exact text of the element of domain().passthrough[i], from its
+    // start tag to its end tag ("" for an index out of range): what
+    // virt-hostdev gives back to libvirt to plug a device in again.
+    [[nodiscard]] std::string_view element_text(std::size_t i) const;
     [[nodiscard]] const detail::ParsedDomain& parsed() const { return *parsed_; }
 
 private:
