@@ -46,7 +46,11 @@ int run_hotplug_command(Direction dir, const HotplugOptions& opt, const GlobalOp
         }
         devices.push_back(*a);
     }
-    auto conn = open_or_report(global.uri, opt.dry_run ? Connection::Access::ReadOnly : Connection::Access::ReadWrite);
+    if (!single_connection_or_report(global, std::string(dir == Direction::Attach ? "attach" : "detach") +
+                                                 " changes one domain on one connection"))
+        return exits::hotplug::kInvalid;
+    auto conn =
+        open_or_report(global.uri(), opt.dry_run ? Connection::Access::ReadOnly : Connection::Access::ReadWrite);
     if (!conn) return exits::hotplug::kInvalid;
     auto dom = conn->lookup(opt.domain);
     if (!dom) {
