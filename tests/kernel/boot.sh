@@ -80,6 +80,14 @@ else
     -device pcie-pci-bridge,id=br1,bus=pcie.0,addr=0x7
     -netdev hubport,id=n4,hubid=0 -device e1000,bus=br1,addr=0x1,netdev=n4
   )
+  # libvirt: a second virtio-net pair, as PCIe functions behind a root port
+  # (04:00.0 and 04:00.1, one group), for whole-group hot-plug into PCIe
+  # root ports of a q35 domain.
+  [ "$PROFILE" = libvirt ] && QEMU_ARGS+=(
+    -device pcie-root-port,id=rp3,bus=pcie.0,addr=0x8,chassis=3
+    -netdev hubport,id=n5,hubid=0 -device virtio-net-pci,bus=rp3,addr=0x0.0,multifunction=on,netdev=n5
+    -netdev hubport,id=n6,hubid=0 -device virtio-net-pci,bus=rp3,addr=0x0.1,netdev=n6
+  )
   echo "booting $KVER under TCG (limit ${LIMIT} s)"
 fi
 start=$(date +%s.%N)

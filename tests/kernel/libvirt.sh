@@ -18,9 +18,12 @@
 #       started again calls stopped and release, and the hook returns the
 #       devices; with libvirtd still down, hostdev recover returns them, and
 #       libvirt's late stop afterwards changes nothing
-#   L7  virt-hostdev attach of 00:06.0 to a running domain hot-plugs its
-#       whole group (QEMU shows both functions), detach returns both; a
-#       failure in the middle (00:06.1's driver_override read-only) unwinds
+#   L7  virt-hostdev attach of 04:00.0 (a PCIe virtio-net pair behind a root
+#       port, one group) to a running q35 domain hot-plugs its whole group
+#       (QEMU shows both functions); a live detach, which a guest with no OS
+#       never answers, fails and leaves both in place; after destroy, detach
+#       returns both; a failure in the middle (04:00.1's driver_override
+#       read-only) unwinds
 #   L6  measured: what the hook adds to virsh start of a domain without
 #       hostdevs (hook installed vs not, same daemon), and virsh start of the
 #       two-endpoint domain split into hook, libvirt and QEMU (run before L4
@@ -113,7 +116,7 @@ stop_libvirtd() {  # stop_libvirtd SIGNAL
 [ -x "$HOOKS/50-hostdev" ] || info "the hook is not installed as $HOOKS/50-hostdev"
 start_libvirtd "cold, capability probe" || { emit "HOSTDEV-RESULT L1 FAIL libvirtd does not start"; return 0; }
 info "virsh version: $(virsh version 2>&1 | tr '\n' ' ')"
-for x in lv-pair lv-pair-unmanaged lv-interface lv-sata lv-plain; do
+for x in lv-pair lv-pair-unmanaged lv-interface lv-sata lv-plain lv-hotplug; do
   virsh_q define "$T/$x.xml" || info "define $x failed: $(cat /tmp/virsh.err)"
 done
 info "defined: $(virsh list --all --name | tr '\n' ' ')"
@@ -209,63 +212,85 @@ expect_no_journal
 end_check "refused: $(grep -o 'hostdev: .*' /tmp/virsh.err | head -n 1)"
 
 # -------------------------------------------------------------- L7
-begin_check L7 "virt-hostdev attach and detach: $VNET0's whole group hot-plugged into a running domain"
-qemu_pair_count() {  # how many 1af4:1000 devices QEMU's guest of $1 has
-  virsh_q qemu-monitor-command "$1" --hmp 'info pci' || { echo 0; return; }
-  grep -c "1af4:1000" /tmp/virsh.out
+begin_check L7 "virt-hostdev attach and detach: the whole group of 0000:04:00.0 hot-plugged into a running domain"
+HP0=0000:04:00.0 HP1=0000:04:00.1   # the PCIe virtio-net pair behind the root port at 00:08.0
+for a in "$HP0" "$HP1"; do wait_iface "$a" 20 || info "$a has no network interface"; done
+info "$HP0 and $HP1: groups $(grp "$HP0") and $(grp "$HP1"), drivers $(drv "$HP0") and $(drv "$HP1")"
+[ "$(grp "$HP0")" = "$(grp "$HP1")" ] || fail "$HP0 and $HP1 are not in one IOMMU group"
+# hp_back WHEN: both functions on virtio-pci again with their interfaces.
+hp_back() {
+  for a in "$HP0" "$HP1"; do
+    expect_driver "$a" virtio-pci "$1"
+    wait_iface "$a" 20 || fail "$a has no network interface $1"
+  done
 }
-if virsh_q start lv-plain; then
+qemu_pair_count() {  # how many functions with the pair's ids QEMU's guest of $1 has
+  virsh_q qemu-monitor-command "$1" --hmp 'info pci' || { echo 0; return; }
+  grep -c "$(ids "$HP0")" /tmp/virsh.out
+}
+if virsh_q start lv-hotplug; then
   listing >/tmp/L7.before
-  virt-hostdev attach lv-plain "$VNET0" --live --dry-run >/tmp/L7.dry 2>/tmp/L7.dry.err
+  virt-hostdev attach lv-hotplug "$HP0" --live --dry-run >/tmp/L7.dry 2>/tmp/L7.dry.err
   rc=$?
   info "attach --dry-run -> exit $rc:"; info_file /tmp/L7.dry 10
   [ "$rc" -eq 0 ] || fail "virt-hostdev attach --dry-run exited $rc"
-  grep -q "^virNodeDeviceDetachFlags pci_0000_00_06_1 vfio" /tmp/L7.dry || fail "the dry run does not detach $VNET1"
+  grep -q "^virNodeDeviceDetachFlags pci_0000_04_00_1 vfio" /tmp/L7.dry || fail "the dry run does not detach $HP1"
   listing >/tmp/L7.dryafter
   expect_same_listing /tmp/L7.before /tmp/L7.dryafter "by the dry run"
   t0=$(ms_now)
-  virt-hostdev attach lv-plain "$VNET0" --live >/tmp/L7.out 2>/tmp/L7.err
+  virt-hostdev attach lv-hotplug "$HP0" --live >/tmp/L7.out 2>/tmp/L7.err
   rc=$?
   info "attach -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
   [ "$rc" -eq 0 ] || fail "virt-hostdev attach exited $rc"
-  expect_driver "$VNET0" vfio-pci "after attach"
-  expect_driver "$VNET1" vfio-pci "after attach (the other endpoint of the group)"
-  n=$(qemu_pair_count lv-plain)
+  expect_driver "$HP0" vfio-pci "after attach"
+  expect_driver "$HP1" vfio-pci "after attach (the other endpoint of the group)"
+  n=$(qemu_pair_count lv-hotplug)
   if [ "$n" -eq 2 ]; then info "QEMU's guest has both functions"; else fail "QEMU's guest has $n of the 2 functions"; info_file /tmp/virsh.out 30; fi
+  # A guest with no OS never answers a hot-unplug request (it is the guest
+  # that releases a PCIe slot): the live detach waits --timeout, then fails
+  # with both functions still in the guest and on vfio-pci, as they were.
   t0=$(ms_now)
-  virt-hostdev detach lv-plain "$VNET0" --live >/tmp/L7.out 2>/tmp/L7.err
+  virt-hostdev detach lv-hotplug "$HP0" --live --timeout 10 >/tmp/L7.out 2>/tmp/L7.err
   rc=$?
-  info "detach -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
-  [ "$rc" -eq 0 ] || fail "virt-hostdev detach exited $rc"
-  n=$(qemu_pair_count lv-plain)
-  [ "$n" -eq 0 ] || fail "QEMU's guest still has $n of the functions after detach"
-  expect_pair_back "after detach"
-  info "part 2: a failure in the middle: $VNET1's driver_override read-only, after $VNET0 was detached"
-  P=$(realpath "$SYSPCI/$VNET1/driver_override")
+  info "live detach (no guest OS to release the slot) -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"
+  info_file /tmp/L7.out 10
+  [ "$rc" -eq 1 ] || fail "virt-hostdev detach --live exited $rc, expected 1 (the guest released nothing)"
+  expect_driver "$HP0" vfio-pci "after the unanswered live detach"
+  expect_driver "$HP1" vfio-pci "after the unanswered live detach"
+  virsh_q destroy lv-hotplug
+  # The guest gone, detach returns what is still on vfio-pci.
+  virt-hostdev detach lv-hotplug "$HP0" >/tmp/L7.out 2>/tmp/L7.err
+  rc=$?
+  info "detach after destroy -> exit $rc: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
+  [ "$rc" -eq 0 ] || fail "virt-hostdev detach exited $rc after the guest stopped"
+  hp_back "after detach"
+  virsh_q start lv-hotplug || fail "virsh start lv-hotplug failed: $(tr '\n' ' ' </tmp/virsh.err)"
+  info "a failure in the middle: $HP1's driver_override read-only, after $HP0 was detached"
+  P=$(realpath "$SYSPCI/$HP1/driver_override")
   cat "$P" >/tmp/override-copy
   listing >/tmp/L7b.before
   if mount --bind /tmp/override-copy "$P" && mount -o remount,bind,ro "$P"; then
-    virt-hostdev attach lv-plain "$VNET0" --live >/tmp/L7.out 2>/tmp/L7.err
+    virt-hostdev attach lv-hotplug "$HP0" --live >/tmp/L7.out 2>/tmp/L7.err
     rc=$?
     umount "$P" || fail "cannot unmount $P"
     info "attach -> exit $rc: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
     [ "$rc" -eq 1 ] || fail "virt-hostdev attach exited $rc, expected 1 (a call failed, every call before it undone)"
     grep -q "^undo " /tmp/L7.out || fail "no undo call printed"
-    for a in "$VNET0" "$VNET1"; do wait_iface "$a" 20 || fail "$a has no network interface after the unwind"; done
+    for a in "$HP0" "$HP1"; do wait_iface "$a" 20 || fail "$a has no network interface after the unwind"; done
     listing >/tmp/L7b.after
     expect_same_listing /tmp/L7b.before /tmp/L7b.after "by the unwound attach"
-    n=$(qemu_pair_count lv-plain)
+    n=$(qemu_pair_count lv-hotplug)
     [ "$n" -eq 0 ] || fail "QEMU's guest has $n of the functions after the unwound attach"
   else
     fail "cannot bind-mount a read-only copy over $P"
     umount "$P" 2>/dev/null
   fi
-  virsh_q destroy lv-plain
+  virsh_q destroy lv-hotplug
 else
-  fail "virsh start lv-plain failed: $(tr '\n' ' ' </tmp/virsh.err)"
+  fail "virsh start lv-hotplug failed: $(tr '\n' ' ' </tmp/virsh.err)"
 fi
 expect_no_journal
-end_check "attach: both functions of the group on vfio-pci and in the guest; detach: both back on virtio-pci; a failure mid-way unwound"
+end_check "attach: both functions of the group on vfio-pci and in the running guest; a live detach the guest (no OS) never answers fails and leaves both in place; after destroy, detach returned both; a failure mid-way unwound"
 
 # -------------------------------------------------------------- L6
 begin_check L6 "measured: the hook's cost in virsh start"
