@@ -273,8 +273,9 @@ std::map<PciAddress, Placement> config_layout(const Domain& config, const std::v
     }
     std::map<PciAddress, Placement> out;
     std::set<PciAddress> taken;
-    for (auto& [slot, functions] : slots) {
+    for (auto& [host_slot, functions] : slots) {
         if (functions.size() < 2) continue;
+        const PciAddress slot = host_slot;  // a lambda cannot capture a structured binding (C++20 in clang 14)
         const std::string slot_s = slot.str().substr(0, slot.str().size() - 2);
         const bool in_definition = std::any_of(config.passthrough.begin(), config.passthrough.end(),
                                                [&](const PassthroughDevice& p) { return p.source.same_slot(slot); });
