@@ -143,11 +143,16 @@ Result<Definitions> read_definitions(const HotplugRequest& r) {
         return make_error("domain '" + name + "': its live definition was not given (is it running?)");
     if (r.affected.config && !r.domain.config_xml)
         return make_error("domain '" + name + "': its persistent definition was not given (is it transient?)");
+    // The documents keep views into the request's text: pass the request's
+    // own strings (or an empty one that outlives them), never a copy.
+    static const std::optional<std::string> kNone;
+    const std::optional<std::string>& live_xml = r.domain.active ? r.domain.live_xml : kNone;
+    const std::optional<std::string>& config_xml = r.affected.config ? r.domain.config_xml : kNone;
     Definitions d;
-    auto live = parse_definition(r.domain.active ? r.domain.live_xml : std::nullopt, name, Definition::Live);
+    auto live = parse_definition(live_xml, name, Definition::Live);
     if (!live) return live.error();
     d.live = std::move(*live);
-    auto config = parse_definition(r.affected.config ? r.domain.config_xml : std::nullopt, name, Definition::Config);
+    auto config = parse_definition(config_xml, name, Definition::Config);
     if (!config) return config.error();
     d.config = std::move(*config);
     return d;
