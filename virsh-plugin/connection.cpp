@@ -287,15 +287,19 @@ Result<std::string> Connection::capabilities() const {
     return take(caps);
 }
 
-Result<std::vector<DomainRef>> Connection::persistent_domains() const {
+Result<std::vector<DomainRef>> Connection::list_domains(unsigned int flags) const {
     virDomainPtr* doms = nullptr;
-    const int n = virConnectListAllDomains(conn_, &doms, VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
+    const int n = virConnectListAllDomains(conn_, &doms, flags);
     if (n < 0) return libvirt_error("cannot list the domains of " + uri_);
     std::vector<DomainRef> out;
     out.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) out.emplace_back(doms[i]);
     std::free(doms);
     return out;
+}
+
+Result<std::vector<DomainRef>> Connection::persistent_domains() const {
+    return list_domains(VIR_CONNECT_LIST_DOMAINS_PERSISTENT);
 }
 
 Result<DomainRef> Connection::lookup(const std::string& name_or_uuid) const {
@@ -339,16 +343,7 @@ Result<DomainRef> Connection::define(const std::string& xml) const {
     return DomainRef(d);
 }
 
-Result<std::vector<DomainRef>> Connection::all_domains() const {
-    virDomainPtr* doms = nullptr;
-    const int n = virConnectListAllDomains(conn_, &doms, 0);
-    if (n < 0) return libvirt_error("cannot list the domains of " + uri_);
-    std::vector<DomainRef> out;
-    out.reserve(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) out.emplace_back(doms[i]);
-    std::free(doms);
-    return out;
-}
+Result<std::vector<DomainRef>> Connection::all_domains() const { return list_domains(0); }
 
 Result<HotplugDomain> Connection::hotplug_view(virDomainPtr dom) {
     HotplugDomain d;

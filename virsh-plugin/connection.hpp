@@ -92,6 +92,8 @@ public:
     static Result<HotplugDomain> hotplug_view(virDomainPtr dom);
 
 private:
+    // virConnectListAllDomains with these flags.
+    Result<std::vector<DomainRef>> list_domains(unsigned int flags) const;
     friend class LibvirtHotplug;
     explicit Connection(virConnectPtr conn, std::string uri) : conn_(conn), uri_(std::move(uri)) {}
     virConnectPtr conn_ = nullptr;
