@@ -4,7 +4,8 @@
 # daemon (Debian's monolithic libvirtd with its QEMU driver) running in the
 # guest with the built hook installed as /etc/libvirt/hooks/qemu.d/50-hostdev
 # and hostdev.conf at the guest's defaults (root = /, the live sysfs). The
-# domains are TCG guests with no OS (tests/kernel/domains/lv-*.xml). Checks:
+# domains are TCG guests with no OS (tests/kernel/domains/lv-*.xml), but
+# for lv-hotplug, which boots the guest responder (responder/). Checks:
 #   L1  virsh start of a domain with <hostdev managed='yes'> for 00:06.0,
 #       whose group holds 00:06.1: libvirt runs the hook, both functions on
 #       vfio-pci, QEMU has the device; virsh destroy: both back, no journal
@@ -20,10 +21,12 @@
 #       libvirt's late stop afterwards changes nothing
 #   L7  virt-hostdev attach of 04:00.0 (a PCIe virtio-net pair behind a root
 #       port, one group) to a running q35 domain hot-plugs its whole group
-#       (QEMU shows both functions); a live detach, which a guest with no OS
-#       never answers, fails and leaves both in place; after destroy, detach
-#       returns both; a failure in the middle (04:00.1's driver_override
-#       read-only) unwinds
+#       (QEMU shows both functions); the live detach, answered by the guest
+#       responder the domain boots (responder/, as a guest OS would answer),
+#       takes both out of QEMU and back to virtio-pci while the domain runs;
+#       a failure in the middle (04:00.1's driver_override read-only)
+#       unwinds; in a domain with no OS, which never answers, the live detach
+#       fails and leaves both in place, and detach after destroy returns both
 #   L6  measured: what the hook adds to virsh start of a domain without
 #       hostdevs (hook installed vs not, same daemon), and virsh start of the
 #       two-endpoint domain split into hook, libvirt and QEMU (run before L4
@@ -116,7 +119,7 @@ stop_libvirtd() {  # stop_libvirtd SIGNAL
 [ -x "$HOOKS/50-hostdev" ] || info "the hook is not installed as $HOOKS/50-hostdev"
 start_libvirtd "cold, capability probe" || { emit "HOSTDEV-RESULT L1 FAIL libvirtd does not start"; return 0; }
 info "virsh version: $(virsh version 2>&1 | tr '\n' ' ')"
-for x in lv-pair lv-pair-unmanaged lv-interface lv-sata lv-plain lv-hotplug; do
+for x in lv-pair lv-pair-unmanaged lv-interface lv-sata lv-plain lv-hotplug lv-hotplug-mute; do
   virsh_q define "$T/$x.xml" || info "define $x failed: $(cat /tmp/virsh.err)"
 done
 info "defined: $(virsh list --all --name | tr '\n' ' ')"
@@ -228,6 +231,20 @@ qemu_pair_count() {  # how many functions with the pair's ids QEMU's guest of $1
   virsh_q qemu-monitor-command "$1" --hmp 'info pci' || { echo 0; return; }
   grep -c "$(ids "$HP0")" /tmp/virsh.out
 }
+# hp_attach DOMAIN: the whole group hot-plugged into running DOMAIN (both
+# functions on vfio-pci, both in QEMU's guest).
+hp_attach() {
+  t0=$(ms_now)
+  virt-hostdev attach "$1" "$HP0" --live >/tmp/L7.out 2>/tmp/L7.err
+  rc=$?
+  info "attach to $1 -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
+  [ "$rc" -eq 0 ] || fail "virt-hostdev attach $1 exited $rc"
+  expect_driver "$HP0" vfio-pci "after attach to $1"
+  expect_driver "$HP1" vfio-pci "after attach to $1 (the other endpoint of the group)"
+  n=$(qemu_pair_count "$1")
+  if [ "$n" -eq 2 ]; then info "QEMU's guest of $1 has both functions"; else fail "QEMU's guest of $1 has $n of the 2 functions"; info_file /tmp/virsh.out 30; fi
+}
+rm -f /run/lv-hotplug.serial
 if virsh_q start lv-hotplug; then
   listing >/tmp/L7.before
   virt-hostdev attach lv-hotplug "$HP0" --live --dry-run >/tmp/L7.dry 2>/tmp/L7.dry.err
@@ -237,34 +254,25 @@ if virsh_q start lv-hotplug; then
   grep -q "^virNodeDeviceDetachFlags pci_0000_04_00_1 vfio" /tmp/L7.dry || fail "the dry run does not detach $HP1"
   listing >/tmp/L7.dryafter
   expect_same_listing /tmp/L7.before /tmp/L7.dryafter "by the dry run"
+  hp_attach lv-hotplug
+  # The live detach of a guest that answers (the responder, as a guest OS
+  # would): QEMU drops both functions, the node devices go back to virtio-pci.
   t0=$(ms_now)
-  virt-hostdev attach lv-hotplug "$HP0" --live >/tmp/L7.out 2>/tmp/L7.err
+  virt-hostdev detach lv-hotplug "$HP0" --live --timeout 60 >/tmp/L7.out 2>/tmp/L7.err
   rc=$?
-  info "attach -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
-  [ "$rc" -eq 0 ] || fail "virt-hostdev attach exited $rc"
-  expect_driver "$HP0" vfio-pci "after attach"
-  expect_driver "$HP1" vfio-pci "after attach (the other endpoint of the group)"
-  n=$(qemu_pair_count lv-hotplug)
-  if [ "$n" -eq 2 ]; then info "QEMU's guest has both functions"; else fail "QEMU's guest has $n of the 2 functions"; info_file /tmp/virsh.out 30; fi
-  # A guest with no OS never answers a hot-unplug request (it is the guest
-  # that releases a PCIe slot): the live detach waits --timeout, then fails
-  # with both functions still in the guest and on vfio-pci, as they were.
-  t0=$(ms_now)
-  virt-hostdev detach lv-hotplug "$HP0" --live --timeout 10 >/tmp/L7.out 2>/tmp/L7.err
-  rc=$?
-  info "live detach (no guest OS to release the slot) -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"
+  L7_DETACH_MS=$(($(ms_now) - t0))
+  info "live detach (the responder answers) -> exit $rc after $L7_DETACH_MS ms: $(tr '\n' ' ' </tmp/L7.err)"
   info_file /tmp/L7.out 10
-  [ "$rc" -eq 1 ] || fail "virt-hostdev detach --live exited $rc, expected 1 (the guest released nothing)"
-  expect_driver "$HP0" vfio-pci "after the unanswered live detach"
-  expect_driver "$HP1" vfio-pci "after the unanswered live detach"
-  virsh_q destroy lv-hotplug
-  # The guest gone, detach returns what is still on vfio-pci.
-  virt-hostdev detach lv-hotplug "$HP0" >/tmp/L7.out 2>/tmp/L7.err
-  rc=$?
-  info "detach after destroy -> exit $rc: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
-  [ "$rc" -eq 0 ] || fail "virt-hostdev detach exited $rc after the guest stopped"
-  hp_back "after detach"
-  virsh_q start lv-hotplug || fail "virsh start lv-hotplug failed: $(tr '\n' ' ' </tmp/virsh.err)"
+  [ "$rc" -eq 0 ] || fail "virt-hostdev detach --live exited $rc, expected 0 (the guest released both slots)"
+  n=$(qemu_pair_count lv-hotplug)
+  [ "$n" -eq 0 ] || fail "QEMU's guest still has $n of the functions after the live detach"
+  hp_back "after the live detach"
+  [ "$(virsh domstate lv-hotplug 2>/dev/null)" = running ] || fail "lv-hotplug is $(virsh domstate lv-hotplug 2>&1) after the live detach"
+  L7_ANSWERS=$(tr -cd 'AN' </run/lv-hotplug.serial 2>/dev/null)
+  info "the responder's serial log: $(tr '\n' ' ' </run/lv-hotplug.serial 2>/dev/null)"
+  [ "${#L7_ANSWERS}" -ge 2 ] || fail "the responder logged ${#L7_ANSWERS} answers, expected one per slot (2)"
+  listing >/tmp/L7.after
+  expect_same_listing /tmp/L7.before /tmp/L7.after "by attach and live detach"
   info "a failure in the middle: $HP1's driver_override read-only, after $HP0 was detached"
   P=$(realpath "$SYSPCI/$HP1/driver_override")
   cat "$P" >/tmp/override-copy
@@ -289,8 +297,31 @@ if virsh_q start lv-hotplug; then
 else
   fail "virsh start lv-hotplug failed: $(tr '\n' ' ' </tmp/virsh.err)"
 fi
+info "part 2: a guest that never answers (lv-hotplug-mute, no OS)"
+if virsh_q start lv-hotplug-mute; then
+  hp_attach lv-hotplug-mute
+  # Nothing in the guest releases the slots: the live detach waits --timeout,
+  # then fails with both functions still in the guest and on vfio-pci.
+  t0=$(ms_now)
+  virt-hostdev detach lv-hotplug-mute "$HP0" --live --timeout 10 >/tmp/L7.out 2>/tmp/L7.err
+  rc=$?
+  info "live detach (nothing answers) -> exit $rc after $(($(ms_now) - t0)) ms: $(tr '\n' ' ' </tmp/L7.err)"
+  info_file /tmp/L7.out 10
+  [ "$rc" -eq 1 ] || fail "virt-hostdev detach --live exited $rc, expected 1 (the guest released nothing)"
+  expect_driver "$HP0" vfio-pci "after the unanswered live detach"
+  expect_driver "$HP1" vfio-pci "after the unanswered live detach"
+  virsh_q destroy lv-hotplug-mute
+  # The guest gone, detach returns what is still on vfio-pci.
+  virt-hostdev detach lv-hotplug-mute "$HP0" >/tmp/L7.out 2>/tmp/L7.err
+  rc=$?
+  info "detach after destroy -> exit $rc: $(tr '\n' ' ' </tmp/L7.err)"; info_file /tmp/L7.out 10
+  [ "$rc" -eq 0 ] || fail "virt-hostdev detach exited $rc after the guest stopped"
+  hp_back "after detach"
+else
+  fail "virsh start lv-hotplug-mute failed: $(tr '\n' ' ' </tmp/virsh.err)"
+fi
 expect_no_journal
-end_check "attach: both functions of the group on vfio-pci and in the running guest; a live detach the guest (no OS) never answers fails and leaves both in place; after destroy, detach returned both; a failure mid-way unwound"
+end_check "attach: both functions of the group on vfio-pci and in the running guest; live detach answered by the guest: both out of QEMU and back on virtio-pci in ${L7_DETACH_MS:-?} ms (${L7_ANSWERS:-no} answers); a failure mid-way unwound; a guest that never answers: the live detach fails and leaves both in place, detach after destroy returned both"
 
 # -------------------------------------------------------------- L6
 begin_check L6 "measured: the hook's cost in virsh start"

@@ -17,8 +17,10 @@
 #    by `busybox depmod`), hostdev, hostdev-fix, virt-hostdev and hostdev-hook (also as
 #    /etc/libvirt/hooks/qemu.d/50-hostdev), jq, qemu-system-x86_64 with its
 #    TCG accelerator module and firmware, every shared library at its own
-#    path, pci.ids, libvirt's RelaxNG schemas, the domains, /init and the
-#    gpu profile's scenarios (gpu.sh) with their stand-in systemctl.
+#    path, pci.ids, libvirt's RelaxNG schemas, the domains, /init, the
+#    gpu profile's scenarios (gpu.sh) with their stand-in systemctl, and the
+#    libvirt profile's (libvirt.sh) with the guest responder its hot-plug
+#    domain boots (responder/, built here with gcc -m32).
 # Writes OUT/guest.env for boot.sh.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +74,9 @@ QEMU_FILES=(
   /usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
   /usr/share/seabios/bios-256k.bin
   /usr/share/qemu/kvmvapic.bin
+  # the option ROM with which SeaBIOS boots a multiboot <kernel> (the libvirt
+  # profile's guest responder)
+  /usr/share/qemu/multiboot_dma.bin
 )
 for f in "${QEMU_FILES[@]}"; do [ -e "$f" ] || kernel_die "$f is missing (package qemu-system-x86)"; done
 
@@ -220,6 +225,14 @@ install -m 755 "$HERE/standin/systemctl" "$ROOT/usr/bin/systemctl"
 install -m 755 "$HERE/standin/fake-dm" "$ROOT/usr/local/bin/fake-dm"
 # The libvirt profile's timing hook (installed around 50-hostdev when measuring).
 install -m 755 "$HERE/standin/stamp-hook" "$ROOT/hostdev-test/stamp-hook"
+# The libvirt profile's guest responder: what a domain boots instead of an OS
+# to answer hot-unplug requests (responder/responder.c). A 32-bit freestanding
+# image: the 64-bit gcc and binutils build it, no 32-bit libraries needed.
+gcc -m32 -march=i686 -ffreestanding -fno-pic -fno-stack-protector -fno-asynchronous-unwind-tables -nostdlib -O2 \
+  -Wall -Wextra -Werror -c "$HERE/responder/responder.c" -o "$OUT/responder.o" \
+  || kernel_die "cannot compile the guest responder (gcc -m32 -ffreestanding)"
+ld -m elf_i386 --no-warn-rwx-segments -T "$HERE/responder/responder.ld" -o "$ROOT/hostdev-test/responder.elf" "$OUT/responder.o" \
+  || kernel_die "cannot link the guest responder (ld -m elf_i386)"
 mkdir -p "$ROOT/usr/lib/systemd/system" && cp "$HERE/standin/fake-dm.service" "$ROOT/usr/lib/systemd/system/"
 cat >"$ROOT/etc/hostdev/hostdev.conf" <<'EOF'
 # The kernel suite's guest: its own devices, moved for real.
