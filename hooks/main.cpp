@@ -84,14 +84,14 @@ void write_outcome(const hostdev::HookOutcome& out) {
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
-    openlog("hostdev-hook", LOG_PID, LOG_DAEMON);  // connects on the first message only
+    openlog("hostdev", LOG_PID, LOG_DAEMON);  // journalctl -t hostdev; connects on the first message only
     std::vector<std::string> args;
     hostdev::HookOutcome out;
     try {
         args.assign(argv + 1, argv + argc);
         std::string xml;
         const bool complete = read_stdin(xml);
-        out = hostdev::run_hook(hostdev::HookInvocation{args, xml, complete});
+        out = hostdev::run_hook(hostdev::HookInvocation{args, xml, complete, static_cast<int>(::getppid())});
     } catch (const std::exception& e) {
         out = hostdev::hook_outcome_of_exception(args, e.what());
     } catch (...) {

@@ -31,6 +31,7 @@ std::string as_json(const Session& s, const Binder::Survey& survey) {
                           {"running", domain_running(s.root, h.owner)},
                           {"devices", devs}};
         if (h.handoff) e["handoff"] = *h.handoff;
+        if (h.starting) e["starting"] = *h.starting;
         j.push_back(std::move(e));
     }
     ordered_json bad = ordered_json::array();
@@ -50,7 +51,7 @@ std::string as_text(const Session& s, const Binder::Survey& survey) {
         out = "no devices are held by hostdev (" + s.root.live_path(s.binder.journal_dir()) + ")\n";
     for (const auto& h : survey.holdings) {
         out += h.owner.describe() + ": " + h.state + (domain_running(s.root, h.owner) ? ", running" : ", not running") +
-               "\n";
+               (h.starting ? ", being started by " + *h.starting : std::string()) + "\n";
         for (const auto& d : h.devices)
             out += "  " + d.device.str() + " group " + std::to_string(d.group) + ": on " +
                    d.current_driver.value_or("no driver") + ", returns to " + d.original_driver.value_or("no driver") +

@@ -27,6 +27,10 @@
 #       a failure in the middle (04:00.1's driver_override read-only)
 #       unwinds; in a domain with no OS, which never answers, the live detach
 #       fails and leaves both in place, and detach after destroy returns both
+#   L8  hostdev recover while libvirtd is starting a domain (held by a later
+#       hook at start begin: prepare done, QEMU not launched): the devices
+#       stay, hostdev status names the starting libvirtd; the start then
+#       completes with the device
 #   L6  measured: what the hook adds to virsh start of a domain without
 #       hostdevs (hook installed vs not, same daemon), and virsh start of the
 #       two-endpoint domain split into hook, libvirt and QEMU (run before L4
@@ -466,6 +470,66 @@ if kill_both; then
   expect_same_listing /tmp/L5.before /tmp/L5.after "by libvirt's late stop of lv-pair"
 fi
 end_check "libvirtd restarted: libvirt called ${L5_CALLS:-nothing} and the hook returned both functions; libvirtd down: $(tr '\n' ' ' </tmp/L5.recover 2>/dev/null)"
+
+# -------------------------------------------------------------- L8
+begin_check L8 "hostdev recover while libvirtd is starting a domain: its devices are kept"
+# libvirtd (autostarting its domains as it comes up, say) has run the hook's
+# prepare, but the domain's QEMU is not launched yet: no process has its
+# -uuid. A hook after 50-hostdev holds libvirt at start begin until told.
+cat >"$HOOKS/60-hold" <<'EOF'
+#!/bin/sh
+[ "$1" = lv-pair ] && [ "$2" = start ] && [ "$3" = begin ] || exit 0
+: >/run/held
+n=0
+while [ ! -e /run/go ] && [ "$n" -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+exit 0
+EOF
+chmod 755 "$HOOKS/60-hold"
+rm -f /run/held /run/go
+reload_hooks
+timeout -s KILL 180 virsh start lv-pair >/tmp/L8.start 2>&1 &
+VSH=$!
+n=0
+while [ ! -e /run/held ] && [ "$n" -lt 1200 ]; do sleep 0.1; n=$((n + 1)); done
+if [ -e /run/held ]; then
+  on_vfio_both || fail "the group is not on vfio-pci while libvirt is at start begin"
+  J=$(journals)
+  grep -q '"starting"' $J 2>/dev/null || fail "the journal does not name the starting daemon: $(cat $J 2>/dev/null | tr '\n' ' ')"
+  hostdev status >/tmp/L8.status 2>&1; info "hostdev status: $(tr '\n' ' ' </tmp/L8.status)"
+  grep -q "not running, being started by libvirtd (pid $(cat /run/libvirtd.pid))" /tmp/L8.status \
+    || fail "hostdev status does not say libvirtd ($(cat /run/libvirtd.pid)) is starting lv-pair"
+  listing >/tmp/L8.before
+  hostdev recover >/tmp/L8.recover 2>&1
+  rc=$?
+  info "hostdev recover while lv-pair is being started -> exit $rc: $(tr '\n' ' ' </tmp/L8.recover)"
+  [ "$rc" -eq 0 ] || fail "hostdev recover exited $rc"
+  grep -q "is being started by libvirtd" /tmp/L8.recover || fail "hostdev recover does not say why it kept lv-pair's devices"
+  listing >/tmp/L8.after
+  expect_same_listing /tmp/L8.before /tmp/L8.after "by hostdev recover during the start"
+  [ "$(journals)" = "$J" ] || fail "the journal changed: '$(journals)'"
+else
+  fail "libvirt never reached start begin: $(tr '\n' ' ' </tmp/L8.start)"
+fi
+: >/run/go
+wait "$VSH"; rc=$?
+info "virsh start lv-pair -> exit $rc: $(tr '\n' ' ' </tmp/L8.start)"
+rm -f "$HOOKS/60-hold" /run/held /run/go; reload_hooks
+if [ "$rc" -eq 0 ]; then
+  expect_qemu_has_pair_device lv-pair
+  grep -q '"starting"' $(journals) 2>/dev/null && fail "the journal still names the starting daemon after started"
+  # QEMU runs now: recover keeps the devices as a running domain's.
+  listing >/tmp/L8.before
+  hostdev recover >/tmp/L8.recover2 2>&1 || fail "hostdev recover exited $? with lv-pair running"
+  listing >/tmp/L8.after
+  expect_same_listing /tmp/L8.before /tmp/L8.after "by hostdev recover with lv-pair running"
+  virsh_q destroy lv-pair || fail "virsh destroy failed: $(cat /tmp/virsh.err)"
+  expect_pair_back "after destroy"
+  expect_no_journal
+else
+  fail "virsh start lv-pair failed after the hold"
+  expect_pair_back "after the failed start"
+fi
+end_check "held at start begin (QEMU not launched): hostdev status named the starting libvirtd, hostdev recover kept both functions ($(grep -m1 -o 'is being started by [^;(]*([^)]*)' /tmp/L8.recover 2>/dev/null)); the domain then started with the device, and destroy returned both"
 
 CHECK=log
 stop_libvirtd TERM

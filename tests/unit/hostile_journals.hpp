@@ -197,6 +197,21 @@ inline std::vector<Hostile> hostile_journals() {
          "handoff.doing: not the step after"},
         {"handoff step not planned", with_handoff(R"({"gpu": "0000:01:00.0", "done": [4]})"),
          "handoff.done: not the handoff's steps in order"},
+        {"starting not an object", journal_with("  \"pid\": 42,", "  \"pid\": 42,\n  \"starting\": 812,"), "starting"},
+        {"starting without a pid",
+         journal_with("  \"pid\": 42,", "  \"pid\": 42,\n  \"starting\": {\"name\": \"libvirtd\"},"), "starting.pid"},
+        {"starting pid 0", journal_with("  \"pid\": 42,", "  \"pid\": 42,\n  \"starting\": {\"pid\": 0},"),
+         "starting.pid"},
+        {"starting pid a string", journal_with("  \"pid\": 42,", "  \"pid\": 42,\n  \"starting\": {\"pid\": \"812\"},"),
+         "starting.pid"},
+        {"starting start_time negative",
+         journal_with("  \"pid\": 42,", "  \"pid\": 42,\n  \"starting\": {\"pid\": 812, \"start_time\": -1},"),
+         "starting.start_time"},
+        {"starting of a manual detach",
+         journal_with(
+             "\"key\": \"6f1c4a52-8d3e-4b7a-9c21-0e5d7f3a9b14\", \"name\": \"vm\"},\n  \"state\": \"detached\",",
+             "\"key\": \"manual\"},\n  \"state\": \"detached\",\n  \"starting\": {\"pid\": 812},"),
+         "starting: a manual detach has no libvirt daemon"},
     };
 }
 

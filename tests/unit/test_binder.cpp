@@ -445,6 +445,84 @@ TEST(Binder, LinksPlantedInTheRootNeverLeadAWriteOutOfIt) {
     EXPECT_EQ(listing(), names_before);
 }
 
+namespace {
+// A process under the fake root's proc, as the hook's parent would be.
+void fake_process(const FakeRoot& root, int pid, std::string_view comm, std::uint64_t start_time) {
+    const fs::path dir = root.path() / "proc" / std::to_string(pid);
+    fs::create_directories(dir);
+    std::ofstream(dir / "comm") << comm << "\n";
+    std::ofstream(dir / "stat") << pid << " (" << comm << ") S 1 " << pid << " " << pid
+                                << " 0 -1 4194560 2553 0 0 0 12 5 0 0 20 0 17 0 " << start_time << " 1234567 890\n";
+}
+}  // namespace
+
+TEST(Binder, RecoverKeepsADomainItsDaemonIsStillStarting) {
+    Rig r(kMini);
+    const FsRoot root(r.root.path());
+    const auto running = [&](const Owner& o) { return domain_running(root, o); };
+    const DriverState before = r.state();
+    fake_process(r.root, 812, "libvirtd", 4242);
+    const auto starter = journal::starter_of(root, 812);
+    EXPECT_EQ(starter.describe(), "libvirtd (pid 812)");
+    EXPECT_EQ(starter.start_time, 4242u);
+    ASSERT_TRUE(
+        r.binder.detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
+            .ok());
+    const DriverState held = r.state();
+    ASSERT_NE(held, before);
+    // No QEMU with the domain's -uuid yet, but its daemon lives: kept, said so.
+    auto rec = r.binder.recover(running);
+    ASSERT_TRUE(rec.ok()) << rec.error().describe();
+    EXPECT_EQ(r.state(), held);
+    ASSERT_EQ(rec->warnings.size(), 1u);
+    EXPECT_NE(rec->warnings[0].find("is being started by libvirtd (pid 812)"), std::string::npos) << rec->warnings[0];
+    ASSERT_EQ(r.binder.status()->size(), 1u);
+    EXPECT_EQ(r.binder.status()->at(0).starting, "libvirtd (pid 812)");
+    // The PID now names another process (started later): the daemon is gone.
+    fake_process(r.root, 812, "libvirtd", 9999);
+    EXPECT_FALSE(journal::starter_alive(root, starter));
+    EXPECT_FALSE(r.binder.status()->at(0).starting.has_value());
+    ASSERT_TRUE(r.binder.recover(running).ok());
+    EXPECT_EQ(r.state(), before);
+    EXPECT_TRUE(r.binder.status()->empty());
+}
+
+TEST(Binder, RecoverReturnsWhatADeadOrFinishedStarterLeft) {
+    Rig r(kMini);
+    const FsRoot root(r.root.path());
+    const auto running = [&](const Owner& o) { return domain_running(root, o); };
+    const DriverState before = r.state();
+    // The daemon died mid-start (killed): no such process any more.
+    fake_process(r.root, 812, "libvirtd", 4242);
+    const auto starter = journal::starter_of(root, 812);
+    ASSERT_TRUE(
+        r.binder.detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
+            .ok());
+    fs::remove_all(r.root.path() / "proc/812");
+    ASSERT_TRUE(r.binder.recover(running).ok());
+    EXPECT_EQ(r.state(), before);
+    // The daemon lives, but libvirt called "started" (the QEMU ran, then died
+    // with its release missed): the journal no longer names it, so recover returns.
+    fake_process(r.root, 812, "libvirtd", 4242);
+    ASSERT_TRUE(
+        r.binder.detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
+            .ok());
+    ASSERT_TRUE(r.binder.launched(domain_owner(kUuidA, "a")).ok());
+    EXPECT_FALSE(r.binder.status()->at(0).starting.has_value());
+    ASSERT_TRUE(r.binder.recover(running).ok());
+    EXPECT_EQ(r.state(), before);
+    // launched() without a journal, or for a manual detach: nothing, no error.
+    EXPECT_TRUE(r.binder.launched(domain_owner(kUuidB, "b")).ok());
+    // A manual detach never records a starter.
+    ASSERT_TRUE(
+        r.binder.detach(Owner::manual(), {DetachRequest{A("02:00.0"), std::nullopt, std::nullopt}}, starter).ok());
+    auto dir = journal::Directory::open(root, r.binder.journal_dir(), journal::Directory::Create::No);
+    ASSERT_TRUE(dir.ok());
+    auto j = dir->read(Owner::manual());
+    ASSERT_TRUE(j.ok() && j->has_value());
+    EXPECT_FALSE((*j)->starting.has_value());
+}
+
 TEST(Binder, RunningDomainsAreFoundInsideTheRootOnly) {
     Rig r(kMini);
     const FsRoot root(r.root.path());

@@ -225,6 +225,55 @@ TEST(Hook, PrepareMovesTheWholeGroupAndReleaseRestoresIt) {
     EXPECT_EQ(h.kernel.writes(), writes_after);
 }
 
+namespace {
+// The journals under the fake root, as text, concatenated.
+std::string journal_texts(const FakeRoot& root) {
+    std::string out;
+    const auto dir = root.path() / "run/hostdev";
+    if (!std::filesystem::exists(dir)) return out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        if (e.path().extension() != ".json") continue;
+        std::ifstream in(e.path());
+        out += std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    return out;
+}
+}  // namespace
+
+TEST(Hook, PrepareRecordsTheStartingDaemonAndStartedForgetsIt) {
+    Host h("z170-gtx970");
+    const std::string xml = domain_xml("win10-gtx970");
+    // libvirtd as the hook's parent, under the fake root's proc.
+    const auto proc = h.root.path() / "proc/812";
+    std::filesystem::create_directories(proc);
+    std::ofstream(proc / "comm") << "libvirtd\n";
+    std::ofstream(proc / "stat") << "812 (libvirtd) S 1 812 812 0 -1 4194560 2553 0 0 0 12 5 0 0 20 0 17 0 4242 1 2\n";
+    HookResult r = run_hook(args("win10-gaming", "prepare", "begin"), xml, config_for(h.root), h.kernel, 812);
+    ASSERT_EQ(r.exit_code, 0) << r.stderr_text << "\n" << joined(r.log);
+    std::string j = journal_texts(h.root);
+    EXPECT_NE(j.find("\"starting\""), std::string::npos) << j;
+    EXPECT_NE(j.find("\"pid\": 812"), std::string::npos) << j;
+    EXPECT_NE(j.find("\"start_time\": 4242"), std::string::npos) << j;
+    EXPECT_NE(j.find("\"name\": \"libvirtd\""), std::string::npos) << j;
+    // start begin (nothing new to move) keeps it; started begin forgets it,
+    // writing nothing to the kernel.
+    const int writes = h.kernel.writes();
+    ASSERT_EQ(run_hook(args("win10-gaming", "start", "begin"), xml, config_for(h.root), h.kernel, 812).exit_code, 0);
+    EXPECT_NE(journal_texts(h.root).find("\"starting\""), std::string::npos);
+    HookResult s = run_hook(args("win10-gaming", "started", "begin"), xml, config_for(h.root), h.kernel, 812);
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_EQ(s.stderr_text, "");
+    j = journal_texts(h.root);
+    EXPECT_EQ(j.find("\"starting\""), std::string::npos) << j;
+    EXPECT_NE(j.find("0000:02:00.0"), std::string::npos) << j;  // the devices are still held
+    EXPECT_EQ(h.kernel.writes(), writes);
+    // Without a known caller (0), prepare records none.
+    Host h2("z170-gtx970");
+    ASSERT_EQ(run_hook(args("win10-gaming", "prepare", "begin"), xml, config_for(h2.root), h2.kernel).exit_code, 0);
+    EXPECT_EQ(journal_texts(h2.root).find("\"starting\""), std::string::npos);
+    EXPECT_NE(journal_texts(h2.root).find("0000:02:00.0"), std::string::npos);
+}
+
 TEST(Hook, AHostdevInterfaceAloneInItsGroupMovesAloneAndComesBack) {
     Host h("sriov-server");
     const DriverState before = h.state();

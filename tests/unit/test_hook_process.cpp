@@ -207,7 +207,10 @@ TEST_F(HookProcess, AnXmlOverTheLimitIsRefusedAtPrepareOnly) {
     EXPECT_EQ(p.exit_code, 1);
     EXPECT_EQ(p.stderr_text, "hostdev: huge: the domain XML on stdin is larger than 64 MiB");
     EXPECT_EQ(run(args("huge", "release", "end"), "<domain>", kernel, false).exit_code, 0);
-    HookOutcome other = run(args("huge", "started", "begin"), "<domain>", kernel, false);
+    // started begin has work for a passthrough domain (its journal forgets
+    // the starting daemon): it says why it cannot, and exits 0.
+    EXPECT_EQ(run(args("huge", "started", "begin"), "<domain>", kernel, false).exit_code, 0);
+    HookOutcome other = run(args("huge", "stopped", "end"), "<domain>", kernel, false);
     EXPECT_EQ(other.exit_code, 0);
     EXPECT_EQ(other.stderr_text, "");
 }

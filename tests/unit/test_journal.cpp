@@ -96,6 +96,28 @@ TEST(JournalParse, WhatItWritesItReadsBack) {
     EXPECT_FALSE(back->devices[1].pending);
 }
 
+TEST(JournalParse, TheStartingDaemonIsWrittenAndReadBack) {
+    journal::Journal j{*Owner::domain(kJournalKey, "vm"), "detached", {}, std::nullopt, std::nullopt};
+    j.devices.push_back({*PciAddress::parse("0000:01:00.0"), 1, "nouveau", std::nullopt, {1, 2, 3}, {}, false});
+    j.starting = journal::Starter{812, 123456789012ULL, "libvirtd"};
+    auto back = journal::parse(journal::serialize(j), "j.json");
+    ASSERT_TRUE(back.ok()) << back.error().describe();
+    ASSERT_TRUE(back->starting.has_value());
+    EXPECT_EQ(back->starting->pid, 812);
+    EXPECT_EQ(back->starting->start_time, 123456789012ULL);
+    EXPECT_EQ(back->starting->describe(), "libvirtd (pid 812)");
+    // Without a start time (the daemon's stat could not be read).
+    j.starting = journal::Starter{812, std::nullopt, ""};
+    back = journal::parse(journal::serialize(j), "j.json");
+    ASSERT_TRUE(back.ok()) << back.error().describe();
+    EXPECT_FALSE(back->starting->start_time.has_value());
+    EXPECT_EQ(back->starting->describe(), "the libvirt daemon (pid 812)");
+    // None: no key at all.
+    j.starting.reset();
+    EXPECT_EQ(journal::serialize(j).find("starting"), std::string::npos);
+    EXPECT_FALSE(journal::parse(journal::serialize(j), "j.json")->starting.has_value());
+}
+
 TEST(JournalParse, AJournalOfTheEarlierFormatStillReads) {
     // No doing, no pending: written before those keys existed.
     EXPECT_TRUE(journal::parse(kJournalBase, "old.json").ok());

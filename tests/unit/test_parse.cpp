@@ -118,3 +118,16 @@ TEST(Parse, CpuVendorKeyboardCmdline) {
     EXPECT_FALSE(parse::cmdline_param("iommu=pt", "intel_iommu").has_value());
     EXPECT_FALSE(parse::cmdline_param("intel_iommu_x=1", "intel_iommu").has_value());
 }
+
+TEST(Parse, ProcessStartTime) {
+    // /proc/PID/stat: field 22 is the start time; the name may hold spaces and parens.
+    const std::string tail =
+        " S 1 812 812 0 -1 4194560 2553 0 0 0 12 5 0 0 20 0 17 0 4242 1234567 890 18446744073709551615\n";
+    EXPECT_EQ(parse::process_start_time("812 (libvirtd)" + tail), 4242u);
+    EXPECT_EQ(parse::process_start_time("812 (a (b) c)" + tail), 4242u);
+    EXPECT_EQ(parse::process_start_time("812 (x) S 1 2 3"), std::nullopt);      // too few fields
+    EXPECT_EQ(parse::process_start_time("812 libvirtd" + tail), std::nullopt);  // no name in parens
+    EXPECT_EQ(parse::process_start_time(""), std::nullopt);
+    EXPECT_EQ(parse::process_start_time("812 (x) S 1 812 812 0 -1 4194560 2553 0 0 0 12 5 0 0 20 0 17 0 42x2 1"),
+              std::nullopt);
+}

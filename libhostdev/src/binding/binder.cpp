@@ -216,8 +216,10 @@ Status add_handoff(const FsRoot& root, Prepared& p, GpuHandoff handoff) {
 // holds is not recorded) and plans its steps to its VFIO driver.
 Prepared prepare(const FsRoot& root, const Owner& owner, const Host& host, const std::vector<const PciDevice*>& moves,
                  const std::map<PciAddress, std::string>& drivers, std::optional<journal::Journal> mine) {
-    Prepared p{
-        mine ? std::move(*mine) : journal::Journal{owner, std::string(journal::kDetaching), {}, std::nullopt}, {}, {}};
+    Prepared p{mine ? std::move(*mine)
+                    : journal::Journal{owner, std::string(journal::kDetaching), {}, std::nullopt, std::nullopt},
+               {},
+               {}};
     p.journal.owner.name = owner.name;
     for (const PciDevice* dev : moves) {
         journal::Device* jd = p.journal.find(dev->address);
@@ -390,7 +392,8 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<PciAddre
     return detach(owner, plain(requested));
 }
 
-Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRequest>& requested) {
+Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRequest>& requested,
+                                  std::optional<journal::Starter> starting) {
     auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::Yes);
     if (!dir) return dir.error();
     auto lock = dir->lock(options_.lock_timeout);
@@ -424,6 +427,7 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRe
     HOSTDEV_TRY(add_handoff(root_, p, std::move(*handoff)));
     p.report.warnings.insert(p.report.warnings.begin(), early.warnings.begin(), early.warnings.end());
     if (p.plan.empty()) return p.report;  // everything on vfio-pci already: nothing to record
+    if (starting && !owner.is_manual()) p.journal.starting = std::move(starting);
     p.journal.state = std::string(journal::kDetaching);
     HOSTDEV_TRY(eng.save(p.journal));
 
@@ -443,12 +447,22 @@ Result<BindReport> Binder::detach(const Owner& owner, const std::vector<DetachRe
 namespace {
 
 // One readable journal in recover.
-void recover_one(txn::Engine& eng, const journal::Directory& dir, journal::Journal& j, bool running, BindReport& report,
-                 std::vector<std::string>& errors) {
+// `starting`: the daemon that prepared the domain and has not called
+// "started" yet is still alive.
+void recover_one(txn::Engine& eng, const journal::Directory& dir, journal::Journal& j, bool running, bool starting,
+                 BindReport& report, std::vector<std::string>& errors) {
     const std::string note = "recovered for " + j.owner.describe();
     if (j.state == journal::kDetached && running) {
         report.warnings.push_back(j.owner.describe() + " is running and holds " + std::to_string(j.devices.size()) +
                                   " device(s); kept");
+        return;
+    }
+    if (j.state == journal::kDetached && starting) {
+        report.warnings.push_back(j.owner.describe() + " is being started by " + j.starting->describe() +
+                                  " (prepared, its QEMU not launched yet) and holds " +
+                                  std::to_string(j.devices.size()) +
+                                  " device(s); kept: the daemon runs the domain or calls release (should that start "
+                                  "hang, stop it with virsh destroy, or return the devices with hostdev reattach)");
         return;
     }
     if (j.state == journal::kDetached || j.state == journal::kReattaching) {
@@ -470,6 +484,19 @@ void recover_one(txn::Engine& eng, const journal::Directory& dir, journal::Journ
 
 }  // namespace
 
+Status Binder::launched(const Owner& owner) {
+    auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
+    if (!dir) return dir.error();
+    if (!dir->exists()) return ok_status();
+    auto lock = dir->lock(options_.lock_timeout);
+    if (!lock) return lock.error();
+    auto j = dir->read(owner);
+    if (!j) return j.error();
+    if (!*j || !(*j)->starting) return ok_status();
+    (*j)->starting.reset();
+    return dir->save(**j);
+}
+
 Result<BindReport> Binder::reattach(const Owner& owner) {
     auto dir = journal::Directory::open(root_, journal_dir_, journal::Directory::Create::No);
     if (!dir) return dir.error();
@@ -486,7 +513,8 @@ Result<BindReport> Binder::reattach(const Owner& owner) {
     if (complete)
         eng.return_all(**j, "", report, errors);
     else
-        recover_one(eng, *dir, **j, /*running=*/false, report, errors);  // a detach that did not finish
+        recover_one(eng, *dir, **j, /*running=*/false, /*starting=*/false, report,
+                    errors);  // a detach that did not finish
     if (errors.empty()) return report;
     return make_error("not every device came back (journal kept): " + join(errors, "; "));
 }
@@ -539,7 +567,8 @@ Result<Binder::Survey> Binder::survey() const {
     if (!contents) return contents.error();
     Survey out;
     for (const auto& j : contents->journals) {
-        Holding h{j.owner, j.state, {}, std::nullopt};
+        Holding h{j.owner, j.state, {}, std::nullopt, std::nullopt};
+        if (j.starting && journal::starter_alive(root_, *j.starting)) h.starting = j.starting->describe();
         for (const auto& d : j.devices)
             h.devices.push_back({d.address, d.group, d.original_driver, current_driver(d.address), j.state});
         if (j.handoff) {
@@ -584,7 +613,8 @@ Result<BindReport> Binder::recover(const std::function<bool(const Owner&)>& is_r
     BindReport report;
     std::vector<std::string> errors;
     for (auto& j : contents->journals)
-        recover_one(eng, *dir, j, j.owner.is_manual() || is_running(j.owner), report, errors);
+        recover_one(eng, *dir, j, j.owner.is_manual() || is_running(j.owner),
+                    j.starting && journal::starter_alive(root_, *j.starting), report, errors);
     for (const auto& u : contents->unreadable) report.unreadable.push_back(u.describe());
     if (!errors.empty())
         return make_error("recover could not restore everything: " + join(errors, "; ") +

@@ -84,7 +84,7 @@ std::optional<Owner> owner_of(const Domain& domain, const Call& call, std::strin
 // detached that device itself by then, so it is found on vfio-pci and not
 // recorded, and only the rest of its group moves. Devices this owner already
 // holds are on vfio-pci: nothing is written for them twice.
-HookResult detach_groups(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
+HookResult detach_groups(const Call& call, std::string_view xml, const Config& config, KernelIo& io, int caller_pid) {
     HookResult r;
     const std::string step = call.op + " " + call.subop;
     auto domain = parse(xml);
@@ -104,8 +104,12 @@ HookResult detach_groups(const Call& call, std::string_view xml, const Config& c
         fail_line(r, call, problem);
         return r;
     }
-    Binder binder(FsRoot(config.root), io, binder_options(config));
-    auto report = binder.detach(*owner, detach_requests(domain->passthrough, domain->pins));
+    const FsRoot root(config.root);
+    Binder binder(root, io, binder_options(config));
+    // The daemon starting the domain, for recover until "started" (journal.hpp).
+    std::optional<journal::Starter> starting;
+    if (caller_pid > 1) starting = journal::starter_of(root, caller_pid);
+    auto report = binder.detach(*owner, detach_requests(domain->passthrough, domain->pins), std::move(starting));
     if (!report) {
         r.exit_code = kRefuse;
         fail_line(r, call, report.error().describe());
@@ -154,6 +158,32 @@ HookResult release(const Call& call, std::string_view xml, const Config& config,
     return r;
 }
 
+// started begin (and reconnect begin): the domain's QEMU runs, so its journal
+// forgets the daemon that was starting it. Never fails the step.
+void forget_starter(HookResult& r, const std::string& step, const Owner& owner, Binder& binder) {
+    if (auto st = binder.launched(owner); !st)
+        r.log.push_back(step + ": warning: cannot mark " + owner.describe() +
+                        " as launched in its journal: " + one_line(st.error().describe()));
+}
+
+HookResult started(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
+    HookResult r;  // always exit 0: the guest runs already
+    auto domain = parse(xml);
+    if (!domain) {
+        r.log.push_back("started begin: cannot read the domain XML: " + one_line(domain.error().describe()));
+        return r;
+    }
+    std::string problem;
+    auto owner = owner_of(*domain, call, problem);
+    if (!owner) {
+        r.log.push_back("started begin: " + one_line(problem));
+        return r;
+    }
+    Binder binder(FsRoot(config.root), io, binder_options(config));
+    forget_starter(r, "started begin", *owner, binder);
+    return r;
+}
+
 HookResult reconnect(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
     HookResult r;  // always exit 0: a failed reconnect kills the running guest
     auto domain = parse(xml);
@@ -168,6 +198,7 @@ HookResult reconnect(const Call& call, std::string_view xml, const Config& confi
         return r;
     }
     Binder binder(FsRoot(config.root), io, binder_options(config));
+    forget_starter(r, "reconnect begin", *owner, binder);
     auto survey = binder.survey();
     if (!survey) {
         r.log.push_back("reconnect begin: cannot read the journals: " + one_line(survey.error().describe()));
@@ -271,12 +302,13 @@ bool passes_pci_through(std::string_view xml) {
 }
 
 // The lifecycle steps the hook acts on, from argv (NAME OPERATION SUBOP).
-enum class Step { Prepare, Start, Release, Reconnect, Other };
+enum class Step { Prepare, Start, Started, Release, Reconnect, Other };
 
 Step step_of(const std::vector<std::string>& args) {
     if (args.size() < 3) return Step::Other;
     if (args[1] == "prepare" && args[2] == "begin") return Step::Prepare;
     if (args[1] == "start" && args[2] == "begin") return Step::Start;
+    if (args[1] == "started" && args[2] == "begin") return Step::Started;
     if (args[1] == "release" && args[2] == "end") return Step::Release;
     if (args[1] == "reconnect" && args[2] == "begin") return Step::Reconnect;
     return Step::Other;
@@ -294,14 +326,17 @@ HookResult usage() {
 bool hook_can_skip(std::string_view domain_xml) { return !passes_pci_through(domain_xml); }
 
 HookResult run_hook(const std::vector<std::string>& args, std::string_view domain_xml, const Config& config,
-                    KernelIo& io) {
+                    KernelIo& io, int caller_pid) {
     if (args.size() < 3) return usage();
     const Call call{args[0], args[1], args[2]};
     switch (step_of(args)) {
         case Step::Prepare:
         case Step::Start:
             if (hook_can_skip(domain_xml)) return {};
-            return detach_groups(call, domain_xml, config, io);
+            return detach_groups(call, domain_xml, config, io, caller_pid);
+        case Step::Started:
+            if (hook_can_skip(domain_xml) || !any_journal(config)) return {};
+            return started(call, domain_xml, config, io);
         case Step::Release:
             // A domain whose last hostdev was hot-unplugged has none in its XML
             // any more but may still hold its group: look at the journals (no
@@ -401,10 +436,10 @@ HookOutcome run_hook(const HookInvocation& call, KernelIo* io) {
     if (!config) return outcome_of(complaint(args, "bad configuration: " + config.error().describe()), args);
     HookOutcome o;
     if (io != nullptr) {
-        o = outcome_of(run_hook(args, call.domain_xml, *config, *io), args);
+        o = outcome_of(run_hook(args, call.domain_xml, *config, *io, call.caller_pid), args);
     } else {
         SysfsKernelIo kernel{FsRoot(config->root)};
-        o = outcome_of(run_hook(args, call.domain_xml, *config, kernel), args);
+        o = outcome_of(run_hook(args, call.domain_xml, *config, kernel, call.caller_pid), args);
     }
     add_log_file(o, config);
     return o;

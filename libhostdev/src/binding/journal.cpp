@@ -69,6 +69,27 @@ bool domain_running(const FsRoot& root, const Owner& owner) {
 
 namespace journal {
 
+std::string Starter::describe() const {
+    return (name.empty() ? std::string("the libvirt daemon") : name) + " (pid " + std::to_string(pid) + ")";
+}
+
+Starter starter_of(const FsRoot& root, int pid) {
+    Starter s;
+    s.pid = pid;
+    const std::string dir = std::to_string(pid);
+    if (auto stat = root.read_file(root.proc(dir + "/stat"), 4096)) s.start_time = parse::process_start_time(*stat);
+    if (auto comm = root.read_file(root.proc(dir + "/comm"), 256)) s.name = parse::process_comm(*comm);
+    return s;
+}
+
+bool starter_alive(const FsRoot& root, const Starter& starter) {
+    if (starter.pid <= 0) return false;
+    auto stat = root.read_file(root.proc(std::to_string(starter.pid) + "/stat"), 4096);
+    if (!stat) return false;
+    if (!starter.start_time) return true;  // recorded without one: the PID is all there is
+    return parse::process_start_time(*stat) == starter.start_time;
+}
+
 using Json = nlohmann::json;
 using nlohmann::ordered_json;
 namespace jr = hostdev::json;
@@ -207,6 +228,18 @@ std::optional<Handoff> parse_handoff(jr::Fields& top) {
     return h;
 }
 
+std::optional<Starter> parse_starting(jr::Fields& top) {
+    auto f = top.object("starting");
+    if (!f) return std::nullopt;
+    Starter st;
+    if (auto pid = f->integer("pid", 1, INT_MAX, jr::Need::Required)) st.pid = static_cast<int>(*pid);
+    if (auto t = f->integer("start_time", 0, INT64_MAX)) st.start_time = static_cast<std::uint64_t>(*t);
+    st.name = parse::process_comm(f->string("name").value_or(""));
+    top.absorb(*f);
+    if (!f->ok()) return std::nullopt;
+    return st;
+}
+
 Result<Owner> parse_owner(jr::Fields& top) {
     auto of = top.object("owner", jr::Need::Required);
     if (!of) return make_error("");
@@ -282,6 +315,8 @@ Result<Journal> parse(std::string_view text, const std::string& source) {
     (void)top.integer("pid", 0, INT_MAX);
     parse_devices(top, source, j);
     if (top.ok()) j.handoff = parse_handoff(top);
+    if (top.ok()) j.starting = parse_starting(top);
+    if (top.ok() && j.starting && j.owner.is_manual()) top.fail("starting", "a manual detach has no libvirt daemon");
     if (top.error()) return *top.error();
     return j;
 }
@@ -323,6 +358,12 @@ std::string serialize(const Journal& j) {
         e["done"] = h.done;
         if (h.doing) e["doing"] = *h.doing;
         o["handoff"] = std::move(e);
+    }
+    if (j.starting) {
+        ordered_json e = {{"pid", j.starting->pid}};
+        if (j.starting->start_time) e["start_time"] = *j.starting->start_time;
+        e["name"] = j.starting->name;
+        o["starting"] = std::move(e);
     }
     // A domain name is libvirt's and valid UTF-8; should one not be, it is
     // written with replacement characters rather than failing the write.

@@ -133,9 +133,15 @@ public:
                                                   const Owner& owner = Owner::manual()) const;
     Result<std::vector<PlannedWrite>> plan_detach(const std::vector<DetachRequest>& requested,
                                                   const Owner& owner = Owner::manual()) const;
-    // Detaches the whole groups of `requested` for `owner`.
+    // Detaches the whole groups of `requested` for `owner`. `starting`: the
+    // libvirt daemon starting the domain (the hook's prepare), recorded in the
+    // journal until launched(); recover keeps the devices while it lives.
     Result<BindReport> detach(const Owner& owner, const std::vector<PciAddress>& requested);
-    Result<BindReport> detach(const Owner& owner, const std::vector<DetachRequest>& requested);
+    Result<BindReport> detach(const Owner& owner, const std::vector<DetachRequest>& requested,
+                              std::optional<journal::Starter> starting = std::nullopt);
+    // libvirt has launched the owner's QEMU ("started"): its journal forgets
+    // the daemon that was starting it. No journal, or none starting: nothing.
+    Status launched(const Owner& owner);
     // Returns every device of the owner's journal to its recorded driver. Goes on
     // past failures, reports them all; the journal is removed only when every
     // device is back. No journal: nothing to do.
@@ -158,6 +164,9 @@ public:
         // What the single-GPU handoff took from the host, to give back at
         // release: "0000:00:02.0: gdm3.service stopped, vtcon1 unbound, ..."
         std::optional<std::string> handoff;
+        // The libvirt daemon starting the domain ("libvirtd (pid 812)"): set
+        // while that daemon lives and libvirt has not called "started".
+        std::optional<std::string> starting;
     };
     // Every readable journal; an Error only when the directory cannot be read.
     [[nodiscard]] Result<std::vector<Holding>> status() const;
@@ -172,7 +181,9 @@ public:
 
     // After a crash, kill or reboot: every journal whose owner is not running
     // (is_running(owner) false; manual detaches count as running once complete)
-    // is rolled back or reattached, and removed when done. An interrupted
+    // and is not being started (a journal whose starting daemon is still that
+    // process: journal::starter_alive) is rolled back or reattached, and
+    // removed when done. An interrupted
     // detach is unwound from the journal's steps. Unreadable journals are
     // named in the error; every readable one is handled.
     Result<BindReport> recover(const std::function<bool(const Owner&)>& is_running);

@@ -7,6 +7,9 @@
 //                    gave from hostdev networks' pools (already on vfio-pci,
 //                    by libvirt); the rest of their groups moves, journaled
 //                    with the owner's other devices
+//   started begin    the journal forgets the daemon that was starting the
+//                    domain (recorded at prepare: recover keeps the devices
+//                    of a domain being started, whose QEMU has no -uuid yet)
 //   release end      reattach from the journal
 //   reconnect begin  reconcile the journal with sysfs and log; always exit 0
 //   migrate, restore print nothing (libvirt would take stdout as new XML)
@@ -45,8 +48,10 @@ struct HookResult {
 bool hook_can_skip(std::string_view domain_xml);
 
 // One operation with a configuration and a kernel: what tests drive.
+// `caller_pid`: the process that ran the hook (libvirt's daemon), recorded
+// at prepare as the domain's starter; 0 when unknown (nothing recorded).
 HookResult run_hook(const std::vector<std::string>& args, std::string_view domain_xml, const Config& config,
-                    KernelIo& io);
+                    KernelIo& io, int caller_pid = 0);
 
 // ---- The hook process -----------------------------------------------------
 
@@ -57,6 +62,7 @@ struct HookInvocation {
     std::vector<std::string> args;  // argv without the program: NAME OPERATION SUBOP EXTRA
     std::string_view domain_xml;    // stdin, up to kMaxHookStdinBytes
     bool xml_complete = true;       // false: stdin was longer than kMaxHookStdinBytes
+    int caller_pid = 0;             // the hook's parent (libvirt's daemon); 0: unknown
 };
 
 enum class HookLogLevel { Info, Warning, Error };

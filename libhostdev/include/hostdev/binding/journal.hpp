@@ -45,6 +45,22 @@ bool domain_running(const FsRoot& root, const Owner& owner);
 
 namespace journal {
 
+// The libvirt daemon that is starting a domain: the process that ran the
+// hook's prepare (the hook's parent), recorded in the domain's journal until
+// libvirt calls "started", when the domain's QEMU runs. In between no process
+// has the domain's -uuid yet, and the daemon (autostarting its domains as it
+// comes up, say) will either run the domain or call release.
+struct Starter {
+    int pid = 0;
+    std::optional<std::uint64_t> start_time;     // ROOT/proc/PID/stat field 22, when it could be read
+    std::string name;                            // its comm ("libvirtd", "virtqemud"), for messages
+    [[nodiscard]] std::string describe() const;  // "libvirtd (pid 812)"
+};
+// The Starter of the process `pid` as ROOT/proc shows it now.
+Starter starter_of(const FsRoot& root, int pid);
+// Is the recorded daemon still that process (same PID, same start time)?
+bool starter_alive(const FsRoot& root, const Starter& starter);
+
 // One device of a journal: its state before hostdev touched it, and the
 // detach steps (binder.hpp) that have run on it.
 struct Device {
@@ -89,6 +105,9 @@ struct Journal {
     std::string state;  // "detaching", "detached", "rolling-back", "reattaching"
     std::vector<Device> devices;
     std::optional<Handoff> handoff;  // a detach that handed the host's GPU over
+    // Set from the hook's prepare until libvirt's "started": the domain is
+    // being started by this daemon (its QEMU not launched yet).
+    std::optional<Starter> starting;
 
     Device* find(const PciAddress& a);
     [[nodiscard]] const Device* find(const PciAddress& a) const;

@@ -164,6 +164,11 @@ bool valid_unit_name(std::string_view unit);
 std::optional<std::string> service_of_cgroup(std::string_view text);
 // /proc/PID/comm: the name without its newline, non-printable bytes as '?', at most 64 bytes.
 std::string process_comm(std::string_view text);
+// /proc/PID/stat: the process's start time (field 22, in clock ticks since
+// boot), which with the PID tells one process from a later one that reuses
+// its PID. Read after the last ')' (the name may hold spaces and parens);
+// nullopt when the text is not a stat line.
+std::optional<std::uint64_t> process_start_time(std::string_view stat);
 
 // ---- VFIO variant drivers ----
 
