@@ -13,7 +13,9 @@
 #     with and without the hook installed (same daemon, taking turns);
 #   - virsh start of a domain whose group has two endpoints, split into the
 #     hook, QEMU (from the start hook to the started hook) and the rest
-#     (libvirt and virsh).
+#     (libvirt and virsh);
+#   - check L7's hot-plug: virt-hostdev attach of a two-function group to a
+#     running domain, and its live detach, answered by the guest responder.
 # With --reuse, prints the figures of the last boot under BUILD_DIR instead
 # (what `ctest -L kernel-libvirt` left). Nested TCG is slow and noisy: read
 # the figures as orders of magnitude, medians of few runs.
@@ -51,3 +53,8 @@ result=$(tr -d '\r' <"$results" | awk '$1 == "HOSTDEV-RESULT" && $2 == "L6"' | c
 [[ -n $result ]] || { echo "libvirt-start.sh: the guest printed no L6 result" >&2; exit 1; }
 echo "$figures"
 echo "L6: $result"
+# The hot-plug figures of check L7: virt-hostdev attach and the live detach
+# the guest responder answers (both functions of the group).
+tr -d '\r' <"$results" | awk '$1 == "HOSTDEV-INFO" && $2 == "L7"' | cut -d' ' -f3- \
+    | grep -E '^(attach to |live detach).* -> exit [0-9]+ after [0-9]+ ms' | sed -E 's/(after [0-9]+ ms).*/\1/' \
+    | sed 's/^/L7: /'
