@@ -20,7 +20,9 @@
 #            `apt-get purge` refuses while a journal in /run/hostdev says devices
 #            are detached (which domain, which devices, what to run) and the
 #            package stays installed; `apt-get remove` sends SIGHUP, the guest
-#            runs on and libvirtd still starts guests; `dpkg --purge` refuses
+#            runs on and libvirtd still starts guests, without the hook
+#            (libvirt's own log of the commands it runs); installing with the
+#            daemon running makes it run the hook; `dpkg --purge` refuses
 #            again with a journal, then purges;
 #   purge    nothing of what `dpkg -L` listed before the removal is left (but
 #            the directories that were there before), nor /etc/hostdev,
@@ -79,6 +81,7 @@ JOURNAL_UUID=$(cat /proc/sys/kernel/random/uuid)
 HELD=hostdev-test-pkg-held-$SUFFIX
 log_dir_created=no
 qemu_conf_backup=""
+qemu_conf_created=no
 run_dir_created=no
 
 vsh() { timeout --kill-after=5 "$VIRSH_TIMEOUT" virsh -q -c "$URI" "$@"; }
@@ -110,6 +113,7 @@ cleanup() {
   done
   [ "$run_dir_created" = yes ] && rm -rf /run/hostdev
   [ -n "$qemu_conf_backup" ] && cp -p "$qemu_conf_backup" /etc/libvirt/qemu.conf
+  [ "$qemu_conf_created" = yes ] && rm -f /etc/libvirt/qemu.conf
   [ "$log_dir_created" = yes ] && rm -rf /var/log/libvirt
   rm -rf "$WORK"
   exit "$rc"
@@ -236,11 +240,16 @@ t=$(now)
 if [ -f /etc/libvirt/qemu.conf ]; then
   qemu_conf_backup=$WORK/qemu.conf.backup
   cp -p /etc/libvirt/qemu.conf "$qemu_conf_backup"
+else
+  qemu_conf_created=yes
 fi
+# user and group root, as tests/libvirtd/run.sh sets them (restored at exit).
 printf 'user = "root"\ngroup = "root"\n' >/etc/libvirt/qemu.conf
 if [ ! -d /var/log/libvirt ]; then mkdir -m 700 /var/log/libvirt && log_dir_created=yes; fi
 virtlogd -d -p "$WORK/virtlogd.pid" || die "virtlogd did not start"
-libvirtd -d -p "$WORK/libvirtd.pid" || die "libvirtd did not start"
+# libvirt's own log of the commands it runs: which hooks it calls, and when.
+LIBVIRT_LOG_FILTERS="1:util.command" LIBVIRT_LOG_OUTPUTS="1:file:$WORK/libvirtd.log" \
+  libvirtd -d -p "$WORK/libvirtd.pid" || die "libvirtd did not start"
 for _ in $(seq 120); do timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1 && break; sleep 0.5; done
 daemon_pid=$(cat "$WORK/libvirtd.pid")
 guest_xml() {
@@ -328,6 +337,25 @@ else
   not_ok "after the removal, start $LATER: $(cat "$WORK/out")"
 fi
 vsh destroy "$LATER" >/dev/null 2>&1
+# hook_runs NAME: the hook calls libvirt logged for domain NAME.
+hook_runs() { grep -c "About to run .*/etc/libvirt/hooks/qemu.d/50-hostdev $1 prepare begin" "$WORK/libvirtd.log" 2>/dev/null; }
+if [ "$(hook_runs "$GUEST")" = 1 ] && [ "$(hook_runs "$LATER")" = 0 ]; then
+  ok "libvirtd ran the hook for $GUEST (installed before it started), not for $LATER (started after the removal)"
+else
+  not_ok "hook calls in libvirtd's log: $GUEST $(hook_runs "$GUEST"), $LATER $(hook_runs "$LATER") (wanted 1 and 0)"
+fi
+# Installed while the daemon runs: the SIGHUP makes it find the hook.
+(cd "$PKG" && apt-get install -y "./hostdev_${VERSION}_$ARCH.deb" "./virt-hostdev_${VERSION}_$ARCH.deb") >"$WORK/apt.install2" 2>&1
+rc=$?
+vsh start "$LATER" >"$WORK/out" 2>&1
+if [ "$rc" -eq 0 ] && grep -q "hostdev: sent SIGHUP to libvirtd ($daemon_pid)" "$WORK/apt.install2" &&
+   [ "$(hook_runs "$LATER")" = 1 ] && alive && cmp -s /etc/hostdev/hostdev.conf "$WORK/hostdev.conf.installed"; then
+  ok "installed with libvirtd running: $(grep -o 'sent SIGHUP to libvirtd ([0-9]*)' "$WORK/apt.install2"), and libvirtd runs the hook for $LATER now; the kept hostdev.conf in use"
+else
+  not_ok "install with libvirtd running: exit $rc, hook calls for $LATER: $(hook_runs "$LATER"): $(grep hostdev: "$WORK/apt.install2") $(cat "$WORK/out")"
+fi
+vsh destroy "$LATER" >/dev/null 2>&1
+apt-get remove -y hostdev virt-hostdev >"$WORK/apt.remove2" 2>&1 || not_ok "apt-get remove (again): $(tail -3 "$WORK/apt.remove2")"
 
 held_journal
 dpkg --purge hostdev >"$WORK/dpkg.purge" 2>&1
