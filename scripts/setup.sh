@@ -25,6 +25,9 @@ packages=(
   # The sanitizer and fuzz tests (ctest -L sanitize, -L fuzz): clang, its
   # libFuzzer and ASan/UBSan runtimes, llvm-symbolizer for their reports.
   clang libclang-rt-14-dev llvm
+  # The Debian packages (ctest -L package): dpkg-buildpackage (dpkg-dev) with
+  # debhelper, lintian on the result, fakeroot for a build as a user.
+  debhelper dpkg-dev lintian fakeroot
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The hook under a real libvirtd (Debian 12, as root, no systemd needed).
 #
-#   tests/libvirtd/run.sh BUILD_DIR SOURCE_DIR
+#   tests/libvirtd/run.sh [--installed] BUILD_DIR SOURCE_DIR
 #
 # Installs what is missing (libvirt-daemon, its QEMU driver, virsh, QEMU;
 # never libvirt-daemon-system), installs the built hook as
 # /etc/libvirt/hooks/qemu.d/50-hostdev with /etc/hostdev/hostdev.conf whose
 # root is a FAKE root (the example Z170 host), so the hook can never move one
-# of this machine's devices, starts virtlogd and libvirtd, and checks:
+# of this machine's devices, starts virtlogd and libvirtd, and checks (a) to
+# (j) below.
+#
+# --installed: the same checks on what the Debian packages installed (ctest
+# -L package runs it so): the installed hook, /usr/bin/hostdev, hostdev-fix
+# and virt-hostdev, and the installed hostdev-recover.service; nothing is
+# installed but the test's hostdev.conf over the installed conffile, which
+# is put back byte for byte at exit. BUILD_DIR still gives hostdev-fakeroot.
+#
 #   (a) a TCG domain without hostdevs starts and stops, the hook being called
 #       at prepare, start, started, stopped and release and exiting 0 each time;
 #   (b) a domain whose hostdev's group is blocked on the fake root (00:1f.3,
@@ -42,6 +50,14 @@
 #       -c (local, ssh, refused key) give one report per host in the order of
 #       -c, the refused one in its place, a summary, and the highest exit
 #       code. Prints how long the ssh checks take (cold, warm, --jobs 1 and 4).
+#   (j) hostdev-recover.service: its ExecStart, read from the unit file (the
+#       built one, or the installed one with --installed), run as systemd
+#       would run it after libvirtd starts (from /, empty environment), on
+#       the fake root holding two journals: one of a domain that is not
+#       running (its GTX 970 pair on vfio-pci: both go back to nouveau and
+#       snd_hda_intel, a small loop playing the kernel's bind) and one of a
+#       TCG domain this libvirtd runs (the fake root's /proc holding its QEMU's
+#       command line: its device stays on vfio-pci, twice).
 # Everything installed or changed is undone at exit (daemons and sshd stopped
 # by PID, hook, configuration and domains removed, qemu.conf restored, the
 # known_hosts line taken out); installed packages stay (openssh-server is
@@ -49,13 +65,30 @@
 set -uo pipefail
 export LC_ALL=C
 
-BUILD=${1:?usage: run.sh BUILD_DIR SOURCE_DIR}
-SRC=${2:?usage: run.sh BUILD_DIR SOURCE_DIR}
+MODE=built
+if [ "${1:-}" = --installed ]; then
+  MODE=installed
+  shift
+fi
+BUILD=${1:?usage: run.sh [--installed] BUILD_DIR SOURCE_DIR}
+SRC=${2:?usage: run.sh [--installed] BUILD_DIR SOURCE_DIR}
 BUILD=$(cd "$BUILD" && pwd)
 SRC=$(cd "$SRC" && pwd)
-HOOK=$BUILD/hooks/hostdev-hook
-HOSTDEV=$BUILD/cli/hostdev
 FAKEROOT=$BUILD/tests/support/hostdev-fakeroot
+if [ "$MODE" = installed ]; then
+  # What the packages installed (dpkg -S names the package of each).
+  HOOK=/etc/libvirt/hooks/qemu.d/50-hostdev
+  HOSTDEV=/usr/bin/hostdev
+  HOSTDEV_FIX=/usr/bin/hostdev-fix
+  VIRT=/usr/bin/virt-hostdev
+  UNIT=/lib/systemd/system/hostdev-recover.service
+else
+  HOOK=$BUILD/hooks/hostdev-hook
+  HOSTDEV=$BUILD/cli/hostdev
+  HOSTDEV_FIX=$BUILD/cli/hostdev-fix
+  VIRT=$BUILD/virsh-plugin/virt-hostdev
+  UNIT=$BUILD/systemd/hostdev-recover.service
+fi
 URI=qemu:///system
 VIRSH_TIMEOUT=60  # seconds; a cold libvirtd probes QEMU for ~10 s
 
@@ -74,8 +107,14 @@ step() { echo "== $*"; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages and starts libvirtd)"
 for tool in "$HOOK" "$HOSTDEV" "$FAKEROOT"; do
-  [ -x "$tool" ] || die "$tool is missing: build the tree first"
+  if [ "$MODE" = installed ] && [ "$tool" != "$FAKEROOT" ]; then
+    [ -x "$tool" ] || die "$tool is missing: install the packages first (--installed runs on them)"
+  else
+    [ -x "$tool" ] || die "$tool is missing: build the tree first"
+  fi
 done
+[ -f "$UNIT" ] || die "$UNIT is missing (the ${MODE} hostdev-recover.service)"
+echo "mode: $MODE (hook $HOOK, hostdev $HOSTDEV, unit $UNIT)"
 for d in libvirtd virtqemud virtlogd; do
   if pgrep -x "$d" >/dev/null; then
     die "$d is already running on this machine; this test starts its own daemons: stop it first"
@@ -156,9 +195,11 @@ ssh_teardown() {    # stops the sshd and takes the known_hosts line out again; i
   KNOWN_HOSTS=""
 }
 
+sim_kernel_pid=""  # the loop of (j) playing the kernel's bind on the fake root
 cleanup() {
   local rc=$?
   set +e
+  [ -n "$sim_kernel_pid" ] && kill "$sim_kernel_pid" 2>/dev/null
   if [ -s "$WORK/libvirtd.pid" ] && kill -0 "$(cat "$WORK/libvirtd.pid")" 2>/dev/null; then
     for d in "$PLAIN" "$BLOCKED" "$IFACE" "${extra_domains[@]}"; do
       vsh domstate "$d" >/dev/null 2>&1 || continue
@@ -257,7 +298,12 @@ EOF
 printf 'user = "root"\ngroup = "root"\n' >"$WORK/qemu.conf"
 install_file "$WORK/qemu.conf" "$QEMU_CONF" 600
 install_file "$WORK/hostdev.conf" "$CONF_FILE" 644
-install_file "$HOOK" "$HOOK_FILE" 755   # before libvirtd starts: hooks are found at start
+if [ "$MODE" = installed ]; then
+  # The package's hook, as installed; only the configuration is the test's.
+  dpkg -S "$HOOK_FILE" >/dev/null 2>&1 || die "$HOOK_FILE is not a packaged file: install the hostdev package first"
+else
+  install_file "$HOOK" "$HOOK_FILE" 755   # before libvirtd starts: hooks are found at start
+fi
 
 "$HOSTDEV" groups --root "$WORK/root" --format json >"$WORK/fake.before" 2>/dev/null || die "hostdev groups fails on the fake root"
 "$HOSTDEV" groups --format json >"$WORK/host.before" 2>/dev/null || die "hostdev groups fails on this machine"
@@ -368,8 +414,6 @@ if pgrep -f "$HOOK_FILE" >/dev/null; then not_ok "a hook process is still runnin
 # $PLAIN and $BLOCKED are defined again, both assigning one device of this
 # machine with managed='no' (never started: nothing touches the device).
 step "(d) virt-hostdev -c $URI"
-VIRT=$BUILD/virsh-plugin/virt-hostdev
-HOSTDEV_FIX=$BUILD/cli/hostdev-fix
 virt() {  # virt ARGS...: virt-hostdev on the system URI, bounded in time
   timeout --kill-after=5 "$VIRSH_TIMEOUT" "$VIRT" -c "$URI" "$@"
 }
@@ -448,7 +492,6 @@ fi
 # interfaces is accepted by libvirt and survives its round trip, and the hook
 # reads an interface as it reads a <hostdev>.
 step "(e) <interface type='hostdev'>"
-HOSTDEV_FIX=$BUILD/cli/hostdev-fix
 # as_test_domain IN OUT NAME: IN as a TCG domain named NAME, without its uuid.
 as_test_domain() {
   sed -e "s|<domain type=['\"]kvm['\"]|<domain type='qemu'|" -e '/<uuid>/d' \
@@ -997,6 +1040,133 @@ if { [ -z "$known_hosts_size" ] && [ ! -e "$kh" ]; } || { [ -n "$known_hosts_siz
 else
   not_ok "$kh changed: $(diff "$SSH_DIR/known_hosts.before" "$kh" 2>&1 | head -3)"
 fi
+
+# (j) hostdev-recover.service as systemd runs it after libvirtd starts: its
+# ExecStart read from the unit file, run from / with an empty environment
+# (so the configuration is /etc/hostdev/hostdev.conf: the fake root). Two
+# journals on the fake root: a domain that is not running holds the GTX 970
+# pair (02:00.0 from nouveau, 02:00.1 from snd_hda_intel, now on vfio-pci),
+# and a TCG domain this libvirtd runs holds 03:00.0 (the fake root's /proc
+# holds its QEMU's command line, where `hostdev recover` looks for
+# -uuid UUID). A small loop plays the kernel: a bind written to a driver's
+# bind file moves the device's driver link there.
+step "(j) hostdev-recover.service: ExecStart of $UNIT"
+unit_line() { sed -n "s/^$1=//p" "$UNIT"; }
+if [ "$(unit_line Type)" = oneshot ] && ! grep -Eq '^RemainAfterExit=(yes|true|on|1)' "$UNIT" &&
+   unit_line After | grep -qw libvirtd.service && unit_line After | grep -qw virtqemud.service &&
+   unit_line WantedBy | grep -qw libvirtd.service && unit_line WantedBy | grep -qw virtqemud.service; then
+  ok "$UNIT: Type=oneshot without RemainAfterExit, After= and WantedBy= libvirtd.service and virtqemud.service"
+else
+  not_ok "$UNIT: $(grep -E '^(Type|RemainAfterExit|After|WantedBy)=' "$UNIT" | tr '\n' ' ')"
+fi
+read -r -a exec_start <<<"$(unit_line ExecStart)"
+if [ "$MODE" = built ]; then
+  # The built unit names hostdev in the install prefix: run the built one with the unit's arguments.
+  echo "built unit's ExecStart: ${exec_start[*]} (run with $HOSTDEV)"
+  exec_start[0]=$HOSTDEV
+fi
+[ "${exec_start[0]:-}" = "$HOSTDEV" ] || not_ok "ExecStart runs ${exec_start[0]:-nothing}, not $HOSTDEV"
+run_unit() { (cd / && env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "${exec_start[@]}"); }
+
+R=$WORK/root
+RUNNING=hostdev-test-running-$SUFFIX
+GONE=hostdev-test-gone-$SUFFIX
+extra_domains+=("$RUNNING")
+test_domain "$RUNNING" >"$WORK/running.xml"
+vsh define "$WORK/running.xml" >"$WORK/out" 2>&1 || not_ok "define $RUNNING: $(cat "$WORK/out")"
+if vsh start "$RUNNING" >"$WORK/out" 2>&1; then ok "start $RUNNING"; else not_ok "start $RUNNING: $(cat "$WORK/out")"; fi
+running_uuid=$(vsh domuuid "$RUNNING" 2>/dev/null | head -1)
+qemu_pid=$(cat "/run/libvirt/qemu/$RUNNING.pid" 2>/dev/null)
+if [ -n "$qemu_pid" ] && tr '\0' '\n' <"/proc/$qemu_pid/cmdline" | grep -qx -- "$running_uuid"; then
+  ok "$RUNNING runs as QEMU $qemu_pid with -uuid $running_uuid"
+else
+  not_ok "no QEMU of $RUNNING (pid '${qemu_pid}') with its uuid '$running_uuid'"
+fi
+# The fake root's /proc: this QEMU's command line, byte for byte.
+mkdir -p "$R/proc/$qemu_pid"
+cat "/proc/$qemu_pid/cmdline" >"$R/proc/$qemu_pid/cmdline" 2>/dev/null
+gone_uuid=$(cat /proc/sys/kernel/random/uuid)
+
+drivers=$R/sys/bus/pci/drivers
+mkdir -p "$drivers/vfio-pci"
+for f in bind unbind new_id remove_id; do [ -e "$drivers/vfio-pci/$f" ] || : >"$drivers/vfio-pci/$f"; done
+dev_dir() { echo "$R/sys/bus/pci/devices/$1"; }
+driver_of() { basename "$(readlink "$(dev_dir "$1")/driver")"; }
+set_driver() { ln -sfn "$(dirname "$(readlink "$(dev_dir "$1")/driver")")/$2" "$(dev_dir "$1")/driver"; }
+declare -A original
+for a in 0000:02:00.0 0000:02:00.1 0000:03:00.0; do
+  original[$a]=$(driver_of "$a")
+  cp "$(dev_dir "$a")/driver_override" "$WORK/override.$a"
+  [ -e "$drivers/${original[$a]}/bind" ] || : >"$drivers/${original[$a]}/bind"
+  set_driver "$a" vfio-pci
+  printf 'vfio-pci\n' >"$(dev_dir "$a")/driver_override"
+done
+echo "before recover: 02:00.0 ${original[0000:02:00.0]}, 02:00.1 ${original[0000:02:00.1]}, 03:00.0 ${original[0000:03:00.0]}, all now on $(driver_of 0000:02:00.0)"
+journal() {  # journal UUID NAME ADDR:GROUP...
+  local uuid=$1 name=$2 sep="" d
+  shift 2
+  printf '{\n  "format": "hostdev-journal",\n  "version": 1,\n  "owner": {\n    "key": "%s",\n    "name": "%s"\n  },\n  "state": "detached",\n  "pid": 1,\n  "devices": [' "$uuid" "$name"
+  for d in "$@"; do
+    printf '%s\n    {\n      "address": "%s",\n      "group": %s,\n      "original_driver": "%s",\n      "original_override": null,\n      "done": [1, 2, 3]\n    }' \
+      "$sep" "${d%:*}" "${d##*:}" "${original[${d%:*}]}"
+    sep=,
+  done
+  printf '\n  ]\n}\n'
+}
+mkdir -p -m 700 "$R/run/hostdev"
+journal "$gone_uuid" "$GONE" 0000:02:00.0:13 0000:02:00.1:13 >"$R/run/hostdev/$gone_uuid.json"
+journal "$running_uuid" "$RUNNING" 0000:03:00.0:14 >"$R/run/hostdev/$running_uuid.json"
+"$HOSTDEV" status --root "$R" >"$WORK/status.before" 2>&1
+sed 's/^/  /' "$WORK/status.before"
+# The kernel's part: a bind of ADDR written to DRIVER/bind moves ADDR there,
+# and an emptied driver_override reads as the kernel shows it again.
+(
+  while :; do
+    for a in 0000:02:00.0 0000:02:00.1 0000:03:00.0; do
+      b=$drivers/${original[$a]}/bind
+      if [ -s "$b" ] && [ "$(cat "$b")" = "$a" ]; then set_driver "$a" "${original[$a]}"; : >"$b"; fi
+      o=$(dev_dir "$a")/driver_override
+      [ -n "$(tr -d '\n' <"$o")" ] || cp "$WORK/override.$a" "$o"
+    done
+    sleep 0.02
+  done
+) &
+sim_kernel_pid=$!
+t=$(date +%s.%N)
+run_unit >"$WORK/recover.out" 2>"$WORK/recover.err"
+rc=$?
+echo "ExecStart (${exec_start[*]}) exit $rc in $(awk -v a="$t" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s:"
+sed 's/^/  /' "$WORK/recover.out" "$WORK/recover.err"
+if [ "$rc" -eq 0 ] && [ "$(driver_of 0000:02:00.0)" = "${original[0000:02:00.0]}" ] &&
+   [ "$(driver_of 0000:02:00.1)" = "${original[0000:02:00.1]}" ] && [ ! -e "$R/run/hostdev/$gone_uuid.json" ]; then
+  ok "the journal of $GONE (not running): 02:00.0 back on $(driver_of 0000:02:00.0), 02:00.1 on $(driver_of 0000:02:00.1), journal gone"
+else
+  not_ok "$GONE's devices: exit $rc, 02:00.0 on $(driver_of 0000:02:00.0), 02:00.1 on $(driver_of 0000:02:00.1), journal $(ls "$R/run/hostdev")"
+fi
+for n in 1 2; do
+  if [ "$(driver_of 0000:03:00.0)" = vfio-pci ] && [ -f "$R/run/hostdev/$running_uuid.json" ] &&
+     grep -q "'$RUNNING' ($running_uuid) is running and holds 1 device(s); kept" "$WORK/recover.err" &&
+     [ "$(vsh domstate "$RUNNING" 2>&1)" = running ]; then
+    ok "run $n: $RUNNING (running) keeps 03:00.0 on vfio-pci and its journal; the guest runs on"
+  else
+    not_ok "run $n: $RUNNING: 03:00.0 on $(driver_of 0000:03:00.0), state $(vsh domstate "$RUNNING" 2>&1): $(cat "$WORK/recover.err")"
+  fi
+  # The daemon's next start runs the unit again (oneshot, not remaining active).
+  [ "$n" = 1 ] && { run_unit >"$WORK/recover.out" 2>"$WORK/recover.err"; rc=$?; echo "again: exit $rc"; }
+done
+# The guest stops: the hook's release gives 03:00.0 back (the loop still plays the kernel).
+vsh destroy "$RUNNING" >/dev/null 2>&1
+for _ in $(seq 100); do grep -q " $RUNNING release end " "$WORK/hook.log" 2>/dev/null && break; sleep 0.1; done
+if [ "$(driver_of 0000:03:00.0)" = "${original[0000:03:00.0]}" ] && [ ! -e "$R/run/hostdev/$running_uuid.json" ] &&
+   grep -Eq "^[^ ]+ $RUNNING release end 0\$" "$WORK/hook.log"; then
+  ok "$RUNNING stopped: the hook's release returned 03:00.0 to ${original[0000:03:00.0]}, its journal gone"
+else
+  not_ok "$RUNNING stopped: 03:00.0 on $(driver_of 0000:03:00.0), journals: $(ls "$R/run/hostdev")"
+fi
+kill "$sim_kernel_pid" 2>/dev/null
+wait "$sim_kernel_pid" 2>/dev/null
+sim_kernel_pid=""
+vsh undefine "$RUNNING" >"$WORK/out" 2>&1 && ok "undefine $RUNNING" || not_ok "undefine $RUNNING: $(cat "$WORK/out")"
 
 echo "hook log:"
 sed 's/^/  /' "$WORK/hook.log" 2>/dev/null
