@@ -17,7 +17,8 @@
 #       keeps running, the journal stays; a later destroy returns everything
 #   L5  libvirtd killed (-9), then QEMU killed behind its back: libvirtd
 #       started again calls stopped and release, and the hook returns the
-#       devices; with libvirtd still down, hostdev recover returns them, and
+#       devices; with libvirtd still down, hostdev recover (the command of
+#       hostdev-recover.service, as the unit runs it) returns them, and
 #       libvirt's late stop afterwards changes nothing
 #   L7  virt-hostdev attach of 04:00.0 (a PCIe virtio-net pair behind a root
 #       port, one group) to a running q35 domain hot-plugs its whole group
@@ -27,7 +28,7 @@
 #       a failure in the middle (04:00.1's driver_override read-only)
 #       unwinds; in a domain with no OS, which never answers, the live detach
 #       fails and leaves both in place, and detach after destroy returns both
-#   L8  hostdev recover while libvirtd is starting a domain (held by a later
+#   L8  hostdev-recover.service's command while libvirtd is starting a domain (held by a later
 #       hook at start begin: prepare done, QEMU not launched): the devices
 #       stay, hostdev status names the starting libvirtd; the start then
 #       completes with the device
@@ -52,6 +53,16 @@ wait_gone() {  # wait_gone PID SECONDS
   n=0
   while [ -d "/proc/$1" ] && [ "$n" -lt $(($2 * 10)) ]; do sleep 0.1; n=$((n + 1)); done
   [ ! -d "/proc/$1" ]
+}
+# recover_unit: hostdev-recover.service's command as systemd runs it (from /,
+# an empty environment), read from the built unit (kernel.prepare copies it
+# to $T); the unit names hostdev in the install prefix, the guest has it on
+# its PATH: the same arguments, the guest's hostdev.
+recover_unit() {
+  set -- $(sed -n 's/^ExecStart=//p' "$T/hostdev-recover.service")
+  [ "${1##*/}" = hostdev ] || { echo "hostdev-recover.service runs '$1', not hostdev" >&2; return 99; }
+  shift
+  (cd / && env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin "$(command -v hostdev)" "$@")
 }
 on_vfio_both() { [ "$(drv "$VNET0")" = vfio-pci ] && [ "$(drv "$VNET1")" = vfio-pci ]; }
 expect_pair_back() {  # expect_pair_back WHEN
@@ -457,8 +468,8 @@ info "part 2: hostdev recover while libvirtd is down (no hook can run), then lib
 if kill_both; then
   hostdev status >/tmp/L5.status 2>&1; info "hostdev status: $(tr '\n' ' ' </tmp/L5.status)"
   grep -q "not running" /tmp/L5.status || fail "hostdev status does not say lv-pair is not running"
-  if hostdev recover >/tmp/L5.recover 2>&1; then info "hostdev recover: $(tr '\n' ' ' </tmp/L5.recover)"
-  else fail "hostdev recover exited $?: $(tr '\n' ' ' </tmp/L5.recover)"; fi
+  if recover_unit >/tmp/L5.recover 2>&1; then info "hostdev-recover.service's hostdev recover: $(tr '\n' ' ' </tmp/L5.recover)"
+  else fail "hostdev-recover.service's command exited $?: $(tr '\n' ' ' </tmp/L5.recover)"; fi
   expect_pair_back "after hostdev recover"
   expect_no_journal
   listing >/tmp/L5.before
@@ -499,9 +510,9 @@ if [ -e /run/held ]; then
   grep -q "not running, being started by libvirtd (pid $(cat /run/libvirtd.pid))" /tmp/L8.status \
     || fail "hostdev status does not say libvirtd ($(cat /run/libvirtd.pid)) is starting lv-pair"
   listing >/tmp/L8.before
-  hostdev recover >/tmp/L8.recover 2>&1
+  recover_unit >/tmp/L8.recover 2>&1
   rc=$?
-  info "hostdev recover while lv-pair is being started -> exit $rc: $(tr '\n' ' ' </tmp/L8.recover)"
+  info "hostdev-recover.service's hostdev recover while lv-pair is being started -> exit $rc: $(tr '\n' ' ' </tmp/L8.recover)"
   [ "$rc" -eq 0 ] || fail "hostdev recover exited $rc"
   grep -q "is being started by libvirtd" /tmp/L8.recover || fail "hostdev recover does not say why it kept lv-pair's devices"
   listing >/tmp/L8.after
@@ -519,7 +530,7 @@ if [ "$rc" -eq 0 ]; then
   grep -q '"starting"' $(journals) 2>/dev/null && fail "the journal still names the starting daemon after started"
   # QEMU runs now: recover keeps the devices as a running domain's.
   listing >/tmp/L8.before
-  hostdev recover >/tmp/L8.recover2 2>&1 || fail "hostdev recover exited $? with lv-pair running"
+  recover_unit >/tmp/L8.recover2 2>&1 || fail "hostdev-recover.service's command exited $? with lv-pair running"
   listing >/tmp/L8.after
   expect_same_listing /tmp/L8.before /tmp/L8.after "by hostdev recover with lv-pair running"
   virsh_q destroy lv-pair || fail "virsh destroy failed: $(cat /tmp/virsh.err)"

@@ -225,6 +225,10 @@ install -m 755 "$HERE/standin/systemctl" "$ROOT/usr/bin/systemctl"
 install -m 755 "$HERE/standin/fake-dm" "$ROOT/usr/local/bin/fake-dm"
 # The libvirt profile's timing hook (installed around 50-hostdev when measuring).
 install -m 755 "$HERE/standin/stamp-hook" "$ROOT/hostdev-test/stamp-hook"
+# The libvirt profile's hostdev-recover.service (built from systemd/), whose
+# command its checks L5 and L8 run as the unit would.
+install -m 644 "$BUILD/systemd/hostdev-recover.service" "$ROOT/hostdev-test/hostdev-recover.service" \
+  || kernel_die "$BUILD/systemd/hostdev-recover.service is missing: build the tree first"
 # The libvirt profile's guest responder: what a domain boots instead of an OS
 # to answer hot-unplug requests (responder/responder.c). A 32-bit freestanding
 # image: the 64-bit gcc and binutils build it, no 32-bit libraries needed.
