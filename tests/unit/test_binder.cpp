@@ -454,6 +454,12 @@ void fake_process(const FakeRoot& root, int pid, std::string_view comm, std::uin
     std::ofstream(dir / "stat") << pid << " (" << comm << ") S 1 " << pid << " " << pid
                                 << " 0 -1 4194560 2553 0 0 0 12 5 0 0 20 0 17 0 " << start_time << " 1234567 890\n";
 }
+// Domain A takes 01:00.0 as the hook's prepare does, started by `starter`.
+bool detach_for_a(Rig& r, const journal::Starter& starter) {
+    return r.binder
+        .detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
+        .ok();
+}
 }  // namespace
 
 TEST(Binder, RecoverKeepsADomainItsDaemonIsStillStarting) {
@@ -465,9 +471,7 @@ TEST(Binder, RecoverKeepsADomainItsDaemonIsStillStarting) {
     const auto starter = journal::starter_of(root, 812);
     EXPECT_EQ(starter.describe(), "libvirtd (pid 812)");
     EXPECT_EQ(starter.start_time, 4242u);
-    ASSERT_TRUE(
-        r.binder.detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
-            .ok());
+    ASSERT_TRUE(detach_for_a(r, starter));
     const DriverState held = r.state();
     ASSERT_NE(held, before);
     // No QEMU with the domain's -uuid yet, but its daemon lives: kept, said so.
@@ -495,18 +499,14 @@ TEST(Binder, RecoverReturnsWhatADeadOrFinishedStarterLeft) {
     // The daemon died mid-start (killed): no such process any more.
     fake_process(r.root, 812, "libvirtd", 4242);
     const auto starter = journal::starter_of(root, 812);
-    ASSERT_TRUE(
-        r.binder.detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
-            .ok());
+    ASSERT_TRUE(detach_for_a(r, starter));
     fs::remove_all(r.root.path() / "proc/812");
     ASSERT_TRUE(r.binder.recover(running).ok());
     EXPECT_EQ(r.state(), before);
     // The daemon lives, but libvirt called "started" (the QEMU ran, then died
     // with its release missed): the journal no longer names it, so recover returns.
     fake_process(r.root, 812, "libvirtd", 4242);
-    ASSERT_TRUE(
-        r.binder.detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
-            .ok());
+    ASSERT_TRUE(detach_for_a(r, starter));
     ASSERT_TRUE(r.binder.launched(domain_owner(kUuidA, "a")).ok());
     EXPECT_FALSE(r.binder.status()->at(0).starting.has_value());
     ASSERT_TRUE(r.binder.recover(running).ok());

@@ -166,19 +166,24 @@ void forget_starter(HookResult& r, const std::string& step, const Owner& owner, 
                         " as launched in its journal: " + one_line(st.error().describe()));
 }
 
-HookResult started(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
-    HookResult r;  // always exit 0: the guest runs already
+// The owner of the domain, for a step that never fails (started, reconnect):
+// a domain XML or a UUID that cannot be read is logged, and nullopt.
+std::optional<Owner> logged_owner(HookResult& r, const std::string& step, const Call& call, std::string_view xml) {
     auto domain = parse(xml);
     if (!domain) {
-        r.log.push_back("started begin: cannot read the domain XML: " + one_line(domain.error().describe()));
-        return r;
+        r.log.push_back(step + ": cannot read the domain XML: " + one_line(domain.error().describe()));
+        return std::nullopt;
     }
     std::string problem;
     auto owner = owner_of(*domain, call, problem);
-    if (!owner) {
-        r.log.push_back("started begin: " + one_line(problem));
-        return r;
-    }
+    if (!owner) r.log.push_back(step + ": " + one_line(problem));
+    return owner;
+}
+
+HookResult started(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
+    HookResult r;  // always exit 0: the guest runs already
+    auto owner = logged_owner(r, "started begin", call, xml);
+    if (!owner) return r;
     Binder binder(FsRoot(config.root), io, binder_options(config));
     forget_starter(r, "started begin", *owner, binder);
     return r;
@@ -186,17 +191,8 @@ HookResult started(const Call& call, std::string_view xml, const Config& config,
 
 HookResult reconnect(const Call& call, std::string_view xml, const Config& config, KernelIo& io) {
     HookResult r;  // always exit 0: a failed reconnect kills the running guest
-    auto domain = parse(xml);
-    if (!domain) {
-        r.log.push_back("reconnect begin: cannot read the domain XML: " + one_line(domain.error().describe()));
-        return r;
-    }
-    std::string problem;
-    auto owner = owner_of(*domain, call, problem);
-    if (!owner) {
-        r.log.push_back("reconnect begin: " + one_line(problem));
-        return r;
-    }
+    auto owner = logged_owner(r, "reconnect begin", call, xml);
+    if (!owner) return r;
     Binder binder(FsRoot(config.root), io, binder_options(config));
     forget_starter(r, "reconnect begin", *owner, binder);
     auto survey = binder.survey();
