@@ -65,7 +65,7 @@ card_exists() { ls /dev/dri/card* >/dev/null 2>&1; }
 SYSLOG=/run/messages
 syslogd -O "$SYSLOG" || info "cannot start syslogd"
 mark_log() { sleep 0.2; LOG_MARK=$(wc -l <"$SYSLOG" 2>/dev/null || echo 0); }
-new_log() { sleep 0.2; tail -n +"$((LOG_MARK + 1))" "$SYSLOG" 2>/dev/null | grep 'hostdev-hook\[' | sed 's/^.*hostdev-hook\[[0-9]*\]: //'; }
+new_log() { sleep 0.2; tail -n +"$((LOG_MARK + 1))" "$SYSLOG" 2>/dev/null | grep ' hostdev\[' | sed 's/^.* hostdev\[[0-9]*\]: //'; }   # the hook's syslog identifier is hostdev
 # The hook's log lines of the check, and its measured times, as details.
 show_times() {
   new_log >/tmp/check-log
