@@ -512,9 +512,8 @@ Result<BindReport> Binder::reattach(const Owner& owner) {
     const bool complete = (*j)->state == journal::kDetached || (*j)->state == journal::kReattaching;
     if (complete)
         eng.return_all(**j, "", report, errors);
-    else
-        recover_one(eng, *dir, **j, /*running=*/false, /*starting=*/false, report,
-                    errors);  // a detach that did not finish
+    else  // a detach that did not finish
+        recover_one(eng, *dir, **j, /*running=*/false, /*starting=*/false, report, errors);
     if (errors.empty()) return report;
     return make_error("not every device came back (journal kept): " + join(errors, "; "));
 }
@@ -568,7 +567,7 @@ Result<Binder::Survey> Binder::survey() const {
     Survey out;
     for (const auto& j : contents->journals) {
         Holding h{j.owner, j.state, {}, std::nullopt, std::nullopt};
-        if (j.starting && journal::starter_alive(root_, *j.starting)) h.starting = j.starting->describe();
+        if (journal::being_started(root_, j)) h.starting = j.starting->describe();
         for (const auto& d : j.devices)
             h.devices.push_back({d.address, d.group, d.original_driver, current_driver(d.address), j.state});
         if (j.handoff) {
@@ -613,8 +612,8 @@ Result<BindReport> Binder::recover(const std::function<bool(const Owner&)>& is_r
     BindReport report;
     std::vector<std::string> errors;
     for (auto& j : contents->journals)
-        recover_one(eng, *dir, j, j.owner.is_manual() || is_running(j.owner),
-                    j.starting && journal::starter_alive(root_, *j.starting), report, errors);
+        recover_one(eng, *dir, j, j.owner.is_manual() || is_running(j.owner), journal::being_started(root_, j), report,
+                    errors);
     for (const auto& u : contents->unreadable) report.unreadable.push_back(u.describe());
     if (!errors.empty())
         return make_error("recover could not restore everything: " + join(errors, "; ") +

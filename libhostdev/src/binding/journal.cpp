@@ -73,22 +73,29 @@ std::string Starter::describe() const {
     return (name.empty() ? std::string("the libvirt daemon") : name) + " (pid " + std::to_string(pid) + ")";
 }
 
+namespace {
+Result<std::string> read_stat(const FsRoot& root, int pid) {
+    return root.read_file(root.proc(std::to_string(pid) + "/stat"), 4096);
+}
+}  // namespace
+
 Starter starter_of(const FsRoot& root, int pid) {
     Starter s;
     s.pid = pid;
-    const std::string dir = std::to_string(pid);
-    if (auto stat = root.read_file(root.proc(dir + "/stat"), 4096)) s.start_time = parse::process_start_time(*stat);
-    if (auto comm = root.read_file(root.proc(dir + "/comm"), 256)) s.name = parse::process_comm(*comm);
+    if (auto stat = read_stat(root, pid)) s.start_time = parse::process_start_time(*stat);
+    if (auto comm = root.read_file(root.proc(std::to_string(pid) + "/comm"), 256)) s.name = parse::process_comm(*comm);
     return s;
 }
 
 bool starter_alive(const FsRoot& root, const Starter& starter) {
     if (starter.pid <= 0) return false;
-    auto stat = root.read_file(root.proc(std::to_string(starter.pid) + "/stat"), 4096);
+    auto stat = read_stat(root, starter.pid);
     if (!stat) return false;
     if (!starter.start_time) return true;  // recorded without one: the PID is all there is
     return parse::process_start_time(*stat) == starter.start_time;
 }
+
+bool being_started(const FsRoot& root, const Journal& j) { return j.starting && starter_alive(root, *j.starting); }
 
 using Json = nlohmann::json;
 using nlohmann::ordered_json;

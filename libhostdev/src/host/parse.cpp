@@ -738,22 +738,14 @@ std::string process_comm(std::string_view text) {
 std::optional<std::uint64_t> process_start_time(std::string_view stat) {
     const auto close = stat.rfind(')');
     if (close == std::string_view::npos || stat.find('(') > close) return std::nullopt;
-    std::string_view rest = stat.substr(close + 1);
     // Fields 3 (state) .. 22 (starttime) follow the name: starttime is the 20th.
-    for (int field = 3;; ++field) {
-        const auto begin = rest.find_first_not_of(' ');
-        if (begin == std::string_view::npos) return std::nullopt;
-        rest.remove_prefix(begin);
-        const auto end = std::min(rest.find_first_of(" \n"), rest.size());
-        const std::string_view word = rest.substr(0, end);
-        if (field == 22) {
-            std::uint64_t v = 0;
-            const auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
-            if (ec != std::errc{} || ptr != word.data() + word.size()) return std::nullopt;
-            return v;
-        }
-        rest.remove_prefix(end);
-    }
+    const auto fields = split_ws(trim(stat.substr(close + 1)));
+    if (fields.size() < 20) return std::nullopt;
+    const std::string_view word = fields[19];
+    std::uint64_t v = 0;
+    const auto [ptr, ec] = std::from_chars(word.data(), word.data() + word.size(), v);
+    if (ec != std::errc{} || ptr != word.data() + word.size()) return std::nullopt;
+    return v;
 }
 
 }  // namespace hostdev::parse

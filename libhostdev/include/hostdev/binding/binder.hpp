@@ -181,11 +181,10 @@ public:
 
     // After a crash, kill or reboot: every journal whose owner is not running
     // (is_running(owner) false; manual detaches count as running once complete)
-    // and is not being started (a journal whose starting daemon is still that
-    // process: journal::starter_alive) is rolled back or reattached, and
-    // removed when done. An interrupted
-    // detach is unwound from the journal's steps. Unreadable journals are
-    // named in the error; every readable one is handled.
+    // and is not being started (journal::being_started) is rolled back or
+    // reattached, and removed when done. An interrupted detach is unwound
+    // from the journal's steps. Unreadable journals are named in the error;
+    // every readable one is handled.
     Result<BindReport> recover(const std::function<bool(const Owner&)>& is_running);
 
     struct Retired {

@@ -113,6 +113,10 @@ struct Journal {
     [[nodiscard]] const Device* find(const PciAddress& a) const;
 };
 
+// Is the journal's domain being started: a starting daemon recorded, and
+// still that process (starter_alive)?
+bool being_started(const FsRoot& root, const Journal& j);
+
 // The states a journal may be in.
 inline constexpr std::string_view kDetaching = "detaching";
 inline constexpr std::string_view kDetached = "detached";
