@@ -98,12 +98,9 @@ CONF_DIR=/etc/hostdev
 CONF_FILE=$CONF_DIR/hostdev.conf
 QEMU_CONF=/etc/libvirt/qemu.conf
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-die() { echo "run.sh: $*" >&2; echo; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
-step() { echo "== $*"; }
+CHECKS_NAME=run.sh
+# shellcheck source=../support/checks.sh
+. "$SRC/tests/support/checks.sh"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it installs packages and starts libvirtd)"
 for tool in "$HOOK" "$HOSTDEV" "$FAKEROOT"; do
@@ -1171,5 +1168,4 @@ vsh undefine "$RUNNING" >"$WORK/out" 2>&1 && ok "undefine $RUNNING" || not_ok "u
 echo "hook log:"
 sed 's/^/  /' "$WORK/hook.log" 2>/dev/null
 echo
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_end

@@ -42,12 +42,9 @@ SRC=$(cd "$SRC" && pwd)
 URI=qemu:///system
 VIRSH_TIMEOUT=60
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-die() { echo "package/run.sh: $*" >&2; echo; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
-step() { echo "== $*"; }
+CHECKS_NAME=package/run.sh
+# shellcheck source=../support/checks.sh
+. "$SRC/tests/support/checks.sh"
 now() { date +%s; }
 timings=()
 timed() { timings+=("$1 $(($(now) - $2)) s"); }
@@ -399,5 +396,4 @@ if vsh start "$LATER" >"$WORK/out" 2>&1 && alive; then ok "after the purge libvi
 
 echo
 echo "timing: ${timings[*]}"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+checks_end
