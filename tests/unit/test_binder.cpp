@@ -454,28 +454,39 @@ void fake_process(const FakeRoot& root, int pid, std::string_view comm, std::uin
     std::ofstream(dir / "stat") << pid << " (" << comm << ") S 1 " << pid << " " << pid
                                 << " 0 -1 4194560 2553 0 0 0 12 5 0 0 20 0 17 0 " << start_time << " 1234567 890\n";
 }
-// Domain A takes 01:00.0 as the hook's prepare does, started by `starter`.
-bool detach_for_a(Rig& r, const journal::Starter& starter) {
-    return r.binder
-        .detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
-        .ok();
-}
+// A rig whose libvirtd (pid 812, started at tick 4242) is in the fake root's
+// proc, with the Starter the hook would record for it.
+struct StartingRig {
+    Rig r{kMini};
+    FsRoot root{r.root.path()};
+    DriverState before = r.state();
+    journal::Starter starter = libvirtd(r, root);
+    static journal::Starter libvirtd(Rig& r, const FsRoot& root) {
+        fake_process(r.root, 812, "libvirtd", 4242);
+        return journal::starter_of(root, 812);
+    }
+    // Domain A takes 01:00.0 as the hook's prepare does, started by `starter`.
+    bool detach_for_a() {
+        return r.binder
+            .detach(domain_owner(kUuidA, "a"), {DetachRequest{A("01:00.0"), std::nullopt, std::nullopt}}, starter)
+            .ok();
+    }
+    Result<BindReport> recover() {
+        return r.binder.recover([this](const Owner& o) { return domain_running(root, o); });
+    }
+};
 }  // namespace
 
 TEST(Binder, RecoverKeepsADomainItsDaemonIsStillStarting) {
-    Rig r(kMini);
-    const FsRoot root(r.root.path());
-    const auto running = [&](const Owner& o) { return domain_running(root, o); };
-    const DriverState before = r.state();
-    fake_process(r.root, 812, "libvirtd", 4242);
-    const auto starter = journal::starter_of(root, 812);
-    EXPECT_EQ(starter.describe(), "libvirtd (pid 812)");
-    EXPECT_EQ(starter.start_time, 4242u);
-    ASSERT_TRUE(detach_for_a(r, starter));
+    StartingRig s;
+    Rig& r = s.r;
+    EXPECT_EQ(s.starter.describe(), "libvirtd (pid 812)");
+    EXPECT_EQ(s.starter.start_time, 4242u);
+    ASSERT_TRUE(s.detach_for_a());
     const DriverState held = r.state();
-    ASSERT_NE(held, before);
+    ASSERT_NE(held, s.before);
     // No QEMU with the domain's -uuid yet, but its daemon lives: kept, said so.
-    auto rec = r.binder.recover(running);
+    auto rec = s.recover();
     ASSERT_TRUE(rec.ok()) << rec.error().describe();
     EXPECT_EQ(r.state(), held);
     ASSERT_EQ(rec->warnings.size(), 1u);
@@ -484,39 +495,35 @@ TEST(Binder, RecoverKeepsADomainItsDaemonIsStillStarting) {
     EXPECT_EQ(r.binder.status()->at(0).starting, "libvirtd (pid 812)");
     // The PID now names another process (started later): the daemon is gone.
     fake_process(r.root, 812, "libvirtd", 9999);
-    EXPECT_FALSE(journal::starter_alive(root, starter));
+    EXPECT_FALSE(journal::starter_alive(s.root, s.starter));
     EXPECT_FALSE(r.binder.status()->at(0).starting.has_value());
-    ASSERT_TRUE(r.binder.recover(running).ok());
-    EXPECT_EQ(r.state(), before);
+    ASSERT_TRUE(s.recover().ok());
+    EXPECT_EQ(r.state(), s.before);
     EXPECT_TRUE(r.binder.status()->empty());
 }
 
 TEST(Binder, RecoverReturnsWhatADeadOrFinishedStarterLeft) {
-    Rig r(kMini);
-    const FsRoot root(r.root.path());
-    const auto running = [&](const Owner& o) { return domain_running(root, o); };
-    const DriverState before = r.state();
+    StartingRig s;
+    Rig& r = s.r;
     // The daemon died mid-start (killed): no such process any more.
-    fake_process(r.root, 812, "libvirtd", 4242);
-    const auto starter = journal::starter_of(root, 812);
-    ASSERT_TRUE(detach_for_a(r, starter));
+    ASSERT_TRUE(s.detach_for_a());
     fs::remove_all(r.root.path() / "proc/812");
-    ASSERT_TRUE(r.binder.recover(running).ok());
-    EXPECT_EQ(r.state(), before);
+    ASSERT_TRUE(s.recover().ok());
+    EXPECT_EQ(r.state(), s.before);
     // The daemon lives, but libvirt called "started" (the QEMU ran, then died
     // with its release missed): the journal no longer names it, so recover returns.
     fake_process(r.root, 812, "libvirtd", 4242);
-    ASSERT_TRUE(detach_for_a(r, starter));
+    ASSERT_TRUE(s.detach_for_a());
     ASSERT_TRUE(r.binder.launched(domain_owner(kUuidA, "a")).ok());
     EXPECT_FALSE(r.binder.status()->at(0).starting.has_value());
-    ASSERT_TRUE(r.binder.recover(running).ok());
-    EXPECT_EQ(r.state(), before);
+    ASSERT_TRUE(s.recover().ok());
+    EXPECT_EQ(r.state(), s.before);
     // launched() without a journal, or for a manual detach: nothing, no error.
     EXPECT_TRUE(r.binder.launched(domain_owner(kUuidB, "b")).ok());
     // A manual detach never records a starter.
     ASSERT_TRUE(
-        r.binder.detach(Owner::manual(), {DetachRequest{A("02:00.0"), std::nullopt, std::nullopt}}, starter).ok());
-    auto dir = journal::Directory::open(root, r.binder.journal_dir(), journal::Directory::Create::No);
+        r.binder.detach(Owner::manual(), {DetachRequest{A("02:00.0"), std::nullopt, std::nullopt}}, s.starter).ok());
+    auto dir = journal::Directory::open(s.root, r.binder.journal_dir(), journal::Directory::Create::No);
     ASSERT_TRUE(dir.ok());
     auto j = dir->read(Owner::manual());
     ASSERT_TRUE(j.ok() && j->has_value());
