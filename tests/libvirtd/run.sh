@@ -136,33 +136,6 @@ vsh() {  # vsh ARGS...: virsh on the system URI, bounded in time
 }
 
 pid_of() { [ -s "$1" ] && cat "$1"; }
-# test_domain NAME [DDDD:BB:SS.F]: a 64 MiB TCG domain without disk, with one
-# unmanaged PCI hostdev when an address is given (libvirt itself never
-# touches an unmanaged device).
-test_domain() {
-  local hostdev=""
-  if [ -n "${2:-}" ]; then
-    local dom bus slot fn
-    IFS=':.' read -r dom bus slot fn <<<"$2"
-    hostdev="    <hostdev mode='subsystem' type='pci' managed='no'>
-      <source><address domain='0x$dom' bus='0x$bus' slot='0x$slot' function='0x$fn'/></source>
-    </hostdev>"
-  fi
-  cat <<EOF
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <on_poweroff>destroy</on_poweroff>
-  <devices>
-    <emulator>$(command -v qemu-system-x86_64)</emulator>
-    <memballoon model='none'/>
-$hostdev
-  </devices>
-</domain>
-EOF
-}
 stop_daemon() {  # stop_daemon PIDFILE NAME
   local pid
   pid=$(pid_of "$1") || return 0

@@ -249,19 +249,8 @@ LIBVIRT_LOG_FILTERS="1:util.command" LIBVIRT_LOG_OUTPUTS="1:file:$WORK/libvirtd.
   libvirtd -d -p "$WORK/libvirtd.pid" || die "libvirtd did not start"
 for _ in $(seq 120); do timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1 && break; sleep 0.5; done
 daemon_pid=$(cat "$WORK/libvirtd.pid")
-guest_xml() {
-  cat <<XML
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices><emulator>$(command -v qemu-system-x86_64)</emulator><memballoon model='none'/></devices>
-</domain>
-XML
-}
-guest_xml "$GUEST" >"$WORK/guest.xml"
-guest_xml "$LATER" >"$WORK/later.xml"
+test_domain "$GUEST" >"$WORK/guest.xml"
+test_domain "$LATER" >"$WORK/later.xml"
 vsh define "$WORK/guest.xml" >/dev/null 2>&1 && vsh start "$GUEST" >"$WORK/out" 2>&1 \
   && ok "libvirtd ($daemon_pid) runs $GUEST" || not_ok "start $GUEST: $(cat "$WORK/out")"
 qemu_pid=$(cat "/run/libvirt/qemu/$GUEST.pid" 2>/dev/null)
